@@ -51,7 +51,8 @@ class LimiterPolicy:
     # Then waits double from `first_wait_s` up to `max_wait_s` while failures go on.
     first_wait_s: float = 15.0
     max_wait_s: float = 900.0
-    # A client with no failure for this long starts again at `first_wait_s`.
+    # A client with no failure for this long after its last wait starts again at
+    # `first_wait_s`.
     forgive_after_s: float = 900.0
     # Failures per `window_s` across a whole workshop before it is "under pressure": then
     # every failing client waits after its first failure instead of its sixth. A whole room
@@ -125,7 +126,9 @@ class AttemptLimiter:
 
             bucket = self._clients.setdefault(client_tag, _Bucket(last_seen_at=now))
             self._drain(bucket, now, policy.free_failures)
-            if now - bucket.last_failure_at >= policy.forgive_after_s:
+            # Quiet time counts from the end of the last wait, not the last failure: otherwise
+            # sitting out a long wait would itself earn forgiveness.
+            if now - max(bucket.last_failure_at, bucket.blocked_until) >= policy.forgive_after_s:
                 bucket.strikes = 0
             bucket.level += 1
             bucket.last_failure_at = now
@@ -135,7 +138,8 @@ class AttemptLimiter:
                 bucket.strikes += 1
 
     def _sweep(self, now: float) -> None:
-        # Called under the lock, at most once a minute: O(entries) but rare.
+        # Called under the lock, at most once a minute: O(entries) but rare. Idle time counts
+        # from the end of a wait, so forgetting a client never shortens its back-off.
         if now < self._next_sweep_at:
             return
         self._next_sweep_at = now + 60.0
@@ -144,13 +148,15 @@ class AttemptLimiter:
             stale = [
                 tag
                 for tag, b in table.items()
-                if b.blocked_until <= now and now - b.last_seen_at >= idle
+                if now - max(b.last_seen_at, b.blocked_until) >= idle
             ]
             for tag in stale:
                 del table[tag]
             if len(table) > self._policy.max_entries:
                 # A flood of fresh client keys: forget the longest-idle ones first.
-                by_age = sorted(table, key=lambda t: table[t].last_seen_at)
+                by_age = sorted(
+                    table, key=lambda t: max(table[t].last_seen_at, table[t].blocked_until)
+                )
                 for tag in by_age[: len(table) - self._policy.max_entries]:
                     del table[tag]
 
