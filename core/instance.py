@@ -1,0 +1,60 @@
+"""One running Beidui instance: its database, its secret key, its settings.
+
+The app builds this once per process (`st.cache_resource`); tests build their own.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from core import crypto
+from core.config import Settings, admin_password, settings_from_env
+from core.db import Database
+
+
+@dataclass(frozen=True)
+class Instance:
+    db: Database
+    secret_key: bytes
+    settings: Settings
+
+
+def open_instance(settings: Settings | None = None, *, migrate_schema: bool = True) -> Instance:
+    settings = settings or settings_from_env()
+    db = Database.connect(settings.database_url, migrate_schema=migrate_schema)
+    secret_key = crypto.load_or_create_instance_secret(settings.secret_key_path)
+    return Instance(db=db, secret_key=secret_key, settings=settings)
+
+
+def check_admin_password(settings: Settings, password: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(admin_password(settings).encode(), (password or "").encode())
+
+
+def lan_address() -> str:
+    """This machine's address on the local network (no packet is sent: UDP connect only)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.connect(("192.0.2.1", 9))  # TEST-NET-1: routing lookup only
+        addr = str(sock.getsockname()[0])
+    except OSError:
+        addr = "127.0.0.1"
+    finally:
+        sock.close()
+    return addr
+
+
+def base_url(settings: Settings, port: int = 8501) -> str:
+    """Where phones reach the app: BASE_URL if set, else this machine's LAN address."""
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    return f"http://{lan_address()}:{port}"
+
+
+def join_url(
+    settings: Settings, workshop_code: str, card_code: str | None = None, port: int = 8501
+) -> str:
+    url = f"{base_url(settings, port)}/join?w={workshop_code}"
+    return url + (f"&card={card_code}" if card_code else "")

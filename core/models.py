@@ -1,0 +1,235 @@
+"""The ORM schema (SQLAlchemy 2.0 typed declarative). Alembic migrations mirror it.
+
+Anonymity rules every table here keeps:
+- no table stores a person, a session, a device, an IP address or a time finer than a
+  workshop's stage change;
+- rows that come from participants (sealed ballots, opened ballots, notes) are keyed by a
+  random id and, on SQLite, stored WITHOUT ROWID, so neither their keys nor the order a plain
+  `SELECT` returns them in follow the order they were written;
+- cards are stored only as keyed digests, and nothing links a card to a ballot.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def random_id() -> str:
+    """A 128-bit random key: says nothing about when or by whom a row was written."""
+    return secrets.token_hex(16)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Workshop(Base):
+    __tablename__ = "workshops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    template_key: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(20), default="draft")
+    current_question: Mapped[int] = mapped_column(Integer, default=0)
+    ballot_size: Mapped[int] = mapped_column(Integer, default=5)
+    anonymity_k: Mapped[int] = mapped_column(Integer, default=5)
+    is_open_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_live_results: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Stage-level times only: they say when the room moved on, never when anyone acted.
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stage_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    questions: Mapped[list[Question]] = relationship(
+        back_populates="workshop", order_by="Question.position", cascade="all, delete-orphan"
+    )
+    methods: Mapped[list[Method]] = relationship(
+        back_populates="workshop", order_by="Method.position", cascade="all, delete-orphan"
+    )
+    roles: Mapped[list[Role]] = relationship(
+        back_populates="workshop", order_by="Role.position", cascade="all, delete-orphan"
+    )
+    secrets: Mapped[WorkshopSecrets | None] = relationship(
+        back_populates="workshop", cascade="all, delete-orphan"
+    )
+
+
+class WorkshopSecrets(Base):
+    """Key material of one workshop: the passphrase check and the ballot box keys."""
+
+    __tablename__ = "workshop_secrets"
+
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshops.id", ondelete="CASCADE"), primary_key=True
+    )
+    passphrase_hash: Mapped[str] = mapped_column(String(300))
+    card_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    box_public_key: Mapped[bytes] = mapped_column(LargeBinary(64))
+    # The box's private key, encrypted under a key derived from the facilitator's passphrase.
+    box_private_key_wrapped: Mapped[bytes] = mapped_column(LargeBinary(512))
+    # Only for workshops that show live results, after the facilitator unlocked the box:
+    # the private key wrapped under the instance secret, so every server process can count.
+    box_private_key_live: Mapped[bytes | None] = mapped_column(LargeBinary(512))
+
+    workshop: Mapped[Workshop] = relationship(back_populates="secrets")
+
+
+class Question(Base):
+    __tablename__ = "questions"
+    __table_args__ = (UniqueConstraint("workshop_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+
+    workshop: Mapped[Workshop] = relationship(back_populates="questions")
+
+
+class Method(Base):
+    """A candidate enablement method on the ballot."""
+
+    __tablename__ = "methods"
+    __table_args__ = (UniqueConstraint("workshop_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    label_zh: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    description_zh: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+
+    workshop: Mapped[Workshop] = relationship(back_populates="methods")
+
+
+class Role(Base):
+    """A participant role people may declare (optional, shown only for groups of ≥ k)."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("workshop_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    label_zh: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+
+    workshop: Mapped[Workshop] = relationship(back_populates="roles")
+
+
+# --- What participants produce (migration 0002). ---------------------------------------
+
+
+class Card(Base):
+    """A single-use voting card, stored only as a keyed digest of its code."""
+
+    __tablename__ = "cards"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
+    )
+    is_spent: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_void: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SealedBallot(Base):
+    """A ballot encrypted to the workshop's box key: no voter, card, session or time."""
+
+    __tablename__ = "sealed_ballots"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary(1024))
+    receipt: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class OpenedBallot(Base):
+    """A decrypted ranking, written at reveal in shuffled order, unlinked to its sealed row."""
+
+    __tablename__ = "opened_ballots"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
+    )
+    # Method keys, best first, joined by "\n" (keys never contain newlines).
+    ranking: Mapped[str] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(String(64))
+
+
+class Theme(Base):
+    """A named group of notes under one question, made by the facilitator."""
+
+    __tablename__ = "themes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Note(Base):
+    """An anonymous note on a question: no author, session or time; random key."""
+
+    __tablename__ = "notes"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    dots: Mapped[int] = mapped_column(Integer, default=0)
+    is_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id", ondelete="SET NULL"))
+
+
+class SummaryPoint(Base):
+    """One of a question's summary points, written by the facilitator."""
+
+    __tablename__ = "summary_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ResultPublication(Base):
+    """The tally most recently published for the projector (batched: ≥ k new ballots)."""
+
+    __tablename__ = "result_publications"
+
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshops.id", ondelete="CASCADE"), primary_key=True
+    )
+    ballots_counted: Mapped[int] = mapped_column(Integer, default=0)
+    # JSON: the opened rankings' aggregate only (never individual ballots).
+    tally_json: Mapped[str] = mapped_column(Text)

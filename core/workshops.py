@@ -1,0 +1,305 @@
+"""Workshop services: create from a template, read, unlock the console, move through stages.
+
+Each function takes simple values plus the `Database`, owns its transaction, and raises named
+domain errors. Nothing here records who did what or when beyond the stage changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets as pysecrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from core import crypto
+from core.db import Database
+from core.domain import (
+    MAX_BALLOT_SIZE,
+    MIN_ANONYMITY_K,
+    Stage,
+    StagePosition,
+    WorkshopCode,
+    check_transition,
+)
+from core.errors import BeiduiError
+from core.models import Method, Question, Role, Workshop, WorkshopSecrets
+from core.templates import BilingualText, Template
+
+
+class WorkshopNotFound(BeiduiError):
+    key = "errors.workshop_not_found"
+
+
+class InvalidSetting(BeiduiError):
+    key = "errors.invalid_setting"
+
+
+class NotAuthorized(BeiduiError):
+    key = "errors.not_authorized"
+
+
+@dataclass(frozen=True)
+class MethodView:
+    key: str
+    label: BilingualText
+    description: BilingualText
+
+
+@dataclass(frozen=True)
+class RoleView:
+    key: str
+    label: BilingualText
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    id: int
+    position: int
+    text: BilingualText
+
+
+@dataclass(frozen=True)
+class WorkshopView:
+    """Everything a page may show about a workshop (never any key material)."""
+
+    id: int
+    code: WorkshopCode
+    name: str
+    template_key: str
+    stage: Stage
+    current_question: int
+    ballot_size: int
+    anonymity_k: int
+    is_open_mode: bool
+    is_live_results: bool
+    questions: tuple[QuestionView, ...]
+    methods: tuple[MethodView, ...]
+    roles: tuple[RoleView, ...]
+
+    @property
+    def position(self) -> StagePosition:
+        return StagePosition(self.stage, self.current_question)
+
+    @property
+    def method_keys(self) -> tuple[str, ...]:
+        return tuple(m.key for m in self.methods)
+
+    def method_labels(self, lang: str) -> dict[str, str]:
+        return {m.key: m.label.get(lang) for m in self.methods}
+
+
+def _now() -> datetime:
+    # Minute resolution is plenty for "when the room moved on" and keeps nothing finer.
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def _view(w: Workshop) -> WorkshopView:
+    return WorkshopView(
+        id=w.id,
+        code=w.code,
+        name=w.name,
+        template_key=w.template_key,
+        stage=Stage(w.stage),
+        current_question=w.current_question,
+        ballot_size=w.ballot_size,
+        anonymity_k=w.anonymity_k,
+        is_open_mode=w.is_open_mode,
+        is_live_results=w.is_live_results,
+        questions=tuple(
+            QuestionView(q.id, q.position, BilingualText(q.text_zh, q.text_en)) for q in w.questions
+        ),
+        methods=tuple(
+            MethodView(
+                m.key,
+                BilingualText(m.label_zh, m.label_en),
+                BilingualText(m.description_zh, m.description_en),
+            )
+            for m in w.methods
+        ),
+        roles=tuple(RoleView(r.key, BilingualText(r.label_zh, r.label_en)) for r in w.roles),
+    )
+
+
+def _load(session: Session, code: WorkshopCode) -> Workshop:
+    w = session.scalar(
+        select(Workshop)
+        .where(Workshop.code == crypto.normalize_join_code(code))
+        .options(
+            selectinload(Workshop.questions),
+            selectinload(Workshop.methods),
+            selectinload(Workshop.roles),
+        )
+    )
+    if w is None:
+        raise WorkshopNotFound(f"no workshop {code!r}", code=code)
+    return w
+
+
+def validate_settings(ballot_size: int, anonymity_k: int, n_methods: int) -> None:
+    if not 1 <= ballot_size <= min(MAX_BALLOT_SIZE, n_methods):
+        raise InvalidSetting(
+            "ballot size", setting="ballot_size", low=1, high=min(MAX_BALLOT_SIZE, n_methods)
+        )
+    if anonymity_k < MIN_ANONYMITY_K:
+        raise InvalidSetting("anonymity k", setting="anonymity_k", low=MIN_ANONYMITY_K, high=1000)
+
+
+def create_workshop(
+    db: Database,
+    template: Template,
+    name: str,
+    passphrase: str,
+    *,
+    ballot_size: int | None = None,
+    anonymity_k: int | None = None,
+    is_open_mode: bool = False,
+    is_live_results: bool = False,
+) -> WorkshopCode:
+    """A new workshop in DRAFT with the template's questions, methods and roles.
+
+    The facilitator passphrase is kept only as a scrypt hash; the ballot box's private key is
+    kept only encrypted under it, so a lost passphrase means sealed ballots stay sealed.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidSetting("name", setting="name", low=1, high=200)
+    crypto.check_passphrase_strength(passphrase)
+    k_size = template.ballot_size if ballot_size is None else ballot_size
+    k_anon = template.anonymity_k if anonymity_k is None else anonymity_k
+    validate_settings(k_size, k_anon, len(template.methods))
+
+    keypair = crypto.BoxKeypair.generate()
+    passphrase_hash = crypto.hash_passphrase(passphrase)
+    wrapped_private_key = crypto.wrap_private_key(keypair, passphrase)
+    now = _now()
+    for _attempt in range(20):
+        code = crypto.new_join_code()
+        try:
+            with db.write.begin() as session:
+                w = Workshop(
+                    code=code,
+                    name=name,
+                    template_key=template.key,
+                    stage=Stage.DRAFT.value,
+                    current_question=0,
+                    ballot_size=k_size,
+                    anonymity_k=k_anon,
+                    is_open_mode=is_open_mode,
+                    is_live_results=is_live_results,
+                    created_at=now,
+                    stage_changed_at=now,
+                )
+                w.questions = [
+                    Question(position=i, text_zh=q.zh, text_en=q.en)
+                    for i, q in enumerate(template.questions)
+                ]
+                w.methods = [
+                    Method(
+                        key=m.key,
+                        position=i,
+                        label_zh=m.label.zh,
+                        label_en=m.label.en,
+                        description_zh=m.description.zh,
+                        description_en=m.description.en,
+                    )
+                    for i, m in enumerate(template.methods)
+                ]
+                w.roles = [
+                    Role(key=r.key, position=i, label_zh=r.label.zh, label_en=r.label.en)
+                    for i, r in enumerate(template.roles)
+                ]
+                w.secrets = WorkshopSecrets(
+                    passphrase_hash=passphrase_hash,
+                    card_salt=pysecrets.token_bytes(16),
+                    box_public_key=keypair.public_bytes,
+                    box_private_key_wrapped=wrapped_private_key,
+                )
+                session.add(w)
+            return code
+        except IntegrityError:
+            continue  # join code collision: draw another
+    raise InvalidSetting("could not draw a unique join code", setting="code", low=0, high=0)
+
+
+def get_workshop(db: Database, code: WorkshopCode) -> WorkshopView:
+    with db.read.begin() as session:
+        return _view(_load(session, code))
+
+
+def list_workshops(db: Database) -> list[WorkshopView]:
+    with db.read.begin() as session:
+        rows = session.scalars(
+            select(Workshop)
+            .options(
+                selectinload(Workshop.questions),
+                selectinload(Workshop.methods),
+                selectinload(Workshop.roles),
+            )
+            .order_by(Workshop.id.desc())
+        ).all()
+        return [_view(w) for w in rows]
+
+
+def count_workshops(db: Database) -> int:
+    with db.read.begin() as session:
+        return int(session.scalar(select(func.count()).select_from(Workshop)) or 0)
+
+
+# --- The facilitator's console ---------------------------------------------------------
+
+
+def _grant_for(secret_key: bytes, workshop_id: int, passphrase_hash: str) -> str:
+    msg = f"facilitator:{workshop_id}:{passphrase_hash}".encode()
+    return hmac.new(secret_key, msg, hashlib.sha256).hexdigest()
+
+
+def unlock_console(db: Database, secret_key: bytes, code: WorkshopCode, passphrase: str) -> str:
+    """Check the facilitator passphrase (scrypt, slow on purpose) and return a console grant.
+
+    The grant is an HMAC the page keeps in its session so later actions need not re-run
+    scrypt; it stops working if the passphrase changes.
+    """
+    with db.read.begin() as session:
+        w = _load(session, code)
+        assert w.secrets is not None
+        stored = w.secrets.passphrase_hash
+        workshop_id = w.id
+    if not crypto.verify_passphrase(passphrase, stored):
+        raise crypto.WrongPassphrase("facilitator passphrase")
+    return _grant_for(secret_key, workshop_id, stored)
+
+
+def require_grant(session: Session, secret_key: bytes, w: Workshop, grant: str) -> None:
+    """Raise `NotAuthorized` unless `grant` came from `unlock_console` for this workshop."""
+    assert w.secrets is not None
+    expected = _grant_for(secret_key, w.id, w.secrets.passphrase_hash)
+    if not hmac.compare_digest(expected, grant or ""):
+        raise NotAuthorized("console grant does not match")
+
+
+def move_to(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    target: StagePosition,
+) -> WorkshopView:
+    """Move the workshop to `target` if the rules allow it (see `domain.check_transition`)."""
+    with db.write.begin() as session:
+        w = _load(session, code)
+        require_grant(session, secret_key, w, grant)
+        check_transition(
+            StagePosition(Stage(w.stage), w.current_question), target, len(w.questions)
+        )
+        w.stage = target.stage.value
+        w.current_question = (
+            target.question if target.stage == Stage.QUESTIONS else w.current_question
+        )
+        w.stage_changed_at = _now()
+        session.flush()
+        return _view(w)

@@ -1,0 +1,43 @@
+"""Beidui (背对) entry point: builds the navigation for this browser session, nothing else.
+
+Participants who arrive by a join link see only their page; organisers see the console pages.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import streamlit as st
+
+from ui import state
+from ui.i18n import lang, language_switch, tr
+from ui.runtime import instance
+
+st.set_page_config(page_title="Beidui 背对", page_icon="🫥", layout="wide")
+
+# Everything imported so far lives for the whole process: move it out of the collector's
+# sight so the occasional collection stays cheap (see benchmarks/gc_setting.py).
+gc.freeze()
+
+instance()  # migrate and open the database once per process, before any page renders
+
+# The join code travels in the URL so it survives page changes and phones waking up.
+workshop_code = st.query_params.get("w")
+is_participant_link = workshop_code is not None and not st.session_state.get(state.GRANTS)
+
+home = st.Page("pages/home.py", title=tr("nav.home"), icon="🏠", url_path="home", default=True)
+console = st.Page(
+    "pages/facilitator.py", title=tr("nav.facilitator"), icon="🧭", url_path="facilitator"
+)
+
+pages = {
+    tr("nav.section_room"): [home],
+    tr("nav.section_organisers"): [console],
+}
+nav = st.navigation(pages, position="hidden" if is_participant_link else "sidebar")
+if not is_participant_link:
+    language_switch(st.sidebar)
+if workshop_code is not None:
+    st.query_params["w"] = workshop_code
+st.query_params["lang"] = lang()
+nav.run()

@@ -1,0 +1,64 @@
+"""The home page and the facilitator console render and work in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.domain import Stage
+from core.instance import Instance
+from core.workshops import list_workshops
+from tests.app.conftest import ADMIN, make_app
+
+
+@pytest.mark.parametrize(
+    ("lang", "title"),
+    [("zh", "背对：匿名参与式评估"), ("en", "Beidui: anonymous participatory evaluation")],
+)
+def test_the_home_page_renders_in_each_language(app_env: Instance, lang: str, title: str) -> None:
+    at = make_app({"lang": lang}).run()
+    assert not at.exception
+    assert at.title[0].value == title
+
+
+def test_chinese_is_the_default_language(app_env: Instance) -> None:
+    at = make_app().run()
+    assert at.title[0].value == "背对：匿名参与式评估"
+
+
+def test_the_browser_locale_picks_english(app_env: Instance) -> None:
+    at = make_app(locale="en-US").run()
+    assert at.title[0].value.startswith("Beidui")
+
+
+def test_a_facilitator_creates_a_workshop_and_steps_it_forward(app_env: Instance) -> None:
+    at = make_app({"lang": "en"}).run()
+    at.switch_page("pages/facilitator.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Facilitator console"
+
+    at.text_input(key="admin_pw").input("wrong")
+    at.button[0].click().run()
+    assert "admin password is not correct" in at.error[0].value
+
+    at.text_input(key="admin_pw").input(ADMIN)
+    at.button[0].click().run()
+    at.text_input(key="new_name").input("Annual meeting")
+    at.text_input(key="new_phrase").input("facilitator secret 1")
+    at.text_input(key="new_phrase2").input("facilitator secret 1")
+    at.button[0].click().run()
+    assert not at.exception
+    [w] = list_workshops(app_env.db)
+    assert w.name == "Annual meeting"
+    assert w.code in at.success[0].value
+
+    at.selectbox(key="console_code").set_value(w.code).run()
+    at.text_input(key="unlock_phrase").input("wrong passphrase")
+    at.button[0].click().run()
+    assert at.error, "a wrong passphrase must be refused with a message"
+    at.text_input(key="unlock_phrase").input("facilitator secret 1")
+    at.button[0].click().run()
+    assert not at.exception
+
+    at.checkbox(key="confirm_move").check().run()
+    at.button(key="move").click().run()
+    assert list_workshops(app_env.db)[0].stage == Stage.QUESTIONS

@@ -1,0 +1,53 @@
+"""`make run`'s own steps on a fresh data folder: migrate, seed the demo, serve, answer health."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.server import ROOT, streamlit_server
+
+pytestmark = pytest.mark.slow
+
+
+def test_setup_seeds_a_demo_workshop_and_prints_how_to_log_in(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "BEIDUI_DATA_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "core.setup"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "admin password:" in out and "demo workshop:" in out
+    again = subprocess.run(
+        [sys.executable, "-m", "core.setup"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert again.count("demo workshop:") == 1  # seeding is idempotent
+    assert (tmp_path / "secrets" / "admin_password").stat().st_mode & 0o077 == 0
+
+
+def test_the_server_answers_health_and_serves_the_app_without_internet_assets(
+    tmp_path: Path,
+) -> None:
+    with streamlit_server(tmp_path) as server:
+        with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=5) as resp:
+            assert resp.read().decode().strip() == "ok"
+        with urllib.request.urlopen(server.url, timeout=5) as resp:
+            html = resp.read().decode()
+        assert '<div id="root">' in html or 'id="root"' in html
+        assert "fonts.googleapis" not in html

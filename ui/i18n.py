@@ -1,0 +1,55 @@
+"""Which language this browser session sees, and the switch that changes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core.errors import BeiduiError
+from core.i18n import LANGUAGES, normalize_language, t, tm
+from ui import state
+
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+
+def lang() -> str:
+    """zh by default; the URL's `lang`, else the choice made here, else the browser's."""
+    if state.LANG not in st.session_state:
+        from_url = st.query_params.get("lang")
+        browser = None
+        try:
+            browser = st.context.locale
+        except Exception:  # older runtimes / AppTest without context
+            browser = None
+        st.session_state[state.LANG] = normalize_language(from_url or browser)
+    return str(st.session_state[state.LANG])
+
+
+def tr(key: str, /, **params: Any) -> str:
+    return t(key, lang(), **params)
+
+
+def error_text(err: BeiduiError) -> str:
+    return tm(err.message, lang())
+
+
+def _on_change() -> None:
+    chosen = st.session_state["lang_switch"]
+    if chosen not in LANGUAGES:  # a second tap on the selected option clears it: keep ours
+        return
+    st.session_state[state.LANG] = chosen
+    st.query_params["lang"] = chosen
+
+
+def language_switch(where: Any = st.sidebar) -> None:
+    current = lang()
+    where.segmented_control(
+        t("common.language", current),
+        options=list(LANGUAGES),
+        format_func=lambda code: LANGUAGE_NAMES[code],
+        default=current,
+        key="lang_switch",
+        on_change=_on_change,
+        label_visibility="collapsed",
+    )

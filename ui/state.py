@@ -1,0 +1,7 @@
+"""Session-state keys, in one place, so pages and AppTests agree on them."""
+
+LANG = "lang"
+ADMIN_OK = "admin_ok"
+# workshop code -> console grant (an HMAC from core.workshops.unlock_console)
+GRANTS = "facilitator_grants"
+ACTIVE_WORKSHOP = "active_workshop"
