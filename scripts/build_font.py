@@ -10,7 +10,8 @@ we keep only what a workshop needs:
   * CJK symbols and punctuation (U+3000–U+303F), full-width forms (U+FF01–U+FF5E, U+FFE0–U+FFE6),
   * GB2312 symbol rows 1, 2, 3, 6 and 8 (①, Ⅰ, ⑴, Greek, pinyin with tone marks),
   * the 3,755 GB2312 level-1 hanzi (the common characters, enumerated with Python's codec),
-  * every character found in data/locales/** and data/templates/** when the script runs.
+  * every character found in data/locales/** and data/templates/** when the script runs
+    (emoji among them stay out: the source font has none, the viewer's emoji font draws them).
 
 Outputs (all committed): NotoSansSC-Regular.ttf (for vl-convert and fpdf2),
 NotoSansSC-Regular.woff2 (for browsers), OFL.txt, BUILD-INFO.json.
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -139,12 +141,18 @@ def subset_font(source: bytes, codepoints: list[int]) -> tuple[bytes, bytes, int
     return ttf.getvalue(), woff2.getvalue(), len(font.getGlyphOrder())
 
 
+def must_cover(char: str) -> bool:
+    """Text characters the font must have; pictographs (emoji: category So) and invisible
+    format marks are left to the viewer's emoji font, since Noto Sans SC has none."""
+    return unicodedata.category(char) not in {"So", "Cf", "Mn", "Me", "Cc"}
+
+
 def missing_in_shipped_font() -> list[str]:
-    """Characters used in data/ that the committed TTF cannot show."""
+    """Text characters used in data/ that the committed TTF cannot show."""
     from fontTools.ttLib import TTFont
 
     cmap = TTFont(OUT_DIR / "NotoSansSC-Regular.ttf").getBestCmap()
-    return sorted(c for c in project_text_chars() if ord(c) not in cmap)
+    return sorted(c for c in project_text_chars() if must_cover(c) and ord(c) not in cmap)
 
 
 def main(argv: list[str] | None = None) -> int:
