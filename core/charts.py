@@ -1,0 +1,351 @@
+"""Altair charts of tally results, each with a table (list of dicts) of the same figures.
+
+Charts are sized for a projector at 1920x1080 read from the back of a room (28px labels),
+use the Okabe-Ito colour-blind-safe palette and take every text from the caller (`labels`,
+already localized) or from the locale files (`t`). Data are always inline: a chart must
+never reference a URL, load remote data or name a remote font. Built from a `Breakdown`,
+a chart can only show roles that passed the k threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, cast
+
+import altair as alt
+
+from core.breakdown import Breakdown, Group, Role
+from core.i18n import t
+from core.tally import COUNTING_METHODS, CountingId, MethodId, TallyResult
+
+DEFAULT_FONT: Final = "Noto Sans SC, sans-serif"
+
+OKABE_ITO: Final = (
+    "#0072B2",  # blue
+    "#56B4E9",  # sky blue
+    "#009E73",  # bluish green
+    "#E69F00",  # orange
+    "#F0E442",  # yellow
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#000000",  # black
+)
+BAR_COLOUR: Final = OKABE_ITO[0]
+
+LABEL_SIZE: Final = 28
+TITLE_SIZE: Final = 34
+ROW_HEIGHT: Final = 64
+
+
+def _configure(chart: Any, font: str) -> Any:
+    return (
+        chart.configure(font=font)
+        .configure_axis(
+            labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE, labelLimit=900, titlePadding=16
+        )
+        .configure_legend(labelFontSize=LABEL_SIZE - 4, titleFontSize=LABEL_SIZE - 4)
+        .configure_header(labelFontSize=LABEL_SIZE, titleFontSize=LABEL_SIZE)
+        .configure_title(fontSize=TITLE_SIZE, anchor="start")
+        .configure_view(stroke=None)
+    )
+
+
+def _ranked_label(rank: int, label: str) -> str:
+    return f"{rank}. {label}"
+
+
+def _ranked_rows(result: TallyResult, labels: Mapping[MethodId, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "rank": row.rank,
+            "method": row.method,
+            "label": labels.get(row.method, row.method),
+            "ranked_label": _ranked_label(row.rank, labels.get(row.method, row.method)),
+            "score": row.score,
+            "is_tied": row.is_tied,
+        }
+        for row in result.rows()
+    ]
+
+
+def _bars(rows: list[dict[str, Any]], score_title: str, width: int) -> alt.LayerChart:
+    order = [r["ranked_label"] for r in rows]
+    base = alt.Chart({"values": rows}).encode(
+        y=alt.Y("ranked_label:N", sort=order, title=None),
+        x=alt.X("score:Q", title=score_title, axis=alt.Axis(format="d", tickMinStep=1)),
+        tooltip=[
+            alt.Tooltip("rank:Q"),
+            alt.Tooltip("label:N"),
+            alt.Tooltip("score:Q"),
+        ],
+    )
+    bars = base.mark_bar(color=BAR_COLOUR, height=ROW_HEIGHT * 0.7)
+    text = base.mark_text(align="left", dx=10, fontSize=LABEL_SIZE).encode(text="score:Q")
+    chart = (bars + text).properties(width=width, height=ROW_HEIGHT * max(1, len(rows)))
+    return cast(alt.LayerChart, chart)
+
+
+# --- ranked bars --------------------------------------------------------------------------
+
+
+def ranked_bars(
+    result: TallyResult,
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    font: str = DEFAULT_FONT,
+    width: int = 1300,
+) -> alt.LayerChart:
+    """Horizontal bars best first: "1. label" on the axis, the score at each bar's end."""
+    score_title = t(COUNTING_METHODS[result.counting].score_key, lang)
+    chart = _bars(_ranked_rows(result, labels), score_title, width)
+    return _configure(chart, font)  # type: ignore[no-any-return]
+
+
+def ranked_table(
+    result: TallyResult, labels: Mapping[MethodId, str], lang: str
+) -> list[dict[str, Any]]:
+    """The text alternative of `ranked_bars`: rank, method, score (localized headers)."""
+    score_title = t(COUNTING_METHODS[result.counting].score_key, lang)
+    return [
+        {
+            t("tally.table.rank", lang): r["rank"],
+            t("tally.table.method", lang): r["label"],
+            score_title: r["score"],
+        }
+        for r in _ranked_rows(result, labels)
+    ]
+
+
+# --- places: how many put it 1st, 2nd, ... ------------------------------------------------
+
+
+def _place_rows(
+    counts: Mapping[MethodId, Sequence[int]],
+    order: Sequence[MethodId],
+    labels: Mapping[MethodId, str],
+    lang: str,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "method": m,
+            "label": labels.get(m, m),
+            "place": place,
+            "place_label": t("tally.chart.place_n", lang, n=place),
+            "ballots": n,
+        }
+        for m in order
+        for place, n in enumerate(counts[m], start=1)
+    ]
+
+
+def place_distribution(
+    counts: Mapping[MethodId, Sequence[int]],
+    order: Sequence[MethodId],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    font: str = DEFAULT_FONT,
+    width: int = 1300,
+) -> alt.Chart:
+    """Stacked bars: for each method, how many ballots put it 1st, 2nd, ... K-th.
+
+    `counts` comes from `tally.position_counts`; `order` is usually a result's `order`.
+    """
+    rows = _place_rows(counts, order, labels, lang)
+    k = max((len(v) for v in counts.values()), default=1)
+    place_labels = [t("tally.chart.place_n", lang, n=p) for p in range(1, k + 1)]
+    colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(k)]
+    chart = (
+        alt.Chart({"values": rows})
+        .mark_bar()
+        .encode(
+            y=alt.Y(
+                "label:N",
+                sort=[labels.get(m, m) for m in order],
+                title=None,
+            ),
+            x=alt.X(
+                "sum(ballots):Q",
+                title=t("tally.chart.ballots", lang),
+                axis=alt.Axis(format="d", tickMinStep=1),
+            ),
+            color=alt.Color(
+                "place_label:N",
+                sort=place_labels,
+                scale=alt.Scale(domain=place_labels, range=colours),
+                title=t("tally.chart.place", lang),
+                legend=alt.Legend(orient="bottom", direction="horizontal", titleLimit=900),
+            ),
+            order=alt.Order("place:Q", sort="ascending"),
+            tooltip=[alt.Tooltip("label:N"), alt.Tooltip("place_label:N"), "ballots:Q"],
+        )
+        .properties(width=width, height=ROW_HEIGHT * max(1, len(order)))
+    )
+    return _configure(chart, font)  # type: ignore[no-any-return]
+
+
+def place_table(
+    counts: Mapping[MethodId, Sequence[int]],
+    order: Sequence[MethodId],
+    labels: Mapping[MethodId, str],
+    lang: str,
+) -> list[dict[str, Any]]:
+    """The text alternative of `place_distribution`: a row per method, a column per place."""
+    rows: list[dict[str, Any]] = []
+    for m in order:
+        row: dict[str, Any] = {t("tally.table.method", lang): labels.get(m, m)}
+        for place, n in enumerate(counts[m], start=1):
+            row[t("tally.chart.place_n", lang, n=place)] = n
+        rows.append(row)
+    return rows
+
+
+# --- comparison of counting methods -------------------------------------------------------
+
+
+def _comparison_rows(
+    results: Mapping[CountingId, TallyResult], labels: Mapping[MethodId, str], lang: str
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "counting": counting,
+            "counting_name": t(COUNTING_METHODS[counting].name_key, lang),
+            "method": row.method,
+            "label": labels.get(row.method, row.method),
+            "rank": row.rank,
+            "rank_text": f"{row.rank}=" if row.is_tied else str(row.rank),
+        }
+        for counting, result in results.items()
+        for row in result.rows()
+    ]
+
+
+def method_comparison(
+    results: Mapping[CountingId, TallyResult],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    order: Sequence[MethodId] | None = None,
+    font: str = DEFAULT_FONT,
+) -> alt.LayerChart:
+    """Heatmap: each method's rank (the number is printed, "2=" for a tie) per counting method.
+
+    Rows follow `order`, by default the first result's order (points, as registered).
+    """
+    rows = _comparison_rows(results, labels, lang)
+    first = next(iter(results.values()))
+    row_order = [labels.get(m, m) for m in (order if order is not None else first.order)]
+    col_order = [t(COUNTING_METHODS[c].name_key, lang) for c in results]
+    n = len(first.order)
+    base = alt.Chart({"values": rows}).encode(
+        y=alt.Y("label:N", sort=row_order, title=None),
+        x=alt.X(
+            "counting_name:N",
+            sort=col_order,
+            title=t("tally.chart.counting", lang),
+            axis=alt.Axis(orient="top", labelAngle=0),
+        ),
+    )
+    cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color(
+            "rank:Q",
+            scale=alt.Scale(scheme="blues", reverse=True, domain=[1, max(n, 2)]),
+            legend=None,
+        ),
+        tooltip=["label:N", "counting_name:N", "rank_text:N"],
+    )
+    text = base.mark_text(fontSize=LABEL_SIZE, fontWeight="bold").encode(
+        text="rank_text:N",
+        # Light ranks sit on dark cells: white text there keeps the contrast.
+        color=alt.condition(
+            f"datum.rank <= {max(1, n // 2)}", alt.value("white"), alt.value("black")
+        ),
+    )
+    chart = (cells + text).properties(
+        width=340 * max(1, len(results)), height=ROW_HEIGHT * max(1, n)
+    )
+    return _configure(chart, font)  # type: ignore[no-any-return]
+
+
+def comparison_table(
+    results: Mapping[CountingId, TallyResult],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    order: Sequence[MethodId] | None = None,
+) -> list[dict[str, Any]]:
+    """The text alternative of `method_comparison`: a row per method, a column per count."""
+    first = next(iter(results.values()))
+    rows: list[dict[str, Any]] = []
+    for m in order if order is not None else first.order:
+        row: dict[str, Any] = {t("tally.table.method", lang): labels.get(m, m)}
+        for counting, result in results.items():
+            tied = any(m in group and len(group) > 1 for _, group in result.ranks)
+            rank = result.rank_of(m)
+            row[t(COUNTING_METHODS[counting].name_key, lang)] = f"{rank}=" if tied else str(rank)
+        rows.append(row)
+    return rows
+
+
+# --- per-role small multiples -------------------------------------------------------------
+
+
+def _group_name(group: Group, role_labels: Mapping[Role, str], lang: str) -> str:
+    if group.role is None:
+        return t("tally.breakdown.other", lang)
+    return role_labels.get(group.role, group.role)
+
+
+def _group_title(group: Group, role_labels: Mapping[Role, str], lang: str) -> str:
+    name = _group_name(group, role_labels, lang)
+    return t("tally.chart.group_title", lang, group=name, count=group.ballot_count)
+
+
+def role_small_multiples(
+    breakdown: Breakdown,
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    role_labels: Mapping[Role, str] | None = None,
+    font: str = DEFAULT_FONT,
+    columns: int = 2,
+    width: int = 700,
+) -> alt.ConcatChart:
+    """One ranked-bar panel per group of the breakdown (only groups that passed k)."""
+    role_labels = role_labels or {}
+    score_title = t(COUNTING_METHODS[breakdown.counting].score_key, lang)
+    panels = [
+        _bars(_ranked_rows(g.result, labels), score_title, width).properties(
+            title=_group_title(g, role_labels, lang)
+        )
+        for g in breakdown.groups
+    ]
+    if not panels:
+        empty = alt.Chart({"values": [{"text": t("tally.breakdown.none_shown", lang)}]})
+        panels = [empty.mark_text(fontSize=LABEL_SIZE).encode(text="text:N")]
+    chart = alt.concat(*panels, columns=columns)
+    return _configure(chart, font)  # type: ignore[no-any-return]
+
+
+def role_table(
+    breakdown: Breakdown,
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    role_labels: Mapping[Role, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The text alternative of `role_small_multiples`: group, ballots, rank, method, score."""
+    role_labels = role_labels or {}
+    score_title = t(COUNTING_METHODS[breakdown.counting].score_key, lang)
+    return [
+        {
+            t("tally.table.group", lang): _group_name(g, role_labels, lang),
+            t("tally.table.ballots", lang): g.ballot_count,
+            t("tally.table.rank", lang): row.rank,
+            t("tally.table.method", lang): labels.get(row.method, row.method),
+            score_title: row.score,
+        }
+        for g in breakdown.groups
+        for row in g.result.rows()
+    ]

@@ -1,0 +1,118 @@
+"""core.charts: charts serialize, stay offline, and never show a suppressed role."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from core import charts, tally
+from core.breakdown import breakdown
+from core.i18n import t
+
+METHODS = ["unrestricted_funding", "co_creation_fund", "action_research", "supportive_stance"]
+LABELS = {
+    "unrestricted_funding": "非限定性资金",
+    "co_creation_fund": "共创基金",
+    "action_research": "行动研究",
+    "supportive_stance": "团队的支持态度",
+}
+BALLOTS = (
+    [["unrestricted_funding", "co_creation_fund", "action_research"]] * 6
+    + [["co_creation_fund", "action_research"]] * 4
+    + [["action_research", "unrestricted_funding", "supportive_stance"]] * 3
+)
+
+
+def spec_text(chart: Any) -> str:
+    spec = chart.to_dict()
+    # The Vega-Lite schema id is an identifier that renderers never fetch; anything else
+    # with a URL would be a remote resource.
+    spec.pop("$schema", None)
+    return json.dumps(spec, ensure_ascii=False)
+
+
+@pytest.fixture
+def role_breakdown() -> Any:
+    votes = (
+        [("funder", b) for b in BALLOTS[:5]]
+        + [("grantee", b) for b in BALLOTS[5:11]]
+        + [("secret-small-role", b) for b in BALLOTS[11:13]]
+    )
+    return breakdown(votes, METHODS, 3, k=5)
+
+
+def every_chart(role_breakdown: Any, lang: str) -> list[Any]:
+    results = tally.tally_all(BALLOTS, METHODS, 3)
+    counts = tally.position_counts(BALLOTS, METHODS, 3)
+    return [
+        charts.ranked_bars(results["points"], LABELS, lang),
+        charts.place_distribution(counts, results["points"].order, LABELS, lang),
+        charts.method_comparison(results, LABELS, lang),
+        charts.role_small_multiples(role_breakdown, LABELS, lang),
+    ]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_chart_serializes_with_inline_data_and_no_urls(
+    role_breakdown: Any, lang: str
+) -> None:
+    for chart in every_chart(role_breakdown, lang):
+        text = spec_text(chart)
+        assert "http" not in text and '"url"' not in text
+        assert "Noto Sans SC" in text
+
+
+def test_a_suppressed_role_never_appears_in_any_chart(role_breakdown: Any) -> None:
+    assert role_breakdown.roles == ("funder", "grantee")
+    for lang in ("zh", "en"):
+        chart = charts.role_small_multiples(role_breakdown, LABELS, lang)
+        assert "secret-small-role" not in spec_text(chart)
+        table = charts.role_table(role_breakdown, LABELS, lang)
+        assert "secret-small-role" not in json.dumps(table, ensure_ascii=False)
+        groups = {row[t("tally.table.group", lang)] for row in table}
+        assert groups == {"funder", "grantee"}
+
+
+def test_ranked_bars_show_rank_label_and_points_in_large_type() -> None:
+    result = tally.points(BALLOTS, METHODS, 3)
+    spec = charts.ranked_bars(result, LABELS, "zh").to_dict()
+    text = json.dumps(spec, ensure_ascii=False)
+    assert "1. 非限定性资金" in text or "1. 共创基金" in text
+    assert spec["config"]["axis"]["labelFontSize"] >= 28
+    assert t("tally.method.points.score", "zh") in text
+
+
+def test_the_ranked_table_holds_the_same_figures_as_the_chart() -> None:
+    result = tally.points(BALLOTS, METHODS, 3)
+    table = charts.ranked_table(result, LABELS, "en")
+    assert [row["Rank"] for row in table] == [r.rank for r in result.rows()]
+    assert [row["Points"] for row in table] == [r.score for r in result.rows()]
+    assert [row["Method"] for row in table] == [LABELS[m] for m in result.order]
+
+
+def test_the_place_table_counts_each_place() -> None:
+    counts = tally.position_counts(BALLOTS, METHODS, 3)
+    table = charts.place_table(counts, METHODS, LABELS, "en")
+    assert table[0] == {"Method": "非限定性资金", "#1": 6, "#2": 3, "#3": 0}
+
+
+def test_the_comparison_table_marks_tied_ranks() -> None:
+    results = tally.tally_all([["a"], ["b"]], ["a", "b", "c"], 1)
+    table = charts.comparison_table(results, {}, "en")
+    assert table[0]["Points"] == "1="
+    assert table[2]["Points"] == "3"
+
+
+def test_charts_use_the_colour_blind_safe_palette() -> None:
+    counts = tally.position_counts(BALLOTS, METHODS, 3)
+    spec = charts.place_distribution(counts, METHODS, LABELS, "en").to_dict()
+    assert spec["encoding"]["color"]["scale"]["range"] == list(charts.OKABE_ITO[:3])
+
+
+def test_a_breakdown_with_no_group_shown_still_draws_a_notice() -> None:
+    empty = breakdown([("tiny", ["a"])] * 2, ["a", "b"], 1, k=5)
+    chart = charts.role_small_multiples(empty, {}, "en")
+    assert t("tally.breakdown.none_shown", "en") in spec_text(chart)
+    assert charts.role_table(empty, {}, "en") == []
