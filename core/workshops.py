@@ -23,6 +23,7 @@ from core.domain import (
     MIN_ANONYMITY_K,
     Stage,
     StagePosition,
+    StageTransitionRefused,
     WorkshopCode,
     check_transition,
 )
@@ -289,7 +290,16 @@ def move_to(
     grant: str,
     target: StagePosition,
 ) -> WorkshopView:
-    """Move the workshop to `target` if the rules allow it (see `domain.check_transition`)."""
+    """Move the workshop to `target` if the rules allow it (see `domain.check_transition`).
+
+    Closing and revealing are not plain moves: they rewrite the ballot box, so they go
+    through `ballots.close_voting` and `ballots.reveal`; asking for them here is refused.
+    """
+    if target.stage in (Stage.CLOSED, Stage.REVEALED):
+        raise StageTransitionRefused(
+            f"use ballots.close_voting / ballots.reveal for {target.stage}",
+            stage=target.stage.value,
+        )
     with db.write.begin() as session:
         w = _load(session, code)
         require_grant(session, secret_key, w, grant)

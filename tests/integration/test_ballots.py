@@ -1,0 +1,471 @@
+"""The ballot box on every backend: cards, casting, refusals, races, closing and revealing.
+
+Helpers here (`Room`, `open_room`, `distinct_rankings`, `row_counts`) are also used by
+test_adversary.py and test_ballots_live.py.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import tomllib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import permutations
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from core import ballots, crypto, results
+from core.ballots import (
+    CardAlreadySpent,
+    CardNotFound,
+    CardRequired,
+    CardsNotUsed,
+    DuplicateMethod,
+    EmptyBallot,
+    InvalidCardCount,
+    NotRevealed,
+    TooManyChoices,
+    UnknownMethod,
+    UnknownRole,
+    VotingClosed,
+    card_counts,
+    cast_ballot,
+    close_voting,
+    issue_cards,
+    reveal,
+    void_unused_cards,
+)
+from core.db import Database
+from core.domain import Stage, StagePosition, StageTransitionRefused, VotingNotOpen
+from core.errors import BeiduiError
+from core.instance import Instance
+from core.models import Base
+from core.ratelimit import TooManyAttempts
+from core.tally import points
+from core.templates import available_templates
+from core.workshops import NotAuthorized, create_workshop, move_to, unlock_console
+
+PASS = "correct horse battery"
+LOCALES = Path(__file__).resolve().parents[2] / "data" / "locales"
+
+
+@dataclass
+class Room:
+    db: Database
+    key: bytes
+    code: str
+    grant: str
+    methods: tuple[str, ...]
+    roles: tuple[str, ...]
+    ballot_size: int
+
+
+def open_room(
+    instance: Instance,
+    *,
+    is_open_mode: bool = False,
+    is_live_results: bool = False,
+    anonymity_k: int = 5,
+    to_voting: bool = True,
+) -> Room:
+    tpl = available_templates()["default"]
+    db, key = instance.db, instance.secret_key
+    code = create_workshop(
+        db,
+        tpl,
+        "评估工作坊",
+        PASS,
+        anonymity_k=anonymity_k,
+        is_open_mode=is_open_mode,
+        is_live_results=is_live_results,
+    )
+    grant = unlock_console(db, key, code, PASS)
+    if to_voting:
+        move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+    return Room(
+        db,
+        key,
+        code,
+        grant,
+        tuple(m.key for m in tpl.methods),
+        tuple(r.key for r in tpl.roles),
+        tpl.ballot_size,
+    )
+
+
+def distinct_rankings(room: Room, n: int, seed: int = 7) -> list[tuple[str, ...]]:
+    """n different rankings of mixed lengths (1..K), so every ballot can be told apart."""
+    rng = random.Random(seed)
+    pool = [p for size in range(1, room.ballot_size + 1) for p in permutations(room.methods, size)]
+    return rng.sample(pool, n)
+
+
+def row_counts(db: Database) -> dict[str, int]:
+    with db.engine.connect() as conn:
+        return {
+            t.name: int(conn.execute(text(f"SELECT count(*) FROM {t.name}")).scalar_one())
+            for t in Base.metadata.sorted_tables
+        }
+
+
+def _locale_text(lang: str, key: str) -> str | None:
+    area, *path = key.split(".")
+    file = LOCALES / lang / f"{area}.toml"
+    node: object = tomllib.loads(file.read_text(encoding="utf-8")).get(area, {})
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, str) else None
+
+
+def assert_has_texts(err: BeiduiError) -> None:
+    for lang in ("zh", "en"):
+        message = _locale_text(lang, err.key)
+        assert message, f"{err.key} has no {lang} text"
+        message.format(**err.params)  # every placeholder has a value
+
+
+# --- cards ---------------------------------------------------------------------------------
+
+
+def test_card_codes_are_returned_once_and_only_their_digests_are_stored(instance: Instance) -> None:
+    room = open_room(instance, to_voting=False)
+    codes = issue_cards(room.db, room.key, room.code, room.grant, 30)
+    assert len(set(codes)) == 30
+    assert all(crypto.normalize_card_code(c) == c for c in codes)
+    with room.db.engine.connect() as conn:
+        stored = [bytes(r[0]) for r in conn.exec_driver_sql("SELECT digest FROM cards")]
+    assert len(stored) == 30
+    dumped = b"".join(stored)
+    for c in codes:
+        assert c.encode() not in dumped and c.replace("-", "").encode() not in dumped
+    assert card_counts(room.db, room.code) == ballots.CardCounts(issued=30, spent=0, void=0)
+
+
+def test_card_counts_follow_spending_and_voiding(instance: Instance) -> None:
+    room = open_room(instance)
+    codes = issue_cards(room.db, room.key, room.code, room.grant, 5)
+    cast_ballot(room.db, room.key, room.code, codes[0], room.methods[:2], None)
+    cast_ballot(room.db, room.key, room.code, codes[1], room.methods[:1], None)
+    assert void_unused_cards(room.db, room.key, room.code, room.grant) == 3
+    assert card_counts(room.db, room.code) == ballots.CardCounts(issued=5, spent=2, void=3)
+    assert card_counts(room.db, room.code).unused == 0
+    with pytest.raises(CardNotFound):
+        cast_ballot(room.db, room.key, room.code, codes[4], room.methods[:1], None)
+
+
+@pytest.mark.parametrize("count", [0, -1, 501, True])
+def test_cards_are_issued_one_to_five_hundred_at_a_time(instance: Instance, count: int) -> None:
+    room = open_room(instance, to_voting=False)
+    with pytest.raises(InvalidCardCount) as info:
+        issue_cards(room.db, room.key, room.code, room.grant, count)
+    assert_has_texts(info.value)
+    assert row_counts(room.db)["cards"] == 0
+
+
+def test_cards_need_the_console_grant_and_end_when_voting_ends(instance: Instance) -> None:
+    room = open_room(instance)
+    with pytest.raises(NotAuthorized):
+        issue_cards(room.db, room.key, room.code, "forged", 5)
+    issue_cards(room.db, room.key, room.code, room.grant, 5)  # during voting: allowed
+    close_voting(room.db, room.key, room.code, room.grant)
+    with pytest.raises(VotingClosed):
+        issue_cards(room.db, room.key, room.code, room.grant, 5)
+    assert row_counts(room.db)["cards"] == 5
+
+
+def test_an_open_mode_workshop_has_no_cards_and_casts_without_one(instance: Instance) -> None:
+    room = open_room(instance, is_open_mode=True)
+    with pytest.raises(CardsNotUsed) as info:
+        issue_cards(room.db, room.key, room.code, room.grant, 5)
+    assert_has_texts(info.value)
+    receipt = cast_ballot(room.db, room.key, room.code, None, room.methods[:3], room.roles[0])
+    assert results.verify_receipt(room.db, room.code, receipt)
+    assert results.ballot_count(room.db, room.code) == 1
+
+
+# --- casting -------------------------------------------------------------------------------
+
+
+def test_a_ballot_cast_with_a_card_spends_it_and_returns_a_receipt(instance: Instance) -> None:
+    room = open_room(instance)
+    (card,) = issue_cards(room.db, room.key, room.code, room.grant, 1)
+    # Typed on a phone: lower case, spaces, full-width digits all name the same card.
+    typed = card.lower().replace("-", " ")
+    receipt = cast_ballot(room.db, room.key, room.code.lower(), typed, room.methods[:5], None)
+    assert crypto.normalize_receipt(receipt) == receipt
+    assert card_counts(room.db, room.code).spent == 1
+    assert results.ballot_count(room.db, room.code) == 1
+    with pytest.raises(CardAlreadySpent) as info:
+        cast_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
+    assert_has_texts(info.value)
+    assert results.ballot_count(room.db, room.code) == 1
+
+
+HUGE = "A" * 1_000_000
+CONTROL = "\x00\x1b[31m\u202e\r\n"
+
+Case = Callable[[Room, list[str], str], None]
+_TEMPLATE = available_templates()["default"]
+
+
+def _cast(
+    card: str | None = "OK",
+    ranking: tuple[str, ...] | None = None,
+    role: str | None = None,
+    code: str | None = None,
+) -> Case:
+    def run(room: Room, cards: list[str], other_card: str) -> None:
+        # A typo: one symbol of a real card changed, which the check character catches.
+        typo = cards[0][:-1] + ("3" if cards[0][-1] != "3" else "4")
+        chosen = {
+            "OK": cards[0],
+            "SPENT": cards[1],
+            "VOID": cards[2],
+            "OTHER": other_card,
+            "TYPO": typo,
+        }
+        cast_ballot(
+            room.db,
+            room.key,
+            room.code if code is None else code,
+            chosen.get(card, card) if card is not None else None,
+            room.methods[:3] if ranking is None else ranking,
+            role,
+            client_key="bad-input-test",
+        )
+
+    return run
+
+
+BAD_INPUT: dict[str, tuple[Case, type[BeiduiError]]] = {
+    "unknown card": (_cast(card=crypto.new_card_code()), CardNotFound),
+    "spent card": (_cast(card="SPENT"), CardAlreadySpent),
+    "void card": (_cast(card="VOID"), CardNotFound),
+    "another workshop's card": (_cast(card="OTHER"), CardNotFound),
+    "no card": (_cast(card=None), CardRequired),
+    "blank card": (_cast(card="  "), CardRequired),
+    "malformed card": (_cast(card="7KQM-4HXD"), crypto.MalformedCardCode),
+    "mistyped card": (_cast(card="TYPO"), crypto.MalformedCardCode),
+    "huge card": (_cast(card=HUGE), crypto.MalformedCardCode),
+    "control characters as card": (_cast(card=CONTROL), crypto.MalformedCardCode),
+    "empty ranking": (_cast(ranking=()), EmptyBallot),
+    "more than K": (_cast(ranking=tuple(m.key for m in _TEMPLATE.methods[:6])), TooManyChoices),
+    "duplicate method": (_cast(ranking=("action_research", "action_research")), DuplicateMethod),
+    "unknown method": (_cast(ranking=("action_research", "bribery")), UnknownMethod),
+    "huge method": (_cast(ranking=(HUGE,)), UnknownMethod),
+    "control characters as method": (_cast(ranking=(CONTROL,)), UnknownMethod),
+    "a bare string as ranking": (_cast(ranking="action_research"), UnknownMethod),  # type: ignore[arg-type]
+    "unknown role": (_cast(role="spy"), UnknownRole),
+    "huge role": (_cast(role=HUGE), UnknownRole),
+    "control characters as role": (_cast(role=CONTROL), UnknownRole),
+    "huge workshop code": (_cast(code=HUGE), crypto.MalformedJoinCode),
+    "control characters as workshop code": (_cast(code=CONTROL), crypto.MalformedJoinCode),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_a_named_error_with_both_texts_and_changes_nothing(
+    instance: Instance, case: str
+) -> None:
+    other = open_room(instance)
+    (other_card,) = issue_cards(other.db, other.key, other.code, other.grant, 1)
+    room = open_room(instance)
+    spent, void = issue_cards(room.db, room.key, room.code, room.grant, 2)
+    cast_ballot(room.db, room.key, room.code, spent, room.methods[:1], None)
+    void_unused_cards(room.db, room.key, room.code, room.grant)
+    (good,) = issue_cards(room.db, room.key, room.code, room.grant, 1)
+    cards = [good, spent, void]
+    before = row_counts(room.db)
+    spent_before = card_counts(room.db, room.code)
+    run, expected = BAD_INPUT[case]
+    with pytest.raises(expected) as info:
+        run(room, cards, other_card)
+    assert type(info.value) is expected or isinstance(info.value, expected)
+    assert_has_texts(info.value)
+    assert row_counts(room.db) == before
+    assert card_counts(room.db, room.code) == spent_before
+    ballots.CARD_LIMITER._clients.clear()  # each case starts with a clean slate
+
+
+def test_ballots_are_refused_before_voting_opens_and_after_it_closes(instance: Instance) -> None:
+    room = open_room(instance, to_voting=False)
+    cards = issue_cards(room.db, room.key, room.code, room.grant, 2)
+    with pytest.raises(VotingNotOpen):
+        cast_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
+    move_to(room.db, room.key, room.code, room.grant, StagePosition(Stage.VOTING))
+    cast_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
+    close_voting(room.db, room.key, room.code, room.grant)
+    before = row_counts(room.db)
+    with pytest.raises(VotingClosed) as info:  # the cached box must not hide the new stage
+        cast_ballot(room.db, room.key, room.code, cards[1], room.methods[:1], None)
+    assert_has_texts(info.value)
+    assert row_counts(room.db) == before
+    assert card_counts(room.db, room.code).spent == 1
+
+
+def test_repeated_wrong_cards_make_that_client_wait_but_no_one_else(instance: Instance) -> None:
+    room = open_room(instance)
+    (card,) = issue_cards(room.db, room.key, room.code, room.grant, 1)
+    with pytest.raises(TooManyAttempts) as info:  # the sixth wrong try trips it
+        for _ in range(10):
+            try:
+                cast_ballot(
+                    room.db,
+                    room.key,
+                    room.code,
+                    crypto.new_card_code(),
+                    room.methods[:1],
+                    None,
+                    client_key="guesser",
+                )
+            except CardNotFound:
+                continue
+    assert_has_texts(info.value)
+    # Someone else with a real card casts at once.
+    cast_ballot(room.db, room.key, room.code, card, room.methods[:1], None, client_key="voter")
+
+
+def test_fifty_threads_racing_with_one_card_cast_exactly_one_ballot(instance: Instance) -> None:
+    room = open_room(instance)
+    (card,) = issue_cards(room.db, room.key, room.code, room.grant, 1)
+    start = threading.Barrier(50)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def racer(i: int) -> None:
+        start.wait()
+        try:
+            cast_ballot(
+                room.db, room.key, room.code, card, room.methods[:2], None, client_key=f"c{i}"
+            )
+            outcome = "cast"
+        except CardAlreadySpent:
+            outcome = "spent"
+        except Exception as exc:  # pragma: no cover - reported in the assertion below
+            outcome = repr(exc)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=racer, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Counter(outcomes) == {"cast": 1, "spent": 49}
+    assert results.ballot_count(room.db, room.code) == 1
+    assert card_counts(room.db, room.code).spent == 1
+
+
+# --- stages --------------------------------------------------------------------------------
+
+
+def test_move_to_refuses_closing_and_revealing_which_have_their_own_services(
+    instance: Instance,
+) -> None:
+    room = open_room(instance)
+    for stage in (Stage.CLOSED, Stage.REVEALED):
+        with pytest.raises(StageTransitionRefused):
+            move_to(room.db, room.key, room.code, room.grant, StagePosition(stage))
+    view = close_voting(room.db, room.key, room.code, room.grant)
+    assert view.stage == Stage.CLOSED
+    with pytest.raises(StageTransitionRefused):
+        close_voting(room.db, room.key, room.code, room.grant)
+    with pytest.raises(NotAuthorized):
+        reveal(room.db, room.key, room.code, "forged", PASS)
+
+
+def test_closing_needs_voting_and_the_console_grant(instance: Instance) -> None:
+    room = open_room(instance, to_voting=False)
+    with pytest.raises(StageTransitionRefused):
+        close_voting(room.db, room.key, room.code, room.grant)
+    move_to(room.db, room.key, room.code, room.grant, StagePosition(Stage.VOTING))
+    with pytest.raises(NotAuthorized):
+        close_voting(room.db, room.key, room.code, "forged")
+    with pytest.raises(StageTransitionRefused):
+        reveal(room.db, room.key, room.code, room.grant, PASS)  # not closed yet
+
+
+# --- reveal --------------------------------------------------------------------------------
+
+
+def test_the_recount_after_reveal_equals_the_tally_of_what_was_cast(instance: Instance) -> None:
+    room = open_room(instance)
+    rng = random.Random(3)
+    cast: list[tuple[str | None, tuple[str, ...]]] = []
+    cards = issue_cards(room.db, room.key, room.code, room.grant, 25)
+    given: list[str] = []
+    for card in cards:
+        ranking = tuple(rng.sample(room.methods, rng.randint(1, room.ballot_size)))
+        role = rng.choice([None, *room.roles])
+        given.append(cast_ballot(room.db, room.key, room.code, card, ranking, role))
+        cast.append((role, ranking))
+    with pytest.raises(NotRevealed) as info:
+        results.opened_rankings(room.db, room.code)
+    assert_has_texts(info.value)
+    with pytest.raises(NotRevealed):
+        results.receipts(room.db, room.code)
+    assert results.published_results(room.db, room.code) is None  # not a live workshop
+    close_voting(room.db, room.key, room.code, room.grant)
+    assert results.published_results(room.db, room.code) is None
+    view = reveal(room.db, room.key, room.code, room.grant, PASS)
+    assert view.stage == Stage.REVEALED
+
+    opened = results.opened_rankings(room.db, room.code)
+    assert Counter(opened) == Counter(cast)
+    assert opened == sorted(opened, key=lambda rr: (rr[1], rr[0] is not None, rr[0] or ""))
+    published = results.published_results(room.db, room.code)
+    assert published is not None and published.is_final
+    assert published.ballots_counted == 25
+    expected = points([r for _, r in cast], room.methods, room.ballot_size)
+    assert published.tallies["points"] == expected
+    assert {t.method: t.points for t in published.totals} == dict(expected.scores)
+    assert results.receipts(room.db, room.code) == sorted(given)
+    assert all(results.verify_receipt(room.db, room.code, r.lower()) for r in given)
+    assert not results.verify_receipt(room.db, room.code, "22222-22222")
+    assert not results.verify_receipt(room.db, room.code, "not a receipt")
+    assert not results.verify_receipt(room.db, room.code, HUGE)
+
+
+def test_a_wrong_passphrase_at_reveal_changes_nothing(instance: Instance) -> None:
+    room = open_room(instance)
+    for card in issue_cards(room.db, room.key, room.code, room.grant, 3):
+        cast_ballot(room.db, room.key, room.code, card, room.methods[:2], None)
+    close_voting(room.db, room.key, room.code, room.grant)
+    before = row_counts(room.db)
+    for wrong in ("wrong passphrase", PASS + "!", HUGE):
+        with pytest.raises(crypto.WrongPassphrase) as info:
+            reveal(room.db, room.key, room.code, room.grant, wrong)
+        assert info.value.key == "crypto.wrong_passphrase"
+    assert row_counts(room.db) == before
+    from core.workshops import get_workshop
+
+    assert get_workshop(room.db, room.code).stage == Stage.CLOSED
+    # The right one still works afterwards, and only once.
+    reveal(room.db, room.key, room.code, room.grant, PASS)
+    with pytest.raises(StageTransitionRefused):
+        reveal(room.db, room.key, room.code, room.grant, PASS)
+    assert row_counts(room.db)["opened_ballots"] == 3
+
+
+def test_a_ballot_altered_in_the_database_stops_the_reveal_and_changes_nothing(
+    instance: Instance,
+) -> None:
+    room = open_room(instance)
+    for card in issue_cards(room.db, room.key, room.code, room.grant, 3):
+        cast_ballot(room.db, room.key, room.code, card, room.methods[:2], None)
+    close_voting(room.db, room.key, room.code, room.grant)
+    with room.db.engine.begin() as conn:
+        blob = bytes(conn.execute(text("SELECT sealed FROM sealed_ballots")).scalars().first())
+        tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+        conn.execute(
+            text("UPDATE sealed_ballots SET sealed = :t WHERE sealed = :b"),
+            {"t": tampered, "b": blob},
+        )
+    before = row_counts(room.db)
+    with pytest.raises(crypto.CannotUnseal):
+        reveal(room.db, room.key, room.code, room.grant, PASS)
+    assert row_counts(room.db) == before
