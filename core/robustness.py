@@ -107,7 +107,7 @@ def margins(result: TallyResult, *, top: int = 5) -> list[Message]:
             following = result.ranks[i + 1][1]
             out.append(
                 Message(
-                    "tally.robustness.leads",
+                    "tally.robustness.leads_tied" if len(group) > 1 else "tally.robustness.leads",
                     {
                         "leader": group,
                         "runner_up": following,
@@ -148,7 +148,10 @@ def render(message: Message, lang: str, labels: Mapping[MethodId, str]) -> str:
         elif name in COUNTING_PARAMS:
             params[name] = t(COUNTING_METHODS[value].name_key, lang)
         elif name == "unit":
-            params[name] = t(COUNTING_METHODS[value].unit_key, lang)
+            # English needs "1 point" but "2 points"; the count is the margin or the score.
+            amount = message.params.get("margin", message.params.get("score"))
+            key = COUNTING_METHODS[value].unit_key + ("_one" if amount == 1 else "")
+            params[name] = t(key, lang)
         elif name == "place":
             key = f"tally.place.{value}"
             keys = catalogue(lang)

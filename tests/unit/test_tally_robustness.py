@@ -53,9 +53,9 @@ def test_margins_say_who_leads_whom_by_how_many_points_and_name_ties() -> None:
     # a 4, b 3, c 3, d 0
     messages = margins(result, top=3)
     assert [render(m, "en", LABELS) for m in messages] == [
-        "甲 leads 乙, 丙 by 1 points.",
+        "甲 leads 乙, 丙 by 1 point.",
         "乙, 丙 are tied on 3 points.",
-        "乙, 丙 leads 丁 by 3 points.",
+        "乙, 丙 (tied) lead 丁 by 3 points.",
     ]
     assert render(messages[0], "zh", LABELS) == "甲领先乙、丙1分。"
 
