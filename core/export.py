@@ -1,0 +1,672 @@
+"""Export a revealed workshop for its evaluators: CSV, Excel, JSON, report, PDF, signed.
+
+`collect` gathers everything once (only after the reveal); the builders turn that into files;
+`build_bundle` writes them all with a `manifest.json` of SHA-256 digests, its Ed25519
+signature and the public key, so `core.verify` can show that nothing was changed later.
+
+What this module must never export, in any file: anything about one person. So no card code
+or card digest, no sealed ballot, ballot id or blob, no ballot's role unless the role passed
+the k threshold in a breakdown whose complement is also safe (see `k_safe_breakdown`), no
+order that follows casting or storage (ballots, notes and receipts are sorted by content),
+no receipt next to a ranking (receipts sit in their own list, sorted), and no timestamp.
+CSV and JSON are byte-for-byte deterministic: the same workshop gives the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import secrets
+import shutil
+import stat
+import sys
+import tempfile
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from core import ballots, crypto, notes, results
+from core.breakdown import Breakdown, Role, breakdown
+from core.db import Database
+from core.domain import Stage, WorkshopCode
+from core.errors import BeiduiError
+from core.i18n import LANGUAGES, Message, normalize_language, t
+from core.robustness import summarize
+from core.tally import (
+    COUNTING_METHODS,
+    DEFAULT_COUNTING,
+    CountingId,
+    IrvExplanation,
+    MethodId,
+    TallyResult,
+    instant_runoff_with_explanation,
+    tally_all,
+)
+from core.workshops import WorkshopView, get_workshop
+
+FORMAT: Final = "beidui-results/1"
+MANIFEST_FORMAT: Final = "beidui-export/1"
+MANIFEST_NAME: Final = "manifest.json"
+SIGNATURE_NAME: Final = "manifest.sig"
+PUBLIC_KEY_NAME: Final = "public_key.pem"
+SIGNING_KEY_FILE: Final = "signing.key"
+
+RANKINGS_CSV: Final = "rankings.csv"
+TALLY_CSV: Final = "tally.csv"
+NOTES_CSV: Final = "notes.csv"
+RECEIPTS_CSV: Final = "receipts.csv"
+BREAKDOWN_CSV: Final = "breakdown.csv"
+RESULTS_JSON: Final = "results.json"
+RESULTS_XLSX: Final = "results.xlsx"
+CHART_PNG: Final = "chart.png"
+REPORT_HTML: Final = "report.html"
+REPORT_PDF: Final = "report.pdf"
+
+OTHER_GROUP: Final = "other"
+"""The key the merged group of small/no roles gets in exported files."""
+
+ProgressCallback = Callable[[float, str], None]
+
+
+class NotRevealed(BeiduiError):
+    """The workshop's ballots are still sealed (or not cast): nothing to export yet."""
+
+    key = "export.errors.not_revealed"
+
+
+# --- the gathered data --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteRow:
+    """One note as exported: its question's position (0-based), text, theme, dots, hidden."""
+
+    question: int
+    text: str
+    theme: str | None
+    dots: int
+    is_hidden: bool
+
+
+@dataclass(frozen=True)
+class QuestionExport:
+    position: int
+    text_zh: str
+    text_en: str
+    themes: tuple[str, ...]
+    summary_points: tuple[str, ...]
+    notes: tuple[NoteRow, ...]
+
+    def text(self, lang: str) -> str:
+        return self.text_en if lang == "en" else self.text_zh
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Counts only: how many ballots, how many cards were issued and spent."""
+
+    ballots: int
+    cards_issued: int
+    cards_spent: int
+
+
+@dataclass(frozen=True)
+class ExportData:
+    """Everything an export may contain, already safe to show in full.
+
+    `rankings` are sorted by content; `breakdown` passed `k_safe_breakdown`; `receipts` are
+    sorted and carry no link to any ranking.
+    """
+
+    workshop: WorkshopView
+    rankings: tuple[tuple[MethodId, ...], ...]
+    tallies: Mapping[CountingId, TallyResult]
+    irv: IrvExplanation
+    robustness: tuple[Message, ...]
+    breakdown: Breakdown
+    questions: tuple[QuestionExport, ...]
+    receipts: tuple[str, ...]
+    counts: Counts
+
+    @property
+    def default_result(self) -> TallyResult:
+        return self.tallies[DEFAULT_COUNTING]
+
+    def labels(self, lang: str) -> dict[MethodId, str]:
+        return self.workshop.method_labels(lang)
+
+    def role_labels(self, lang: str) -> dict[Role, str]:
+        return {r.key: r.label.get(lang) for r in self.workshop.roles}
+
+
+def k_safe_breakdown(
+    ballots_with_roles: Sequence[tuple[Role | None, Sequence[MethodId]]],
+    methods: Sequence[MethodId],
+    ballot_size: int | None,
+    *,
+    k: int,
+    counting: CountingId = DEFAULT_COUNTING,
+) -> Breakdown:
+    """A role breakdown that also resists differencing.
+
+    `core.breakdown` shows only roles with at least k ballots and withholds a small "other".
+    But the room's total is exported too, so total minus the shown roles gives the withheld
+    group's size, and the overall result minus the shown groups' results gives its ballots.
+    So the complement must be 0 or at least k: while it is 1..k-1, the smallest shown role
+    (ties: alphabetical) is merged into "other", which then has at least k ballots itself.
+    """
+    total = len(ballots_with_roles)
+    sizes = Counter(role or None for role, _ in ballots_with_roles)
+    shown = {role: n for role, n in sizes.items() if role is not None and n >= k}
+    merged: set[Role] = set()
+    while shown and 0 < total - sum(shown.values()) < k:
+        smallest = min(shown, key=lambda role: (shown[role], role))
+        merged.add(smallest)
+        del shown[smallest]
+    relabelled = [
+        (None if (role or None) in merged else role, ranking)
+        for role, ranking in ballots_with_roles
+    ]
+    result = breakdown(relabelled, methods, ballot_size, k=k, counting=counting)
+    complement = total - sum(g.ballot_count for g in result.groups)
+    # Never trust the loop alone: a breakdown that could be differenced must not leave here.
+    if any(g.ballot_count < k for g in result.groups) or 0 < complement < k:
+        raise AssertionError("breakdown would expose a group below k")
+    return result
+
+
+def collect(db: Database, code: WorkshopCode) -> ExportData:
+    """Gather a revealed workshop's data; `NotRevealed` before the reveal."""
+    w = get_workshop(db, code)
+    if w.stage != Stage.REVEALED:
+        raise NotRevealed(f"workshop {w.code} is {w.stage.value}", stage=w.stage.value)
+    opened = results.opened_rankings(db, w.code)
+    with_roles = [(role or None, tuple(ranking)) for role, ranking in opened]
+    # Sorted by content, whatever order storage gave: row order must never follow casting.
+    rankings = tuple(sorted(ranking for _, ranking in with_roles))
+    methods = w.method_keys
+    tallies = tally_all(rankings, methods, w.ballot_size)
+    _, irv = instant_runoff_with_explanation(rankings, methods, w.ballot_size)
+    robustness = tuple(summarize(tallies)) if rankings else ()
+    safe = k_safe_breakdown(
+        sorted(with_roles, key=lambda pair: (pair[0] or "", pair[1])),
+        methods,
+        w.ballot_size,
+        k=w.anonymity_k,
+    )
+    questions = tuple(_question(db, w.code, q.position, q.text.zh, q.text.en) for q in w.questions)
+    cards = ballots.card_counts(db, w.code)
+    return ExportData(
+        workshop=w,
+        rankings=rankings,
+        tallies=tallies,
+        irv=irv,
+        robustness=robustness,
+        breakdown=safe,
+        questions=questions,
+        receipts=tuple(sorted(results.receipts(db, w.code))),
+        counts=Counts(len(rankings), cards.issued, cards.spent),
+    )
+
+
+def _question(db: Database, code: WorkshopCode, position: int, zh: str, en: str) -> QuestionExport:
+    # Pending notes (still waiting for a batch of k) are left out: the last few notes of a
+    # question are exactly the ones someone may remember seeing being typed.
+    wall = notes.wall(db, code, position, include_hidden=True, include_pending=False)
+    rows = tuple(
+        sorted(
+            (
+                NoteRow(position, n.text, n.theme_name or None, int(n.dots), bool(n.is_hidden))
+                for n in wall
+                if not n.is_pending
+            ),
+            key=_note_order,
+        )
+    )
+    themes = tuple(th.name for th in notes.themes(db, code, position))  # facilitator order
+    points = tuple(notes.summary_points(db, code, position))
+    return QuestionExport(position, zh, en, themes, points, rows)
+
+
+def _note_order(n: NoteRow) -> tuple[int, bool, str, int, str, bool]:
+    # By content only (question, theme, most dots first, text), never storage order.
+    return (n.question, n.theme is None, n.theme or "", -n.dots, n.text, n.is_hidden)
+
+
+# --- tables (shared by CSV, Excel and the report) -----------------------------------------
+
+Cell = str | int | bool
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table twice headed: `keys` for machines (CSV), `headers` for people (Excel)."""
+
+    keys: tuple[str, ...]
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
+
+def _h(name: str, lang: str, **params: Any) -> str:
+    return t(f"export.header.{name}", lang, **params)
+
+
+def _counting_name(counting: CountingId, lang: str) -> str:
+    return t(COUNTING_METHODS[counting].name_key, lang)
+
+
+def rankings_table(data: ExportData, lang: str) -> Table:
+    """One row per ballot, sorted by content: rank n's method key, then its label."""
+    size = data.workshop.ballot_size
+    labels = data.labels(lang)
+    keys: list[str] = []
+    headers: list[str] = []
+    for n in range(1, size + 1):
+        keys += [f"rank_{n}", f"rank_{n}_label"]
+        headers += [_h("rank_n_key", lang, n=n), _h("rank_n", lang, n=n)]
+    rows = []
+    for ranking in data.rankings:
+        row: list[Cell] = []
+        for n in range(size):
+            method = ranking[n] if n < len(ranking) else ""
+            row += [method, labels.get(method, method) if method else ""]
+        rows.append(tuple(row))
+    return Table(tuple(keys), tuple(headers), tuple(rows))
+
+
+def tally_table(data: ExportData, lang: str) -> Table:
+    """Every counting method x every method: rank, score, tied."""
+    labels = data.labels(lang)
+    rows = tuple(
+        (
+            counting,
+            _counting_name(counting, lang),
+            row.rank,
+            row.method,
+            labels[row.method],
+            row.score,
+            row.is_tied,
+        )
+        for counting, result in data.tallies.items()
+        for row in result.rows()
+    )
+    return Table(
+        ("counting", "counting_name", "rank", "method", "method_label", "score", "tied"),
+        tuple(
+            _h(n, lang)
+            for n in ("counting_key", "counting", "rank", "method_key", "method", "score", "tied")
+        ),
+        rows,
+    )
+
+
+def notes_table(data: ExportData, lang: str) -> Table:
+    """Notes by question, theme, dots (most first), text; hidden ones flagged, not dropped."""
+    rows = tuple(
+        (n.question + 1, q.text(lang), n.text, n.theme or "", n.dots, n.is_hidden)
+        for q in data.questions
+        for n in q.notes
+    )
+    return Table(
+        ("question", "question_text", "note", "theme", "dots", "hidden"),
+        tuple(_h(n, lang) for n in ("question_no", "question", "note", "theme", "dots", "hidden")),
+        rows,
+    )
+
+
+def receipts_table(data: ExportData, lang: str) -> Table:
+    return Table(("receipt",), (_h("receipt", lang),), tuple((r,) for r in data.receipts))
+
+
+def group_name(role: Role | None, data: ExportData, lang: str) -> str:
+    if role is None:
+        return t("export.participation.other_group", lang)
+    return data.role_labels(lang).get(role, role)
+
+
+def breakdown_table(data: ExportData, lang: str) -> Table:
+    """The k-safe breakdown (default counting): group, its ballots, rank, method, score."""
+    labels = data.labels(lang)
+    rows = tuple(
+        (
+            g.role or OTHER_GROUP,
+            group_name(g.role, data, lang),
+            g.ballot_count,
+            row.rank,
+            row.method,
+            labels[row.method],
+            row.score,
+            row.is_tied,
+        )
+        for g in data.breakdown.groups
+        for row in g.result.rows()
+    )
+    return Table(
+        ("group", "group_label", "ballots", "rank", "method", "method_label", "score", "tied"),
+        tuple(
+            _h(n, lang)
+            for n in (
+                "group",
+                "group",
+                "ballots",
+                "rank",
+                "method_key",
+                "method",
+                "score",
+                "tied",
+            )
+        ),
+        rows,
+    )
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def _csv_cell(value: Cell) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def table_to_csv(table: Table) -> bytes:
+    """UTF-8 with a BOM (Excel then opens Chinese correctly), CRLF rows, machine headers."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(table.keys)
+    writer.writerows([_csv_cell(c) for c in row] for row in table.rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def build_csv(data: ExportData, lang: str) -> dict[str, bytes]:
+    """The CSV files by name."""
+    return {
+        RANKINGS_CSV: table_to_csv(rankings_table(data, lang)),
+        TALLY_CSV: table_to_csv(tally_table(data, lang)),
+        NOTES_CSV: table_to_csv(notes_table(data, lang)),
+        RECEIPTS_CSV: table_to_csv(receipts_table(data, lang)),
+        BREAKDOWN_CSV: table_to_csv(breakdown_table(data, lang)),
+    }
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+def _bilingual(key: str) -> dict[str, str]:
+    return {lang: t(key, lang) for lang in LANGUAGES}
+
+
+def _result_json(result: TallyResult) -> dict[str, Any]:
+    return {
+        "ballot_count": result.ballot_count,
+        "ranks": [{"rank": rank, "methods": list(group)} for rank, group in result.ranks],
+        "scores": dict(result.scores),
+    }
+
+
+def json_document(data: ExportData) -> dict[str, Any]:
+    """The whole workshop as plain data: enough to recount every ballot independently."""
+    w = data.workshop
+    return {
+        "format": FORMAT,
+        "workshop": {
+            "code": w.code,
+            "name": w.name,
+            "template": w.template_key,
+            "ballot_size": w.ballot_size,
+            "anonymity_k": w.anonymity_k,
+            "is_open_mode": w.is_open_mode,
+            "is_live_results": w.is_live_results,
+        },
+        "questions": [
+            {
+                "number": q.position + 1,
+                "text": {"zh": q.text_zh, "en": q.text_en},
+                "themes": list(q.themes),
+                "summary_points": list(q.summary_points),
+                "notes": [
+                    {"text": n.text, "theme": n.theme, "dots": n.dots, "is_hidden": n.is_hidden}
+                    for n in q.notes
+                ],
+            }
+            for q in data.questions
+        ],
+        "methods": [
+            {
+                "key": m.key,
+                "label": {"zh": m.label.zh, "en": m.label.en},
+                "description": {"zh": m.description.zh, "en": m.description.en},
+            }
+            for m in w.methods
+        ],
+        "roles_shown": [
+            {"key": g.role or OTHER_GROUP, "ballot_count": g.ballot_count}
+            for g in data.breakdown.groups
+        ],
+        "counting": {
+            "default": DEFAULT_COUNTING,
+            "methods": {
+                c: {"name": _bilingual(m.name_key), "description": _bilingual(m.description_key)}
+                for c, m in COUNTING_METHODS.items()
+            },
+            "irv_tie_rule": _bilingual(data.irv.tie_rule.key),
+        },
+        "counts": {
+            "ballots": data.counts.ballots,
+            "cards_issued": data.counts.cards_issued,
+            "cards_spent": data.counts.cards_spent,
+        },
+        "ballots": [list(r) for r in data.rankings],
+        "tallies": {c: _result_json(r) for c, r in data.tallies.items()},
+        "breakdown": {
+            "k": data.breakdown.k,
+            "counting": data.breakdown.counting,
+            "groups": [
+                {"group": g.role or OTHER_GROUP, **_result_json(g.result)}
+                for g in data.breakdown.groups
+            ],
+        },
+        "receipts": list(data.receipts),
+    }
+
+
+def build_json(data: ExportData) -> bytes:
+    """Deterministic: sorted keys, canonical ballot order, no timestamp, trailing newline."""
+    text = json.dumps(json_document(data), ensure_ascii=False, sort_keys=True, indent=2)
+    return (text + "\n").encode("utf-8")
+
+
+# --- signing ------------------------------------------------------------------------------
+
+
+def signing_key_path(data_dir: Path) -> Path:
+    """Where the instance keeps its export signing key (next to the instance secret)."""
+    return data_dir / "secrets" / SIGNING_KEY_FILE
+
+
+def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
+    """The instance's Ed25519 export key: read, or created once (PEM, owner-only, atomic).
+
+    Two processes starting at once agree on one key because the file is linked into place
+    only if absent; an existing key is never replaced, since evaluators compare fingerprints
+    across workshops.
+    """
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # the umask can only remove bits; make the mode exact
+            os.write(fd, crypto.signing_key_to_pem(crypto.new_signing_key()))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        os.chmod(path, 0o600)  # readable by others: at least stop it spreading further
+    return crypto.signing_key_from_pem(path.read_bytes())
+
+
+def manifest_bytes(files: Mapping[str, bytes], code: WorkshopCode, fingerprint: str) -> bytes:
+    """The manifest: SHA-256 and size of every file, sorted by name; what the signature covers."""
+    document = {
+        "format": MANIFEST_FORMAT,
+        "workshop": code,
+        "signing_key_fingerprint": fingerprint,
+        "files": {
+            name: {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+            for name, content in sorted(files.items())
+        },
+    }
+    return (json.dumps(document, sort_keys=True, indent=2) + "\n").encode("utf-8")
+
+
+def signing_fingerprint(signing_key: Ed25519PrivateKey) -> str:
+    return crypto.fingerprint(signing_key.public_key())
+
+
+# --- the bundle ---------------------------------------------------------------------------
+
+
+def bundle_name(code: WorkshopCode, lang: str) -> str:
+    return f"beidui-{code}-{lang}"
+
+
+def build_files(
+    data: ExportData,
+    lang: str,
+    fingerprint: str,
+    on_progress: ProgressCallback | None = None,
+) -> dict[str, bytes]:
+    """Every exported file by name (not the manifest, signature or key)."""
+    from core import export_report, export_xlsx
+
+    lang = normalize_language(lang)
+
+    def step(fraction: float, key: str) -> None:
+        if on_progress is not None:
+            on_progress(fraction, t(f"export.progress.{key}", lang))
+
+    step(0.15, "csv")
+    files = build_csv(data, lang)
+    step(0.2, "json")
+    files[RESULTS_JSON] = build_json(data)
+    step(0.25, "chart")
+    chart = export_report.chart_png(data.default_result, data.labels(lang), lang)
+    files[CHART_PNG] = chart
+    step(0.4, "xlsx")
+    files[RESULTS_XLSX] = export_xlsx.build_xlsx(data, lang, chart)
+    step(0.55, "html")
+    files[REPORT_HTML] = export_report.build_html(data, lang, fingerprint)
+    step(0.7, "pdf")
+    files[REPORT_PDF] = export_report.build_pdf(data, lang, fingerprint, chart)
+    return files
+
+
+def build_bundle(
+    db: Database,
+    code: WorkshopCode,
+    out_dir: Path,
+    lang: str,
+    signing_key: Ed25519PrivateKey,
+    on_progress: ProgressCallback | None = None,
+) -> Path:
+    """Write every export plus the signed manifest into `out_dir/beidui-<code>-<lang>/`.
+
+    The bundle is first written to a temporary folder next to it and moved into place, so a
+    reader never sees half a bundle. A previous bundle of the same name is replaced; any
+    other folder in the way is left alone (`FileExistsError`).
+    """
+    lang = normalize_language(lang)
+    if on_progress is not None:
+        on_progress(0.0, t("export.progress.collect", lang))
+    data = collect(db, code)
+    fingerprint = signing_fingerprint(signing_key)
+    files = build_files(data, lang, fingerprint, on_progress)
+    if on_progress is not None:
+        on_progress(0.9, t("export.progress.sign", lang))
+    manifest = manifest_bytes(files, data.workshop.code, fingerprint)
+    files[MANIFEST_NAME] = manifest
+    files[SIGNATURE_NAME] = crypto.sign(signing_key, manifest)
+    files[PUBLIC_KEY_NAME] = crypto.public_key_to_pem(signing_key.public_key())
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / bundle_name(data.workshop.code, lang)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    try:
+        for name, content in sorted(files.items()):
+            (staging / name).write_bytes(content)
+        if target.exists():
+            if not (target / MANIFEST_NAME).is_file():
+                raise FileExistsError(target)
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if on_progress is not None:
+        on_progress(1.0, t("export.progress.done", lang))
+    return target
+
+
+_ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
+
+
+def bundle_zip(bundle: Path) -> bytes:
+    """The bundle as one zip for a download button: sorted names, fixed dates, no folders."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in bundle.iterdir() if p.is_file()):
+            info = zipfile.ZipInfo(f"{bundle.name}/{path.name}", date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m core.export CODE --out DIR [--lang zh|en]`: print the bundle's path."""
+    from core.config import settings_from_env
+    from core.instance import open_instance
+
+    parser = argparse.ArgumentParser(prog="python -m core.export")
+    parser.add_argument("code")
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--lang", choices=LANGUAGES, default="zh")
+    args = parser.parse_args(argv)
+    settings = settings_from_env()
+    instance = open_instance(settings)
+    try:
+        key = load_or_create_signing_key(signing_key_path(settings.data_dir))
+        started = time.perf_counter()
+        path = build_bundle(instance.db, args.code, args.out, args.lang, key)
+    except BeiduiError as err:
+        print(t(err.key, args.lang, **err.params), file=sys.stderr)
+        return 1
+    finally:
+        instance.db.dispose()
+    elapsed = time.perf_counter() - started
+    print(f"{path} ({elapsed:.1f} s, {signing_fingerprint(key)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The Excel workbook of an export: the same tables as the CSV files, for people.
+
+One sheet per table with headers in the chosen language, a frozen header row and widths
+that fit the text, plus the ranked chart as an image. It must never hold anything the CSV
+files do not (no roles below k, no per-person data, no receipt beside a ranking), and never
+a creation time: the document properties carry a fixed date.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from datetime import datetime
+from typing import Any, Final
+
+from core.export import (
+    ExportData,
+    Table,
+    breakdown_table,
+    notes_table,
+    rankings_table,
+    receipts_table,
+    tally_table,
+)
+from core.i18n import t
+
+_EPOCH: Final = datetime(2000, 1, 1)
+_MAX_WIDTH: Final = 60
+
+
+def _display_width(value: object) -> int:
+    # Wide (CJK) characters take two columns in Excel's default font.
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(value))
+
+
+def _cell(value: object, lang: str) -> object:
+    if isinstance(value, bool):
+        return t("export.header.yes" if value else "export.header.no", lang)
+    return value
+
+
+def _add_table(workbook: Any, title: str, table: Table, lang: str) -> Any:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    sheet = workbook.create_sheet(title=title[:31])  # Excel's sheet-name limit
+    sheet.append(list(table.headers))
+    for row in table.rows:
+        sheet.append([_cell(v, lang) for v in row])
+    header_fill = PatternFill("solid", fgColor="EEF3F8")
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+    for index, header in enumerate(table.headers, start=1):
+        widest = max(
+            [_display_width(header)]
+            + [_display_width(_cell(r[index - 1], lang)) for r in table.rows]
+        )
+        sheet.column_dimensions[get_column_letter(index)].width = min(_MAX_WIDTH, widest + 2)
+    return sheet
+
+
+def _summary_table(data: ExportData, lang: str) -> Table:
+    rows: list[tuple[str | int | bool, ...]] = []
+    for q in data.questions:
+        rows += [
+            (q.position + 1, q.text(lang), t("export.notes.themes", lang), th) for th in q.themes
+        ]
+        rows += [
+            (q.position + 1, q.text(lang), t("export.notes.summary", lang), p)
+            for p in q.summary_points
+        ]
+    return Table(
+        ("question", "question_text", "kind", "text"),
+        (
+            t("export.header.question_no", lang),
+            t("export.header.question", lang),
+            "",
+            t("export.header.note", lang),
+        ),
+        tuple(rows),
+    )
+
+
+def build_xlsx(data: ExportData, lang: str, chart_png: bytes) -> bytes:
+    """The workbook as bytes: Chart, All counting methods, Ballots, Notes, Summaries,
+    By role, Receipts."""
+    from openpyxl import Workbook
+    from openpyxl.drawing.image import Image
+
+    workbook = Workbook()
+    chart_sheet = workbook.active
+    chart_sheet.title = t("export.sheet.chart", lang)[:31]
+    chart_sheet["A1"] = f"{t('export.report_title', lang)}: {data.workshop.name}"
+    image = Image(io.BytesIO(chart_png))
+    chart_sheet.add_image(image, "A3")
+    _add_table(workbook, t("export.sheet.tally", lang), tally_table(data, lang), lang)
+    _add_table(workbook, t("export.sheet.rankings", lang), rankings_table(data, lang), lang)
+    _add_table(workbook, t("export.sheet.notes", lang), notes_table(data, lang), lang)
+    _add_table(workbook, t("export.sheet.summary", lang), _summary_table(data, lang), lang)
+    if data.breakdown.groups:
+        _add_table(workbook, t("export.sheet.breakdown", lang), breakdown_table(data, lang), lang)
+    _add_table(workbook, t("export.sheet.receipts", lang), receipts_table(data, lang), lang)
+    workbook.properties.creator = "Beidui"
+    workbook.properties.created = _EPOCH
+    workbook.properties.modified = _EPOCH
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
