@@ -1,0 +1,582 @@
+"""Exports of a real workshop on every backend: right figures in every format, signed, and
+nothing about any person.
+
+The story (built once per backend):
+1. a facilitator creates a workshop from the default template with k = 3;
+2. the room discusses the questions: notes are posted, dotted, themed, one hidden, and each
+   question gets summary points;
+3. 14 cards are issued and 12 ballots cast (6 partners, 4 trainees, 1 mentor, 1 without a
+   role), in an order that is deliberately NOT the sorted order;
+4. voting closes and the facilitator reveals with the passphrase;
+5. the bundle is exported (twice, to check the bytes repeat), then read back with each
+   format's own reader.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from core import crypto, export, notes, results
+from core.ballots import card_counts, cast_ballot, close_voting, issue_cards, reveal
+from core.db import Database
+from core.domain import Stage, StagePosition
+from core.i18n import t
+from core.tally import COUNTING_METHODS, tally_all
+from core.templates import available_templates
+from core.verify import verify_bundle
+from core.workshops import create_workshop, get_workshop, move_to, unlock_console
+from tests.conftest import BACKENDS, PgSchema, require_postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+PASS = "correct horse battery"
+K = 3
+
+UF, CC, AR, SS, TC, MA, AG, RN = (
+    "unrestricted_funding",
+    "co_creation_fund",
+    "action_research",
+    "supportive_stance",
+    "tiered_capacity_building",
+    "mentor_accompaniment",
+    "annual_gathering",
+    "regional_network",
+)
+# Casting order: reverse-sorted, so a file that kept casting order would show it.
+CAST = sorted(
+    [
+        ("partner", (UF, CC, AR, SS, TC)),
+        ("partner", (UF, AR, CC)),
+        ("partner", (CC, UF, MA, AG, RN)),
+        ("partner", (AR, UF)),
+        ("partner", (UF, SS, TC, MA, AG)),
+        ("partner", (SS, UF, CC, AR, MA)),
+        ("trainee", (TC, MA, UF)),
+        ("trainee", (MA, TC, AG, RN, UF)),
+        ("trainee", (UF, TC, MA)),
+        ("trainee", (AG, RN, TC)),
+        ("mentor", (RN, AG, SS, CC, AR)),
+        (None, (CC, AR, UF, SS)),
+    ],
+    key=lambda rr: rr[1],
+    reverse=True,
+)
+NOTES = {
+    0: ["我学会了写项目书", "认识了很多同伴", "团队管理能力提升了"],
+    1: ["导师陪伴很有用", "小额共创金让我们敢试", "年会交流收获最大", "太多表格要填"],
+    2: ["希望社群更开放", "更多跨区域合作", "有自己的资金来源"],
+    3: ["分享我的经验", "带新伙伴入门", "参与社群治理"],
+}
+
+
+@dataclass
+class Story:
+    db: Database
+    code: str
+    card_codes: list[str]
+    bundle: Path
+    second: Path
+    key: Ed25519PrivateKey
+    tmp: Path
+
+
+def _open_db(backend: str, tmp: Path) -> tuple[Database, PgSchema | None]:
+    if backend == "sqlite":
+        return Database.connect(f"sqlite:///{tmp / 'export.db'}"), None
+    url = require_postgres()
+    schema = PgSchema(url)
+    return Database.connect(url, **schema.engine_kwargs()), schema  # type: ignore[arg-type]
+
+
+def _run_workshop(db: Database, secret_key: bytes) -> tuple[str, list[str]]:
+    # 1. the workshop
+    code = create_workshop(
+        db, available_templates()["default"], "年会评估 2026", PASS, anonymity_k=K
+    )
+    grant = unlock_console(db, secret_key, code, PASS)
+    auth = (db, secret_key, code, grant)
+    # 2. the questions
+    for question, texts in NOTES.items():
+        move_to(*auth, StagePosition(Stage.QUESTIONS, question))
+        for note in texts:
+            notes.post_note(db, code, note)
+        notes.flush_pending(*auth, question)
+        wall = {n.text: n.id for n in notes.wall(db, code, question, include_hidden=True)}
+        theme = notes.create_theme(*auth, question, f"主题{question + 1}")
+        notes.assign_note(*auth, wall[texts[0]], theme)
+        notes.add_dot(db, code, wall[texts[1]])
+        notes.add_dot(db, code, wall[texts[1]])
+        notes.set_summary_points(*auth, question, [f"小结{question + 1}：同伴很重要"])
+    hidden_id = {n.text: n.id for n in notes.wall(db, code, 1, include_hidden=True)}["太多表格要填"]
+    notes.hide_note(*auth, hidden_id, True)
+    # 3. the ballots
+    move_to(*auth, StagePosition(Stage.VOTING))
+    cards = issue_cards(*auth, 14)
+    for card, (role, ranking) in zip(cards, CAST, strict=False):
+        cast_ballot(db, secret_key, code, card, ranking, role, client_key="test")
+    # 4. close and reveal
+    close_voting(*auth)
+    reveal(*auth, PASS)
+    return code, cards
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def story(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Story]:
+    tmp = tmp_path_factory.mktemp(f"export-{request.param}")
+    db, schema = _open_db(str(request.param), tmp)
+    secret_key = secrets.token_bytes(32)
+    code, cards = _run_workshop(db, secret_key)
+    # 5. the export, twice
+    key = export.load_or_create_signing_key(export.signing_key_path(tmp))
+    seen: list[tuple[float, str]] = []
+    bundle = export.build_bundle(
+        db, code, tmp / "out", "zh", key, on_progress=lambda f, m: seen.append((f, m))
+    )
+    assert seen[0][0] == 0.0 and seen[-1][0] == 1.0
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+    second = export.build_bundle(db, code, tmp / "again", "zh", key)
+    yield Story(db, code, cards, bundle, second, key, tmp)
+    db.dispose()
+    if schema is not None:
+        schema.drop()
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), f"{path.name} has no BOM: Excel would garble Chinese"
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+
+
+def _ranking(row: dict[str, str], size: int) -> tuple[str, ...]:
+    return tuple(row[f"rank_{n}"] for n in range(1, size + 1) if row[f"rank_{n}"])
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+
+
+def _xlsx_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path)
+    return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in workbook}
+
+
+def _every_exported_blob(bundle: Path) -> dict[str, bytes]:
+    """Each file's bytes, each xlsx member unzipped, and the PDF's extracted text."""
+    out: dict[str, bytes] = {}
+    for path in sorted(bundle.iterdir()):
+        out[path.name] = path.read_bytes()
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    out[f"{path.name}!{member}"] = archive.read(member)
+        if path.suffix == ".pdf":
+            out[f"{path.name}!text"] = _pdf_text(path).encode("utf-8")
+    return out
+
+
+def _expected(story: Story) -> dict[str, Any]:
+    w = get_workshop(story.db, story.code)
+    rankings = [r for _, r in results.opened_rankings(story.db, story.code)]
+    return {
+        "w": w,
+        "rankings": rankings,
+        "tallies": tally_all(rankings, w.method_keys, w.ballot_size),
+    }
+
+
+# --- figures in every format ----------------------------------------------------------------
+
+
+def test_the_rankings_csv_holds_every_opened_ballot_sorted_by_content_not_casting_order(
+    story: Story,
+) -> None:
+    rows = _csv(story.bundle / export.RANKINGS_CSV)
+    size = get_workshop(story.db, story.code).ballot_size
+    exported = [_ranking(r, size) for r in rows]
+    cast_order = [r for _, r in CAST]
+    assert sorted(exported) == sorted(cast_order)
+    assert exported == sorted(exported)
+    assert exported != cast_order
+    assert "role" not in " ".join(rows[0].keys())
+    labels = get_workshop(story.db, story.code).method_labels("zh")
+    assert all(r["rank_1_label"] == labels[r["rank_1"]] for r in rows)
+
+
+def test_the_tally_csv_matches_tally_all_for_every_counting_method_and_every_method(
+    story: Story,
+) -> None:
+    expected = _expected(story)
+    rows = _csv(story.bundle / export.TALLY_CSV)
+    assert len(rows) == len(COUNTING_METHODS) * len(expected["w"].methods)
+    for counting, result in expected["tallies"].items():
+        mine = {r["method"]: r for r in rows if r["counting"] == counting}
+        assert set(mine) == set(expected["w"].method_keys)
+        for row in result.rows():
+            got = mine[row.method]
+            assert (int(got["rank"]), int(got["score"]), got["tied"]) == (
+                row.rank,
+                row.score,
+                "true" if row.is_tied else "false",
+            )
+
+
+def test_the_rankings_exported_recount_to_the_same_tallies(story: Story) -> None:
+    w = get_workshop(story.db, story.code)
+    rankings = [_ranking(r, w.ballot_size) for r in _csv(story.bundle / export.RANKINGS_CSV)]
+    assert tally_all(rankings, w.method_keys, w.ballot_size) == _expected(story)["tallies"]
+
+
+def test_the_json_document_is_enough_to_recount_independently(story: Story) -> None:
+    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    methods = [m["key"] for m in document["methods"]]
+    size = document["workshop"]["ballot_size"]
+    recount = tally_all(document["ballots"], methods, size)
+    for counting, result in recount.items():
+        stored = document["tallies"][counting]
+        assert stored["scores"] == dict(result.scores)
+        assert [(r["rank"], tuple(r["methods"])) for r in stored["ranks"]] == list(result.ranks)
+    assert recount == _expected(story)["tallies"]
+    assert document["receipts"] == sorted(results.receipts(story.db, story.code))
+    assert [q["text"]["zh"] for q in document["questions"]] == [
+        q.text.zh for q in get_workshop(story.db, story.code).questions
+    ]
+    assert document["counts"] == {"ballots": 12, "cards_issued": 14, "cards_spent": 12}
+
+
+def test_the_notes_csv_is_sorted_by_question_theme_and_dots_with_hidden_notes_flagged(
+    story: Story,
+) -> None:
+    rows = _csv(story.bundle / export.NOTES_CSV)
+    assert sorted(r["note"] for r in rows) == sorted(n for ns in NOTES.values() for n in ns)
+    keys = [
+        (int(r["question"]), r["theme"] == "", r["theme"], -int(r["dots"]), r["note"]) for r in rows
+    ]
+    assert keys == sorted(keys)
+    hidden = {r["note"]: r["hidden"] for r in rows}
+    assert hidden["太多表格要填"] == "true"
+    assert hidden["导师陪伴很有用"] == "false"
+    dotted = {r["note"]: int(r["dots"]) for r in rows}
+    assert dotted["认识了很多同伴"] == 2
+    assert {r["theme"] for r in rows if r["note"] == "我学会了写项目书"} == {"主题1"}
+
+
+def test_the_receipts_csv_lists_every_receipt_sorted(story: Story) -> None:
+    rows = _csv(story.bundle / export.RECEIPTS_CSV)
+    assert [r["receipt"] for r in rows] == sorted(results.receipts(story.db, story.code))
+    assert len(rows) == 12
+
+
+def test_the_xlsx_has_the_same_figures_readable_headers_a_frozen_row_and_the_chart(
+    story: Story,
+) -> None:
+    from openpyxl import load_workbook
+
+    expected = _expected(story)
+    workbook = load_workbook(story.bundle / export.RESULTS_XLSX)
+    chart_sheet = workbook["图表"]
+    assert len(chart_sheet._images) == 1
+    tally = workbook["所有计票方法"]
+    assert tally.freeze_panes == "A2"
+    header = [c.value for c in tally[1]]
+    assert header[:3] == ["计票方法代码", "计票方法", "名次"]
+    assert tally.column_dimensions["B"].width > 8
+    rows = list(tally.iter_rows(min_row=2, values_only=True))
+    for counting, result in expected["tallies"].items():
+        got = {r[3]: (r[2], r[5]) for r in rows if r[0] == counting}
+        assert got == {row.method: (row.rank, row.score) for row in result.rows()}
+    ballots_sheet = list(workbook["选票"].iter_rows(min_row=2, values_only=True))
+    assert sorted(tuple(v for v in r[0::2] if v) for r in ballots_sheet) == sorted(
+        expected["rankings"]
+    )
+
+
+def test_the_report_html_stands_alone_and_names_every_question_and_method_in_both_languages(
+    story: Story,
+) -> None:
+    page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
+    w = get_workshop(story.db, story.code)
+    for lang in ("zh", "en"):
+        for q in w.questions:
+            assert html.escape(q.text.get(lang)) in page
+        for m in w.methods:
+            assert html.escape(m.label.get(lang)) in page
+    for counting in COUNTING_METHODS.values():
+        for lang in ("zh", "en"):
+            assert t(counting.name_key, lang) in page
+    assert page.index("工作坊评估报告") < page.index("Workshop evaluation report")
+    assert "平局规则" in page and "Tie rule" in page
+    assert "data:image/png;base64," in page and "@font-face" in page
+    assert "http://" not in page and "https://" not in page
+    assert export.signing_fingerprint(story.key) in page
+    for receipt in results.receipts(story.db, story.code):
+        assert receipt in page
+    assert "小结1：同伴很重要" in page and "主题1" in page
+
+
+def test_the_pdf_carries_chinese_text_the_result_table_and_the_summaries(story: Story) -> None:
+    extracted = _pdf_text(story.bundle / export.REPORT_PDF)
+    w = get_workshop(story.db, story.code)
+    squeezed = "".join(extracted.split())
+    for q in w.questions:
+        assert "".join(q.text.zh.split()) in squeezed
+    winner = _expected(story)["tallies"]["points"].winners[0]
+    assert w.method_labels("zh")[winner] in squeezed
+    assert "小结1：同伴很重要" in squeezed
+    assert "工作坊评估报告" in squeezed
+
+
+def test_the_pdf_text_is_also_readable_by_pdftotext(story: Story) -> None:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (Debian poppler-utils) is not installed; pypdf test covers it")
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(story.bundle / export.REPORT_PDF), "-"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode("utf-8")
+    assert "工作坊评估报告" in "".join(out.split())
+
+
+# --- determinism ----------------------------------------------------------------------------
+
+
+def test_the_same_workshop_exports_byte_identical_csv_and_json(story: Story) -> None:
+    names = [p.name for p in story.bundle.glob("*.csv")] + [export.RESULTS_JSON]
+    assert len(names) == 6
+    for name in names:
+        assert (story.bundle / name).read_bytes() == (story.second / name).read_bytes(), name
+
+
+# --- signature ------------------------------------------------------------------------------
+
+
+def test_an_untouched_bundle_verifies(story: Story) -> None:
+    result = verify_bundle(story.bundle, export.signing_fingerprint(story.key))
+    assert result.is_valid and result.problem is None
+
+
+def test_changing_one_byte_of_any_exported_file_fails_verification_naming_that_file(
+    story: Story, tmp_path: Path
+) -> None:
+    manifest = json.loads((story.bundle / export.MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert set(manifest["files"]) == {
+        p.name
+        for p in story.bundle.iterdir()
+        if p.name not in (export.MANIFEST_NAME, export.SIGNATURE_NAME, export.PUBLIC_KEY_NAME)
+    }
+    for name in [*manifest["files"], export.MANIFEST_NAME, export.SIGNATURE_NAME]:
+        copy = tmp_path / name.replace(".", "_")
+        shutil.copytree(story.bundle, copy)
+        raw = bytearray((copy / name).read_bytes())
+        raw[len(raw) // 2] ^= 0x01
+        (copy / name).write_bytes(bytes(raw))
+        result = verify_bundle(copy)
+        assert not result.is_valid, name
+        if name in manifest["files"]:
+            assert result.changed_file == name
+            assert result.problem is not None and result.problem.key == "export.verify.changed_file"
+
+
+def test_a_missing_file_or_a_signature_by_another_key_fails_verification(
+    story: Story, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing"
+    shutil.copytree(story.bundle, missing)
+    (missing / export.NOTES_CSV).unlink()
+    result = verify_bundle(missing)
+    assert (result.is_valid, result.changed_file) == (False, export.NOTES_CSV)
+    forged = tmp_path / "forged"
+    shutil.copytree(story.bundle, forged)
+    other = crypto.new_signing_key()
+    (forged / export.SIGNATURE_NAME).write_bytes(
+        crypto.sign(other, (forged / export.MANIFEST_NAME).read_bytes())
+    )
+    result = verify_bundle(forged)
+    assert not result.is_valid
+    assert result.problem is not None and result.problem.key == "export.verify.bad_signature"
+
+
+def test_the_verify_command_prints_valid_or_the_changed_file(story: Story, tmp_path: Path) -> None:
+    ok = subprocess.run(
+        [sys.executable, "-m", "core.verify", str(story.bundle)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert ok.returncode == 0 and ok.stdout.startswith("valid")
+    bad = tmp_path / "bad"
+    shutil.copytree(story.bundle, bad)
+    (bad / export.TALLY_CSV).write_bytes((bad / export.TALLY_CSV).read_bytes() + b"x")
+    failed = subprocess.run(
+        [sys.executable, "-m", "core.verify", str(bad)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert failed.returncode == 1 and export.TALLY_CSV in failed.stdout
+
+
+def test_the_signing_key_is_created_once_and_readable_only_by_its_owner(story: Story) -> None:
+    path = export.signing_key_path(story.tmp)
+    assert path.stat().st_mode & 0o777 == 0o600
+    again = export.load_or_create_signing_key(path)
+    assert export.signing_fingerprint(again) == export.signing_fingerprint(story.key)
+
+
+def test_the_bundle_zip_holds_every_file_with_fixed_dates(story: Story) -> None:
+    first, second = export.bundle_zip(story.bundle), export.bundle_zip(story.bundle)
+    assert first == second
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        names = {n.split("/", 1)[1] for n in archive.namelist()}
+        assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    assert names == {p.name for p in story.bundle.iterdir()}
+
+
+# --- nothing about any person ---------------------------------------------------------------
+
+
+def test_no_export_contains_a_card_code_a_card_digest_a_sealed_ballot_or_a_ballot_id(
+    story: Story,
+) -> None:
+    with story.db.engine.connect() as conn:
+        digests = [bytes(d) for (d,) in conn.execute(text("SELECT digest FROM cards"))]
+        sealed = [
+            (i, bytes(b)) for i, b in conn.execute(text("SELECT id, sealed FROM sealed_ballots"))
+        ]
+        opened_ids = [i for (i,) in conn.execute(text("SELECT id FROM opened_ballots"))]
+    assert len(digests) == 14 and len(sealed) == 12 and len(opened_ids) == 12
+    needles: dict[str, list[bytes]] = {}
+    for code in story.card_codes:
+        compact = code.replace("-", "")
+        needles[f"card {code}"] = [code.encode(), compact.encode(), compact.lower().encode()]
+    for digest in digests:
+        needles[f"digest {digest.hex()}"] = [
+            digest,
+            digest.hex().encode(),
+            digest.hex().upper().encode(),
+            base64.b64encode(digest).rstrip(b"="),
+        ]
+    for ballot_id, blob in sealed:
+        needles[f"sealed {ballot_id}"] = [
+            ballot_id.encode(),
+            blob,
+            blob[:24],
+            blob.hex().encode()[:48],
+            base64.b64encode(blob)[:32],
+        ]
+    for ballot_id in opened_ids:
+        needles[f"opened {ballot_id}"] = [ballot_id.encode()]
+    blobs = _every_exported_blob(story.bundle)
+    for where, content in blobs.items():
+        lowered = content.lower()
+        for what, forms in needles.items():
+            for form in forms:
+                hit = form.lower() in lowered if form.isascii() else form in content
+                assert not hit, f"{where} contains {what}"
+
+
+def _is_ranking(value: Any, methods: set[str]) -> bool:
+    return isinstance(value, list) and bool(value) and all(v in methods for v in value)
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        yield from _walk(child)
+
+
+def test_no_row_or_object_holds_a_receipt_next_to_a_ranking(story: Story) -> None:
+    receipts = set(results.receipts(story.db, story.code))
+    w = get_workshop(story.db, story.code)
+    methods = set(w.method_keys)
+    labels = set(w.method_labels("zh").values()) | set(w.method_labels("en").values())
+    for path in story.bundle.glob("*.csv"):
+        for row in csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"))):
+            if receipts & set(row):
+                assert not (set(row) & (methods | labels)), f"{path.name}: {row}"
+    for title, rows in _xlsx_rows(story.bundle / export.RESULTS_XLSX).items():
+        for row in rows:
+            if receipts & set(row):
+                assert not (set(row) & (methods | labels)), f"{title}: {row}"
+    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    for node in _walk(document):
+        children = list(node.values()) if isinstance(node, dict) else node
+        if isinstance(node, dict | list) and any(
+            c in receipts for c in children if isinstance(c, str)
+        ):
+            assert not any(_is_ranking(c, methods) or c in methods for c in children), node
+    # The receipt list and the ballot list are sorted independently: the i-th receipt is not
+    # "the i-th ballot's" receipt in any sense a reader could use.
+    assert document["receipts"] == sorted(receipts)
+    page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
+    start = page.index('<div class="receipts">')
+    assert all(page.index(r) > start for r in receipts)
+    assert not any(label in page[start:] for label in labels)
+
+
+def test_a_role_below_k_never_appears_in_any_export(story: Story) -> None:
+    # Partners (6) pass k=3 on their own; trainees (4) would too, but then the withheld rest
+    # (1 mentor + 1 without a role = 2 ballots) could be derived from the totals, so the
+    # trainees are merged into "other" with them. The mentor role (1) must never show.
+    blobs = _every_exported_blob(story.bundle)
+    for where, content in blobs.items():
+        for forbidden in ("学员", "Trainee", "trainee", "观察员", "Observer", "observer"):
+            assert forbidden.encode() not in content, f"{where} names the role {forbidden}"
+    groups = {r["group"]: int(r["ballots"]) for r in _csv(story.bundle / export.BREAKDOWN_CSV)}
+    assert groups == {"partner": 6, "other": 6}
+    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    assert {g["key"] for g in document["roles_shown"]} == {"partner", "other"}
+    assert {g["group"] for g in document["breakdown"]["groups"]} == {"partner", "other"}
+    sheet = _xlsx_rows(story.bundle / export.RESULTS_XLSX)["按角色"]
+    assert {r[0] for r in sheet[1:]} == {"partner", "other"}
+    page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
+    for role_label in ("<td>导师</td>", "<td>Mentor</td>"):
+        assert role_label not in page
+    assert "<td>伙伴</td>" in page and "<td>Partner</td>" in page
+    assert "mentor" not in {r["group"] for r in _csv(story.bundle / export.BREAKDOWN_CSV)}
+
+
+def test_counts_only_cards_issued_and_spent_never_which(story: Story) -> None:
+    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    counted = card_counts(story.db, story.code)
+    assert document["counts"]["cards_issued"] == counted.issued == 14
+    assert document["counts"]["cards_spent"] == counted.spent == 12
+
+
+# --- before the reveal ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["draft", "voting", "closed"])
+def test_nothing_can_be_exported_before_the_reveal(db: Database, stage: str) -> None:
+    secret_key = secrets.token_bytes(32)
+    code = create_workshop(db, available_templates()["default"], "W", PASS, anonymity_k=K)
+    grant = unlock_console(db, secret_key, code, PASS)
+    if stage in ("voting", "closed"):
+        move_to(db, secret_key, code, grant, StagePosition(Stage.VOTING))
+    if stage == "closed":
+        close_voting(db, secret_key, code, grant)
+    with pytest.raises(export.NotRevealed) as caught:
+        export.collect(db, code)
+    assert caught.value.key == "export.errors.not_revealed"
