@@ -1,0 +1,397 @@
+"""The facilitator edits a workshop: settings, questions, methods on the ballot, roles.
+
+Every change is grant-checked and refused with `EditingLocked` once the stage makes it
+unsafe: ballot settings, methods and roles freeze when voting opens (a ballot must mean the
+same thing from the first card to the last), questions once the room has started on them.
+This module must never delete a note, change anything after voting opened, or leave a ballot
+size larger than the number of methods.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.db import Database
+from core.domain import Stage, WorkshopCode
+from core.errors import BeiduiError
+from core.models import Method, Note, Question, Role, SummaryPoint, Theme, Workshop
+from core.notes import NoteNotFound, ThemeNotFound, load_locked, normalize_text
+from core.templates import KEY_PATTERN
+from core.workshops import InvalidSetting, require_grant, validate_settings
+
+MAX_QUESTIONS = 10
+MAX_QUESTION_LENGTH = 300
+MAX_LABEL_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 1000
+MAX_NAME_LENGTH = 200
+MAX_ROLES = 12
+# Not a rule of the method: a ballot the room can read on a phone in one sitting.
+MAX_METHODS = 30
+
+_BEFORE_VOTING = frozenset({Stage.DRAFT.value, Stage.QUESTIONS.value})
+_DRAFT_ONLY = frozenset({Stage.DRAFT.value})
+
+
+class EditingLocked(BeiduiError):
+    key = "editing.errors.locked"
+
+
+class InvalidText(BeiduiError):
+    key = "editing.errors.text_length"
+
+
+class InvalidCount(BeiduiError):
+    key = "editing.errors.count"
+
+
+class QuestionHasNotes(BeiduiError):
+    key = "editing.errors.question_has_notes"
+
+
+class MethodNotFound(BeiduiError):
+    key = "editing.errors.method_not_found"
+
+
+class InvalidOrder(BeiduiError):
+    key = "editing.errors.order"
+
+
+class NotePending(BeiduiError):
+    key = "editing.errors.note_pending"
+
+
+# --- Helpers -----------------------------------------------------------------------------
+
+
+def _editable(
+    session: Session,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    stages: frozenset[str],
+) -> Workshop:
+    """The locked workshop, if the grant is good and the stage still allows this edit."""
+    w = load_locked(session, code)
+    require_grant(session, secret_key, w, grant)
+    if w.stage not in stages:
+        raise EditingLocked("editing locked at this stage", stage=w.stage)
+    return w
+
+
+def _text(raw: str, field: str, low: int, high: int, *, keep_newlines: bool = False) -> str:
+    text = normalize_text(raw, keep_newlines=keep_newlines)
+    if not low <= len(text) <= high:
+        raise InvalidText(f"{field} length", field=field, low=low, high=high)
+    return text
+
+
+def slug(label: str) -> str:
+    """A lowercase ASCII key from an English label (`Peer mentoring` -> `peer_mentoring`).
+
+    Returns "" when nothing usable is left (e.g. a label in Chinese only).
+    """
+    ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+    key = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:48].rstrip("_")
+    return key if KEY_PATTERN.match(key) else ""
+
+
+def derive_key(label_en: str, taken: Iterable[str], prefix: str) -> str:
+    """A key for a new item: the label's slug, else `<prefix>_<n>`; unique among `taken`."""
+    used = set(taken)
+    base = slug(label_en)
+    if base and base not in used:
+        return base
+    # The second "peer_mentoring" reads best as "peer_mentoring_2".
+    n = 2 if base else len(used) + 1
+    while True:
+        key = f"{base}_{n}" if base else f"{prefix}_{n}"
+        if key not in used:
+            return key
+        n += 1
+
+
+def _renumber(methods: Sequence[Method]) -> None:
+    for i, m in enumerate(methods):
+        m.position = i
+
+
+def _method(w: Workshop, key: str) -> Method:
+    for m in w.methods:
+        if m.key == key:
+            return m
+    raise MethodNotFound("no such method", key=key)
+
+
+def _append_method(
+    session: Session,
+    w: Workshop,
+    label_zh: str,
+    label_en: str,
+    description_zh: str,
+    description_en: str,
+) -> str:
+    zh = _text(label_zh, "label_zh", 1, MAX_LABEL_LENGTH)
+    en = _text(label_en, "label_en", 1, MAX_LABEL_LENGTH)
+    d_zh = _text(description_zh, "description_zh", 0, MAX_DESCRIPTION_LENGTH, keep_newlines=True)
+    d_en = _text(description_en, "description_en", 0, MAX_DESCRIPTION_LENGTH, keep_newlines=True)
+    if len(w.methods) >= MAX_METHODS:
+        raise InvalidCount("too many methods", field="methods", low=1, high=MAX_METHODS)
+    key = derive_key(en, (m.key for m in w.methods), "m")
+    w.methods.append(
+        Method(
+            key=key,
+            position=len(w.methods),
+            label_zh=zh,
+            label_en=en,
+            description_zh=d_zh,
+            description_en=d_en,
+        )
+    )
+    session.flush()
+    return key
+
+
+# --- Settings ----------------------------------------------------------------------------
+
+
+def update_settings(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    *,
+    name: str | None = None,
+    ballot_size: int | None = None,
+    anonymity_k: int | None = None,
+    is_live_results: bool | None = None,
+    is_open_mode: bool | None = None,
+) -> None:
+    """Change the given settings (None keeps one); before voting opens only."""
+    with db.write.begin() as session:
+        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        new_name = w.name
+        if name is not None:
+            new_name = normalize_text(name, keep_newlines=False)
+            if not 1 <= len(new_name) <= MAX_NAME_LENGTH:
+                raise InvalidSetting("name", setting="name", low=1, high=MAX_NAME_LENGTH)
+        size = w.ballot_size if ballot_size is None else ballot_size
+        k = w.anonymity_k if anonymity_k is None else anonymity_k
+        for setting, value in (("ballot_size", size), ("anonymity_k", k)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidSetting(setting, setting=setting, low=1, high=1000)
+        validate_settings(size, k, len(w.methods))
+        w.name, w.ballot_size, w.anonymity_k = new_name, size, k
+        if is_live_results is not None:
+            w.is_live_results = bool(is_live_results)
+        if is_open_mode is not None:
+            w.is_open_mode = bool(is_open_mode)
+
+
+# --- Questions ---------------------------------------------------------------------------
+
+
+def set_questions(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    questions: Sequence[tuple[str, str]],
+) -> None:
+    """Replace the questions (zh, en) while the workshop is a draft.
+
+    Questions are updated in place by position, so anything attached to a kept position stays
+    attached; removing a question that already holds notes, themes or a summary is refused.
+    """
+    with db.write.begin() as session:
+        w = _editable(session, secret_key, code, grant, _DRAFT_ONLY)
+        if not 1 <= len(questions) <= MAX_QUESTIONS:
+            raise InvalidCount("questions", field="questions", low=1, high=MAX_QUESTIONS)
+        cleaned = [
+            (
+                _text(zh, "question_zh", 1, MAX_QUESTION_LENGTH),
+                _text(en, "question_en", 1, MAX_QUESTION_LENGTH),
+            )
+            for zh, en in questions
+        ]
+        surplus = [q for q in w.questions if q.position >= len(cleaned)]
+        for q in surplus:
+            for table in (Note, Theme, SummaryPoint):
+                held = session.scalar(
+                    select(func.count()).select_from(table).where(table.question_id == q.id)
+                )
+                if held:
+                    raise QuestionHasNotes("question holds notes", question=q.position + 1)
+        by_position = {q.position: q for q in w.questions}
+        for q in surplus:
+            w.questions.remove(q)
+        # Deletes before inserts, so the (workshop, position) unique key never sees two rows.
+        session.flush()
+        for i, (zh, en) in enumerate(cleaned):
+            existing = by_position.get(i)
+            if existing is not None:
+                existing.text_zh, existing.text_en = zh, en
+            else:
+                w.questions.append(Question(position=i, text_zh=zh, text_en=en))
+        if w.current_question >= len(cleaned):
+            w.current_question = 0
+
+
+# --- Methods -----------------------------------------------------------------------------
+
+
+def add_method(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    label_zh: str,
+    label_en: str,
+    description_zh: str = "",
+    description_en: str = "",
+) -> str:
+    """Append a method to the ballot; returns its new key (slug of the English label)."""
+    with db.write.begin() as session:
+        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        return _append_method(session, w, label_zh, label_en, description_zh, description_en)
+
+
+def remove_method(
+    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, key: str
+) -> None:
+    """Take a method off the ballot; refused if the ballot size would exceed what is left."""
+    with db.write.begin() as session:
+        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        method = _method(w, key)
+        validate_settings(w.ballot_size, w.anonymity_k, len(w.methods) - 1)
+        w.methods.remove(method)
+        _renumber(w.methods)
+
+
+def reorder_methods(
+    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, keys: Sequence[str]
+) -> None:
+    """Put the methods in the order of `keys` (every current key exactly once)."""
+    with db.write.begin() as session:
+        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        if sorted(keys) != sorted(m.key for m in w.methods):
+            raise InvalidOrder("keys are not the current methods")
+        order = {k: i for i, k in enumerate(keys)}
+        for m in w.methods:
+            m.position = order[m.key]
+
+
+def edit_method(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    key: str,
+    *,
+    label_zh: str | None = None,
+    label_en: str | None = None,
+    description_zh: str | None = None,
+    description_en: str | None = None,
+) -> None:
+    """Change a method's texts (None keeps one); its key never changes."""
+    with db.write.begin() as session:
+        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        m = _method(w, key)
+        zh = m.label_zh if label_zh is None else _text(label_zh, "label_zh", 1, MAX_LABEL_LENGTH)
+        en = m.label_en if label_en is None else _text(label_en, "label_en", 1, MAX_LABEL_LENGTH)
+        d_zh, d_en = m.description_zh, m.description_en
+        if description_zh is not None:
+            d_zh = _text(
+                description_zh, "description_zh", 0, MAX_DESCRIPTION_LENGTH, keep_newlines=True
+            )
+        if description_en is not None:
+            d_en = _text(
+                description_en, "description_en", 0, MAX_DESCRIPTION_LENGTH, keep_newlines=True
+            )
+        m.label_zh, m.label_en, m.description_zh, m.description_en = zh, en, d_zh, d_en
+
+
+def promote_note_to_method(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    note_id: str,
+    label_zh: str,
+    label_en: str,
+) -> str:
+    """Put a note the room wrote on the ballot; the note's words become the description.
+
+    A note still waiting for its batch is refused: its text on the ballot would show it
+    before the wall does.
+    """
+    with db.write.begin() as session:
+        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        note = session.get(Note, note_id) if isinstance(note_id, str) else None
+        if note is None or note.question_id not in {q.id for q in w.questions}:
+            raise NoteNotFound("no such note", note_id=str(note_id))
+        on_screen = next(q for q in w.questions if q.id == note.question_id)
+        if (
+            not note.is_published
+            and w.stage == Stage.QUESTIONS.value
+            and w.current_question == on_screen.position
+        ):
+            raise NotePending("note waits for its batch")
+        words = note.text[:MAX_DESCRIPTION_LENGTH]
+        return _append_method(session, w, label_zh, label_en, words, words)
+
+
+def promote_theme_to_method(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    theme_id: int,
+    label_zh: str,
+    label_en: str,
+) -> str:
+    """Put a theme the room formed on the ballot; the theme's name becomes the description."""
+    with db.write.begin() as session:
+        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        theme = session.get(Theme, theme_id) if isinstance(theme_id, int) else None
+        if theme is None or theme.question_id not in {q.id for q in w.questions}:
+            raise ThemeNotFound("no such theme", theme_id=theme_id)
+        return _append_method(session, w, label_zh, label_en, theme.name, theme.name)
+
+
+# --- Roles -------------------------------------------------------------------------------
+
+
+def set_roles(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    roles: Sequence[tuple[str, str]],
+) -> None:
+    """Replace the roles people may declare (zh, en); keys derive from the English labels."""
+    with db.write.begin() as session:
+        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        if len(roles) > MAX_ROLES:
+            raise InvalidCount("roles", field="roles", low=0, high=MAX_ROLES)
+        cleaned = [
+            (
+                _text(zh, "role_zh", 1, MAX_LABEL_LENGTH),
+                _text(en, "role_en", 1, MAX_LABEL_LENGTH),
+            )
+            for zh, en in roles
+        ]
+        keys: list[str] = []
+        for _zh, en in cleaned:
+            keys.append(derive_key(en, keys, "r"))
+        w.roles.clear()
+        # Old rows go first: a kept label derives the same key, and (workshop, key) is unique.
+        session.flush()
+        w.roles.extend(
+            Role(key=k, position=i, label_zh=zh, label_en=en)
+            for i, (k, (zh, en)) in enumerate(zip(keys, cleaned, strict=True))
+        )

@@ -1,0 +1,319 @@
+"""The facilitator edits a workshop on every backend: settings, questions, methods and roles
+change before voting opens and never after; bad input changes nothing."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from core.db import Database
+from core.domain import Stage
+from core.editing import (
+    MAX_ROLES,
+    EditingLocked,
+    InvalidCount,
+    InvalidOrder,
+    InvalidText,
+    MethodNotFound,
+    NotePending,
+    QuestionHasNotes,
+    add_method,
+    derive_key,
+    edit_method,
+    promote_note_to_method,
+    promote_theme_to_method,
+    remove_method,
+    reorder_methods,
+    set_questions,
+    set_roles,
+    update_settings,
+)
+from core.notes import NoteNotFound, ThemeNotFound, create_theme, post_note
+from core.workshops import InvalidSetting, NotAuthorized, get_workshop
+from tests.integration.test_notes import Room, snapshot
+
+
+@pytest.fixture
+def draft(db: Database) -> Room:
+    return Room(db, stage=Stage.DRAFT)
+
+
+# --- Settings ----------------------------------------------------------------------------
+
+
+def test_settings_change_before_voting_and_are_locked_once_it_opens(draft: Room) -> None:
+    update_settings(*draft.auth, name=" 年会 ", ballot_size=3, anonymity_k=4)
+    draft.move(Stage.QUESTIONS)
+    update_settings(*draft.auth, is_live_results=True, is_open_mode=True)
+    w = get_workshop(draft.db, draft.code)
+    assert (w.name, w.ballot_size, w.anonymity_k, w.is_live_results, w.is_open_mode) == (
+        "年会",
+        3,
+        4,
+        True,
+        True,
+    )
+    draft.move(Stage.VOTING)
+    before = snapshot(draft.db)
+    with pytest.raises(EditingLocked) as info:
+        update_settings(*draft.auth, ballot_size=2)
+    assert info.value.params == {"stage": "voting"}
+    assert snapshot(draft.db) == before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "setting"),
+    [
+        ({"anonymity_k": 2}, "anonymity_k"),
+        ({"ballot_size": 0}, "ballot_size"),
+        ({"ballot_size": 11}, "ballot_size"),
+        ({"ballot_size": 9}, "ballot_size"),  # the default template has 8 methods
+        ({"name": " \x00 "}, "name"),
+        ({"name": "n" * 201}, "name"),
+    ],
+)
+def test_bad_settings_are_refused_and_nothing_changes(
+    draft: Room, kwargs: dict[str, object], setting: str
+) -> None:
+    before = snapshot(draft.db)
+    with pytest.raises(InvalidSetting) as info:
+        update_settings(*draft.auth, **kwargs)  # type: ignore[arg-type]
+    assert info.value.params["setting"] == setting
+    assert snapshot(draft.db) == before
+
+
+# --- Questions ---------------------------------------------------------------------------
+
+
+def test_questions_are_replaced_while_the_workshop_is_a_draft(draft: Room) -> None:
+    old_ids = [q.id for q in get_workshop(draft.db, draft.code).questions]
+    set_questions(*draft.auth, [("问题一", "Question one"), (" 问题二 ", "Question two")])
+    w = get_workshop(draft.db, draft.code)
+    assert [(q.position, q.text.zh, q.text.en) for q in w.questions] == [
+        (0, "问题一", "Question one"),
+        (1, "问题二", "Question two"),
+    ]
+    assert [q.id for q in w.questions] == old_ids[:2]  # kept positions keep their rows
+    set_questions(*draft.auth, [(f"问{i}", f"Q{i}") for i in range(10)])
+    assert len(get_workshop(draft.db, draft.code).questions) == 10
+
+
+def test_questions_are_locked_once_the_room_starts_on_them(draft: Room) -> None:
+    draft.move(Stage.QUESTIONS)
+    before = snapshot(draft.db)
+    with pytest.raises(EditingLocked):
+        set_questions(*draft.auth, [("问", "Q")])
+    assert snapshot(draft.db) == before
+
+
+def test_a_question_holding_a_theme_is_never_removed(draft: Room) -> None:
+    create_theme(*draft.auth, 3, "kept")
+    before = snapshot(draft.db)
+    with pytest.raises(QuestionHasNotes) as info:
+        set_questions(*draft.auth, [("问", "Q")])
+    assert info.value.params == {"question": 4}
+    assert snapshot(draft.db) == before
+
+
+@pytest.mark.parametrize(
+    ("questions", "error"),
+    [
+        ([], InvalidCount),
+        ([("问", "Q")] * 11, InvalidCount),
+        ([("问", "Q"), ("", "Q")], InvalidText),
+        ([("问", "\x07\t")], InvalidText),
+        ([("问", "Q" * 301)], InvalidText),
+    ],
+)
+def test_bad_questions_are_refused_and_nothing_changes(
+    draft: Room, questions: list[tuple[str, str]], error: type[Exception]
+) -> None:
+    before = snapshot(draft.db)
+    with pytest.raises(error):
+        set_questions(*draft.auth, questions)
+    assert snapshot(draft.db) == before
+
+
+# --- Methods -----------------------------------------------------------------------------
+
+
+def test_a_new_method_gets_a_unique_key_from_its_english_label(draft: Room) -> None:
+    assert add_method(*draft.auth, "同伴辅导", "Peer mentoring", "说明", "About") == (
+        "peer_mentoring"
+    )
+    assert add_method(*draft.auth, "同伴辅导", "Peer  mentoring!") == "peer_mentoring_2"
+    assert add_method(*draft.auth, "其他", "其他") == "m_11"
+    w = get_workshop(draft.db, draft.code)
+    assert w.method_keys[-3:] == ("peer_mentoring", "peer_mentoring_2", "m_11")
+    assert (w.methods[-3].description.zh, w.methods[-3].description.en) == ("说明", "About")
+
+
+def test_keys_fall_back_to_a_numbered_prefix_and_stay_unique() -> None:
+    assert derive_key("Café Crème", [], "m") == "cafe_creme"
+    assert derive_key("2024 plan", [], "m") == "m_1"
+    assert derive_key("", ["m_1"], "r") == "r_2"
+    assert derive_key("x", ["x", "x_2"], "m") == "x_3"
+
+
+def test_methods_can_be_edited_reordered_and_removed_before_voting(draft: Room) -> None:
+    keys = list(get_workshop(draft.db, draft.code).method_keys)
+    reorder_methods(*draft.auth, list(reversed(keys)))
+    edit_method(*draft.auth, keys[0], label_en="Renamed", description_zh="新说明")
+    draft.move(Stage.QUESTIONS)
+    remove_method(*draft.auth, keys[1])
+    w = get_workshop(draft.db, draft.code)
+    assert w.method_keys == tuple(k for k in reversed(keys) if k != keys[1])
+    first = next(m for m in w.methods if m.key == keys[0])
+    assert (first.label.en, first.description.zh) == ("Renamed", "新说明")
+
+
+def test_a_method_cannot_be_removed_below_the_ballot_size(draft: Room) -> None:
+    update_settings(*draft.auth, ballot_size=5)
+    keys = get_workshop(draft.db, draft.code).method_keys
+    for key in keys[:3]:
+        remove_method(*draft.auth, key)
+    before = snapshot(draft.db)
+    with pytest.raises(InvalidSetting) as info:
+        remove_method(*draft.auth, keys[3])
+    assert info.value.params["setting"] == "ballot_size"
+    assert snapshot(draft.db) == before
+
+
+def test_bad_method_edits_are_refused_and_nothing_changes(draft: Room) -> None:
+    keys = list(get_workshop(draft.db, draft.code).method_keys)
+    before = snapshot(draft.db)
+    attempts = [
+        (InvalidText, lambda: add_method(*draft.auth, "", "Empty")),
+        (InvalidText, lambda: add_method(*draft.auth, "长", "L" * 201)),
+        (InvalidText, lambda: add_method(*draft.auth, "说明", "About", "x" * 1001)),
+        (InvalidText, lambda: edit_method(*draft.auth, keys[0], label_zh=" ")),
+        (MethodNotFound, lambda: edit_method(*draft.auth, "nope", label_zh="x")),
+        (MethodNotFound, lambda: remove_method(*draft.auth, "nope")),
+        (InvalidOrder, lambda: reorder_methods(*draft.auth, keys[:-1])),
+        (InvalidOrder, lambda: reorder_methods(*draft.auth, [*keys[:-1], keys[0]])),
+        (InvalidOrder, lambda: reorder_methods(*draft.auth, [*keys, "extra"])),
+    ]
+    for error, attempt in attempts:
+        with pytest.raises(error):
+            attempt()
+    assert snapshot(draft.db) == before
+
+
+# --- The room's own words on the ballot --------------------------------------------------
+
+
+def test_a_note_promoted_to_a_method_appears_on_the_ballot(db: Database) -> None:
+    room = Room(db, k=3)
+    room.post("互相听课", "b", "c")
+    key = promote_note_to_method(*room.auth, room.note_id("互相听课"), "互相听课", "Peer visits")
+    method = get_workshop(db, room.code).methods[-1]
+    assert (key, method.key) == ("peer_visits", "peer_visits")
+    assert (method.label.zh, method.description.zh, method.description.en) == (
+        "互相听课",
+        "互相听课",
+        "互相听课",
+    )
+
+
+def test_a_theme_promoted_to_a_method_appears_on_the_ballot(db: Database) -> None:
+    room = Room(db)
+    theme = create_theme(*room.auth, 0, "社群支持")
+    key = promote_theme_to_method(*room.auth, theme, "社群支持", "Community support")
+    assert get_workshop(db, room.code).method_keys[-1] == key == "community_support"
+
+
+def test_a_note_still_waiting_for_its_batch_cannot_be_promoted(db: Database) -> None:
+    room = Room(db, k=3)
+    room.post("waiting")
+    before = snapshot(db)
+    with pytest.raises(NotePending):
+        promote_note_to_method(*room.auth, room.note_id("waiting"), "等", "Waiting")
+    with pytest.raises(NoteNotFound):
+        promote_note_to_method(*room.auth, "f" * 32, "等", "Waiting")
+    with pytest.raises(ThemeNotFound):
+        promote_theme_to_method(*room.auth, 10**6, "等", "Waiting")
+    assert snapshot(db) == before
+
+
+# --- Roles -------------------------------------------------------------------------------
+
+
+def test_roles_are_replaced_with_keys_derived_from_their_english_labels(draft: Room) -> None:
+    set_roles(*draft.auth, [("伙伴", "Partner"), ("志愿者", "Volunteer"), ("其他", "其他")])
+    roles = get_workshop(draft.db, draft.code).roles
+    assert [(r.key, r.label.zh) for r in roles] == [
+        ("partner", "伙伴"),
+        ("volunteer", "志愿者"),
+        ("r_3", "其他"),
+    ]
+    set_roles(*draft.auth, [("伙伴", "Partner")])  # a kept label keeps its key
+    assert [r.key for r in get_workshop(draft.db, draft.code).roles] == ["partner"]
+    set_roles(*draft.auth, [])
+    assert get_workshop(draft.db, draft.code).roles == ()
+
+
+def test_bad_roles_are_refused_and_nothing_changes(draft: Room) -> None:
+    before = snapshot(draft.db)
+    with pytest.raises(InvalidCount):
+        set_roles(*draft.auth, [(f"角色{i}", f"Role {i}") for i in range(MAX_ROLES + 1)])
+    with pytest.raises(InvalidText):
+        set_roles(*draft.auth, [("伙伴", "Partner"), ("", "Empty")])
+    assert snapshot(draft.db) == before
+
+
+# --- Locks and grants --------------------------------------------------------------------
+
+
+def test_the_ballot_is_locked_once_voting_opens(db: Database) -> None:
+    room = Room(db, k=3)
+    room.post("a", "b", "c")
+    note = room.note_id("a")
+    theme = create_theme(*room.auth, 0, "T")
+    key = get_workshop(db, room.code).method_keys[0]
+    room.move(Stage.VOTING)
+    before = snapshot(db)
+    for attempt in (
+        lambda: add_method(*room.auth, "新", "New"),
+        lambda: remove_method(*room.auth, key),
+        lambda: reorder_methods(*room.auth, [key]),
+        lambda: edit_method(*room.auth, key, label_zh="改"),
+        lambda: promote_note_to_method(*room.auth, note, "新", "New"),
+        lambda: promote_theme_to_method(*room.auth, theme, "新", "New"),
+        lambda: set_roles(*room.auth, []),
+        lambda: set_questions(*room.auth, [("问", "Q")]),
+        lambda: update_settings(*room.auth, anonymity_k=7),
+    ):
+        with pytest.raises(EditingLocked):
+            attempt()
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("forgery", ["made-up grant", "grant under another instance key"])
+def test_a_forged_grant_cannot_edit(draft: Room, forgery: str) -> None:
+    if forgery == "made-up grant":
+        auth = (draft.db, draft.secret_key, draft.code, "f" * 64)
+    else:
+        auth = (draft.db, secrets.token_bytes(32), draft.code, draft.grant)
+    key = get_workshop(draft.db, draft.code).method_keys[0]
+    before = snapshot(draft.db)
+    for attempt in (
+        lambda: update_settings(*auth, name="Taken"),
+        lambda: set_questions(*auth, [("问", "Q")]),
+        lambda: add_method(*auth, "新", "New"),
+        lambda: remove_method(*auth, key),
+        lambda: edit_method(*auth, key, label_zh="改"),
+        lambda: reorder_methods(*auth, [key]),
+        lambda: set_roles(*auth, []),
+        lambda: promote_theme_to_method(*auth, 1, "新", "New"),
+    ):
+        with pytest.raises(NotAuthorized):
+            attempt()
+    assert snapshot(draft.db) == before
+
+
+def test_a_workshop_edited_in_draft_runs_its_new_questions(draft: Room) -> None:
+    set_questions(*draft.auth, [("只有一个问题", "Only one question")])
+    draft.move(Stage.QUESTIONS)
+    post_note(draft.db, draft.code, "works")
+    assert draft.texts(include_pending=True) == ["works"]
