@@ -180,7 +180,8 @@ def k_safe_breakdown(
     result = breakdown(relabelled, methods, ballot_size, k=k, counting=counting)
     complement = total - sum(g.ballot_count for g in result.groups)
     # Never trust the loop alone: a breakdown that could be differenced must not leave here.
-    if any(g.ballot_count < k for g in result.groups) or 0 < complement < k:
+    # With no group shown the remainder is the whole room, whose total is public anyway.
+    if any(g.ballot_count < k for g in result.groups) or (result.groups and 0 < complement < k):
         raise AssertionError("breakdown would expose a group below k")
     return result
 

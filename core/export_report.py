@@ -276,22 +276,32 @@ def build_pdf(data: ExportData, lang: str, fingerprint: str, chart: bytes) -> by
     def heading(text: str, size: float = 14) -> None:
         pdf.set_font(family, size=size)
         pdf.ln(2)
-        pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.ln(1)
 
     def para(text: str, size: float = 10) -> None:
         pdf.set_font(family, size=size)
-        pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+        # Left-aligned: justified CJK lines next to Latin words stretch into wide gaps.
+        pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", align="L")
 
     def bullets(items: Iterable[str]) -> None:
         for item in items:
             para(f"• {item}")
 
-    def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    def table(
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        widths: Sequence[float] | None = None,
+    ) -> None:
         pdf.set_font(family, size=9)
         # Only the Regular weight ships: headings are shaded, not bold.
         style = FontFace(emphasis="", fill_color=(238, 243, 248))
-        with pdf.table(text_align="LEFT", line_height=5, headings_style=style) as tbl:
+        with pdf.table(
+            text_align="LEFT",
+            line_height=5,
+            headings_style=style,
+            col_widths=tuple(widths) if widths else None,
+        ) as tbl:
             row = tbl.row()
             for h in headers:
                 row.cell(h)
@@ -325,7 +335,7 @@ def build_pdf(data: ExportData, lang: str, fingerprint: str, chart: bytes) -> by
         if code == order[0]:
             pdf.image(io.BytesIO(chart), w=pdf.epw)
         headers, rows = result_rows(data, code)
-        table(headers, rows)
+        table(headers, rows, widths=(1, 6, 2))
         heading(t("export.section.robustness", code))
         bullets(robustness_lines(data, code))
         heading(t("export.section.themes", code))
