@@ -1,0 +1,170 @@
+"""Ballots cast per second through `core.ballots.cast_ballot` (figures, never pass/fail).
+
+Run: `.venv/bin/python -m benchmarks.cast`. A temp SQLite file (WAL, synchronous=FULL, the
+app's own engine settings), one workshop in VOTING with cards, 8 threads casting top-1..5
+rankings. The service figure includes everything a phone's ballot costs: card digest,
+limiter check, padding, sealing (X25519 + HKDF + AES-GCM), receipt, the stage check, the
+guarded card update and the insert, each ballot its own transaction.
+
+The raw figure writes the same rows (card update + sealed insert, one BEGIN IMMEDIATE
+transaction each, same pragmas) through bare `sqlite3`, with the ciphertexts made before
+the clock starts: the storage floor, so the ratio shows what the service layer costs.
+Last line: `cast: service=<n>/s raw=<n>/s ratio=<r>`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from core import ballots, crypto
+from core.db import Database
+from core.domain import Stage, StagePosition
+from core.models import random_id
+from core.templates import available_templates
+from core.workshops import create_workshop, move_to, unlock_console
+
+THREADS = int(os.environ.get("BEIDUI_BENCH_THREADS", "8"))
+BALLOTS = int(os.environ.get("BEIDUI_BENCH_BALLOTS", "4000"))
+PASS = "benchmark passphrase"
+SEED = 20261129
+
+
+def _run_threads(work: Sequence[Callable[[], None]]) -> float:
+    """Run the callables on THREADS threads (round robin); seconds from first to last."""
+    per_thread = [work[i::THREADS] for i in range(THREADS)]
+    start = threading.Barrier(THREADS + 1)
+    errors: list[BaseException] = []
+
+    def worker(items: Sequence[Callable[[], None]]) -> None:
+        start.wait()
+        try:
+            for item in items:
+                item()
+        except BaseException as exc:  # surfaced below: a benchmark must not hide failures
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in per_thread]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def _rankings(methods: Sequence[str], k: int, n: int) -> list[tuple[str, ...]]:
+    rng = random.Random(SEED)
+    return [tuple(rng.sample(list(methods), rng.randint(1, k))) for _ in range(n)]
+
+
+def bench_service(folder: Path, n: int) -> float:
+    db = Database.connect(f"sqlite:///{folder / 'service.db'}")
+    key = secrets.token_bytes(32)
+    tpl = available_templates()["default"]
+    code = create_workshop(db, tpl, "bench", PASS)
+    grant = unlock_console(db, key, code, PASS)
+    cards: list[str] = []
+    while len(cards) < n:
+        batch = min(ballots.MAX_CARDS_PER_CALL, n - len(cards))
+        cards += ballots.issue_cards(db, key, code, grant, batch)
+    move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+    methods = [m.key for m in tpl.methods]
+    roles = [None, *(r.key for r in tpl.roles)]
+    rankings = _rankings(methods, tpl.ballot_size, n)
+
+    def cast(i: int) -> Callable[[], None]:
+        return lambda: (
+            ballots.cast_ballot(
+                db, key, code, cards[i], rankings[i], roles[i % len(roles)], client_key=f"c{i}"
+            ),
+            None,
+        )[1]
+
+    elapsed = _run_threads([cast(i) for i in range(n)])
+    with db.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT count(*) FROM sealed_ballots").scalar_one()
+    assert stored == n, (stored, n)
+    db.dispose()
+    return n / elapsed
+
+
+def bench_raw(folder: Path, n: int) -> float:
+    path = folder / "raw.db"
+    Database.connect(f"sqlite:///{path}").dispose()  # the same schema, via the migrations
+    box = crypto.BoxKeypair.generate()
+    key, salt = secrets.token_bytes(32), secrets.token_bytes(16)
+    digests = [crypto.card_digest(key, salt, crypto.new_card_code()) for _ in range(n)]
+    rows = [
+        (random_id(), crypto.seal(box.public_bytes, ballots.encode_payload(["m"], None), b"w"))
+        for _ in range(n)
+    ]
+    setup = sqlite3.connect(path)
+    setup.execute(
+        "INSERT INTO workshops (id, code, name, template_key, stage, current_question,"
+        " ballot_size, anonymity_k, is_open_mode, is_live_results, created_at,"
+        " stage_changed_at) VALUES (1, 'BENCH2', 'raw', 'default', 'voting', 0, 5, 5, 0, 0,"
+        " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+    )
+    setup.executemany(
+        "INSERT INTO cards (digest, workshop_id, is_spent, is_void) VALUES (?, 1, 0, 0)",
+        [(d,) for d in digests],
+    )
+    setup.commit()
+    setup.close()
+    local = threading.local()
+
+    def connection() -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+                conn.execute(f"PRAGMA {pragma}")
+            local.conn = conn
+        return conn
+
+    def cast(i: int) -> Callable[[], None]:
+        def run() -> None:
+            conn = connection()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("SELECT stage FROM workshops WHERE id = 1").fetchone()
+            cur = conn.execute(
+                "UPDATE cards SET is_spent = 1 WHERE digest = ? AND workshop_id = 1"
+                " AND NOT is_spent AND NOT is_void",
+                (digests[i],),
+            )
+            assert cur.rowcount == 1
+            ballot_id, sealed = rows[i]
+            conn.execute(
+                "INSERT INTO sealed_ballots (id, workshop_id, sealed, receipt) VALUES (?, 1, ?, ?)",
+                (ballot_id, sealed, crypto.receipt_for(sealed)),
+            )
+            conn.execute("COMMIT")
+
+        return run
+
+    return n / _run_threads([cast(i) for i in range(n)])
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print(f"{THREADS} threads, {BALLOTS} ballots, SQLite WAL synchronous=FULL")
+        service = bench_service(folder, BALLOTS)
+        raw = bench_raw(folder, BALLOTS)
+    print(f"cast: service={service:.0f}/s raw={raw:.0f}/s ratio={service / raw:.2f}")
+
+
+if __name__ == "__main__":
+    main()
