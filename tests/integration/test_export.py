@@ -580,3 +580,20 @@ def test_nothing_can_be_exported_before_the_reveal(db: Database, stage: str) -> 
     with pytest.raises(export.NotRevealed) as caught:
         export.collect(db, code)
     assert caught.value.key == "export.errors.not_revealed"
+
+
+def test_the_export_command_writes_a_bundle_that_verifies(
+    story: Story,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if story.db.engine.url.get_backend_name() != "sqlite":
+        pytest.skip("the command reads DATABASE_URL; the PostgreSQL story lives in a temp schema")
+    monkeypatch.setenv("DATABASE_URL", str(story.db.engine.url))
+    monkeypatch.setenv("BEIDUI_DATA_DIR", str(tmp_path))
+    assert export.main([story.code, "--out", str(tmp_path / "cli"), "--lang", "en"]) == 0
+    bundle = tmp_path / "cli" / export.bundle_name(story.code, "en")
+    assert str(bundle) in capsys.readouterr().out
+    assert verify_bundle(bundle).is_valid
+    assert (export.signing_key_path(tmp_path)).stat().st_mode & 0o777 == 0o600
