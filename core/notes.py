@@ -5,8 +5,9 @@ This module must never store who wrote or dotted a note, from which device or se
 when; never show notes in the order they were written (the wall sorts by dots, then by the
 random id); and never let one new note reach the wall on its own: a note waits until k notes
 (the workshop's anonymity k) are waiting for its question, then the whole batch appears at
-once. Waiting notes are rewritten in random-id order on every post, so even the physical row
-order of a PostgreSQL heap says no more than the wall does (which batch a note came in).
+once. Waiting notes are rewritten together, in random-id order, on every post, so even the
+physical row order and the transaction stamps (xmin) of a PostgreSQL heap say no more than
+the wall does: which batch a note came in.
 """
 
 from __future__ import annotations

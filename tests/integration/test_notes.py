@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from core.db import Database
+from core.db import Database, migrate
 from core.domain import Stage, StagePosition
 from core.notes import (
     DOTS_PER_QUESTION,
@@ -46,6 +46,7 @@ from core.notes import (
 )
 from core.templates import available_templates
 from core.workshops import NotAuthorized, create_workshop, move_to, unlock_console
+from tests.conftest import DbFactory
 
 PASS = "correct horse battery"
 TABLES = ("workshops", "questions", "methods", "roles", "notes", "themes", "summary_points")
@@ -144,6 +145,36 @@ def test_the_wall_order_is_not_the_posting_order(room: Room) -> None:
     assert sorted(n.text for n in shown) == posted
     assert [n.text for n in shown] != posted
     assert [n.id for n in shown] == sorted(n.id for n in shown)
+
+
+def test_notes_posted_at_the_same_time_still_reach_the_wall_in_whole_batches(db: Database) -> None:
+    room = Room(db, k=5)
+    posted = [f"note {i:02d}" for i in range(30)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda t: post_note(db, room.code, t), posted))
+    assert sorted(room.texts()) == posted
+    assert pending_count(db, room.code, 0) == 0
+
+
+def test_notes_written_before_batching_existed_stay_on_the_wall(db_factory: DbFactory) -> None:
+    old = db_factory(migrate_schema=False)
+    migrate(old.engine, "0002")
+    room = Room(old, k=3)  # workshops need nothing newer than 0002
+    with old.engine.begin() as conn:
+        question_id = conn.execute(text("SELECT min(id) FROM questions")).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO notes (id, question_id, text, dots, is_hidden, theme_id)"
+                " VALUES (:id, :q, 'written under 0002', 2, false, NULL)"
+            ),
+            {"id": "a" * 32, "q": question_id},
+        )
+    migrate(old.engine)
+    assert [(n.text, n.dots, n.is_pending) for n in wall(old, room.code, 0)] == [
+        ("written under 0002", 2, False)
+    ]
+    room.post("new")  # a note written after the upgrade waits for its batch as usual
+    assert room.texts() == ["written under 0002"]
 
 
 def test_the_most_dotted_notes_lead_the_wall(room: Room) -> None:
@@ -387,3 +418,9 @@ def test_the_notes_table_holds_no_time_or_session_and_its_rows_do_not_follow_pos
     assert sorted(r["text"] for r in rows) == posted
     assert [r["text"] for r in rows] != posted
     assert [r["text"] for r in rows[:30]] != posted[:30]
+    if not db.is_sqlite:
+        # PostgreSQL stamps each row with its writing transaction (xmin): the batch rewrite
+        # leaves one stamp per batch (six) plus one for the two notes still waiting.
+        with db.engine.connect() as conn:
+            xmins = {r[0] for r in conn.exec_driver_sql("SELECT xmin::text FROM notes")}
+        assert len(xmins) == 7
