@@ -26,12 +26,15 @@ workshop_code = st.query_params.get("w")
 is_participant_link = workshop_code is not None and not st.session_state.get(state.GRANTS)
 
 home = st.Page("pages/home.py", title=tr("nav.home"), icon="🏠", url_path="home", default=True)
+join = st.Page("pages/join.py", title=tr("nav.join"), icon="📱", url_path="join")
+projector = st.Page("pages/projector.py", title=tr("nav.projector"), icon="📽️", url_path="projector")
+receipts = st.Page("pages/receipts.py", title=tr("nav.receipts"), icon="🧾", url_path="receipts")
 console = st.Page(
     "pages/facilitator.py", title=tr("nav.facilitator"), icon="🧭", url_path="facilitator"
 )
 
 pages = {
-    tr("nav.section_room"): [home],
+    tr("nav.section_room"): [home, join, projector, receipts],
     tr("nav.section_organisers"): [console],
 }
 nav = st.navigation(pages, position="hidden" if is_participant_link else "sidebar")

@@ -312,4 +312,9 @@ def move_to(
         )
         w.stage_changed_at = _now()
         session.flush()
+        # Moving on shows the waiting notes of the question just left, for good (they are
+        # anonymous among the whole question by now). Imported here: notes builds on us.
+        from core.notes import release_waiting_notes
+
+        release_waiting_notes(session, w)
         return _view(w)

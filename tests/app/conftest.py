@@ -12,6 +12,11 @@ from core.config import settings_from_env
 from core.instance import Instance, open_instance
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Production hides error details from participants; tests want the real traceback.
+from streamlit import config as _st_config  # noqa: E402
+
+_st_config.set_option("client.showErrorDetails", "full")
 ADMIN = "admin-pass-123"
 
 

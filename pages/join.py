@@ -1,0 +1,232 @@
+"""The participant's phone: join, write notes, give dots, rank methods on a secret ballot.
+
+No account, no login. The page follows the facilitator's stage by itself. After a ballot is
+cast the ranking is wiped from this session, so showing the phone afterwards reveals only a
+receipt that proves inclusion, never content.
+"""
+
+from __future__ import annotations
+
+import random
+
+import streamlit as st
+
+from core import ballots, notes
+from core.domain import Stage
+from core.errors import BeiduiError
+from core.tally import DEFAULT_COUNTING
+from core.workshops import WorkshopView
+from ui import live
+from ui.i18n import error_text, lang, language_switch, tr
+from ui.runtime import instance
+
+inst = instance()
+L = lang()
+
+# --- which workshop ---------------------------------------------------------------------
+code = st.query_params.get("w")
+top = st.container(horizontal=True, horizontal_alignment="right")
+language_switch(top)
+if not code:
+    st.title(tr("join.title"))
+    with st.form("join_form"):
+        typed = st.text_input(tr("join.enter_code"), key="join_code", max_chars=12)
+        if st.form_submit_button(tr("join.join"), type="primary"):
+            try:
+                found = live.workshop(typed)
+            except BeiduiError as err:
+                st.error(error_text(err))
+            else:
+                st.query_params["w"] = found.code
+                st.rerun()
+    st.stop()
+
+try:
+    w: WorkshopView = live.workshop(code)
+except BeiduiError as err:
+    st.error(error_text(err))
+    if st.button(tr("join.try_other_code"), key="other_code"):
+        del st.query_params["w"]
+        st.rerun()
+    st.stop()
+
+# A card code arriving in the join link is taken into this session and removed from the URL,
+# so it does not linger in the phone's address bar or history.
+if card_from_link := st.query_params.get("card"):
+    st.session_state.setdefault(f"card_{w.code}", card_from_link)
+    del st.query_params["card"]
+
+st.caption(f"{w.name} · {tr('common.workshop_code')} {w.code}")
+seen_key = f"seen_stage_{w.code}"
+st.session_state[seen_key] = (w.stage, w.current_question)
+
+
+@st.fragment(run_every=3)
+def follow_the_room() -> None:
+    """Rerun the whole page when the facilitator moves on; nothing else is refreshed."""
+    now = live.workshop(w.code)
+    if (now.stage, now.current_question) != st.session_state.get(seen_key):
+        st.rerun()
+
+
+follow_the_room()
+
+# --- stages -----------------------------------------------------------------------------
+
+
+def waiting(message_key: str) -> None:
+    st.header(tr(message_key))
+    st.caption(tr("join.page_follows"))
+
+
+def questions_stage() -> None:
+    q = w.questions[w.current_question]
+    st.subheader(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
+    st.markdown(f"### {q.text.get(L)}")
+    st.caption(tr("join.notes_are_anonymous"))
+    with st.form(f"note_form_{q.id}", clear_on_submit=True, border=True):
+        text = st.text_area(
+            tr("join.your_note"), key=f"note_text_{q.id}", max_chars=280, height=100
+        )
+        if st.form_submit_button(tr("join.post"), type="primary"):
+            try:
+                notes.post_note(inst.db, w.code, text)
+            except BeiduiError as err:
+                st.error(error_text(err))
+            else:
+                live.wall.clear()  # a completed batch should show on this phone at once
+                st.success(tr("join.posted", k=w.anonymity_k))
+    # Dots are limited per browser session; nothing records who gave which dot.
+    used: list[str] = st.session_state.setdefault(f"dots_{w.code}_{q.id}", [])
+
+    @st.fragment(run_every=5)
+    def the_wall() -> None:
+        st.markdown(f"#### {tr('join.wall')}")
+        st.caption(tr("join.dots_left", n=notes.DOTS_PER_QUESTION - len(used)))
+        items = live.wall(w.code, w.current_question)
+        if not items:
+            st.info(tr("join.wall_empty"))
+        for note in items:
+            row = st.container(border=True, horizontal=True, vertical_alignment="center")
+            row.markdown(note.text)
+            row.markdown(f"**● {note.dots}**")
+            disabled = note.id in used or len(used) >= notes.DOTS_PER_QUESTION
+            if row.button("＋●", key=f"dot_{note.id}", disabled=disabled, help=tr("join.give_dot")):
+                try:
+                    notes.add_dot(inst.db, w.code, note.id)
+                except BeiduiError as err:
+                    st.error(error_text(err))
+                else:
+                    used.append(note.id)
+                    live.wall.clear()
+                    st.rerun()
+
+    the_wall()
+
+
+def _client_key() -> str:
+    """An opaque per-session key for the failed-attempt limiter (kept only in memory)."""
+    return str(
+        st.session_state.setdefault("_limiter_client", random.SystemRandom().getrandbits(128))
+    )
+
+
+def voting_stage() -> None:
+    voted_key = f"receipt_{w.code}"
+    if receipt := st.session_state.get(voted_key):
+        st.success(tr("join.thank_you"))
+        st.markdown(f"## {tr('join.your_receipt')}\n# `{receipt}`")
+        st.caption(tr("join.receipt_explained"))
+        return
+    st.header(tr("join.vote_title"))
+    st.markdown(tr("join.vote_intro", k=w.ballot_size))
+    if w.is_open_mode:
+        st.warning(tr("join.open_mode_warning"))
+        card = None
+    else:
+        card = st.text_input(
+            tr("join.card_code"),
+            key=f"card_{w.code}",
+            placeholder="XXXX-XXXX-XX",
+            help=tr("join.card_help"),
+        )
+    # Each phone lists the methods in its own random order so position does not sway votes.
+    order_key = f"order_{w.code}"
+    if order_key not in st.session_state or set(st.session_state[order_key]) != set(w.method_keys):
+        shuffled = list(w.method_keys)
+        random.SystemRandom().shuffle(shuffled)
+        st.session_state[order_key] = shuffled
+    labels = w.method_labels(L)
+    ranking = st.multiselect(
+        tr("join.rank_label", k=w.ballot_size),
+        st.session_state[order_key],
+        format_func=labels.__getitem__,
+        max_selections=w.ballot_size,
+        key=f"ranking_{w.code}",
+        placeholder=tr("join.rank_placeholder"),
+    )
+    with st.expander(tr("join.what_methods_mean")):
+        for m in w.methods:
+            st.markdown(f"**{m.label.get(L)}** — {m.description.get(L)}")
+    role_labels = {r.key: r.label.get(L) for r in w.roles}
+    role = st.selectbox(
+        tr("join.role_label", k=w.anonymity_k),
+        [None, *role_labels],
+        format_func=lambda r: tr("join.role_none") if r is None else role_labels[r],
+        key=f"role_{w.code}",
+    )
+    if ranking:
+        st.markdown(f"#### {tr('join.review')}")
+        st.markdown("\n".join(f"{i}. {labels[m]}" for i, m in enumerate(ranking, start=1)))
+    confirmed = st.checkbox(tr("join.confirm"), key=f"confirm_{w.code}", disabled=not ranking)
+    if st.button(tr("join.cast"), type="primary", disabled=not (ranking and confirmed), key="cast"):
+        try:
+            receipt = ballots.cast_ballot(
+                inst.db,
+                inst.secret_key,
+                w.code,
+                card,
+                ranking,
+                role,
+                client_key=_client_key(),
+            )
+        except BeiduiError as err:
+            st.error(error_text(err))
+        else:
+            # Forget everything the ballot said; keep only the receipt.
+            for k in (
+                f"ranking_{w.code}",
+                f"role_{w.code}",
+                f"confirm_{w.code}",
+                f"card_{w.code}",
+                order_key,
+            ):
+                st.session_state.pop(k, None)
+            st.session_state[voted_key] = receipt
+            live.ballot_count.clear()
+            st.rerun()
+
+
+def revealed_stage() -> None:
+    st.header(tr("join.results_title"))
+    st.page_link("pages/receipts.py", label=tr("join.check_receipt"), query_params={"w": w.code})
+    published = live.published(w.code)
+    if published is not None:
+        labels = w.method_labels(L)
+        rows = published.tallies[DEFAULT_COUNTING].rows()
+        st.markdown("\n".join(f"{r.rank}. {labels[r.method]} — {r.score}" for r in rows))
+    if receipt := st.session_state.get(f"receipt_{w.code}"):
+        st.caption(tr("join.your_receipt") + f": `{receipt}`")
+
+
+match w.stage:
+    case Stage.DRAFT:
+        waiting("join.waiting")
+    case Stage.QUESTIONS:
+        questions_stage()
+    case Stage.VOTING:
+        voting_stage()
+    case Stage.CLOSED:
+        waiting("join.closed")
+    case Stage.REVEALED:
+        revealed_stage()

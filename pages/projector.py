@@ -1,0 +1,140 @@
+"""The projector (1920×1080, read from the back of the room): join QR and code, the current
+question and its notes wall, the live ballot count, and the ranked result when it may be shown.
+
+It never shows anything per person. It refreshes itself every 2 s inside a fragment (no page
+reload, no flicker, scroll kept); every projector shares one database read per second.
+"""
+
+from __future__ import annotations
+
+from html import escape as _esc
+
+import streamlit as st
+
+from core import charts, robustness
+from core.domain import Stage
+from core.errors import BeiduiError
+from core.instance import join_url
+from core.qr import qr_svg
+from core.tally import DEFAULT_COUNTING
+from core.workshops import WorkshopView
+from ui import live
+from ui.i18n import error_text, lang, tr
+from ui.runtime import instance
+
+inst = instance()
+L = lang()
+
+code = st.query_params.get("w")
+if not code:
+    workshops = live.all_workshops()
+    if not workshops:
+        st.info(tr("projector.no_workshop"))
+        st.stop()
+    names = {w.code: f"{w.code} · {w.name}" for w in workshops}
+    chosen = st.selectbox(
+        tr("projector.choose"), list(names), format_func=names.__getitem__, key="projector_pick"
+    )
+    if st.button(tr("projector.show"), type="primary", key="projector_show"):
+        st.query_params["w"] = chosen
+        st.rerun()
+    st.stop()
+
+st.markdown(
+    """<style>
+    .block-container {max-width: 100%; padding-top: 1.2rem;}
+    .bd-code {font-size: 4.2rem; font-weight: 700; letter-spacing: .3rem; text-align:center;}
+    .bd-question {font-size: 3rem; font-weight: 700; line-height: 1.25;}
+    .bd-note {font-size: 1.7rem; padding: .6rem .9rem; margin: .35rem 0; border-radius: .4rem;
+              background: #F2F5F8; border-left: .45rem solid #0072B2;}
+    .bd-count {font-size: 5rem; font-weight: 700;}
+    .bd-sentence {font-size: 1.8rem;}
+    </style>""",
+    unsafe_allow_html=True,
+)
+
+
+@st.fragment(run_every=2)
+def screen() -> None:
+    try:
+        w = live.workshop(code)
+    except BeiduiError as err:
+        st.error(error_text(err))
+        return
+    left, right = st.columns([1, 3], gap="large")
+    with left:
+        url = join_url(inst.settings, w.code)
+        st.html(f'<div style="max-width:360px;margin:auto">{qr_svg(url)}</div>')
+        st.markdown(f'<div class="bd-code">{w.code}</div>', unsafe_allow_html=True)
+        st.caption(url)
+        st.caption(f"{w.name} · {tr('common.stages.' + w.stage.value)}")
+    with right:
+        if w.stage == Stage.DRAFT:
+            st.markdown(
+                f'<div class="bd-question">{tr("projector.welcome")}</div>', unsafe_allow_html=True
+            )
+            st.markdown(f"## {tr('projector.scan_to_join')}")
+        elif w.stage == Stage.QUESTIONS:
+            question_screen(w)
+        else:
+            voting_screen(w)
+
+
+def question_screen(w: WorkshopView) -> None:
+    q = w.questions[w.current_question]
+    st.caption(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
+    st.markdown(f'<div class="bd-question">{q.text.get(L)}</div>', unsafe_allow_html=True)
+    items = live.wall(w.code, w.current_question)
+    if not items:
+        st.markdown(f"## {tr('projector.notes_coming')}")
+        return
+    themed: dict[str, list[str]] = {}
+    loose: list[tuple[str, int]] = []
+    for note in items:
+        if note.theme_name:
+            themed.setdefault(note.theme_name, []).append(note.text)
+        else:
+            loose.append((note.text, note.dots))
+    cols = st.columns(2)
+    for i, (text, dots) in enumerate(loose):
+        cols[i % 2].markdown(
+            f'<div class="bd-note">{_esc(text)} <b>· ● {dots}</b></div>', unsafe_allow_html=True
+        )
+    for name, texts in themed.items():
+        st.markdown(f"### {_esc(name)}")
+        for text in texts:
+            st.markdown(f'<div class="bd-note">{_esc(text)}</div>', unsafe_allow_html=True)
+
+
+def voting_screen(w: WorkshopView) -> None:
+    if w.is_live_results:
+        live.refresh_live_results(w.code)
+    count = live.ballot_count(w.code)
+    if w.stage == Stage.VOTING:
+        st.markdown(
+            f'<div class="bd-question">{tr("projector.voting_now")}</div>', unsafe_allow_html=True
+        )
+        st.markdown(f"## {tr('projector.team_turns_back')}")
+    st.markdown(
+        f'<div class="bd-count">{count}</div>{tr("projector.ballots_cast")}', unsafe_allow_html=True
+    )
+    published = live.published(w.code)
+    if published is None:
+        if w.stage == Stage.CLOSED:
+            st.markdown(f"## {tr('projector.waiting_reveal')}")
+        return
+    labels = w.method_labels(L)
+    results = published.tallies
+    if not published.is_final:
+        st.caption(tr("projector.batched", counted=published.ballots_counted, k=w.anonymity_k))
+    st.altair_chart(charts.ranked_bars(results[DEFAULT_COUNTING], labels, L), width="stretch")
+    for message in robustness.summarize(results):
+        st.markdown(
+            f'<div class="bd-sentence">{robustness.render(message, L, labels)}</div>',
+            unsafe_allow_html=True,
+        )
+    with st.expander(tr("projector.as_table")):
+        st.dataframe(charts.ranked_table(results[DEFAULT_COUNTING], labels, L), hide_index=True)
+
+
+screen()

@@ -1,0 +1,69 @@
+"""Public after the reveal: every receipt (sorted) to check inclusion, and — separately, in an
+order unrelated to the receipts — every opened ranking, for anyone to recount.
+
+Roles are not listed next to rankings: a rare role would point at its one voter.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import results
+from core.domain import Stage
+from core.errors import BeiduiError
+from ui import live
+from ui.i18n import error_text, lang, tr
+from ui.runtime import instance
+
+inst = instance()
+L = lang()
+
+st.title(tr("receipts.title"))
+code = st.query_params.get("w") or st.text_input(tr("common.workshop_code"), key="receipts_code")
+if not code:
+    st.stop()
+try:
+    w = live.workshop(code)
+except BeiduiError as err:
+    st.error(error_text(err))
+    st.stop()
+st.query_params["w"] = w.code
+st.caption(w.name)
+if w.stage != Stage.REVEALED:
+    st.info(tr("receipts.not_yet"))
+    st.stop()
+
+with st.form("check_receipt"):
+    typed = st.text_input(
+        tr("receipts.your_receipt"), key="receipt_input", placeholder="XXXXX-XXXXX"
+    )
+    if st.form_submit_button(tr("receipts.check"), type="primary"):
+        try:
+            found = results.verify_receipt(inst.db, w.code, typed)
+        except BeiduiError as err:
+            st.error(error_text(err))
+        else:
+            if found:
+                st.success(tr("receipts.found"))
+            else:
+                st.error(tr("receipts.not_found"))
+
+all_receipts = results.receipts(inst.db, w.code)
+rankings = results.opened_rankings(inst.db, w.code)
+labels = w.method_labels(L)
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader(tr("receipts.receipts_heading", n=len(all_receipts)))
+    st.caption(tr("receipts.receipts_sorted"))
+    st.dataframe({tr("receipts.receipt"): all_receipts}, hide_index=True, width="stretch")
+with right:
+    st.subheader(tr("receipts.rankings_heading", n=len(rankings)))
+    st.caption(tr("receipts.rankings_sorted"))
+    st.dataframe(
+        [
+            {tr("receipts.place", n=i): labels.get(m, m) for i, m in enumerate(ranking, start=1)}
+            for _role, ranking in rankings
+        ],
+        hide_index=True,
+        width="stretch",
+    )

@@ -1,0 +1,42 @@
+"""Cached reads shared by every phone and projector: the database is read at most once a
+second per workshop, however many screens poll (st.cache_data with a 1 s time-to-live)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import notes, results
+from core.workshops import WorkshopView, get_workshop, list_workshops
+from ui.runtime import instance
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def workshop(code: str) -> WorkshopView:
+    return get_workshop(instance().db, code)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def ballot_count(code: str) -> int:
+    return results.ballot_count(instance().db, code)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def wall(code: str, question: int) -> list[notes.NoteView]:
+    return notes.wall(instance().db, code, question)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def published(code: str) -> results.PublishedResults | None:
+    return results.published_results(instance().db, code)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def all_workshops() -> list[WorkshopView]:
+    return list_workshops(instance().db)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def refresh_live_results(code: str) -> None:
+    """Publish a batched live tally when one is due; at most once a second per process."""
+    inst = instance()
+    results.refresh_live_results(inst.db, inst.secret_key, code)
