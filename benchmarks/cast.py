@@ -6,9 +6,13 @@ rankings. The service figure includes everything a phone's ballot costs: card di
 limiter check, padding, sealing (X25519 + HKDF + AES-GCM), receipt, the stage check, the
 guarded card update and the insert, each ballot its own transaction.
 
-The raw figure writes the same rows (card update + sealed insert, one BEGIN IMMEDIATE
-transaction each, same pragmas) through bare `sqlite3`, with the ciphertexts made before
-the clock starts: the storage floor, so the ratio shows what the service layer costs.
+The raw figure writes the same rows (stage read + card update + sealed insert, one BEGIN
+IMMEDIATE transaction per ballot, same pragmas) through bare `sqlite3` on 8 threads, with
+the ciphertexts made before the clock starts: what a plain per-ballot writer achieves. The
+service commits concurrent casts in groups (one fsync for several ballots, see
+`core.ballots._GroupCommit`), so its ratio can exceed 1 although it does more work.
+Figures depend heavily on the disk's fsync time and on other load; compare runs made
+close together. Override with BEIDUI_BENCH_BALLOTS / BEIDUI_BENCH_THREADS.
 Last line: `cast: service=<n>/s raw=<n>/s ratio=<r>`.
 """
 

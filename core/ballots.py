@@ -19,8 +19,7 @@ import secrets
 import threading
 import weakref
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
@@ -241,22 +240,41 @@ class _Box:
 # itself is never cached: `cast_ballot` checks it inside its transaction.
 _BOXES: weakref.WeakKeyDictionary[Database, dict[str, _Box]] = weakref.WeakKeyDictionary()
 
-# SQLite admits one writer at a time, and a writer that finds the lock taken sleeps in
-# SQLite's busy handler (1, 2, 5, 10 ... ms) however soon the lock frees: with 8 threads
-# that halved throughput. Casting threads of one process therefore queue on a Python lock
-# (woken as soon as it frees) and meet SQLite's lock only across processes.
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Database, threading.Lock] = weakref.WeakKeyDictionary()
-_SQLITE_WRITERS_GUARD = threading.Lock()
+# SQLite admits one writer at a time and every commit waits for an fsync, so on SQLite the
+# casts of one process are committed in groups: each cast queues its request; whoever holds
+# the process's writer turn takes every queued request and writes them in ONE transaction,
+# each with its own guarded card update, then wakes their callers. A waiter whose request a
+# previous turn already wrote just returns. (Threads waiting in SQLite's own busy handler
+# would sleep 1, 2, 5, 10 ... ms however soon the lock freed: slower than one thread.)
 
 
-def _writer_turn(db: Database) -> AbstractContextManager[object]:
-    if not db.is_sqlite:
-        return nullcontext()  # PostgreSQL writers only meet at the rows they share
-    lock = _SQLITE_WRITERS.get(db)
-    if lock is None:
-        with _SQLITE_WRITERS_GUARD:
-            lock = _SQLITE_WRITERS.setdefault(db, threading.Lock())
-    return lock
+@dataclass
+class _CastRequest:
+    box: _Box
+    digest: bytes | None
+    row: dict[str, Any]
+    card_failed: bool = False
+    error: BaseException | None = None
+    is_done: bool = False
+
+
+@dataclass
+class _GroupCommit:
+    turn: threading.Lock = field(default_factory=threading.Lock)
+    queue_lock: threading.Lock = field(default_factory=threading.Lock)
+    queue: list[_CastRequest] = field(default_factory=list)
+
+
+_GROUP_COMMITS: weakref.WeakKeyDictionary[Database, _GroupCommit] = weakref.WeakKeyDictionary()
+_GROUP_COMMITS_GUARD = threading.Lock()
+
+
+def _group_commit(db: Database) -> _GroupCommit:
+    group = _GROUP_COMMITS.get(db)
+    if group is None:
+        with _GROUP_COMMITS_GUARD:
+            group = _GROUP_COMMITS.setdefault(db, _GroupCommit())
+    return group
 
 
 _WORKSHOPS = cast(Table, Workshop.__table__)
@@ -489,6 +507,121 @@ def _stage_in_transaction(conn: Connection, box: _Box) -> None:
     _raise_unless_voting(Stage(stage))
 
 
+def _store_ballot(db: Database, box: _Box, digest: bytes | None, row: dict[str, Any]) -> bool:
+    """Spend the card and insert the ballot in one transaction; True if the card failed."""
+    with db.engine.begin() as conn:
+        _stage_in_transaction(conn, box)
+        if digest is not None:
+            spent = conn.execute(_SPEND_CARD, {"b_digest": digest, "b_wid": box.workshop_id})
+            if spent.rowcount != 1:
+                return True  # nothing was written: the empty transaction just ends
+        conn.execute(_INSERT_SEALED, row)
+    return False
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A Core statement compiled once for a dialect: its SQL and its parameter order."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+
+    @classmethod
+    def of(cls, db: Database, stmt: Any) -> _Prepared:
+        compiled = stmt.compile(dialect=db.engine.dialect)
+        return cls(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+
+    def args(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[n] if n in values else self.defaults[n] for n in self.names)
+
+
+_SQLITE_PREPARED: dict[str, _Prepared] = {}
+
+
+def _sqlite_statements(db: Database) -> dict[str, _Prepared]:
+    if not _SQLITE_PREPARED:
+        _SQLITE_PREPARED.update(
+            stage=_Prepared.of(db, _STAGE_FOR_CAST),
+            spend=_Prepared.of(db, _SPEND_CARD),
+            insert=_Prepared.of(db, _INSERT_SEALED),
+        )
+    return _SQLITE_PREPARED
+
+
+def _store_ballot_sqlite(
+    db: Database, box: _Box, digest: bytes | None, row: dict[str, Any]
+) -> bool:
+    """`_store_ballot` for SQLite, committed in groups (see `_GroupCommit`)."""
+    request = _CastRequest(box, digest, row)
+    group = _group_commit(db)
+    with group.queue_lock:
+        group.queue.append(request)
+    with group.turn:
+        if not request.is_done:
+            with group.queue_lock:
+                batch, group.queue = group.queue, []
+            _write_batch_sqlite(db, batch)
+    if request.error is not None:
+        raise request.error
+    return request.card_failed
+
+
+def _write_batch_sqlite(db: Database, batch: list[_CastRequest]) -> None:
+    """Write queued casts in one transaction: the same Core statements, compiled once and run
+    on the pooled driver connection, because SQLAlchemy's per-statement work cost as much as
+    the writing itself (benchmarks/cast.py). Per request: stage check result, guarded card
+    update, insert. A spent card fails only its own request; a database error fails all.
+    """
+    sql = _sqlite_statements(db)
+    try:
+        pooled = db.engine.raw_connection()
+        try:
+            conn: Any = pooled.driver_connection  # autocommit mode (core/db.py): BEGIN is ours
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                stages: dict[int, Stage | None] = {}
+                for request in batch:
+                    wid = request.box.workshop_id
+                    if wid not in stages:
+                        found = conn.execute(
+                            sql["stage"].sql, sql["stage"].args({"wid": wid})
+                        ).fetchone()
+                        stages[wid] = None if found is None else Stage(found[0])
+                    stage = stages[wid]
+                    try:
+                        if stage is None:
+                            raise WorkshopNotFound(
+                                f"no workshop {request.box.code!r}", code=request.box.code
+                            )
+                        _raise_unless_voting(stage)
+                    except BeiduiError as exc:
+                        request.error = exc
+                        continue
+                    if request.digest is not None:
+                        spent = conn.execute(
+                            sql["spend"].sql,
+                            sql["spend"].args({"b_digest": request.digest, "b_wid": wid}),
+                        )
+                        if spent.rowcount != 1:
+                            request.card_failed = True
+                            continue
+                    conn.execute(sql["insert"].sql, sql["insert"].args(request.row))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            pooled.close()
+    except BaseException as exc:
+        for request in batch:
+            request.error = exc
+    finally:
+        for request in batch:
+            request.is_done = True
+
+
 def cast_ballot(
     db: Database,
     secret_key: bytes,
@@ -535,15 +668,10 @@ def cast_ballot(
     receipt = crypto.receipt_for(sealed)
     row = {"id": random_id(), "workshop_id": box.workshop_id, "sealed": sealed, "receipt": receipt}
 
-    card_failed = False
-    with _writer_turn(db), db.engine.begin() as conn:
-        _stage_in_transaction(conn, box)
-        if digest is not None:
-            spent = conn.execute(_SPEND_CARD, {"b_digest": digest, "b_wid": box.workshop_id})
-            if spent.rowcount != 1:
-                card_failed = True
-        if not card_failed:
-            conn.execute(_INSERT_SEALED, row)
+    if db.is_sqlite:
+        card_failed = _store_ballot_sqlite(db, box, digest, row)
+    else:
+        card_failed = _store_ballot(db, box, digest, row)
     if card_failed:
         assert digest is not None
         _raise_card_failure(db, box, digest, client)

@@ -469,3 +469,45 @@ def test_a_ballot_altered_in_the_database_stops_the_reveal_and_changes_nothing(
     with pytest.raises(crypto.CannotUnseal):
         reveal(room.db, room.key, room.code, room.grant, PASS)
     assert row_counts(room.db) == before
+
+
+def test_concurrent_casts_of_many_cards_each_succeed_once_even_when_committed_together(
+    instance: Instance,
+) -> None:
+    # On SQLite concurrent casts share transactions (group commit): a spent card must fail
+    # only its own cast, and every other ballot in the same commit must land.
+    room = open_room(instance)
+    cards = issue_cards(room.db, room.key, room.code, room.grant, 20)
+    start = threading.Barrier(40)
+    receipts: list[str] = []
+    refused: list[int] = []
+    lock = threading.Lock()
+
+    def voter(i: int) -> None:
+        start.wait()
+        try:
+            receipt = cast_ballot(
+                room.db,
+                room.key,
+                room.code,
+                cards[i % 20],
+                room.methods[:3],
+                None,
+                client_key=f"v{i}",
+            )
+        except CardAlreadySpent:
+            with lock:
+                refused.append(i)
+        else:
+            with lock:
+                receipts.append(receipt)
+
+    threads = [threading.Thread(target=voter, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (len(receipts), len(refused)) == (20, 20)
+    assert results.ballot_count(room.db, room.code) == 20
+    assert all(results.verify_receipt(room.db, room.code, r) for r in receipts)
+    assert card_counts(room.db, room.code) == ballots.CardCounts(issued=20, spent=20, void=0)
