@@ -2,9 +2,13 @@
 
 A role is shown only when at least k ballots declared it. Smaller roles, and ballots with
 no role, are merged into one "other" group, which is itself withheld entirely when it has
-fewer than k ballots. This module must never return, count or name a role below the
-threshold, and never order groups by when their ballots arrived: anything built from a
-`Breakdown` (charts, tables, exports) can then show all of it safely.
+fewer than k ballots. Because the room's total is public, whatever is not shown (the total
+minus the shown groups) must itself be empty or hold at least k ballots: otherwise the
+smallest shown role is merged into "other" too, so no group can be derived by subtraction.
+
+This module must never return, count or name a role below the threshold, and never order
+groups by when their ballots arrived: anything built from a `Breakdown` (charts, tables,
+exports) can then show all of it safely.
 """
 
 from __future__ import annotations
@@ -94,13 +98,22 @@ def breakdown(
     # Fix K for every group from the whole room, so a group's points mean the same thing.
     size = build_profile([r for _, r in ballots], methods, ballot_size).ballot_size
     sizes = Counter(role or None for role, _ in ballots)
-    shown = sorted(role for role, n in sizes.items() if role is not None and n >= k)
+    shown = {role: n for role, n in sizes.items() if role is not None and n >= k}
+    # Differencing: the room's total is shown too, so total minus the shown groups is a group
+    # of its own. While that complement has 1..k-1 ballots, merge the smallest shown role
+    # (ties: alphabetical) into "other", which then has at least k.
+    while shown and 0 < len(ballots) - sum(shown.values()) < k:
+        del shown[min(shown, key=lambda role: (shown[role], role))]
     groups: list[Group] = []
-    for role in shown:
+    for role in sorted(shown):
         rankings = [r for declared, r in ballots if (declared or None) == role]
         groups.append(Group(role, len(rankings), function(rankings, methods, size)))
-    kept = set(shown)
-    other = [r for declared, r in ballots if (declared or None) not in kept]
+    other = [r for declared, r in ballots if (declared or None) not in shown]
     if len(other) >= k:
         groups.append(Group(None, len(other), function(other, methods, size)))
+    # Never trust the loop alone. With no group shown, the "complement" is just the room's
+    # own total, which is public anyway.
+    complement = len(ballots) - sum(g.ballot_count for g in groups)
+    if any(g.ballot_count < k for g in groups) or (groups and 0 < complement < k):
+        raise AssertionError("breakdown would expose a group below k")
     return Breakdown(k, counting, tuple(groups))

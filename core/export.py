@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,33 +156,9 @@ def k_safe_breakdown(
     k: int,
     counting: CountingId = DEFAULT_COUNTING,
 ) -> Breakdown:
-    """A role breakdown that also resists differencing.
-
-    `core.breakdown` shows only roles with at least k ballots and withholds a small "other".
-    But the room's total is exported too, so total minus the shown roles gives the withheld
-    group's size, and the overall result minus the shown groups' results gives its ballots.
-    So the complement must be 0 or at least k: while it is 1..k-1, the smallest shown role
-    (ties: alphabetical) is merged into "other", which then has at least k ballots itself.
-    """
-    total = len(ballots_with_roles)
-    sizes = Counter(role or None for role, _ in ballots_with_roles)
-    shown = {role: n for role, n in sizes.items() if role is not None and n >= k}
-    merged: set[Role] = set()
-    while shown and 0 < total - sum(shown.values()) < k:
-        smallest = min(shown, key=lambda role: (shown[role], role))
-        merged.add(smallest)
-        del shown[smallest]
-    relabelled = [
-        (None if (role or None) in merged else role, ranking)
-        for role, ranking in ballots_with_roles
-    ]
-    result = breakdown(relabelled, methods, ballot_size, k=k, counting=counting)
-    complement = total - sum(g.ballot_count for g in result.groups)
-    # Never trust the loop alone: a breakdown that could be differenced must not leave here.
-    # With no group shown the remainder is the whole room, whose total is public anyway.
-    if any(g.ballot_count < k for g in result.groups) or (result.groups and 0 < complement < k):
-        raise AssertionError("breakdown would expose a group below k")
-    return result
+    """The role breakdown exports use: `core.breakdown.breakdown`, which also resists
+    differencing (what it does not show is empty or holds at least k ballots)."""
+    return breakdown(ballots_with_roles, methods, ballot_size, k=k, counting=counting)
 
 
 def collect(db: Database, code: WorkshopCode) -> ExportData:

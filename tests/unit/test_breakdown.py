@@ -14,9 +14,23 @@ def ballots_for(role: str | None, n: int, ranking: list[str] | None = None) -> l
 
 
 def test_small_roles_never_appear_in_breakdowns() -> None:
-    votes = ballots_for("funder", 5) + ballots_for("grantee", 6) + ballots_for("board", 2)
+    votes = (
+        ballots_for("funder", 5)
+        + ballots_for("grantee", 6)
+        + ballots_for("board", 2)
+        + ballots_for(None, 3)
+    )
     result = breakdown(votes, METHODS, 3, k=5)
     assert result.roles == ("funder", "grantee")
+    assert "board" not in repr(result)
+
+
+def test_a_small_role_cannot_be_derived_by_subtracting_the_shown_groups_from_the_room() -> None:
+    # Shown: funder 5 and grantee 6 of 13 would leave board's 2 ballots as total - shown.
+    votes = ballots_for("funder", 5) + ballots_for("grantee", 6) + ballots_for("board", 2)
+    result = breakdown(votes, METHODS, 3, k=5)
+    assert [g.role for g in result.groups] == ["grantee", None]
+    assert [g.ballot_count for g in result.groups] == [6, 7]
     assert "board" not in repr(result)
 
 
@@ -35,10 +49,9 @@ def test_small_roles_and_undeclared_ballots_merge_into_other_when_it_reaches_k()
 
 
 def test_other_is_withheld_entirely_below_k() -> None:
-    votes = ballots_for("funder", 5) + ballots_for("board", 2) + ballots_for(None, 2)
+    votes = ballots_for("board", 2) + ballots_for(None, 2)
     result = breakdown(votes, METHODS, 3, k=5)
-    assert [g.role for g in result.groups] == ["funder"]
-    assert not any(g.is_other for g in result.groups)
+    assert result.groups == ()
 
 
 def test_a_blank_role_counts_as_no_role() -> None:
