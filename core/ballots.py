@@ -867,7 +867,9 @@ def reveal(
 
     Every sealed ballot is decrypted and written to `opened_ballots` in a fresh random order
     with fresh random ids, so no opened row points back to its sealed row. The live copy of
-    the box key is erased. The sealed rows stay, for receipts. A wrong passphrase
+    the box key is erased. The ciphertexts are then erased too and only the receipts stay:
+    were the box key ever exposed later, a receipt a voter was made to show must not lead
+    to a ciphertext that opens to their ranking. A wrong passphrase
     (`WrongPassphrase`) or a tampered ballot changes nothing at all.
     """
     from core.results import publish_final  # results builds on this module
@@ -906,6 +908,7 @@ def reveal(
                     for ranking, role in opened
                 ],
             )
+        session.execute(update(_SEALED).where(_B.workshop_id == w.id).values(sealed=b""))
         w.secrets.box_private_key_live = None
         w.stage = Stage.REVEALED.value
         w.stage_changed_at = _now()
@@ -918,7 +921,7 @@ def reveal(
         )
         session.flush()
         view = _view(w)
-    scrub_storage(db, ("workshop_secrets", "result_publications"))
+    scrub_storage(db, ("sealed_ballots", "workshop_secrets", "result_publications"))
     return view
 
 

@@ -223,3 +223,23 @@ def test_without_the_passphrase_no_ballot_can_be_read_even_with_the_secret_key(
     # With the passphrase it opens: the test above is not vacuous.
     key = crypto.unwrap_private_key(wrapped, PASS)
     assert crypto.open_sealed(key, as_bytes(tables["sealed_ballots"][0]["sealed"]), aad)
+
+
+def test_after_the_reveal_no_ciphertext_remains_only_the_receipts(instance: Instance) -> None:
+    """Were the box key ever exposed later, a receipt a voter was made to show must not lead
+    to a ciphertext that opens to their ranking."""
+    from core import results
+
+    room = open_room(instance)
+    cards = issue_cards(room.db, room.key, room.code, room.grant, 3)
+    receipts = sorted(
+        cast_ballot(room.db, room.key, room.code, card, ["action_research"], None) for card in cards
+    )
+    close_voting(room.db, room.key, room.code, room.grant)
+    reveal(room.db, room.key, room.code, room.grant, PASS)
+    with room.db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT sealed FROM sealed_ballots")).scalars()
+        blobs = [bytes(b) for b in rows]
+    assert blobs == [b"", b"", b""]
+    assert results.receipts(room.db, room.code) == receipts
+    assert all(results.verify_receipt(room.db, room.code, r) for r in receipts)
