@@ -32,10 +32,11 @@ receipts = st.Page("pages/receipts.py", title=tr("nav.receipts"), icon="🧾", u
 console = st.Page(
     "pages/facilitator.py", title=tr("nav.facilitator"), icon="🧭", url_path="facilitator"
 )
+results = st.Page("pages/results.py", title=tr("nav.results"), icon="📊", url_path="results")
 
 pages = {
     tr("nav.section_room"): [home, join, projector, receipts],
-    tr("nav.section_organisers"): [console],
+    tr("nav.section_organisers"): [console, results],
 }
 nav = st.navigation(pages, position="hidden" if is_participant_link else "sidebar")
 if not is_participant_link:

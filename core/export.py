@@ -615,6 +615,37 @@ def bundle_zip(bundle: Path) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class Downloads:
+    """A signed bundle held in memory for a download page: each file and the whole zip."""
+
+    bundle_name: str
+    files: Mapping[str, bytes]
+    zip_bytes: bytes
+    fingerprint: str
+
+
+def prepare_downloads(
+    db: Database,
+    secret_key: bytes,
+    data_dir: Path,
+    code: WorkshopCode,
+    grant: str,
+    lang: str,
+    on_progress: ProgressCallback | None = None,
+) -> Downloads:
+    """The results page's one action: check the console grant, build the signed bundle with
+    the instance's signing key, and return it in memory (nothing is left on disk)."""
+    from core.workshops import check_grant
+
+    check_grant(db, secret_key, code, grant)
+    signing_key = load_or_create_signing_key(signing_key_path(data_dir))
+    with tempfile.TemporaryDirectory(prefix="beidui-export-") as tmp:
+        bundle = build_bundle(db, code, Path(tmp), lang, signing_key, on_progress)
+        files = {p.name: p.read_bytes() for p in sorted(bundle.iterdir()) if p.is_file()}
+        return Downloads(bundle.name, files, bundle_zip(bundle), signing_fingerprint(signing_key))
+
+
 # --- command line -------------------------------------------------------------------------
 
 

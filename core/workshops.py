@@ -283,6 +283,12 @@ def require_grant(session: Session, secret_key: bytes, w: Workshop, grant: str) 
         raise NotAuthorized("console grant does not match")
 
 
+def check_grant(db: Database, secret_key: bytes, code: WorkshopCode, grant: str) -> None:
+    """`NotAuthorized` unless `grant` unlocks this workshop (for read-only organiser pages)."""
+    with db.read.begin() as session:
+        require_grant(session, secret_key, _load(session, code), grant)
+
+
 def move_to(
     db: Database,
     secret_key: bytes,

@@ -40,3 +40,8 @@ def refresh_live_results(code: str) -> None:
     """Publish a batched live tally when one is due; at most once a second per process."""
     inst = instance()
     results.refresh_live_results(inst.db, inst.secret_key, code)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def opened_rankings(code: str) -> list[tuple[str | None, tuple[str, ...]]]:
+    return results.opened_rankings(instance().db, code)

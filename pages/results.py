@@ -1,0 +1,118 @@
+"""Results and exports for evaluators: after the reveal, the signed bundle (CSV, Excel, JSON,
+bilingual report, PDF) with the role breakdown where groups reach k. Unlocked with the
+facilitator passphrase; nothing here is per person.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import charts, robustness
+from core.breakdown import breakdown
+from core.domain import Stage
+from core.errors import BeiduiError
+from core.export import prepare_downloads
+from core.i18n import LANGUAGES
+from core.tally import DEFAULT_COUNTING, position_counts
+from core.workshops import unlock_console
+from ui import live, state
+from ui.i18n import LANGUAGE_NAMES, error_text, lang, tr
+from ui.runtime import instance
+
+inst = instance()
+L = lang()
+grants: dict[str, str] = st.session_state.setdefault(state.GRANTS, {})
+
+st.title(tr("results.title"))
+revealed = [w for w in live.all_workshops() if w.stage == Stage.REVEALED]
+if not revealed:
+    st.info(tr("results.none_revealed"))
+    st.stop()
+names = {w.code: f"{w.code} · {w.name}" for w in revealed}
+code = st.selectbox(
+    tr("results.choose"), list(names), format_func=names.__getitem__, key="results_code"
+)
+w = next(x for x in revealed if x.code == code)
+
+if code not in grants:
+    with st.form("results_unlock"):
+        phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="results_phrase")
+        if st.form_submit_button(tr("facilitator.unlock")):
+            try:
+                grants[code] = unlock_console(inst.db, inst.secret_key, code, phrase)
+            except BeiduiError as err:
+                st.error(error_text(err))
+            else:
+                st.rerun()
+    st.stop()
+
+published = live.published(code)
+labels = w.method_labels(L)
+if published is not None:
+    tallies = published.tallies
+    st.altair_chart(charts.ranked_bars(tallies[DEFAULT_COUNTING], labels, L), width="stretch")
+    for message in robustness.summarize(tallies):
+        st.markdown(robustness.render(message, L, labels))
+    with st.expander(tr("results.compare")):
+        st.altair_chart(charts.method_comparison(tallies, labels, L), width="stretch")
+        st.dataframe(charts.comparison_table(tallies, labels, L), hide_index=True)
+
+rankings = live.opened_rankings(code)
+if rankings:
+    only = [r for _, r in rankings]
+    order = tallies[DEFAULT_COUNTING].order if published else w.method_keys
+    with st.expander(tr("results.places")):
+        counts = position_counts(only, w.method_keys, w.ballot_size)
+        st.altair_chart(charts.place_distribution(counts, order, labels, L), width="stretch")
+        st.dataframe(charts.place_table(counts, order, labels, L), hide_index=True)
+    with st.expander(tr("results.by_role", k=w.anonymity_k)):
+        groups = breakdown(rankings, w.method_keys, w.ballot_size, k=w.anonymity_k)
+        role_labels = {r.key: r.label.get(L) for r in w.roles}
+        if groups.roles:  # "other" alone would just be the whole room again
+            st.altair_chart(
+                charts.role_small_multiples(groups, labels, L, role_labels=role_labels),
+                width="stretch",
+            )
+            st.dataframe(
+                charts.role_table(groups, labels, L, role_labels=role_labels), hide_index=True
+            )
+        else:
+            st.info(tr("results.no_groups", k=w.anonymity_k))
+
+st.subheader(tr("results.downloads"))
+export_lang = st.segmented_control(
+    tr("results.export_language"),
+    list(LANGUAGES),
+    format_func=LANGUAGE_NAMES.__getitem__,
+    default=L,
+    key="export_lang",
+)
+if st.button(tr("results.prepare"), type="primary", key="prepare"):
+    bar = st.progress(0.0, text=tr("results.preparing"))
+    try:
+        st.session_state["downloads"] = prepare_downloads(
+            inst.db,
+            inst.secret_key,
+            inst.settings.data_dir,
+            code,
+            grants[code],
+            export_lang or L,
+            on_progress=lambda fraction, text: bar.progress(min(fraction, 1.0), text=text),
+        )
+    except BeiduiError as err:
+        st.error(error_text(err))
+downloads = st.session_state.get("downloads")
+if downloads is not None and downloads.bundle_name.split("-")[1] == code:
+    st.success(tr("results.ready", fingerprint=downloads.fingerprint))
+    st.download_button(
+        tr("results.download_zip"),
+        downloads.zip_bytes,
+        file_name=f"{downloads.bundle_name}.zip",
+        mime="application/zip",
+        type="primary",
+        key="dl_zip",
+    )
+    cols = st.columns(3)
+    for i, (name, content) in enumerate(sorted(downloads.files.items())):
+        cols[i % 3].download_button(name, content, file_name=name, key=f"dl_{name}")
+    st.caption(tr("results.verify_hint"))

@@ -1,0 +1,52 @@
+"""The evaluator's page: locked until the passphrase, then charts and a signed bundle."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from core import ballots
+from core.domain import Stage, StagePosition
+from core.instance import Instance
+from core.templates import available_templates
+from core.workshops import create_workshop, move_to, unlock_console
+from tests.app.conftest import make_app
+
+PASS = "facilitator secret 1"
+
+
+def _revealed(inst: Instance) -> str:
+    db, key = inst.db, inst.secret_key
+    code = create_workshop(db, available_templates()["default"], "Evaluated", PASS, anonymity_k=3)
+    grant = unlock_console(db, key, code, PASS)
+    cards = ballots.issue_cards(db, key, code, grant, 6)
+    move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+    for card, role in zip(cards, ["partner"] * 4 + ["mentor", None], strict=True):
+        ballots.cast_ballot(db, key, code, card, ["action_research", "co_creation_fund"], role)
+    ballots.close_voting(db, key, code, grant)
+    ballots.reveal(db, key, code, grant, PASS)
+    return code
+
+
+def test_the_results_page_needs_the_passphrase_then_builds_a_signed_bundle(
+    app_env: Instance,
+) -> None:
+    code = _revealed(app_env)
+    at = make_app({"lang": "en"}).run()
+    at.switch_page("pages/results.py").run()
+    assert not at.exception
+    at.text_input(key="results_phrase").input("wrong passphrase")
+    at.button[0].click().run()
+    assert at.error
+    at.text_input(key="results_phrase").input(PASS)
+    at.button[0].click().run()
+    assert not at.exception
+    at.button(key="prepare").click().run()
+    assert not at.exception
+    downloads = at.session_state["downloads"]
+    names = zipfile.ZipFile(io.BytesIO(downloads.zip_bytes)).namelist()
+    assert any(n.endswith("manifest.sig") for n in names)
+    assert any(n.endswith("results.xlsx") for n in names)
+    assert code in downloads.bundle_name
+    # The mentor (1 ballot) never shows: partners (4) would leave 2 < k, so no group is shown.
+    assert any("No role reached 3 ballots" in i.value for i in at.info)
