@@ -58,7 +58,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("workshop_id", "position"),
     )
     for table, text_len in (("methods", 200), ("roles", 200)):
-        columns = [
+        columns: list[sa.schema.SchemaItem] = [
             sa.Column("id", sa.Integer, primary_key=True),
             sa.Column(
                 "workshop_id",
