@@ -90,6 +90,8 @@ class Story:
     db: Database
     code: str
     card_codes: list[str]
+    sealed: list[tuple[str, bytes]]
+    """The sealed rows as they stood before the reveal erased the ciphertexts."""
     bundle: Path
     second: Path
     key: Ed25519PrivateKey
@@ -104,7 +106,9 @@ def _open_db(backend: str, tmp: Path) -> tuple[Database, PgSchema | None]:
     return Database.connect(url, **schema.engine_kwargs()), schema  # type: ignore[arg-type]
 
 
-def _run_workshop(db: Database, secret_key: bytes) -> tuple[str, list[str]]:
+def _run_workshop(
+    db: Database, secret_key: bytes
+) -> tuple[str, list[str], list[tuple[str, bytes]]]:
     # 1. the workshop
     code = create_workshop(
         db, available_templates()["default"], "年会评估 2026", PASS, anonymity_k=K
@@ -132,8 +136,11 @@ def _run_workshop(db: Database, secret_key: bytes) -> tuple[str, list[str]]:
         cast_ballot(db, secret_key, code, card, ranking, role, client_key="test")
     # 4. close and reveal
     close_voting(*auth)
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, sealed FROM sealed_ballots"))
+        sealed = [(str(i), bytes(b)) for i, b in rows]
     reveal(*auth, PASS)
-    return code, cards
+    return code, cards, sealed
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -143,7 +150,7 @@ def story(
     tmp = tmp_path_factory.mktemp(f"export-{request.param}")
     db, schema = _open_db(str(request.param), tmp)
     secret_key = secrets.token_bytes(32)
-    code, cards = _run_workshop(db, secret_key)
+    code, cards, sealed = _run_workshop(db, secret_key)
     # 5. the export, twice
     key = export.load_or_create_signing_key(export.signing_key_path(tmp))
     seen: list[tuple[float, str]] = []
@@ -153,7 +160,7 @@ def story(
     assert seen[0][0] == 0.0 and seen[-1][0] == 1.0
     assert [f for f, _ in seen] == sorted(f for f, _ in seen)
     second = export.build_bundle(db, code, tmp / "again", "zh", key)
-    yield Story(db, code, cards, bundle, second, key, tmp)
+    yield Story(db, code, cards, sealed, bundle, second, key, tmp)
     db.dispose()
     if schema is not None:
         schema.drop()
@@ -461,11 +468,10 @@ def test_no_export_contains_a_card_code_a_card_digest_a_sealed_ballot_or_a_ballo
 ) -> None:
     with story.db.engine.connect() as conn:
         digests = [bytes(d) for (d,) in conn.execute(text("SELECT digest FROM cards"))]
-        sealed = [
-            (i, bytes(b)) for i, b in conn.execute(text("SELECT id, sealed FROM sealed_ballots"))
-        ]
         opened_ids = [i for (i,) in conn.execute(text("SELECT id FROM opened_ballots"))]
+    sealed = story.sealed
     assert len(digests) == 14 and len(sealed) == 12 and len(opened_ids) == 12
+    assert all(len(blob) > 24 for _, blob in sealed)
     needles: dict[str, list[bytes]] = {}
     for code in story.card_codes:
         compact = code.replace("-", "")
