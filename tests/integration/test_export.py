@@ -594,9 +594,13 @@ def test_the_export_command_writes_a_bundle_that_verifies(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    if story.db.engine.url.get_backend_name() != "sqlite":
-        pytest.skip("the command reads DATABASE_URL; the PostgreSQL story lives in a temp schema")
-    monkeypatch.setenv("DATABASE_URL", str(story.db.engine.url))
+    url = story.db.engine.url
+    if url.get_backend_name() != "sqlite":
+        # The PostgreSQL story lives in a temp schema: hand the command the same search path.
+        with story.db.engine.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
     monkeypatch.setenv("BEIDUI_DATA_DIR", str(tmp_path))
     assert export.main([story.code, "--out", str(tmp_path / "cli"), "--lang", "en"]) == 0
     bundle = tmp_path / "cli" / export.bundle_name(story.code, "en")
