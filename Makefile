@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks.cast
 	$(PY) -m benchmarks.tally
 	$(PY) -m benchmarks.gc_setting
+	$(PY) -m benchmarks.room --phones 50
 
 clean-venv:
 	rm -rf $(VENV)
