@@ -1,0 +1,156 @@
+"""Two `streamlit run` servers on one PostgreSQL database act as one ballot box.
+
+What is exercised, end to end over Streamlit's own websocket protocol (the phone client in
+`benchmarks/streamlit_client.py`, no browser):
+1. Servers A and B start from separate data folders (as on two machines) with the same
+   `DATABASE_URL` (a fresh schema, via `?options=-csearch_path%3D...`) and the same
+   `BEIDUI_SECRET_KEY`; each runs `core.setup`, which migrates once and seeds nothing twice.
+2. Phones cast ballots through A with cards issued against the shared database.
+3. The projector page rendered by B shows A's ballots in its count.
+4. A phone on B cannot reuse a card spent through A (the guarded update is in the database,
+   not in a server), and a fresh card casts through B; A's projector then counts it.
+5. A server C with ANOTHER secret refuses every card: why the secret must be shared.
+
+What is not: a load balancer and sticky sessions (each phone here keeps one websocket to one
+server, which is what affinity guarantees), a server dying under a live session (see
+test_crash_safety.py), and live results (their box key is wrapped under the shared secret
+too, so they follow the same rule).
+
+PostgreSQL is required: skipped without TEST_DATABASE_URL, failed in CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core import ballots
+from core.db import Database
+from core.domain import Stage, StagePosition
+from core.i18n import t
+from core.templates import available_templates
+from core.workshops import create_workshop, move_to, unlock_console
+from tests.conftest import PgSchema, require_postgres
+from tests.server import streamlit_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+PASS = "correct horse battery"
+PHONES_ON_A = 8
+COUNT = re.compile(r'class="bd-count">(\d+)<')
+
+
+def with_search_path(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def shared_url() -> Iterator[str]:
+    schema = PgSchema(require_postgres())
+    try:
+        yield with_search_path(schema.base_url, schema.name)
+    finally:
+        schema.drop()
+
+
+def ws(url: str) -> str:
+    return url.replace("http://", "ws://")
+
+
+async def vote(base_ws: str, code: str, card: str) -> tuple[str | None, list[str]]:
+    """One phone: open the join link, rank three methods, confirm, cast. (receipt, texts)."""
+    from benchmarks.streamlit_client import StreamlitClient, receipt_in
+
+    c = StreamlitClient(base_ws, "join", f"w={code}&card={card}")
+    await c.connect()
+    try:
+        assert (await c.run(timeout=60)).status == "FINISHED_SUCCESSFULLY"
+        ranking = c.widget(f"ranking_{code}")
+        c.set_value(f"ranking_{code}", "string_array_value", list(ranking.element.options)[:3])
+        await c.run(timeout=60)
+        c.set_value(f"confirm_{code}", "bool_value", True)
+        await c.run(timeout=60)
+        result = await c.run(triggers=[c.widget("cast").id], timeout=60)
+        receipt = next((r for b in result.markdown if (r := receipt_in(b))), None)
+        return receipt, result.markdown
+    finally:
+        await c.close()
+
+
+async def projector_count(base_ws: str, code: str, expected: int, timeout: float = 30) -> int:
+    """The ballot count the server's projector page renders, polled until it shows
+    `expected` (the page caches its database reads for a second)."""
+    from benchmarks.streamlit_client import StreamlitClient
+
+    c = StreamlitClient(base_ws, "projector", f"w={code}")
+    await c.connect()
+    seen = -1
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = await c.run(timeout=60)
+            counts = [int(m.group(1)) for b in result.markdown if (m := COUNT.search(b))]
+            seen = counts[-1] if counts else -1
+            if seen == expected:
+                break
+            await asyncio.sleep(0.5)
+        return seen
+    finally:
+        await c.close()
+
+
+def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ballots(
+    shared_url: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("websockets")
+    key = secrets.token_bytes(32)
+    env = {"BEIDUI_SECRET_KEY": key.hex(), "BEIDUI_ADMIN_PASSWORD": "admin-pass-123"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").mkdir()
+    with (
+        streamlit_server(tmp_path / "a", shared_url, env) as server_a,
+        streamlit_server(tmp_path / "b", shared_url, env) as server_b,
+    ):
+        # 1. the facilitator's side, against the shared database with the shared secret
+        db = Database.connect(shared_url, migrate_schema=False)
+        try:
+            code = create_workshop(db, available_templates()["default"], "两台服务器", PASS)
+            grant = unlock_console(db, key, code, PASS)
+            cards = ballots.issue_cards(db, key, code, grant, PHONES_ON_A + 2)
+            move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+        finally:
+            db.dispose()
+
+        async def story() -> None:
+            # 2. phones cast through A
+            cast_a = await asyncio.gather(
+                *(vote(ws(server_a.url), code, card) for card in cards[:PHONES_ON_A])
+            )
+            assert all(receipt for receipt, _ in cast_a), [m[-1:] for _, m in cast_a]
+            # 3. B's projector counts them
+            assert await projector_count(ws(server_b.url), code, PHONES_ON_A) == PHONES_ON_A
+            # 4. a card spent through A is refused by B; a fresh card casts through B
+            receipt, texts = await vote(ws(server_b.url), code, cards[0])
+            assert receipt is None
+            assert any(t("ballot.errors.card_spent", "en") in m for m in texts), texts
+            receipt, _ = await vote(ws(server_b.url), code, cards[PHONES_ON_A])
+            assert receipt is not None
+            assert await projector_count(ws(server_a.url), code, PHONES_ON_A + 1) == PHONES_ON_A + 1
+
+        asyncio.run(asyncio.wait_for(story(), timeout=300))
+
+    # 5. a server with another secret cannot verify the cards the others issued
+    other = {**env, "BEIDUI_SECRET_KEY": secrets.token_bytes(32).hex()}
+    with streamlit_server(tmp_path / "c", shared_url, other) as server_c:
+        receipt, texts = asyncio.run(
+            asyncio.wait_for(vote(ws(server_c.url), code, cards[PHONES_ON_A + 1]), timeout=120)
+        )
+    assert receipt is None
+    assert any(t("ballot.errors.card_not_found", "en") in m for m in texts), texts
