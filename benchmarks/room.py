@@ -31,6 +31,10 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -86,6 +90,16 @@ def open_room(server: Server, phones: int) -> Room:
     move_to(inst.db, inst.secret_key, code, grant, StagePosition(Stage.VOTING))
     inst.db.dispose()
     return Room(code, cards, len(tpl.methods))
+
+
+def start_profiler(pid: int, out: Path, idle: bool) -> subprocess.Popen[bytes]:
+    """`py-spy record` (PyPI `py-spy`, not a project dependency) on the server process.
+
+    With `idle`, waiting threads are sampled too: where a slow run spends its wall time."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    cmd = [exe, "record", "-p", str(pid), "-o", str(out), "--format", "raw", "-r", "67"]
+    cmd += ["--idle", "--threads"] if idle else []
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def stored_ballots(server: Server, code: str) -> int:
@@ -235,7 +249,6 @@ async def drive(server: Server, room: Room, args: argparse.Namespace) -> tuple[T
     tally = Tally()
     phones = [Phone(i, base_ws, room, args) for i in range(args.phones)]
     gate = asyncio.Semaphore(args.connect_concurrency)
-    t0 = time.perf_counter()
 
     async def connect(p: Phone) -> bool:
         async with gate:
@@ -247,6 +260,14 @@ async def drive(server: Server, room: Room, args: argparse.Namespace) -> tuple[T
             tally.connected += 1
             return True
 
+    # A server in a real room is warm (the facilitator's console has run): one page load
+    # first, so the room does not measure the first import of the pages and the migration.
+    warm = StreamlitClient(base_ws, "join", f"w={room.code}")
+    await warm.connect(timeout=args.run_timeout_s)
+    await warm.run(timeout=args.run_timeout_s)
+    await warm.close()
+
+    t0 = time.perf_counter()
     ok = await asyncio.gather(*(connect(p) for p in phones))
     connected = [p for p, good in zip(phones, ok, strict=True) if good]
     connect_s = time.perf_counter() - t0
@@ -303,6 +324,13 @@ def main(argv: list[str] | None = None) -> None:
         "under the running sessions)",
     )
     ap.add_argument("--show-errors", action="store_true", help="client.showErrorDetails=full")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="record the server with py-spy (collapsed stacks) into this file while phones run",
+    )
+    ap.add_argument("--profile-idle", action="store_true", help="py-spy --idle --threads")
     ap.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
     args = ap.parse_args(argv)
     args.ticks = args.ticks == "on"
@@ -326,9 +354,14 @@ def main(argv: list[str] | None = None) -> None:
     ):
         pid = server.process.pid
         room = open_room(server, args.phones)
+        print(f"server pid {pid} at {server.url}", flush=True)
         cpu_before = cpu_seconds(pid)
         client_cpu_before = time.process_time()
+        spy = start_profiler(pid, args.profile, args.profile_idle) if args.profile else None
         tally, elapsed = asyncio.run(drive(server, room, args))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         server_cpu = cpu_seconds(pid) - cpu_before
         client_cpu = time.process_time() - client_cpu_before
         peak_rss_mib = status_kib(pid, "VmHWM") / 1024
@@ -342,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     taps = [s * 1000 for s in tally.tap_to_receipt]
     p50, p95 = pct(taps, 0.50), pct(taps, 0.95)
     mx = max(taps) if taps else float("nan")
-    window = (tally.last_receipt_at or 0) - (tally.first_cast_at or 0)
+    window = max(0.0, (tally.last_receipt_at or 0) - (tally.first_cast_at or 0))
     rate = acked / window if acked and window > 0 else 0.0
     runs = [s * 1000 for s in tally.run_seconds]
     ticks = [s * 1000 for s in tally.tick_seconds]

@@ -212,6 +212,8 @@ class StreamlitClient:
                 # FINISHED_EARLY_FOR_RERUN and is followed by the rerun's own messages.
                 if result.status != "FINISHED_EARLY_FOR_RERUN":
                     break
+                if full_run:
+                    self.widgets = {}  # the rerun renders the page afresh
         result.seconds = time.perf_counter() - start
         return result
 
