@@ -1,0 +1,65 @@
+"""The room benchmark's protocol client can join a real server and cast one stored ballot.
+
+If Streamlit changes its websocket protocol or the join page renames a widget key, this
+fails here rather than as a room benchmark that silently measures nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from benchmarks.room import open_room, stored_ballots
+from benchmarks.streamlit_client import StreamlitClient, receipt_in
+from tests.server import streamlit_server
+
+pytestmark = pytest.mark.slow
+
+
+async def _one_ballot(ws_url: str, code: str, card: str) -> tuple[str, list[str]]:
+    phone = StreamlitClient(ws_url, "join", f"w={code}&card={card}", locale="en-US")
+    await phone.connect()
+    try:
+        opened = await phone.run()
+        assert opened.status == "FINISHED_SUCCESSFULLY", opened
+        assert not opened.exceptions, opened.exceptions
+        assert "card=" not in phone.query_string  # the page takes the card out of the URL
+
+        ranking = phone.widget(f"ranking_{code}")
+        top = list(ranking.element.options)[:3]
+        phone.set_value(f"ranking_{code}", "string_array_value", top)
+        ranked = await phone.run()
+        assert ranked.status == "FINISHED_SUCCESSFULLY" and not ranked.exceptions, ranked
+        review = "\n".join(ranked.markdown)
+        assert all(label in review for label in top), review
+
+        phone.set_value(f"confirm_{code}", "bool_value", True)
+        confirmed = await phone.run()
+        assert confirmed.status == "FINISHED_SUCCESSFULLY", confirmed
+        cast = phone.widget("cast")
+        assert not cast.element.disabled
+
+        done = await phone.run(triggers=[cast.id], watch=lambda b: receipt_in(b) is not None)
+        assert done.first_match_s is not None, (done.status, done.markdown, done.exceptions)
+        receipts = [r for body in done.markdown if (r := receipt_in(body))]
+        # After casting, the ballot's widgets are gone: only the receipt is on the page.
+        assert not any(w.user_key == f"ranking_{code}" for w in phone.widgets.values())
+        return receipts[0], done.markdown
+    finally:
+        await phone.close()
+
+
+def test_a_simulated_phone_joins_by_link_and_casts_one_stored_ballot(tmp_path: Path) -> None:
+    with streamlit_server(
+        tmp_path, extra_env={"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    ) as server:
+        room = open_room(server, 1)
+        assert stored_ballots(server, room.code) == 0
+        ws_url = server.url.replace("http://", "ws://")
+        receipt, _ = asyncio.run(
+            asyncio.wait_for(_one_ballot(ws_url, room.code, room.cards[0]), 120)
+        )
+        assert receipt
+        assert stored_ballots(server, room.code) == 1
