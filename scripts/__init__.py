@@ -1,0 +1,1 @@
+"""Maintenance scripts run as modules: `python -m scripts.<name>`."""
