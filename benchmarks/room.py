@@ -9,7 +9,7 @@ card per phone and opens voting. Then N simulated phones (`benchmarks.streamlit_
 one websocket each, asyncio, no browser) connect -- at most `--connect-concurrency`
 handshakes in flight -- and, once all are connected, each one: runs `/join?w=CODE&card=CARD`,
 ranks a random realistic top-5 (popular methods more likely, tap order kept), picks a role
-one time in two, ticks the confirmation, and taps cast. "Tap -> receipt" is from sending
+one time in two, submits the ballot form for review, and taps cast. "Tap -> receipt" is from sending
 the cast rerun until the `ForwardMsg` with the receipt markdown arrives.
 
 With `--ticks on` (the default) each phone also does what a browser does for the page's
@@ -194,23 +194,19 @@ class Phone:
         await self._think(tally)
         options = list(ranking.element.options)
         top = realistic_top(options, ranking.element.max_selections or 5, self.rng)
+        # The ballot is one form: choices travel with the submit, no run per tap.
         c.set_value(f"ranking_{code}", "string_array_value", top)
-        if not await self._run(tally, "rank"):
-            return
         if self.rng.random() < 0.5:
-            await self._think(tally)
             role = c.widget(f"role_{code}")
             c.set_value(f"role_{code}", "string_value", self.rng.choice(list(role.element.options)))
-            if not await self._run(tally, "role"):
-                return
         await self._think(tally)
-        c.set_value(f"confirm_{code}", "bool_value", True)
-        if not await self._run(tally, "confirm"):
+        if not await self._run(tally, "review", triggers=[c.widget("review").id]):
             return
         await self._think(tally)
-        cast = c.widget("cast")
-        if cast.element.disabled:
-            tally.run_problems["cast button disabled"] += 1
+        try:
+            cast = c.widget("cast")
+        except KeyError:
+            tally.run_problems["review: no cast button"] += 1
             return
         sent = time.perf_counter()
         if tally.first_cast_at is None:

@@ -61,15 +61,21 @@ seen_key = f"seen_stage_{w.code}"
 st.session_state[seen_key] = (w.stage, w.current_question)
 
 
-@st.fragment(run_every=3)
+@st.fragment(run_every=8)
 def follow_the_room() -> None:
-    """Rerun the whole page when the facilitator moves on; nothing else is refreshed."""
+    """Rerun the whole page when the facilitator moves on; nothing else is refreshed.
+
+    Every phone in the room runs this, so it is cheap (one cached read) and slow-paced.
+    """
     now = live.workshop(w.code)
     if (now.stage, now.current_question) != st.session_state.get(seen_key):
         st.rerun()
 
 
-follow_the_room()
+# A phone filling in its ballot does not poll: stages only move forward, and a cast after
+# the close is refused with a clear message anyway.
+if not (w.stage == Stage.VOTING and not st.session_state.get(f"receipt_{w.code}")):
+    follow_the_room()
 
 # --- stages -----------------------------------------------------------------------------
 
@@ -99,7 +105,7 @@ def questions_stage() -> None:
     # Dots are limited per browser session; nothing records who gave which dot.
     used: list[str] = st.session_state.setdefault(f"dots_{w.code}_{q.id}", [])
 
-    @st.fragment(run_every=5)
+    @st.fragment(run_every=10)
     def the_wall() -> None:
         st.markdown(f"#### {tr('join.wall')}")
         st.caption(tr("join.dots_left", n=notes.DOTS_PER_QUESTION - len(used)))
@@ -131,80 +137,128 @@ def _client_key() -> str:
     )
 
 
+def _ballot_keys() -> dict[str, str]:
+    return {
+        "card": f"card_{w.code}",
+        "ranking": f"ranking_{w.code}",
+        "role": f"role_{w.code}",
+        "review": f"review_{w.code}",
+        "error": f"cast_error_{w.code}",
+        "receipt": f"receipt_{w.code}",
+        "order": f"order_{w.code}",
+    }
+
+
+def _to_review() -> None:
+    """Form submitted: hold the ballot for the review step (a callback: no extra rerun)."""
+    keys = _ballot_keys()
+    ranking = list(st.session_state.get(keys["ranking"]) or [])
+    if not ranking:
+        st.session_state[keys["error"]] = tr("join.rank_something")
+        return
+    st.session_state[keys["review"]] = {
+        "card": st.session_state.get(keys["card"]),
+        "ranking": ranking,
+        "role": st.session_state.get(keys["role"]),
+    }
+
+
+def _back_to_ballot() -> None:
+    keys = _ballot_keys()
+    pending = st.session_state.pop(keys["review"], None)
+    if pending:  # put the choices back into the form's widgets
+        st.session_state[keys["ranking"]] = pending["ranking"]
+        st.session_state[keys["role"]] = pending["role"]
+        if pending["card"] is not None:
+            st.session_state[keys["card"]] = pending["card"]
+
+
+def _cast() -> None:
+    """The one core call of the ballot. Afterwards nothing the ballot said stays here."""
+    keys = _ballot_keys()
+    pending = st.session_state.get(keys["review"])
+    if not pending:
+        return
+    try:
+        receipt = ballots.cast_ballot(
+            inst.db,
+            inst.secret_key,
+            w.code,
+            pending["card"],
+            pending["ranking"],
+            pending["role"],
+            client_key=_client_key(),
+        )
+    except BeiduiError as err:
+        st.session_state[keys["error"]] = error_text(err)
+        return
+    for name in ("card", "ranking", "role", "review", "order"):
+        st.session_state.pop(keys[name], None)
+    st.session_state[keys["receipt"]] = receipt
+    live.ballot_count.clear()
+
+
 def voting_stage() -> None:
-    voted_key = f"receipt_{w.code}"
-    if receipt := st.session_state.get(voted_key):
+    keys = _ballot_keys()
+    if receipt := st.session_state.get(keys["receipt"]):
         st.success(tr("join.thank_you"))
         st.markdown(f"## {tr('join.your_receipt')}\n# `{receipt}`")
         st.caption(tr("join.receipt_explained"))
         return
     st.header(tr("join.vote_title"))
+    if error := st.session_state.pop(keys["error"], None):
+        st.error(error)
+    labels = w.method_labels(L)
+    pending = st.session_state.get(keys["review"])
+    if pending is not None:
+        # Review, then confirm: "1. … 2. …" exactly as it will be sealed.
+        st.markdown(f"#### {tr('join.review')}")
+        st.markdown("\n".join(f"{i}. {labels[m]}" for i, m in enumerate(pending["ranking"], 1)))
+        if pending["role"]:
+            role_name = next(r.label.get(L) for r in w.roles if r.key == pending["role"])
+            st.caption(tr("join.review_role", role=role_name))
+        st.button(tr("join.cast"), type="primary", key="cast", on_click=_cast)
+        st.button(tr("join.change"), key="change_ballot", on_click=_back_to_ballot)
+        return
     st.markdown(tr("join.vote_intro", k=w.ballot_size))
     if w.is_open_mode:
         st.warning(tr("join.open_mode_warning"))
-        card = None
-    else:
-        card = st.text_input(
-            tr("join.card_code"),
-            key=f"card_{w.code}",
-            placeholder="XXXX-XXXX-XX",
-            help=tr("join.card_help"),
-        )
     # Each phone lists the methods in its own random order so position does not sway votes.
-    order_key = f"order_{w.code}"
-    if order_key not in st.session_state or set(st.session_state[order_key]) != set(w.method_keys):
+    if set(st.session_state.get(keys["order"], ())) != set(w.method_keys):
         shuffled = list(w.method_keys)
         random.SystemRandom().shuffle(shuffled)
-        st.session_state[order_key] = shuffled
-    labels = w.method_labels(L)
-    ranking = st.multiselect(
-        tr("join.rank_label", k=w.ballot_size),
-        st.session_state[order_key],
-        format_func=labels.__getitem__,
-        max_selections=w.ballot_size,
-        key=f"ranking_{w.code}",
-        placeholder=tr("join.rank_placeholder"),
-    )
-    with st.expander(tr("join.what_methods_mean")):
-        for m in w.methods:
-            st.markdown(f"**{m.label.get(L)}** — {m.description.get(L)}")
+        st.session_state[keys["order"]] = shuffled
     role_labels = {r.key: r.label.get(L) for r in w.roles}
-    role = st.selectbox(
-        tr("join.role_label", k=w.anonymity_k),
-        [None, *role_labels],
-        format_func=lambda r: tr("join.role_none") if r is None else role_labels[r],
-        key=f"role_{w.code}",
-    )
-    if ranking:
-        st.markdown(f"#### {tr('join.review')}")
-        st.markdown("\n".join(f"{i}. {labels[m]}" for i, m in enumerate(ranking, start=1)))
-    confirmed = st.checkbox(tr("join.confirm"), key=f"confirm_{w.code}", disabled=not ranking)
-    if st.button(tr("join.cast"), type="primary", disabled=not (ranking and confirmed), key="cast"):
-        try:
-            receipt = ballots.cast_ballot(
-                inst.db,
-                inst.secret_key,
-                w.code,
-                card,
-                ranking,
-                role,
-                client_key=_client_key(),
+    # One form: choosing costs no server round trip; the phone talks to us once per step.
+    with st.form(f"ballot_{w.code}", border=False):
+        if not w.is_open_mode:
+            st.text_input(
+                tr("join.card_code"),
+                key=keys["card"],
+                placeholder="XXXX-XXXX-XX",
+                help=tr("join.card_help"),
             )
-        except BeiduiError as err:
-            st.error(error_text(err))
-        else:
-            # Forget everything the ballot said; keep only the receipt.
-            for k in (
-                f"ranking_{w.code}",
-                f"role_{w.code}",
-                f"confirm_{w.code}",
-                f"card_{w.code}",
-                order_key,
-            ):
-                st.session_state.pop(k, None)
-            st.session_state[voted_key] = receipt
-            live.ballot_count.clear()
-            st.rerun()
+        st.multiselect(
+            tr("join.rank_label", k=w.ballot_size),
+            st.session_state[keys["order"]],
+            format_func=labels.__getitem__,
+            max_selections=w.ballot_size,
+            key=keys["ranking"],
+            placeholder=tr("join.rank_placeholder"),
+        )
+        st.selectbox(
+            tr("join.role_label", k=w.anonymity_k),
+            [None, *role_labels],
+            format_func=lambda r: tr("join.role_none") if r is None else role_labels[r],
+            key=keys["role"],
+        )
+        st.form_submit_button(
+            tr("join.review_button"), type="primary", key="review", on_click=_to_review
+        )
+    with st.expander(tr("join.what_methods_mean")):
+        st.markdown(
+            "\n".join(f"- **{m.label.get(L)}** — {m.description.get(L)}" for m in w.methods)
+        )
 
 
 def revealed_stage() -> None:

@@ -3,7 +3,7 @@
 1. The facilitator unlocks the console and generates voting cards.
 2. The room moves to the first question; a participant joins by code and posts notes.
 3. Notes appear on the wall in a batch of k; the participant gives a dot.
-4. Voting opens; the participant ranks methods, confirms and casts with a card.
+4. Voting opens; the participant ranks methods, reviews "1. … 2. …" and casts with a card.
 5. A second try with the same card says it was used, and nothing else.
 6. Voting closes; a wrong passphrase cannot reveal; the right one does.
 7. The projector shows the ranking; the receipts page finds the receipt.
@@ -85,9 +85,9 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     phone.text_input(key=f"card_{code}").input(cards[0])
     phone.multiselect(key=f"ranking_{code}").select("unrestricted_funding").select(
         "action_research"
-    ).run()
-    assert any("1. Unrestricted funding" in m.value for m in phone.markdown)
-    phone.checkbox(key=f"confirm_{code}").check().run()
+    )
+    phone.button(key="review").click().run()
+    assert any("1. Unrestricted funding\n2. Action research" in m.value for m in phone.markdown)
     phone.button(key="cast").click().run()
     assert not phone.exception
     receipt = phone.session_state[f"receipt_{code}"]
@@ -98,8 +98,8 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     other = make_app({"lang": "en", "w": code}).run()
     other.switch_page("pages/join.py").run()
     other.text_input(key=f"card_{code}").input(cards[0])
-    other.multiselect(key=f"ranking_{code}").select("co_creation_fund").run()
-    other.checkbox(key=f"confirm_{code}").check().run()
+    other.multiselect(key=f"ranking_{code}").select("co_creation_fund")
+    other.button(key="review").click().run()
     other.button(key="cast").click().run()
     assert "already been used" in other.error[0].value or "already" in other.error[0].value
     assert results.ballot_count(db, code) == 1
