@@ -54,7 +54,7 @@ from typing import Any, ClassVar, Final, cast
 
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core import crypto
 from core.ballots import SEALED_LENGTH, join_code
@@ -305,12 +305,23 @@ def _workshop_document(session: Session, w: Workshop, secret_key: bytes | None) 
 def export_archive(db: Database, code: WorkshopCode, *, secret_key: bytes | None = None) -> bytes:
     """One workshop as a zip archive (see the module docstring for what it holds and omits).
 
-    Read in one read transaction, so the archive is a consistent snapshot even while
-    ballots are being cast. `secret_key` (the instance secret) lets an import tell whether
-    unused cards will still verify; without it they are treated as unverifiable.
+    Read in one snapshot, so the archive stays consistent (spent cards == sealed ballots)
+    even while ballots are being cast. `secret_key` (the instance secret) lets an import tell
+    whether unused cards will still verify; without it they are treated as unverifiable.
     """
     normalized = join_code(code)
-    with db.read.begin() as session:
+    # One snapshot for every table: under PostgreSQL's default READ COMMITTED a cast
+    # committing between two SELECTs would leave a spent card without its ballot in the
+    # archive. SQLite's read transaction under WAL is already one snapshot.
+    snapshot = (
+        db.read
+        if db.is_sqlite
+        else sessionmaker(
+            db.engine.execution_options(isolation_level="REPEATABLE READ"),
+            expire_on_commit=False,
+        )
+    )
+    with snapshot.begin() as session:
         w = session.scalar(select(Workshop).where(Workshop.code == normalized))
         if w is None:
             raise WorkshopNotFound(f"no workshop {code!r}", code=code)

@@ -326,7 +326,8 @@ AT_ONCE = 10  # phones mid-vote at the same time (a room taps over a minute, not
 def _phone_vote(
     base_ws: str, code: str, card: str, timeout: float, gate: asyncio.Semaphore
 ) -> asyncio.Task[str | None]:
-    from benchmarks.streamlit_client import StreamlitClient, receipt_in
+    from benchmarks.streamlit_client import StreamlitClient
+    from tests.e2e.test_two_servers import tap_ballot
 
     async def vote() -> str | None:
         async with gate:
@@ -336,17 +337,8 @@ def _phone_vote(
         c = StreamlitClient(base_ws, "join", f"w={code}&card={card}")
         try:
             await c.connect(timeout=timeout)
-            if (await c.run(timeout=timeout)).status != "FINISHED_SUCCESSFULLY":
-                return None
-            ranking = c.widget(f"ranking_{code}")
-            options = list(ranking.element.options)
-            c.set_value(f"ranking_{code}", "string_array_value", options[:3])
-            await c.run(timeout=timeout)
-            c.set_value(f"confirm_{code}", "bool_value", True)
-            await c.run(timeout=timeout)
-            cast = c.widget("cast")
-            result = await c.run(triggers=[cast.id], timeout=timeout)
-            return next((r for b in result.markdown if (r := receipt_in(b))), None)
+            receipt, _ = await tap_ballot(c, code, timeout)
+            return receipt
         except Exception:
             return None
         finally:

@@ -27,6 +27,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,23 +65,47 @@ def ws(url: str) -> str:
 
 
 async def vote(base_ws: str, code: str, card: str) -> tuple[str | None, list[str]]:
-    """One phone: open the join link, rank three methods, confirm, cast. (receipt, texts)."""
-    from benchmarks.streamlit_client import StreamlitClient, receipt_in
+    """One phone: open the join link, rank three methods, review, cast. (receipt, texts)."""
+    from benchmarks.streamlit_client import StreamlitClient
 
     c = StreamlitClient(base_ws, "join", f"w={code}&card={card}")
     await c.connect()
     try:
-        assert (await c.run(timeout=60)).status == "FINISHED_SUCCESSFULLY"
-        ranking = c.widget(f"ranking_{code}")
-        c.set_value(f"ranking_{code}", "string_array_value", list(ranking.element.options)[:3])
-        await c.run(timeout=60)
-        c.set_value(f"confirm_{code}", "bool_value", True)
-        await c.run(timeout=60)
-        result = await c.run(triggers=[c.widget("cast").id], timeout=60)
-        receipt = next((r for b in result.markdown if (r := receipt_in(b))), None)
-        return receipt, result.markdown
+        return await tap_ballot(c, code, timeout=60)
     finally:
         await c.close()
+
+
+async def tap_ballot(c: Any, code: str, timeout: float) -> tuple[str | None, list[str]]:
+    """The taps of pages/join.py on a connected client: (receipt or None, texts shown).
+
+    Follows both ballot flows the page has had: one form with a review button (now), or a
+    ranking, a confirm checkbox and a cast button (before).
+    """
+    from benchmarks.streamlit_client import receipt_in
+
+    texts: list[str] = []
+
+    async def run(**kw: Any) -> None:
+        result = await c.run(timeout=timeout, **kw)
+        texts.extend(result.markdown + result.exceptions)
+        if result.status != "FINISHED_SUCCESSFULLY":
+            raise RuntimeError(f"page run ended {result.status}")
+
+    await run()
+    ranking = c.widget(f"ranking_{code}")
+    c.set_value(f"ranking_{code}", "string_array_value", list(ranking.element.options)[:3])
+    try:
+        review = c.widget("review")
+    except KeyError:
+        await run()
+        c.set_value(f"confirm_{code}", "bool_value", True)
+        await run()
+    else:
+        await run(triggers=[review.id])
+    await run(triggers=[c.widget("cast").id])
+    receipt = next((r for b in texts if (r := receipt_in(b))), None)
+    return receipt, texts
 
 
 async def projector_count(base_ws: str, code: str, expected: int, timeout: float = 30) -> int:
