@@ -66,6 +66,7 @@ PHONE: dict[str, Any] = {
 }
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1920, "height": 1080}, "locale": "zh-CN"}
 TIMEOUT = 60_000
+REVIEW_BUTTON = "检查我的排序"  # join.review_button in zh: the screenshots show the default UI
 
 
 def weighted_ranking(rng: random.Random, size: int) -> list[str]:
@@ -142,7 +143,11 @@ def main() -> int:
                 option.click()
                 expect(box.locator("[data-tag]")).to_have_count(n, timeout=TIMEOUT)
             phone.keyboard.press("Escape")
-            expect(phone.locator('[data-testid="stMarkdownContainer"] ol li')).to_have_count(3)
+            # The ballot form hands the choices over once; the page reads them back "1. … 2. …".
+            phone.get_by_role("button", name=REVIEW_BUTTON).click()
+            expect(phone.locator('[data-testid="stMarkdownContainer"] ol li')).to_have_count(
+                3, timeout=TIMEOUT
+            )
             settle(phone, expect)
             phone.screenshot(path=str(OUT / "ballot-phone.png"), full_page=True)
 
