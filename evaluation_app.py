@@ -21,8 +21,11 @@ gc.freeze()
 
 instance()  # migrate and open the database once per process, before any page renders
 
-# The join code travels in the URL so it survives page changes and phones waking up.
-workshop_code = st.query_params.get("w")
+# The join code travels in the URL so it survives page changes and phones waking up; a nav
+# click drops query parameters, so the session remembers it and writes it back.
+workshop_code = st.query_params.get("w") or st.session_state.get(state.WORKSHOP_CODE)
+if workshop_code is not None:
+    st.session_state[state.WORKSHOP_CODE] = workshop_code
 is_participant_link = workshop_code is not None and not st.session_state.get(state.GRANTS)
 
 home = st.Page("pages/home.py", title=tr("nav.home"), icon="🏠", url_path="home", default=True)
@@ -41,7 +44,8 @@ pages = {
 nav = st.navigation(pages, position="hidden" if is_participant_link else "sidebar")
 if not is_participant_link:
     language_switch(st.sidebar)
-if workshop_code is not None:
-    st.query_params["w"] = workshop_code
-st.query_params["lang"] = lang()
+# Each write to the URL is a message to the browser: write only what changed. (The join code
+# is written back by the pages that need it: ui.workshop.current_code.)
+if st.query_params.get("lang") != lang():
+    st.query_params["lang"] = lang()
 nav.run()

@@ -19,7 +19,7 @@ from core.errors import BeiduiError
 from core.instance import base_url, check_admin_password, join_url
 from core.templates import available_templates
 from core.workshops import WorkshopView, create_workshop, list_workshops, move_to, unlock_console
-from ui import state
+from ui import live, state
 from ui.i18n import error_text, lang, tr
 from ui.runtime import instance
 
@@ -37,6 +37,7 @@ def run(action: Callable[[], Any], success: str | None = None) -> Any:
         return None
     if success:
         st.session_state["facilitator_flash"] = success
+    live.forget_cached_reads()
     return result if result is not None else True
 
 

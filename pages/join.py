@@ -16,15 +16,16 @@ from core.domain import Stage
 from core.errors import BeiduiError
 from core.tally import DEFAULT_COUNTING
 from core.workshops import WorkshopView
-from ui import live
+from ui import live, state
 from ui.i18n import error_text, lang, language_switch, tr
 from ui.runtime import instance
+from ui.workshop import current_code, forget_code
 
 inst = instance()
 L = lang()
 
 # --- which workshop ---------------------------------------------------------------------
-code = st.query_params.get("w")
+code = current_code()
 top = st.container(horizontal=True, horizontal_alignment="right")
 language_switch(top)
 if not code:
@@ -38,6 +39,7 @@ if not code:
                 st.error(error_text(err))
             else:
                 st.query_params["w"] = found.code
+                st.session_state[state.WORKSHOP_CODE] = found.code
                 st.rerun()
     st.stop()
 
@@ -46,7 +48,7 @@ try:
 except BeiduiError as err:
     st.error(error_text(err))
     if st.button(tr("join.try_other_code"), key="other_code"):
-        del st.query_params["w"]
+        forget_code()
         st.rerun()
     st.stop()
 

@@ -21,11 +21,12 @@ from core.workshops import WorkshopView
 from ui import live
 from ui.i18n import error_text, lang, tr
 from ui.runtime import instance
+from ui.workshop import current_code
 
 inst = instance()
 L = lang()
 
-code = st.query_params.get("w")
+code = current_code()
 if not code:
     workshops = live.all_workshops()
     if not workshops:

@@ -14,12 +14,13 @@ from core.errors import BeiduiError
 from ui import live
 from ui.i18n import error_text, lang, tr
 from ui.runtime import instance
+from ui.workshop import current_code
 
 inst = instance()
 L = lang()
 
 st.title(tr("receipts.title"))
-code = st.query_params.get("w") or st.text_input(tr("common.workshop_code"), key="receipts_code")
+code = current_code() or st.text_input(tr("common.workshop_code"), key="receipts_code")
 if not code:
     st.stop()
 try:

@@ -45,3 +45,9 @@ def refresh_live_results(code: str) -> None:
 @st.cache_data(ttl=5, show_spinner=False)
 def opened_rankings(code: str) -> list[tuple[str | None, tuple[str, ...]]]:
     return results.opened_rankings(instance().db, code)
+
+
+def forget_cached_reads() -> None:
+    """After a facilitator's change, this process shows it at once (others within 1 s)."""
+    for cached in (workshop, ballot_count, wall, published, all_workshops, opened_rankings):
+        cached.clear()

@@ -62,3 +62,16 @@ def test_a_facilitator_creates_a_workshop_and_steps_it_forward(app_env: Instance
     at.checkbox(key="confirm_move").check().run()
     at.button(key="move").click().run()
     assert list_workshops(app_env.db)[0].stage == Stage.QUESTIONS
+
+
+def test_the_join_code_survives_moving_between_pages(app_env: Instance) -> None:
+    from core.templates import available_templates
+    from core.workshops import create_workshop
+
+    code = create_workshop(app_env.db, available_templates()["default"], "Kept", "passphrase 123")
+    at = make_app({"lang": "en", "w": code}).run()
+    at.switch_page("pages/home.py").run()
+    at.query_params.pop("w", None)  # what a click on a navigation link does
+    at.switch_page("pages/join.py").run()
+    assert not at.exception
+    assert any("Kept" in c.value for c in at.caption)  # the phone is still in its workshop
