@@ -56,7 +56,12 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
+    from core.crypto import fsync_directory  # crypto reads settings paths, not the reverse
+
+    fsync_directory(path.parent)
 
 
 def admin_password(settings: Settings) -> str:

@@ -624,7 +624,22 @@ def load_or_create_instance_secret(path: Path) -> bytes:
         pass
     finally:
         tmp.unlink()
+    fsync_directory(path.parent)  # the link itself must survive a power cut before cards exist
     return _read_secret_file(path)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or link inside `directory` durable (POSIX; a no-op where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _read_secret_file(path: Path) -> bytes:
