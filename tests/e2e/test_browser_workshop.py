@@ -135,11 +135,25 @@ def move_stage(page: Any, target: str, passphrase: str | None = None) -> None:
 
 
 def tap(phone: Any, code: str, label: str) -> None:
-    """Tap one method in the ranking multiselect, as a thumb would (tap order = rank)."""
+    """Tap one method in the ranking multiselect, as a thumb would (tap order = rank).
+
+    A tap on a list that is just closing is lost on a real phone too; the thumb taps again.
+    """
+    box = widget(phone, f"ranking_{code}")
+    chip = box.locator(f'[data-tag][aria-label="{label}"]')
     option = phone.get_by_role("option", name=label, exact=True)
-    if not option.is_visible():  # the list stays open between taps, unless a rerun shut it
-        widget(phone, f"ranking_{code}").get_by_role("combobox").click()
-    option.click()
+    for _attempt in range(5):
+        if chip.count():
+            return
+        if not option.is_visible():
+            box.get_by_role("combobox").click()
+        option.click()
+        try:
+            expect(chip).to_have_count(1, timeout=3_000)
+            return
+        except AssertionError:
+            continue
+    expect(chip).to_have_count(1)
 
 
 def card_codes_from_sheet(page: Any) -> list[str]:
