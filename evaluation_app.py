@@ -11,6 +11,7 @@ import streamlit as st
 
 from ui import state
 from ui.i18n import lang, language_switch, tr
+from ui.routing import mark_entry_point
 from ui.runtime import instance
 
 st.set_page_config(page_title="Beidui 背对", page_icon="🫥", layout="wide")
@@ -20,6 +21,7 @@ st.set_page_config(page_title="Beidui 背对", page_icon="🫥", layout="wide")
 gc.freeze()
 
 instance()  # migrate and open the database once per process, before any page renders
+mark_entry_point()
 
 # The join code travels in the URL so it survives page changes and phones waking up; a nav
 # click drops query parameters, so the session remembers it and writes it back.

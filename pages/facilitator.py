@@ -21,7 +21,10 @@ from core.templates import available_templates
 from core.workshops import WorkshopView, create_workshop, list_workshops, move_to, unlock_console
 from ui import live, state
 from ui.i18n import error_text, lang, tr
+from ui.routing import ensure_entry_point
 from ui.runtime import instance
+
+ensure_entry_point()
 
 inst = instance()
 L = lang()
@@ -122,7 +125,9 @@ def stage_tab(w: WorkshopView, grant: str) -> None:
     if target.stage == Stage.REVEALED:
         st.info(tr("facilitator.reveal_explained"))
         phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="stage_phrase")
-    confirm = st.checkbox(tr("facilitator.confirm_move"), key="confirm_move")
+    # A fresh key after every move: the browser would otherwise keep the box ticked.
+    moves = st.session_state.setdefault("moves_made", 0)
+    confirm = st.checkbox(tr("facilitator.confirm_move"), key=f"confirm_move_{moves}")
     if st.button(tr("facilitator.move"), type="primary", disabled=not confirm, key="move"):
         if target.stage == Stage.CLOSED:
             done = run(lambda: ballots.close_voting(inst.db, inst.secret_key, w.code, grant))
@@ -131,7 +136,7 @@ def stage_tab(w: WorkshopView, grant: str) -> None:
         else:
             done = run(lambda: move_to(inst.db, inst.secret_key, w.code, grant, target))
         if done:
-            st.session_state.pop("confirm_move", None)
+            st.session_state["moves_made"] = moves + 1
             st.session_state.pop("stage_phrase", None)
             st.rerun()
 

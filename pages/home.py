@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui.i18n import tr
+from ui.routing import ensure_entry_point
+
+ensure_entry_point()
 
 st.title(tr("home.title"))
 st.markdown(tr("home.intro"))

@@ -18,8 +18,11 @@ from core.tally import DEFAULT_COUNTING
 from core.workshops import WorkshopView
 from ui import live, state
 from ui.i18n import error_text, lang, language_switch, tr
+from ui.routing import ensure_entry_point
 from ui.runtime import instance
 from ui.workshop import current_code, forget_code
+
+ensure_entry_point()
 
 inst = instance()
 L = lang()
@@ -92,7 +95,7 @@ def questions_stage() -> None:
     st.subheader(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
     st.markdown(f"### {q.text.get(L)}")
     st.caption(tr("join.notes_are_anonymous"))
-    with st.form(f"note_form_{q.id}", clear_on_submit=True, border=True):
+    with st.form(f"note_form_{q.id}", clear_on_submit=True, border=True, enter_to_submit=False):
         text = st.text_area(
             tr("join.your_note"), key=f"note_text_{q.id}", max_chars=280, height=100
         )
@@ -232,7 +235,7 @@ def voting_stage() -> None:
         st.session_state[keys["order"]] = shuffled
     role_labels = {r.key: r.label.get(L) for r in w.roles}
     # One form: choosing costs no server round trip; the phone talks to us once per step.
-    with st.form(f"ballot_{w.code}", border=False):
+    with st.form(f"ballot_{w.code}", border=False, enter_to_submit=False):
         if not w.is_open_mode:
             st.text_input(
                 tr("join.card_code"),
@@ -245,6 +248,7 @@ def voting_stage() -> None:
             st.session_state[keys["order"]],
             format_func=labels.__getitem__,
             max_selections=w.ballot_size,
+            select_all=False,  # tap order is the ranking: "all" would rank in list order
             key=keys["ranking"],
             placeholder=tr("join.rank_placeholder"),
         )

@@ -15,13 +15,15 @@ from core import charts, robustness
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.instance import join_url
-from core.qr import qr_svg
 from core.tally import DEFAULT_COUNTING
 from core.workshops import WorkshopView
 from ui import live
 from ui.i18n import error_text, lang, tr
+from ui.routing import ensure_entry_point
 from ui.runtime import instance
 from ui.workshop import current_code
+
+ensure_entry_point()
 
 inst = instance()
 L = lang()
@@ -65,7 +67,8 @@ def screen() -> None:
     left, right = st.columns([1, 3], gap="large")
     with left:
         url = join_url(inst.settings, w.code)
-        st.html(f'<div style="max-width:360px;margin:auto">{qr_svg(url)}</div>')
+        # A PNG: st.html sanitises inline SVG away.
+        st.image(live.qr_png(url), width=360)
         st.markdown(f'<div class="bd-code">{w.code}</div>', unsafe_allow_html=True)
         st.caption(url)
         st.caption(f"{w.name} · {tr('common.stages.' + w.stage.value)}")

@@ -13,8 +13,11 @@ from core.domain import Stage
 from core.errors import BeiduiError
 from ui import live
 from ui.i18n import error_text, lang, tr
+from ui.routing import ensure_entry_point
 from ui.runtime import instance
 from ui.workshop import current_code
+
+ensure_entry_point()
 
 inst = instance()
 L = lang()

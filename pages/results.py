@@ -17,7 +17,10 @@ from core.tally import DEFAULT_COUNTING, position_counts
 from core.workshops import unlock_console
 from ui import live, state
 from ui.i18n import LANGUAGE_NAMES, error_text, lang, tr
+from ui.routing import ensure_entry_point
 from ui.runtime import instance
+
+ensure_entry_point()
 
 inst = instance()
 L = lang()

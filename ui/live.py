@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import notes, results
+from core.qr import qr_png_bytes
 from core.workshops import WorkshopView, get_workshop, list_workshops
 from ui.runtime import instance
 
@@ -51,3 +52,8 @@ def forget_cached_reads() -> None:
     """After a facilitator's change, this process shows it at once (others within 1 s)."""
     for cached in (workshop, ballot_count, wall, published, all_workshops, opened_rankings):
         cached.clear()
+
+
+@st.cache_data(show_spinner=False)
+def qr_png(url: str) -> bytes:
+    return qr_png_bytes(url, scale=12)

@@ -43,3 +43,8 @@ def make_app(query: dict[str, str] | None = None, locale: str | None = None) -> 
     if locale:
         at.context = {"locale": locale}
     return at
+
+
+def confirm_box(at: AppTest) -> object:
+    """The console's stage-change confirmation (its key changes after every move)."""
+    return next(c for c in at.checkbox if (c.key or "").startswith("confirm_move_"))

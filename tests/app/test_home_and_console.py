@@ -7,7 +7,7 @@ import pytest
 from core.domain import Stage
 from core.instance import Instance
 from core.workshops import list_workshops
-from tests.app.conftest import ADMIN, make_app
+from tests.app.conftest import ADMIN, confirm_box, make_app
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_a_facilitator_creates_a_workshop_and_steps_it_forward(app_env: Instance
     at.button[0].click().run()
     assert not at.exception
 
-    at.checkbox(key="confirm_move").check().run()
+    confirm_box(at).check().run()
     at.button(key="move").click().run()
     assert list_workshops(app_env.db)[0].stage == Stage.QUESTIONS
 

@@ -16,7 +16,7 @@ from core.domain import Stage
 from core.instance import Instance
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
-from tests.app.conftest import make_app
+from tests.app.conftest import confirm_box, make_app
 
 PASS = "facilitator secret 1"
 
@@ -35,7 +35,7 @@ def _move(at, target_label_part: str) -> None:  # type: ignore[no-untyped-def]
     box = at.selectbox(key="target_stage")
     match = next(o for o in box.options if target_label_part in o)
     box.select(match).run()
-    at.checkbox(key="confirm_move").check().run()
+    confirm_box(at).check().run()
     at.button(key="move").click().run()
     assert not at.exception
 
@@ -117,11 +117,11 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     assert get_workshop(db, code).stage == Stage.CLOSED
     box = con.selectbox(key="target_stage")
     con.text_input(key="stage_phrase").input("not the passphrase")
-    con.checkbox(key="confirm_move").check().run()
+    confirm_box(con).check().run()
     con.button(key="move").click().run()
     assert con.error and get_workshop(db, code).stage == Stage.CLOSED
     con.text_input(key="stage_phrase").input(PASS)
-    con.checkbox(key="confirm_move").check().run()
+    confirm_box(con).check().run()
     con.button(key="move").click().run()
     assert not con.exception
     assert get_workshop(db, code).stage == Stage.REVEALED

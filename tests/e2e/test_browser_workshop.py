@@ -119,13 +119,11 @@ def move_stage(page: Any, target: str, passphrase: str | None = None) -> None:
         field.fill(passphrase)
         field.press("Enter")
         settle(page)
-    confirm = widget(page, "confirm_move").get_by_role("checkbox")
-    if confirm.is_checked():
-        # After a Move the page drops `confirm_move` on the server, but the browser still
-        # shows the box ticked beside a disabled Move button: untick it to tick it again.
-        widget(page, "confirm_move").locator("label").click()
-        expect(confirm).not_to_be_checked()
-    widget(page, "confirm_move").locator("label").click()
+    # The confirmation box gets a fresh key after every move, so it always starts unticked.
+    box = page.locator('[class*="st-key-confirm_move_"]')
+    confirm = box.get_by_role("checkbox")
+    expect(confirm).not_to_be_checked(timeout=TIMEOUT)
+    box.locator("label").click()
     expect(confirm).to_be_checked()
     button = widget(page, "move").get_by_role("button")
     expect(button).to_be_enabled(timeout=TIMEOUT)
@@ -206,8 +204,14 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
 
     try:
         # 1. The facilitator creates a workshop, unlocks it and generates cards.
+        # The first request on a fresh server is a deep link: it must still go through the
+        # entry point's navigation (organisers get the sidebar, phones none).
         console = open_page(DESKTOP, "/facilitator?lang=en")
         settle(console)
+        # (Streamlit's old folder mode would list file names such as "facilitator" instead.)
+        expect(console.get_by_test_id("stSidebarNav")).to_contain_text(
+            "Facilitator console", timeout=TIMEOUT
+        )
         open_tab(console, "New workshop")
         console.get_by_label("Admin password").fill(ADMIN)
         console.get_by_role("button", name="Log in").click()
@@ -243,6 +247,7 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         # 2. The projector joins the room; the facilitator moves to question 1.
         projector = open_page(DESKTOP, f"/projector?w={code}&lang=en")
         expect(projector.locator(".bd-code")).to_have_text(code)
+        expect(projector.get_by_test_id("stImage").locator("img")).to_be_visible()  # the QR
         move_stage(console, "Questions: question 1 of 4")
         expect(projector.get_by_text("Which of your growth is strongly linked")).to_be_visible()
 
@@ -256,6 +261,7 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         for phone, text in zip(phones, NOTE_TEXTS, strict=True):
             expect(phone.get_by_text("Question 1 of 4")).to_be_visible()
             expect(phone).not_to_have_url(re.compile("card="))  # the card leaves the address bar
+            expect(phone.get_by_test_id("stSidebarNav")).to_have_count(0)  # no organiser pages
             phone.get_by_label(re.compile("Write your thoughts")).fill(text)
             phone.get_by_role("button", name="Post the note").click()
             expect(phone.get_by_text("Received!")).to_be_visible()
