@@ -18,6 +18,7 @@ METHOD_PARAMS: Final = frozenset(
     {"method", "methods", "methods_a", "methods_b", "leader", "runner_up"}
 )
 COUNTING_PARAMS: Final = frozenset({"counting", "counting_a", "counting_b"})
+TIE_AWARE_PARAMS: Final = frozenset({"methods_a", "methods_b"})
 
 
 def at_place(result: TallyResult, place: int) -> tuple[MethodId, ...]:
@@ -144,7 +145,11 @@ def render(message: Message, lang: str, labels: Mapping[MethodId, str]) -> str:
     params: dict[str, Any] = {}
     for name, value in message.params.items():
         if name in METHOD_PARAMS:
-            params[name] = _join((value,) if isinstance(value, str) else value, lang, labels)
+            group = (value,) if isinstance(value, str) else tuple(value)
+            params[name] = _join(group, lang, labels)
+            if name in TIE_AWARE_PARAMS and len(group) > 1:
+                # "A vs B, A" reads as a contradiction; "A vs B, A (tied)" says what it is.
+                params[name] = t("tally.tied_group", lang, methods=params[name])
         elif name in COUNTING_PARAMS:
             params[name] = t(COUNTING_METHODS[value].name_key, lang)
         elif name == "unit":

@@ -85,3 +85,24 @@ def test_irv_round_messages_render_with_method_labels() -> None:
     assert texts[-1].startswith("Tie rule:")
     assert any("丁" in text for text in texts)
     assert all("{" not in text for text in texts)
+
+
+def test_a_place_decided_by_one_method_and_tied_in_another_says_tied() -> None:
+    from core.i18n import Message
+    from core.robustness import render
+
+    message = Message(
+        "tally.robustness.disagree_place",
+        {
+            "counting_a": "points",
+            "counting_b": "schulze",
+            "place": 2,
+            "methods_a": ("mentor",),
+            "methods_b": ("research", "mentor"),
+        },
+    )
+    labels = {"mentor": "导师陪伴", "research": "行动研究"}
+    assert render(message, "zh", labels).endswith("导师陪伴 对 行动研究、导师陪伴（并列）。")
+    assert "Mentor vs Research, Mentor (tied)" in render(
+        message, "en", {"mentor": "Mentor", "research": "Research"}
+    )
