@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,14 +39,31 @@ class Settings:
         return self.data_dir / "secrets" / "admin_password"
 
 
-def settings_from_env(env: dict[str, str] | None = None) -> Settings:
+SECRETS_TOML = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+
+
+def _from_secrets_toml(name: str, path: Path = SECRETS_TOML) -> str | None:
+    """A value from Streamlit's secrets file, read as plain TOML (core never imports
+    Streamlit); the environment wins over it."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    value = data.get(name)
+    return str(value) if value else None
+
+
+def settings_from_env(
+    env: dict[str, str] | None = None, secrets_toml: Path = SECRETS_TOML
+) -> Settings:
     env = dict(os.environ) if env is None else env
     data_dir = Path(env.get("BEIDUI_DATA_DIR", str(DATA_DIR)))
     return Settings(
         database_url=env.get("DATABASE_URL") or default_database_url(data_dir),
         data_dir=data_dir,
         base_url=env.get("BASE_URL") or None,
-        admin_password=env.get("BEIDUI_ADMIN_PASSWORD") or None,
+        admin_password=env.get("BEIDUI_ADMIN_PASSWORD")
+        or _from_secrets_toml("admin_password", secrets_toml),
     )
 
 
