@@ -62,14 +62,14 @@ from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
 from core.models import (
-    Card,
+    CARDS,
+    OPENED_BALLOTS,
+    SEALED_BALLOTS,
     Method,
     Note,
-    OpenedBallot,
     Question,
     ResultPublication,
     Role,
-    SealedBallot,
     SummaryPoint,
     Theme,
     Workshop,
@@ -87,9 +87,6 @@ _ZIP_DATE: Final = (1980, 1, 1, 0, 0, 0)
 MAX_DOCUMENT_BYTES: Final = 512 * 1024 * 1024
 _INSTANCE_CHECK_LABEL: Final = b"beidui/backup/instance-check/v1"
 
-_CARDS = cast(Table, Card.__table__)
-_SEALED = cast(Table, SealedBallot.__table__)
-_OPENED = cast(Table, OpenedBallot.__table__)
 _NOTES = cast(Table, Note.__table__)
 
 # --------------------------------------------------------------------------------------------
@@ -188,24 +185,24 @@ def _workshop_document(session: Session, w: Workshop, secret_key: bytes | None) 
     cards = sorted(
         (bytes(r.digest), bool(r.is_spent), bool(r.is_void))
         for r in session.execute(
-            select(_CARDS.c.digest, _CARDS.c.is_spent, _CARDS.c.is_void).where(
-                _CARDS.c.workshop_id == w.id
+            select(CARDS.c.digest, CARDS.c.is_spent, CARDS.c.is_void).where(
+                CARDS.c.workshop_id == w.id
             )
         )
     )
     sealed = sorted(
         (str(r.id), bytes(r.sealed), str(r.receipt))
         for r in session.execute(
-            select(_SEALED.c.id, _SEALED.c.sealed, _SEALED.c.receipt).where(
-                _SEALED.c.workshop_id == w.id
+            select(SEALED_BALLOTS.c.id, SEALED_BALLOTS.c.sealed, SEALED_BALLOTS.c.receipt).where(
+                SEALED_BALLOTS.c.workshop_id == w.id
             )
         )
     )
     opened = sorted(
         (str(r.id), str(r.ranking), r.role)
         for r in session.execute(
-            select(_OPENED.c.id, _OPENED.c.ranking, _OPENED.c.role).where(
-                _OPENED.c.workshop_id == w.id
+            select(OPENED_BALLOTS.c.id, OPENED_BALLOTS.c.ranking, OPENED_BALLOTS.c.role).where(
+                OPENED_BALLOTS.c.workshop_id == w.id
             )
         )
     )
@@ -640,9 +637,9 @@ def _insert_workshop(
         )
     # Participant rows go in sorted by key, as the archive holds them: no order to recall.
     for table, rows, key in (
-        (_CARDS, card_rows, "digest"),
-        (_SEALED, sealed, "id"),
-        (_OPENED, opened, "id"),
+        (CARDS, card_rows, "digest"),
+        (SEALED_BALLOTS, sealed, "id"),
+        (OPENED_BALLOTS, opened, "id"),
         (_NOTES, notes, "id"),
     ):
         if rows:

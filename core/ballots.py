@@ -20,9 +20,9 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, cast
+from typing import Any, ClassVar, Final
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,13 +38,14 @@ from core.domain import (
 )
 from core.errors import BeiduiError
 from core.models import (
-    Card,
+    CARDS,
+    OPENED_BALLOTS,
+    SEALED_BALLOTS,
+    WORKSHOP_SECRETS,
+    WORKSHOPS,
     Method,
-    OpenedBallot,
     Role,
-    SealedBallot,
     Workshop,
-    WorkshopSecrets,
     random_id,
 )
 from core.ratelimit import AttemptLimiter
@@ -277,16 +278,11 @@ def _group_commit(db: Database) -> _GroupCommit:
     return group
 
 
-_WORKSHOPS = cast(Table, Workshop.__table__)
-_SECRETS = cast(Table, WorkshopSecrets.__table__)
-_CARDS = cast(Table, Card.__table__)
-_SEALED = cast(Table, SealedBallot.__table__)
-_OPENED = cast(Table, OpenedBallot.__table__)
-_W = _WORKSHOPS.c
-_S = _SECRETS.c
-_C = _CARDS.c
-_B = _SEALED.c
-_O = _OPENED.c
+_W = WORKSHOPS.c
+_S = WORKSHOP_SECRETS.c
+_C = CARDS.c
+_B = SEALED_BALLOTS.c
+_O = OPENED_BALLOTS.c
 
 
 def join_code(text: str) -> WorkshopCode:
@@ -308,7 +304,7 @@ def _read_box(db: Database, code: WorkshopCode) -> tuple[_Box, Stage]:
                 _S.box_public_key,
                 _S.card_salt,
             )
-            .join_from(_WORKSHOPS, _SECRETS, _S.workshop_id == _W.id)
+            .join_from(WORKSHOPS, WORKSHOP_SECRETS, _S.workshop_id == _W.id)
             .where(_W.code == code)
         ).one_or_none()
         if row is None:
@@ -401,7 +397,7 @@ def issue_cards(
                     {"digest": d, "workshop_id": w.id, "is_spent": False, "is_void": False}
                     for d in digests
                 ]
-                session.execute(insert(_CARDS), rows)
+                session.execute(insert(CARDS), rows)
         except IntegrityError:
             continue  # a 43.7-bit code collided with an existing card: draw the batch again
         return list(codes)
@@ -413,7 +409,7 @@ def void_unused_cards(db: Database, secret_key: bytes, code: WorkshopCode, grant
     with db.write.begin() as session:
         w = _facilitator_workshop(session, secret_key, code, grant)
         result = session.execute(
-            update(_CARDS)
+            update(CARDS)
             .where(_C.workshop_id == w.id, _C.is_spent.is_(False), _C.is_void.is_(False))
             .values(is_void=True)
         )
@@ -449,7 +445,7 @@ _STAGE_FOR_CAST = (
 )  # FOR SHARE on PostgreSQL: close_voting's UPDATE waits for casts in flight, and casts
 # that start after it see CLOSED; SQLite's BEGIN IMMEDIATE already serialises writers.
 _SPEND_CARD = (
-    update(_CARDS)
+    update(CARDS)
     .where(
         _C.digest == bindparam("b_digest"),
         _C.workshop_id == bindparam("b_wid"),
@@ -461,7 +457,7 @@ _SPEND_CARD = (
 _CARD_STATE = select(_C.is_spent, _C.is_void).where(
     _C.digest == bindparam("b_digest"), _C.workshop_id == bindparam("b_wid")
 )
-_INSERT_SEALED = insert(_SEALED)
+_INSERT_SEALED = insert(SEALED_BALLOTS)
 
 
 def _check_ranking(box: _Box, ranking: Sequence[str]) -> tuple[str, ...]:
@@ -714,12 +710,12 @@ def mix_box(conn: Connection | Session, workshop_id: int) -> list[tuple[bytes, s
     `secure_delete` zeroes freed cells.
     """
     deleted = conn.execute(
-        delete(_SEALED).where(_B.workshop_id == workshop_id).returning(_B.sealed, _B.receipt)
+        delete(SEALED_BALLOTS).where(_B.workshop_id == workshop_id).returning(_B.sealed, _B.receipt)
     ).all()
     rows = _shuffled([(bytes(r.sealed), str(r.receipt)) for r in deleted])
     if rows:
         conn.execute(
-            insert(_SEALED),
+            insert(SEALED_BALLOTS),
             [
                 {"id": random_id(), "workshop_id": workshop_id, "sealed": s, "receipt": r}
                 for s, r in rows
@@ -732,7 +728,7 @@ def _forget_spend_times(conn: Connection | Session, workshop_id: int) -> None:
     # On PostgreSQL each spent card row carries the xmin of the transaction that spent it,
     # which was also the xmin of that ballot until the mix. Touching every card of the
     # workshop in one transaction gives them all the same xmin.
-    conn.execute(update(_CARDS).where(_C.workshop_id == workshop_id).values(is_spent=_C.is_spent))
+    conn.execute(update(CARDS).where(_C.workshop_id == workshop_id).values(is_spent=_C.is_spent))
 
 
 def scrub_storage(db: Database, tables: Sequence[str]) -> None:
@@ -897,7 +893,7 @@ def reveal(
         opened = _shuffled(opened)
         if opened:
             session.execute(
-                insert(_OPENED),
+                insert(OPENED_BALLOTS),
                 [
                     {
                         "id": random_id(),
@@ -908,7 +904,7 @@ def reveal(
                     for ranking, role in opened
                 ],
             )
-        session.execute(update(_SEALED).where(_B.workshop_id == w.id).values(sealed=b""))
+        session.execute(update(SEALED_BALLOTS).where(_B.workshop_id == w.id).values(sealed=b""))
         w.secrets.box_private_key_live = None
         w.stage = Stage.REVEALED.value
         w.stage_changed_at = _now()

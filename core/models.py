@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     Boolean,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -235,3 +237,13 @@ class ResultPublication(Base):
     ballots_counted: Mapped[int] = mapped_column(Integer, default=0)
     # JSON: the opened rankings' aggregate only (never individual ballots).
     tally_json: Mapped[str] = mapped_column(Text)
+
+
+# Core (non-ORM) handles on the tables, for the hot paths and bulk rewrites (casting, the mix,
+# publications, backups) that skip the ORM's per-object work.
+WORKSHOPS = cast(Table, Workshop.__table__)
+WORKSHOP_SECRETS = cast(Table, WorkshopSecrets.__table__)
+CARDS = cast(Table, Card.__table__)
+SEALED_BALLOTS = cast(Table, SealedBallot.__table__)
+OPENED_BALLOTS = cast(Table, OpenedBallot.__table__)
+RESULT_PUBLICATIONS = cast(Table, ResultPublication.__table__)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import crypto
@@ -31,15 +31,16 @@ from core.ballots import (
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.models import (
+    OPENED_BALLOTS,
+    RESULT_PUBLICATIONS,
+    SEALED_BALLOTS,
+    WORKSHOP_SECRETS,
+    WORKSHOPS,
     Method,
-    OpenedBallot,
     ResultPublication,
     Role,
-    SealedBallot,
-    Workshop,
-    WorkshopSecrets,
 )
-from core.reveal_policy import decide_reveal
+from core.reveal_policy import RevealDecision, decide_reveal
 from core.tally import CountingId, MethodId, TallyResult, build_profile, tally_all
 from core.workshops import WorkshopNotFound
 
@@ -49,16 +50,11 @@ from core.workshops import WorkshopNotFound
 LIVE_COUNTING: Final[tuple[CountingId, ...]] = ("points", "first_choices", "appearances")
 _FORMAT_VERSION: Final = 1
 
-_WORKSHOPS = cast(Table, Workshop.__table__)
-_SECRETS = cast(Table, WorkshopSecrets.__table__)
-_SEALED = cast(Table, SealedBallot.__table__)
-_OPENED = cast(Table, OpenedBallot.__table__)
-_PUBLICATIONS = cast(Table, ResultPublication.__table__)
-_W = _WORKSHOPS.c
-_S = _SECRETS.c
-_B = _SEALED.c
-_O = _OPENED.c
-_P = _PUBLICATIONS.c
+_W = WORKSHOPS.c
+_S = WORKSHOP_SECRETS.c
+_B = SEALED_BALLOTS.c
+_O = OPENED_BALLOTS.c
+_P = RESULT_PUBLICATIONS.c
 
 
 @dataclass(frozen=True)
@@ -163,7 +159,7 @@ def _from_json(text: str) -> PublishedResults:
 def _store_publication(session: Session, workshop_id: int, results: PublishedResults) -> None:
     payload = _to_json(results)
     changed = session.execute(
-        update(_PUBLICATIONS)
+        update(RESULT_PUBLICATIONS)
         .where(_P.workshop_id == workshop_id)
         .values(ballots_counted=results.ballots_counted, tally_json=payload)
     )
@@ -221,6 +217,13 @@ def ballot_count(db: Database, code: WorkshopCode) -> int:
         return _count(session, _workshop_row(session, code).id)
 
 
+def _decision(session: Session, workshop_id: int, stage: Stage, k: int) -> RevealDecision:
+    last = session.scalar(select(_P.ballots_counted).where(_P.workshop_id == workshop_id))
+    return decide_reveal(
+        last, _count(session, workshop_id), k=k, is_voting_closed=stage == Stage.CLOSED
+    )
+
+
 def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) -> None:
     """Publish a new live tally if the workshop shows live results, the facilitator has
     unlocked the box, and `reveal_policy` says a batch is complete (≥ k new ballots since
@@ -236,13 +239,7 @@ def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) ->
             return
         if session.scalar(select(_S.box_private_key_live).where(_S.workshop_id == w.id)) is None:
             return
-        last = session.scalar(select(_P.ballots_counted).where(_P.workshop_id == w.id))
-        decision = decide_reveal(
-            last,
-            _count(session, w.id),
-            k=w.anonymity_k,
-            is_voting_closed=Stage(w.stage) == Stage.CLOSED,
-        )
+        decision = _decision(session, w.id, Stage(w.stage), w.anonymity_k)
     if not decision.should_publish:
         return
     with db.write.begin() as session:
@@ -255,13 +252,8 @@ def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) ->
         live_blob = session.scalar(select(_S.box_private_key_live).where(_S.workshop_id == w.id))
         if live_blob is None or Stage(current) not in (Stage.VOTING, Stage.CLOSED):
             return
-        last = session.scalar(select(_P.ballots_counted).where(_P.workshop_id == w.id))
-        decision = decide_reveal(
-            last,
-            _count(session, w.id),
-            k=w.anonymity_k,
-            is_voting_closed=Stage(current) == Stage.CLOSED,
-        )
+        # Decided again under the lock: another projector may have published meanwhile.
+        decision = _decision(session, w.id, Stage(current), w.anonymity_k)
         if not decision.should_publish:
             return
         rows = mix_box(session, w.id)
