@@ -1,4 +1,4 @@
-"""Browser fixtures: one Playwright driver and one Debian Chromium for the whole session.
+"""Browser fixtures: one Playwright driver and one Debian Chromium per test module.
 
 Chromium is the system one (/usr/bin/chromium): tests never download a browser. Without it
 the browser tests skip with the reason; with BEIDUI_REQUIRE_BROWSER=1 (CI) they fail instead,
@@ -43,8 +43,11 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"browser tests skipped: {reason}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: Playwright's sync API keeps an event loop running in this
+    # thread while it is open, and later tests that call asyncio.run() (the protocol client)
+    # would fail with "cannot be called from a running event loop".
     """A headless Chromium shared by every browser test; each test makes its own contexts."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing (Debian: apt-get install chromium)")
