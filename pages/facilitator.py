@@ -23,6 +23,7 @@ from ui import live, state
 from ui.i18n import error_text, lang, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
+from ui.text import md_plain
 
 ensure_entry_point()
 
@@ -112,7 +113,7 @@ def stage_tab(w: WorkshopView, grant: str) -> None:
     n_q = len(w.questions)
     st.metric(tr("common.stage"), stage_label(w.position, n_q))
     if w.stage == Stage.QUESTIONS:
-        st.info(w.questions[w.current_question].text.get(L))
+        st.info(md_plain(w.questions[w.current_question].text.get(L)))
     options = next_positions(w.position, n_q)
     if not options:
         st.success(tr("facilitator.all_done"))
@@ -242,7 +243,7 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
             status.append(tr("facilitator.note_hidden"))
         if note.is_pending:
             status.append(tr("facilitator.note_pending"))
-        row.markdown(f"{note.text}  \n**● {note.dots}** {' · '.join(status)}")
+        row.markdown(f"{md_plain(note.text)}  \n**● {note.dots}** {' · '.join(status)}")
         cols = row.columns([2, 1, 2])
         chosen = cols[0].selectbox(
             tr("facilitator.note_theme"),
@@ -347,7 +348,7 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
     st.markdown(f"#### {tr('facilitator.methods_title')}")
     for m in w.methods:
         cols = st.columns([5, 1])
-        cols[0].markdown(f"**{m.label.get(L)}** — {m.description.get(L)}")
+        cols[0].markdown(f"**{md_plain(m.label.get(L))}** — {md_plain(m.description.get(L))}")
         if cols[1].button(tr("facilitator.remove"), key=f"rm_{m.key}") and run(
             lambda key=m.key: editing.remove_method(inst.db, inst.secret_key, w.code, grant, key)
         ):

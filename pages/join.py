@@ -20,6 +20,7 @@ from ui import live, state
 from ui.i18n import error_text, lang, language_switch, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
+from ui.text import md_plain
 from ui.workshop import current_code, forget_code
 
 ensure_entry_point()
@@ -29,6 +30,8 @@ L = lang()
 
 # --- which workshop ---------------------------------------------------------------------
 code = current_code()
+# Phones have little height to spare: less empty space above the first line.
+st.markdown("<style>.block-container {padding-top: 1.5rem;}</style>", unsafe_allow_html=True)
 top = st.container(horizontal=True, horizontal_alignment="right")
 language_switch(top)
 if not code:
@@ -61,7 +64,7 @@ if card_from_link := st.query_params.get("card"):
     st.session_state.setdefault(f"card_{w.code}", card_from_link)
     del st.query_params["card"]
 
-st.caption(f"{w.name} · {tr('common.workshop_code')} {w.code}")
+st.caption(f"{md_plain(w.name)} · {tr('common.workshop_code')} {w.code}")
 seen_key = f"seen_stage_{w.code}"
 st.session_state[seen_key] = (w.stage, w.current_question)
 
@@ -93,7 +96,7 @@ def waiting(message_key: str) -> None:
 def questions_stage() -> None:
     q = w.questions[w.current_question]
     st.subheader(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
-    st.markdown(f"### {q.text.get(L)}")
+    st.markdown(f"### {md_plain(q.text.get(L))}")
     st.caption(tr("join.notes_are_anonymous"))
     with st.form(f"note_form_{q.id}", clear_on_submit=True, border=True, enter_to_submit=False):
         text = st.text_area(
@@ -119,7 +122,7 @@ def questions_stage() -> None:
             st.info(tr("join.wall_empty"))
         for note in items:
             row = st.container(border=True, horizontal=True, vertical_alignment="center")
-            row.markdown(note.text)
+            row.markdown(md_plain(note.text))
             row.markdown(f"**● {note.dots}**")
             disabled = note.id in used or len(used) >= notes.DOTS_PER_QUESTION
             if row.button("＋●", key=f"dot_{note.id}", disabled=disabled, help=tr("join.give_dot")):
@@ -218,10 +221,12 @@ def voting_stage() -> None:
     if pending is not None:
         # Review, then confirm: "1. … 2. …" exactly as it will be sealed.
         st.markdown(f"#### {tr('join.review')}")
-        st.markdown("\n".join(f"{i}. {labels[m]}" for i, m in enumerate(pending["ranking"], 1)))
+        st.markdown(
+            "\n".join(f"{i}. {md_plain(labels[m])}" for i, m in enumerate(pending["ranking"], 1))
+        )
         if pending["role"]:
             role_name = next(r.label.get(L) for r in w.roles if r.key == pending["role"])
-            st.caption(tr("join.review_role", role=role_name))
+            st.caption(tr("join.review_role", role=md_plain(role_name)))
         st.button(tr("join.cast"), type="primary", key="cast", on_click=_cast)
         st.button(tr("join.change"), key="change_ballot", on_click=_back_to_ballot)
         return
@@ -263,7 +268,10 @@ def voting_stage() -> None:
         )
     with st.expander(tr("join.what_methods_mean")):
         st.markdown(
-            "\n".join(f"- **{m.label.get(L)}** — {m.description.get(L)}" for m in w.methods)
+            "\n".join(
+                f"- **{md_plain(m.label.get(L))}** — {md_plain(m.description.get(L))}"
+                for m in w.methods
+            )
         )
 
 
@@ -274,7 +282,7 @@ def revealed_stage() -> None:
     if published is not None:
         labels = w.method_labels(L)
         rows = published.tallies[DEFAULT_COUNTING].rows()
-        st.markdown("\n".join(f"{r.rank}. {labels[r.method]} — {r.score}" for r in rows))
+        st.markdown("\n".join(f"{r.rank}. {md_plain(labels[r.method])} — {r.score}" for r in rows))
     if receipt := st.session_state.get(f"receipt_{w.code}"):
         st.caption(tr("join.your_receipt") + f": `{receipt}`")
 

@@ -7,8 +7,6 @@ reload, no flicker, scroll kept); every projector shares one database read per s
 
 from __future__ import annotations
 
-from html import escape as _esc
-
 import streamlit as st
 
 from core import charts, robustness
@@ -21,6 +19,7 @@ from ui import live
 from ui.i18n import error_text, lang, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
+from ui.text import html_plain, md_plain
 from ui.workshop import current_code
 
 ensure_entry_point()
@@ -71,7 +70,7 @@ def screen() -> None:
         st.image(live.qr_png(url), width=360)
         st.markdown(f'<div class="bd-code">{w.code}</div>', unsafe_allow_html=True)
         st.caption(url)
-        st.caption(f"{w.name} · {tr('common.stages.' + w.stage.value)}")
+        st.caption(f"{md_plain(w.name)} · {tr('common.stages.' + w.stage.value)}")
     with right:
         if w.stage == Stage.DRAFT:
             st.markdown(
@@ -87,7 +86,9 @@ def screen() -> None:
 def question_screen(w: WorkshopView) -> None:
     q = w.questions[w.current_question]
     st.caption(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
-    st.markdown(f'<div class="bd-question">{q.text.get(L)}</div>', unsafe_allow_html=True)
+    st.markdown(
+        f'<div class="bd-question">{html_plain(q.text.get(L))}</div>', unsafe_allow_html=True
+    )
     items = live.wall(w.code, w.current_question)
     if not items:
         st.markdown(f"## {tr('projector.notes_coming')}")
@@ -102,12 +103,13 @@ def question_screen(w: WorkshopView) -> None:
     cols = st.columns(2)
     for i, (text, dots) in enumerate(loose):
         cols[i % 2].markdown(
-            f'<div class="bd-note">{_esc(text)} <b>· ● {dots}</b></div>', unsafe_allow_html=True
+            f'<div class="bd-note">{html_plain(text)} <b>· ● {dots}</b></div>',
+            unsafe_allow_html=True,
         )
     for name, texts in themed.items():
-        st.markdown(f"### {_esc(name)}")
+        st.markdown(f"### {md_plain(name)}")
         for text in texts:
-            st.markdown(f'<div class="bd-note">{_esc(text)}</div>', unsafe_allow_html=True)
+            st.markdown(f'<div class="bd-note">{html_plain(text)}</div>', unsafe_allow_html=True)
 
 
 def voting_screen(w: WorkshopView) -> None:
@@ -132,11 +134,18 @@ def voting_screen(w: WorkshopView) -> None:
     if not published.is_final:
         st.caption(tr("projector.batched", counted=published.ballots_counted, k=w.anonymity_k))
     st.altair_chart(charts.ranked_bars(results[DEFAULT_COUNTING], labels, L), width="stretch")
-    for message in robustness.summarize(results):
-        st.markdown(
-            f'<div class="bd-sentence">{robustness.render(message, L, labels)}</div>',
-            unsafe_allow_html=True,
-        )
+    # The room reads two or three sentences from the back; the full account is one tap away.
+    agreement = robustness.agreement(results)
+    headline = [*agreement[:1], *robustness.margins(results[DEFAULT_COUNTING], top=2)]
+    for message in headline:
+        text = robustness.render(message, L, labels)
+        st.markdown(f'<div class="bd-sentence">{html_plain(text)}</div>', unsafe_allow_html=True)
+    if len(agreement) > 1:
+        with st.expander(tr("projector.how_methods_differ")):
+            st.markdown(
+                "\n".join(f"- {md_plain(robustness.render(m, L, labels))}" for m in agreement[1:])
+            )
+
     with st.expander(tr("projector.as_table")):
         st.dataframe(charts.ranked_table(results[DEFAULT_COUNTING], labels, L), hide_index=True)
 

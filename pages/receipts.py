@@ -15,6 +15,7 @@ from ui import live
 from ui.i18n import error_text, lang, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
+from ui.text import md_plain
 from ui.workshop import current_code
 
 ensure_entry_point()
@@ -32,7 +33,7 @@ except BeiduiError as err:
     st.error(error_text(err))
     st.stop()
 st.query_params["w"] = w.code
-st.caption(w.name)
+st.caption(md_plain(w.name))
 if w.stage != Stage.REVEALED:
     st.info(tr("receipts.not_yet"))
     st.stop()

@@ -19,6 +19,7 @@ from ui import live, state
 from ui.i18n import LANGUAGE_NAMES, error_text, lang, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
+from ui.text import md_plain
 
 ensure_entry_point()
 
@@ -55,7 +56,7 @@ if published is not None:
     tallies = published.tallies
     st.altair_chart(charts.ranked_bars(tallies[DEFAULT_COUNTING], labels, L), width="stretch")
     for message in robustness.summarize(tallies):
-        st.markdown(robustness.render(message, L, labels))
+        st.markdown(md_plain(robustness.render(message, L, labels)))
     with st.expander(tr("results.compare")):
         st.altair_chart(charts.method_comparison(tallies, labels, L), width="stretch")
         st.dataframe(charts.comparison_table(tallies, labels, L), hide_index=True)
