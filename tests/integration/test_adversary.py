@@ -123,10 +123,11 @@ def test_the_sealed_rows_do_not_come_back_in_casting_order(instance: Instance) -
     assert_not_casting_order(after)
 
 
+# xmin/ctid are PostgreSQL row metadata (SQLite has neither), so this runs on PostgreSQL only.
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgres_row_metadata_after_close_recalls_no_casting_order(instance: Instance) -> None:
     db = instance.db
-    if db.is_sqlite:
-        pytest.skip("xmin/ctid are PostgreSQL row metadata; SQLite has neither")
     room, _, (receipts, _) = cast_room(instance)
     index = {r: i for i, r in enumerate(receipts)}
     with db.engine.connect() as conn:
