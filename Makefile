@@ -21,7 +21,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 ## make run: install, migrate, seed the demo workshop, start the app on $(PORT)
 run: $(VENV)/.installed
 	$(PY) -m core.setup
-	$(PY) -m streamlit run evaluation_app.py --server.port $(PORT) --server.address 0.0.0.0
+	$(PY) -m streamlit run evaluation_app.py --server.port $(PORT) --server.address 0.0.0.0 \
+		--browser.serverAddress "$$($(PY) -m core.setup --host)" --browser.serverPort $(PORT)
 
 ## make test: lint, type-check core/, then the whole pytest suite
 test: $(VENV)/.installed-dev lint

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from urllib.parse import urlsplit
 
 from core.config import Settings, _write_private, admin_password, settings_from_env
 from core.instance import Instance, base_url, open_instance
@@ -34,11 +35,23 @@ def seed_demo(inst: Instance) -> str | None:
     return create_workshop(inst.db, template, DEMO_NAME, demo_passphrase(inst.settings))
 
 
+def server_host(settings: Settings, port: int) -> str:
+    """The host phones use, for Streamlit's `browser.serverAddress`.
+
+    Setting it keeps Streamlit from asking an internet service for this machine's public
+    address at start-up and when checking a phone's origin (it would, with a wildcard bind).
+    """
+    return urlsplit(base_url(settings, port)).hostname or "localhost"
+
+
 def main(argv: list[str]) -> int:
     settings = settings_from_env()
+    port = int(os.environ.get("PORT", "8501"))
+    if argv[:1] == ["--host"]:
+        print(server_host(settings, port))
+        return 0
     inst = open_instance(settings)
     seed_demo(inst)
-    port = int(os.environ.get("PORT", "8501"))
     workshops = list_workshops(inst.db)
     print("Beidui 背对 — ready")
     print(f"  database:        {settings.database_url.split('@')[-1]}")

@@ -30,3 +30,12 @@ def test_without_any_the_admin_password_is_generated_once_and_kept_owner_only(
 def test_the_default_database_is_a_sqlite_file_in_the_data_folder(tmp_path: Path) -> None:
     settings = settings_from_env({"BEIDUI_DATA_DIR": str(tmp_path)}, tmp_path / "none.toml")
     assert settings.database_url == f"sqlite:///{tmp_path / 'beidui.db'}"
+
+
+def test_the_server_host_for_streamlit_comes_from_base_url(tmp_path: Path) -> None:
+    """`make run` hands it to --browser.serverAddress, so Streamlit never asks an internet
+    service for this machine's public address."""
+    from core.setup import server_host
+
+    env = {"BEIDUI_DATA_DIR": str(tmp_path), "BASE_URL": "https://beidui.example:8443/"}
+    assert server_host(settings_from_env(env, tmp_path / "none.toml"), 8501) == "beidui.example"
