@@ -20,23 +20,20 @@ def test_setup_seeds_a_demo_workshop_and_prints_how_to_log_in(tmp_path: Path) ->
         "BEIDUI_DATA_DIR": str(tmp_path),
         "PATH": "/usr/bin:/bin",
     }
-    out = subprocess.run(
-        [sys.executable, "-m", "core.setup"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+
+    def setup() -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "core.setup"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    out = setup()
     assert "admin password:" in out and "demo workshop:" in out
-    again = subprocess.run(
-        [sys.executable, "-m", "core.setup"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    again = setup()
     assert again.count("demo workshop:") == 1  # seeding is idempotent
     assert (tmp_path / "secrets" / "admin_password").stat().st_mode & 0o077 == 0
 
