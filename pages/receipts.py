@@ -53,8 +53,8 @@ with st.form("check_receipt"):
             else:
                 st.error(tr("receipts.not_found"))
 
-all_receipts = results.receipts(inst.db, w.code)
-rankings = results.opened_rankings(inst.db, w.code)
+all_receipts = live.receipts(w.code)
+rankings = live.opened_rankings(w.code)
 labels = w.method_labels(L)
 left, right = st.columns(2, gap="large")
 with left:

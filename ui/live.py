@@ -57,3 +57,8 @@ def forget_cached_reads() -> None:
 @st.cache_data(show_spinner=False)
 def qr_png(url: str) -> bytes:
     return qr_png_bytes(url, scale=12)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def receipts(code: str) -> list[str]:
+    return results.receipts(instance().db, code)
