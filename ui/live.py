@@ -48,12 +48,6 @@ def opened_rankings(code: str) -> list[tuple[str | None, tuple[str, ...]]]:
     return results.opened_rankings(instance().db, code)
 
 
-def forget_cached_reads() -> None:
-    """After a facilitator's change, this process shows it at once (others within 1 s)."""
-    for cached in (workshop, ballot_count, wall, published, all_workshops, opened_rankings):
-        cached.clear()
-
-
 @st.cache_data(show_spinner=False)
 def qr_png(url: str) -> bytes:
     return qr_png_bytes(url, scale=12)
@@ -62,3 +56,17 @@ def qr_png(url: str) -> bytes:
 @st.cache_data(ttl=5, show_spinner=False)
 def receipts(code: str) -> list[str]:
     return results.receipts(instance().db, code)
+
+
+def forget_cached_reads() -> None:
+    """After a facilitator's change, this process shows it at once (others within 1 s)."""
+    for cached in (
+        workshop,
+        ballot_count,
+        wall,
+        published,
+        all_workshops,
+        opened_rankings,
+        receipts,
+    ):
+        cached.clear()
