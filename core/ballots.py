@@ -52,7 +52,14 @@ from core.ratelimit import AttemptLimiter
 
 # The workshop loader and view builder are the workshops module's own; reusing them keeps
 # one definition of "a workshop as a page sees it".
-from core.workshops import WorkshopNotFound, WorkshopView, _load, _now, _view, require_grant
+from core.workshops import (
+    WorkshopNotFound,
+    WorkshopView,
+    load_workshop,
+    minute_now,
+    require_grant,
+    view_of,
+)
 
 # --------------------------------------------------------------------------------------------
 # Errors (data/locales/<lang>/ballot.toml)
@@ -363,7 +370,7 @@ class CardCounts:
 def _facilitator_workshop(
     session: Session, secret_key: bytes, code: WorkshopCode, grant: str
 ) -> Workshop:
-    w = _load(session, join_code(code))
+    w = load_workshop(session, join_code(code))
     require_grant(session, secret_key, w, grant)
     return w
 
@@ -768,11 +775,11 @@ def close_voting(db: Database, secret_key: bytes, code: WorkshopCode, grant: str
         # The stage UPDATE comes first: on PostgreSQL it waits for casts holding FOR SHARE
         # and makes later casts see CLOSED, so the mix below sees every ballot.
         w.stage = Stage.CLOSED.value
-        w.stage_changed_at = _now()
+        w.stage_changed_at = minute_now()
         session.flush()
         mix_box(session, w.id)
         _forget_spend_times(session, w.id)
-        view = _view(w)
+        view = view_of(w)
     scrub_storage(db, ("sealed_ballots", "cards"))
     return view
 
@@ -907,7 +914,7 @@ def reveal(
         session.execute(update(SEALED_BALLOTS).where(_B.workshop_id == w.id).values(sealed=b""))
         w.secrets.box_private_key_live = None
         w.stage = Stage.REVEALED.value
-        w.stage_changed_at = _now()
+        w.stage_changed_at = minute_now()
         publish_final(
             session,
             w.id,
@@ -916,7 +923,7 @@ def reveal(
             [ranking for ranking, _ in opened],
         )
         session.flush()
-        view = _view(w)
+        view = view_of(w)
     scrub_storage(db, ("sealed_ballots", "workshop_secrets", "result_publications"))
     return view
 

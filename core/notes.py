@@ -25,7 +25,7 @@ from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
 from core.models import Note, Question, SummaryPoint, Theme, Workshop, random_id
-from core.workshops import _load, require_grant
+from core.workshops import load_workshop, require_grant
 
 NoteId = str
 ThemeId = int
@@ -199,7 +199,7 @@ def load_locked(session: Session, code: WorkshopCode) -> Workshop:
         .where(Workshop.code == crypto.normalize_join_code(code))
         .with_for_update()
     )
-    return _load(session, code)
+    return load_workshop(session, code)
 
 
 def _facilitator(session: Session, secret_key: bytes, code: WorkshopCode, grant: str) -> Workshop:
@@ -317,7 +317,7 @@ def post_note(db: Database, code: WorkshopCode, text: str) -> None:
 def pending_count(db: Database, code: WorkshopCode, question: int) -> int:
     """How many notes wait for the next batch on `question` (0 once the room moved on)."""
     with db.read.begin() as session:
-        w = _load(session, code)
+        w = load_workshop(session, code)
         q = _question(w, question)
         if not _is_batching(w, q):
             return 0
@@ -341,7 +341,7 @@ def wall(
 ) -> list[NoteView]:
     """The notes on `question`, most dots first, ties by random id (never by writing order)."""
     with db.read.begin() as session:
-        w = _load(session, code)
+        w = load_workshop(session, code)
         q = _question(w, question)
         batching = _is_batching(w, q)
         stmt = (
@@ -371,7 +371,7 @@ def wall(
 def add_dot(db: Database, code: WorkshopCode, note_id: NoteId) -> None:
     """One more dot on a note the wall shows for the question on screen (atomic increment)."""
     with db.write.begin() as session:
-        w = _load(session, code)
+        w = load_workshop(session, code)
         if w.stage != Stage.QUESTIONS.value:
             raise NotesClosed("dots are closed", stage=w.stage)
         q = _question(w, w.current_question)
@@ -396,7 +396,7 @@ def add_dot(db: Database, code: WorkshopCode, note_id: NoteId) -> None:
 def participation(db: Database, code: WorkshopCode) -> Participation:
     """How many notes each question received (counts only, hidden ones included)."""
     with db.read.begin() as session:
-        w = _load(session, code)
+        w = load_workshop(session, code)
         counts: dict[int, int] = {
             int(question_id): int(n)
             for question_id, n in session.execute(
@@ -522,7 +522,7 @@ def merge_notes(
 def themes(db: Database, code: WorkshopCode, question: int) -> list[ThemeView]:
     """The question's themes in creation order, with counts over the notes the wall shows."""
     with db.read.begin() as session:
-        w = _load(session, code)
+        w = load_workshop(session, code)
         q = _question(w, question)
         shown: ColumnElement[bool] = Note.is_hidden.is_(False)
         if _is_batching(w, q):
@@ -573,7 +573,7 @@ def set_summary_points(
 
 def summary_points(db: Database, code: WorkshopCode, question: int) -> list[str]:
     with db.read.begin() as session:
-        q = _question(_load(session, code), question)
+        q = _question(load_workshop(session, code), question)
         return list(
             session.scalars(
                 select(SummaryPoint.text)

@@ -94,12 +94,12 @@ class WorkshopView:
         return {m.key: m.label.get(lang) for m in self.methods}
 
 
-def _now() -> datetime:
+def minute_now() -> datetime:
     # Minute resolution is plenty for "when the room moved on" and keeps nothing finer.
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-def _view(w: Workshop) -> WorkshopView:
+def view_of(w: Workshop) -> WorkshopView:
     return WorkshopView(
         id=w.id,
         code=w.code,
@@ -126,7 +126,7 @@ def _view(w: Workshop) -> WorkshopView:
     )
 
 
-def _load(session: Session, code: WorkshopCode) -> Workshop:
+def load_workshop(session: Session, code: WorkshopCode) -> Workshop:
     w = session.scalar(
         select(Workshop)
         .where(Workshop.code == crypto.normalize_join_code(code))
@@ -177,7 +177,7 @@ def create_workshop(
     keypair = crypto.BoxKeypair.generate()
     passphrase_hash = crypto.hash_passphrase(passphrase)
     wrapped_private_key = crypto.wrap_private_key(keypair, passphrase)
-    now = _now()
+    now = minute_now()
     for _attempt in range(20):
         code = crypto.new_join_code()
         try:
@@ -229,7 +229,7 @@ def create_workshop(
 
 def get_workshop(db: Database, code: WorkshopCode) -> WorkshopView:
     with db.read.begin() as session:
-        return _view(_load(session, code))
+        return view_of(load_workshop(session, code))
 
 
 def list_workshops(db: Database) -> list[WorkshopView]:
@@ -243,7 +243,7 @@ def list_workshops(db: Database) -> list[WorkshopView]:
             )
             .order_by(Workshop.id.desc())
         ).all()
-        return [_view(w) for w in rows]
+        return [view_of(w) for w in rows]
 
 
 def count_workshops(db: Database) -> int:
@@ -266,7 +266,7 @@ def unlock_console(db: Database, secret_key: bytes, code: WorkshopCode, passphra
     scrypt; it stops working if the passphrase changes.
     """
     with db.read.begin() as session:
-        w = _load(session, code)
+        w = load_workshop(session, code)
         assert w.secrets is not None
         stored = w.secrets.passphrase_hash
         workshop_id = w.id
@@ -286,7 +286,7 @@ def require_grant(session: Session, secret_key: bytes, w: Workshop, grant: str) 
 def check_grant(db: Database, secret_key: bytes, code: WorkshopCode, grant: str) -> None:
     """`NotAuthorized` unless `grant` unlocks this workshop (for read-only organiser pages)."""
     with db.read.begin() as session:
-        require_grant(session, secret_key, _load(session, code), grant)
+        require_grant(session, secret_key, load_workshop(session, code), grant)
 
 
 def move_to(
@@ -307,7 +307,7 @@ def move_to(
             stage=target.stage.value,
         )
     with db.write.begin() as session:
-        w = _load(session, code)
+        w = load_workshop(session, code)
         require_grant(session, secret_key, w, grant)
         check_transition(
             StagePosition(Stage(w.stage), w.current_question), target, len(w.questions)
@@ -316,11 +316,11 @@ def move_to(
         w.current_question = (
             target.question if target.stage == Stage.QUESTIONS else w.current_question
         )
-        w.stage_changed_at = _now()
+        w.stage_changed_at = minute_now()
         session.flush()
         # Moving on shows the waiting notes of the question just left, for good (they are
         # anonymous among the whole question by now). Imported here: notes builds on us.
         from core.notes import release_waiting_notes
 
         release_waiting_notes(session, w)
-        return _view(w)
+        return view_of(w)

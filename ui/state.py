@@ -4,6 +4,5 @@ LANG = "lang"
 ADMIN_OK = "admin_ok"
 # workshop code -> console grant (an HMAC from core.workshops.unlock_console)
 GRANTS = "facilitator_grants"
-ACTIVE_WORKSHOP = "active_workshop"
 # the workshop join code this browser session is in (mirrors the URL's `w`)
 WORKSHOP_CODE = "workshop_code"
