@@ -13,6 +13,10 @@ service commits concurrent casts in groups (one fsync for several ballots, see
 `core.ballots._GroupCommit`), so its ratio can exceed 1 although it does more work.
 Figures depend heavily on the disk's fsync time and on other load; compare runs made
 close together. Override with BEIDUI_BENCH_BALLOTS / BEIDUI_BENCH_THREADS.
+
+With BEIDUI_BENCH_DATABASE_URL (a `postgresql+psycopg://` URL) the service figure is also
+measured on PostgreSQL, in a throw-away schema dropped afterwards, and printed on its own
+line before the last: `cast-postgresql: service=<n>/s`.
 Last line: `cast: service=<n>/s raw=<n>/s ratio=<r>`.
 """
 
@@ -27,6 +31,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
 
 from core import ballots, crypto
 from core.db import Database
@@ -73,8 +80,8 @@ def _rankings(methods: Sequence[str], k: int, n: int) -> list[tuple[str, ...]]:
     return [tuple(rng.sample(list(methods), rng.randint(1, k))) for _ in range(n)]
 
 
-def bench_service(folder: Path, n: int) -> float:
-    db = Database.connect(f"sqlite:///{folder / 'service.db'}")
+def bench_service(url: str, n: int, **engine_kwargs: Any) -> float:
+    db = Database.connect(url, **engine_kwargs)
     key = secrets.token_bytes(32)
     tpl = available_templates()["default"]
     code = create_workshop(db, tpl, "bench", PASS)
@@ -161,12 +168,29 @@ def bench_raw(folder: Path, n: int) -> float:
     return n / _run_threads([cast(i) for i in range(n)])
 
 
+def bench_postgresql(url: str, n: int) -> float:
+    """The service figure on PostgreSQL, in a schema of its own that is dropped afterwards."""
+    schema = "bench_" + secrets.token_hex(6)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        return bench_service(url, n, connect_args={"options": f"-csearch_path={schema}"})
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
+    pg_url = os.environ.get("BEIDUI_BENCH_DATABASE_URL")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(f"{THREADS} threads, {BALLOTS} ballots, SQLite WAL synchronous=FULL")
-        service = bench_service(folder, BALLOTS)
+        service = bench_service(f"sqlite:///{folder / 'service.db'}", BALLOTS)
         raw = bench_raw(folder, BALLOTS)
+    if pg_url:
+        print(f"cast-postgresql: service={bench_postgresql(pg_url, BALLOTS):.0f}/s")
     print(f"cast: service={service:.0f}/s raw={raw:.0f}/s ratio={service / raw:.2f}")
 
 

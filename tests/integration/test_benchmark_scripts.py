@@ -1,0 +1,41 @@
+"""The cast benchmark still runs and prints its documented lines (its figures are not judged).
+
+Benchmarks are scripts nobody runs in CI for speed; without this they rot silently. The
+run is tiny (40 ballots, 4 threads) and on PostgreSQL too when the suite has one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PG_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_cast_benchmark_prints_its_figures_on_both_databases() -> None:
+    env = {**os.environ, "BEIDUI_BENCH_BALLOTS": "40", "BEIDUI_BENCH_THREADS": "4"}
+    env.pop("BEIDUI_BENCH_DATABASE_URL", None)
+    if PG_URL:
+        env["BEIDUI_BENCH_DATABASE_URL"] = PG_URL
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cast"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert re.fullmatch(r"cast: service=\d+/s raw=\d+/s ratio=\d+\.\d\d", lines[-1]), lines
+    if PG_URL:
+        assert any(re.fullmatch(r"cast-postgresql: service=\d+/s", line) for line in lines)
