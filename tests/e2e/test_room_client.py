@@ -7,6 +7,7 @@ fails here rather than as a room benchmark that silently measures nothing.
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.server import streamlit_server
 pytestmark = pytest.mark.slow
 
 
-async def _one_ballot(ws_url: str, code: str, card: str) -> tuple[str, list[str]]:
+async def _one_ballot(ws_url: str, code: str, card: str) -> tuple[str, list[str], list[str]]:
     phone = StreamlitClient(ws_url, "join", f"w={code}&card={card}", locale="en-US")
     await phone.connect()
     try:
@@ -43,7 +44,7 @@ async def _one_ballot(ws_url: str, code: str, card: str) -> tuple[str, list[str]
         receipts = [r for body in done.markdown if (r := receipt_in(body))]
         # After casting, the ballot's widgets are gone: only the receipt is on the page.
         assert not any(w.user_key == f"ranking_{code}" for w in phone.widgets.values())
-        return receipts[0], done.markdown
+        return receipts[0], done.markdown, top
     finally:
         await phone.close()
 
@@ -55,8 +56,18 @@ def test_a_simulated_phone_joins_by_link_and_casts_one_stored_ballot(tmp_path: P
         room = open_room(server, 1)
         assert stored_ballots(server, room.code) == 0
         ws_url = server.url.replace("http://", "ws://")
-        receipt, _ = asyncio.run(
+        receipt, _, ranking = asyncio.run(
             asyncio.wait_for(_one_ballot(ws_url, room.code, room.cards[0]), 120)
         )
         assert receipt
         assert stored_ballots(server, room.code) == 1
+
+        # Anyone on the room's Wi-Fi can read Streamlit's /_stcore/metrics (no login, no way
+        # to switch it off in 1.67). Playing that adversary right after a ballot: it must hold
+        # aggregate counters only, never the workshop, the card, the receipt or the ranking.
+        with urllib.request.urlopen(f"{server.url}/_stcore/metrics", timeout=10) as resp:
+            metrics = resp.read().decode("utf-8")
+        assert "active_sessions" in metrics  # the endpoint answered with its real content
+        secrets_seen = [room.code, room.cards[0], room.cards[0].replace("-", ""), receipt]
+        for value in [*secrets_seen, *ranking]:
+            assert value not in metrics, value
