@@ -17,9 +17,11 @@ import hashlib
 import json
 import secrets
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, ClassVar, Final
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -240,50 +242,14 @@ class _Box:
     role_keys: frozenset[str]
     ballot_size: int
     is_open_mode: bool
+    anonymity_k: int
     aad: bytes
 
 
 # Only workshops that have reached voting are cached: from then on stages only move forward
 # and a workshop's ballot (methods, roles, K, keys, mode) can no longer change. The stage
-# itself is never cached: `cast_ballot` checks it inside its transaction.
+# itself is never cached: `submit_ballot` reads it, and each batch checks it again.
 _BOXES: weakref.WeakKeyDictionary[Database, dict[str, _Box]] = weakref.WeakKeyDictionary()
-
-# SQLite admits one writer at a time and every commit waits for an fsync, so on SQLite the
-# casts of one process are committed in groups: each cast queues its request; whoever holds
-# the process's writer turn takes every queued request and writes them in ONE transaction,
-# each with its own guarded card update, then wakes their callers. A waiter whose request a
-# previous turn already wrote just returns. (Threads waiting in SQLite's own busy handler
-# would sleep 1, 2, 5, 10 ... ms however soon the lock freed: slower than one thread.)
-
-
-@dataclass
-class _CastRequest:
-    box: _Box
-    digest: bytes | None
-    row: dict[str, Any]
-    card_failed: bool = False
-    error: BaseException | None = None
-    is_done: bool = False
-
-
-@dataclass
-class _GroupCommit:
-    turn: threading.Lock = field(default_factory=threading.Lock)
-    queue_lock: threading.Lock = field(default_factory=threading.Lock)
-    queue: list[_CastRequest] = field(default_factory=list)
-
-
-_GROUP_COMMITS: weakref.WeakKeyDictionary[Database, _GroupCommit] = weakref.WeakKeyDictionary()
-_GROUP_COMMITS_GUARD = threading.Lock()
-
-
-def _group_commit(db: Database) -> _GroupCommit:
-    group = _GROUP_COMMITS.get(db)
-    if group is None:
-        with _GROUP_COMMITS_GUARD:
-            group = _GROUP_COMMITS.setdefault(db, _GroupCommit())
-    return group
-
 
 _W = WORKSHOPS.c
 _S = WORKSHOP_SECRETS.c
@@ -308,6 +274,7 @@ def _read_box(db: Database, code: WorkshopCode) -> tuple[_Box, Stage]:
                 _W.stage,
                 _W.ballot_size,
                 _W.is_open_mode,
+                _W.anonymity_k,
                 _S.box_public_key,
                 _S.card_salt,
             )
@@ -327,6 +294,7 @@ def _read_box(db: Database, code: WorkshopCode) -> tuple[_Box, Stage]:
         role_keys=frozenset(roles),
         ballot_size=row.ballot_size,
         is_open_mode=bool(row.is_open_mode),
+        anonymity_k=int(row.anonymity_k),
         aad=ballot_aad(row.id, row.code),
     )
     return box, Stage(row.stage)
@@ -465,6 +433,8 @@ _CARD_STATE = select(_C.is_spent, _C.is_void).where(
     _C.digest == bindparam("b_digest"), _C.workshop_id == bindparam("b_wid")
 )
 _INSERT_SEALED = insert(SEALED_BALLOTS)
+# The stage as `submit_ballot` reads it: no lock, the batch's transaction checks it again.
+_STAGE_READ = select(_W.stage).where(_W.id == bindparam("wid"))
 
 
 def _check_ranking(box: _Box, ranking: Sequence[str]) -> tuple[str, ...]:
@@ -503,129 +473,167 @@ def _card_digest(secret_key: bytes, box: _Box, card_code: str) -> bytes:
     return crypto.card_digest(secret_key, box.card_salt, card_code)
 
 
-def _stage_in_transaction(conn: Connection, box: _Box) -> None:
+def _stage_in_transaction(conn: Connection | Session, box: _Box) -> Stage:
     stage = conn.execute(_STAGE_FOR_CAST, {"wid": box.workshop_id}).scalar_one_or_none()
     if stage is None:
         raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
-    _raise_unless_voting(Stage(stage))
+    return Stage(stage)
 
 
-def _store_ballot(db: Database, box: _Box, digest: bytes | None, row: dict[str, Any]) -> bool:
-    """Spend the card and insert the ballot in one transaction; True if the card failed."""
-    with db.engine.begin() as conn:
-        _stage_in_transaction(conn, box)
-        if digest is not None:
-            spent = conn.execute(_SPEND_CARD, {"b_digest": digest, "b_wid": box.workshop_id})
-            if spent.rowcount != 1:
-                return True  # nothing was written: the empty transaction just ends
-        conn.execute(_INSERT_SEALED, row)
-    return False
+# --------------------------------------------------------------------------------------------
+# The mixer: ballots reach the database only in batches of at least k
+# --------------------------------------------------------------------------------------------
+#
+# A database keeps more than its rows. PostgreSQL's WAL names every transaction by an xid
+# and a commit time and holds its row images; SQLite's -wal appends whole pages in commit
+# order. Were one cast one transaction, a card spend and its ballot would share an xid
+# (card <-> ballot) and the WAL would list ballots in casting order. So `submit_ballot` only
+# checks, seals and queues a cast in this process's memory; once k casts of a workshop are
+# queued, EVERY queued cast is written in ONE transaction with its rows shuffled, and only
+# then does a phone get its receipt (acknowledged = stored). At close the remainder joins
+# the mix itself. A crash loses only queued casts, whose cards were never spent.
+
+
+class BallotState(Enum):
+    """Where a submitted ballot is."""
+
+    WAITING = "waiting"
+    """Sealed and queued in this server's memory only; nothing is written yet."""
+    STORED = "stored"
+    """Committed together with its batch: the receipt is valid."""
+    REFUSED = "refused"
+    """Not stored (see the error); unless it says the card was spent, the card is unused."""
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    """A Core statement compiled once for a dialect: its SQL and its parameter order."""
+class Ticket:
+    """What `submit_ballot` returns. The id lives in this server's memory only."""
 
-    sql: str
-    names: tuple[str, ...]
-    defaults: dict[str, Any]
-
-    @classmethod
-    def of(cls, db: Database, stmt: Any) -> _Prepared:
-        compiled = stmt.compile(dialect=db.engine.dialect)
-        return cls(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-
-    def args(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[n] if n in values else self.defaults[n] for n in self.names)
+    id: str
+    waiting_for: int
+    """How many more ballots the batch needs before it is written (0: being written)."""
 
 
-_SQLITE_PREPARED: dict[str, _Prepared] = {}
+@dataclass(frozen=True)
+class BallotStatus:
+    """A submitted ballot's state, with its receipt once stored or its error if refused."""
+
+    state: BallotState
+    waiting_for: int
+    receipt: str | None = None
+    error: BeiduiError | None = None
 
 
-def _sqlite_statements(db: Database) -> dict[str, _Prepared]:
-    if not _SQLITE_PREPARED:
-        _SQLITE_PREPARED.update(
-            stage=_Prepared.of(db, _STAGE_FOR_CAST),
-            spend=_Prepared.of(db, _SPEND_CARD),
-            insert=_Prepared.of(db, _INSERT_SEALED),
-        )
-    return _SQLITE_PREPARED
+class BallotStillWaiting(BeiduiError):
+    """`cast_ballot` stopped waiting; the ballot stays queued (params: waiting_for)."""
+
+    key: ClassVar[str] = "ballot.errors.still_waiting"
 
 
-def _store_ballot_sqlite(
-    db: Database, box: _Box, digest: bytes | None, row: dict[str, Any]
-) -> bool:
-    """`_store_ballot` for SQLite, committed in groups (see `_GroupCommit`)."""
-    request = _CastRequest(box, digest, row)
-    group = _group_commit(db)
-    with group.queue_lock:
-        group.queue.append(request)
-    with group.turn:
-        if not request.is_done:
-            with group.queue_lock:
-                batch, group.queue = group.queue, []
-            _write_batch_sqlite(db, batch)
-    if request.error is not None:
-        raise request.error
-    return request.card_failed
+class UnknownTicket(BeiduiError):
+    """No ballot with this ticket here: it expired, or this server restarted before the
+    batch was written (then the card is unused and can be cast again)."""
+
+    key: ClassVar[str] = "ballot.errors.unknown_ticket"
 
 
-def _write_batch_sqlite(db: Database, batch: list[_CastRequest]) -> None:
-    """Write queued casts in one transaction: the same Core statements, compiled once and run
-    on the pooled driver connection, because SQLAlchemy's per-statement work cost as much as
-    the writing itself (benchmarks/cast.py). Per request: stage check result, guarded card
-    update, insert. A spent card fails only its own request; a database error fails all.
-    """
-    sql = _sqlite_statements(db)
-    try:
-        pooled = db.engine.raw_connection()
-        try:
-            conn: Any = pooled.driver_connection  # autocommit mode (core/db.py): BEGIN is ours
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                stages: dict[int, Stage | None] = {}
-                for request in batch:
-                    wid = request.box.workshop_id
-                    if wid not in stages:
-                        found = conn.execute(
-                            sql["stage"].sql, sql["stage"].args({"wid": wid})
-                        ).fetchone()
-                        stages[wid] = None if found is None else Stage(found[0])
-                    stage = stages[wid]
-                    try:
-                        if stage is None:
-                            raise WorkshopNotFound(
-                                f"no workshop {request.box.code!r}", code=request.box.code
-                            )
-                        _raise_unless_voting(stage)
-                    except BeiduiError as exc:
-                        request.error = exc
-                        continue
-                    if request.digest is not None:
-                        spent = conn.execute(
-                            sql["spend"].sql,
-                            sql["spend"].args({"b_digest": request.digest, "b_wid": wid}),
-                        )
-                        if spent.rowcount != 1:
-                            request.card_failed = True
-                            continue
-                    conn.execute(sql["insert"].sql, sql["insert"].args(request.row))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        finally:
-            pooled.close()
-    except BaseException as exc:
-        for request in batch:
-            request.error = exc
-    finally:
-        for request in batch:
-            request.is_done = True
+class BallotNotStored(BeiduiError):
+    """The database refused the batch; nothing of it was written, the card is unused."""
+
+    key: ClassVar[str] = "ballot.errors.not_stored"
 
 
-def cast_ballot(
+# A ticket answers `ballot_status` for this long after its batch was written or refused.
+TICKET_TTL_SECONDS: Final = 30 * 60
+# How often a server with queued ballots reads their workshops' stage, so that a close on
+# another server (same PostgreSQL) commits this server's remainder too.
+WATCH_INTERVAL_SECONDS: Final = 0.5
+
+
+@dataclass(eq=False)
+class _Pending:
+    box: _Box
+    digest: bytes | None
+    client: str
+    row: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BeiduiError | None = None
+    done_at: float | None = None
+
+
+@dataclass(eq=False)
+class _Mixer:
+    """One workshop's queue in this process. Lock order: flush_lock, then the database."""
+
+    k: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    flush_lock: threading.RLock = field(default_factory=threading.RLock)
+    queue: list[_Pending] = field(default_factory=list)
+    # Digests of queued cards: the same card cannot wait in two places of one process.
+    reserved: set[bytes] = field(default_factory=set)
+
+
+_MIXERS: weakref.WeakKeyDictionary[Database, dict[int, _Mixer]] = weakref.WeakKeyDictionary()
+_MIXERS_GUARD = threading.Lock()
+_TICKETS: dict[str, _Pending] = {}
+_TICKETS_GUARD = threading.Lock()
+_WATCHER: list[threading.Thread] = []
+
+
+def _mixer(db: Database, box: _Box) -> _Mixer:
+    with _MIXERS_GUARD:
+        per_db = _MIXERS.setdefault(db, {})
+        mixer = per_db.get(box.workshop_id)
+        if mixer is None:
+            mixer = per_db[box.workshop_id] = _Mixer(k=max(box.anonymity_k, 1))
+        return mixer
+
+
+def _existing_mixer(db: Database, workshop_id: int) -> _Mixer | None:
+    with _MIXERS_GUARD:
+        return _MIXERS.get(db, {}).get(workshop_id)
+
+
+def _register(pending: _Pending) -> str:
+    now = time.monotonic()
+    ticket_id = secrets.token_urlsafe(18)
+    with _TICKETS_GUARD:
+        expired = [
+            t
+            for t, p in _TICKETS.items()
+            if p.done_at is not None and now - p.done_at > TICKET_TTL_SECONDS
+        ]
+        for t in expired:
+            del _TICKETS[t]
+        _TICKETS[ticket_id] = pending
+    return ticket_id
+
+
+def _waiting_for(db: Database, pending: _Pending) -> int:
+    if pending.done.is_set():
+        return 0
+    mixer = _existing_mixer(db, pending.box.workshop_id)
+    if mixer is None:
+        return 0
+    with mixer.lock:
+        if pending not in mixer.queue:
+            return 0  # taken by a flush that is writing it now
+        return max(mixer.k - len(mixer.queue), 0)
+
+
+def _finish(mixer: _Mixer, done: Sequence[_Pending], error: BeiduiError | None = None) -> None:
+    now = time.monotonic()
+    with mixer.lock:
+        for p in done:
+            if p.digest is not None:
+                mixer.reserved.discard(p.digest)
+    for p in done:
+        p.error = error
+        p.done_at = now
+        p.done.set()
+
+
+def submit_ballot(
     db: Database,
     secret_key: bytes,
     code: WorkshopCode,
@@ -634,25 +642,22 @@ def cast_ballot(
     role: str | None,
     *,
     client_key: str = "",
-) -> str:
-    """Seal one ranked ballot into the workshop's box and return its receipt.
+) -> Ticket:
+    """Check, seal and queue one ballot; it is written with its batch of at least k.
 
-    Checks, in order: the workshop is voting (`VotingNotOpen` / `VotingClosed`); the ranking
-    is 1..K distinct methods of this workshop (`EmptyBallot`, `TooManyChoices`,
-    `UnknownMethod`, `DuplicateMethod`); the role is None or one of its roles
-    (`UnknownRole`); then, unless the workshop is in open mode, the card: missing
-    (`CardRequired`), malformed (crypto's `MalformedCardCode`, decided locally and never
-    counted as an attempt), unknown / another workshop's / void (`CardNotFound`) or spent
-    (`CardAlreadySpent`). Those last two count as failed attempts for `client_key` (the
-    page's session id; never stored) and too many make it wait (`TooManyAttempts`).
+    Raises at once, exactly as `cast_ballot` always did: the workshop is voting
+    (`VotingNotOpen` / `VotingClosed`); the ranking is 1..K distinct methods of this workshop
+    (`EmptyBallot`, `TooManyChoices`, `UnknownMethod`, `DuplicateMethod`); the role is None or
+    one of its roles (`UnknownRole`); then, unless in open mode, the card: missing
+    (`CardRequired`), malformed (crypto's `MalformedCardCode`, never counted as an attempt),
+    unknown / another workshop's / void (`CardNotFound`), spent or already queued in this
+    server (`CardAlreadySpent`). Unknown and spent count as failed attempts for `client_key`
+    (the page's session id; never stored); too many make it wait (`TooManyAttempts`).
 
-    The card is spent and the sealed ballot inserted in ONE transaction, with a guarded
-    update so that of many racers exactly one spends a card. The stored row holds a random
-    id, the ciphertext and the receipt: nothing about the card, the caller or the time.
-
-    Open mode (`is_open_mode`): `card_code` is ignored and nothing here can stop one person
-    casting many ballots; the page keeps to one ballot per browser session, which a person
-    with two browsers or a cleared session gets around. Use cards when that matters.
+    Nothing is written here. When k ballots of this workshop are queued, every queued
+    ballot is written in one transaction (cards spent with a guarded update, rows in random
+    order); the caller of that k-th submit does the writing. Ask `ballot_status` with the
+    ticket; it keeps no link to the caller and is never stored.
     """
     box = _box_for_casting(db, join_code(code))
     ranked = _check_ranking(box, ranking)
@@ -665,32 +670,269 @@ def cast_ballot(
         digest = _card_digest(secret_key, box, card_code)
         client = _client(client_key)
         CARD_LIMITER.check(box.code, client)
-
-    # Crypto before the transaction: the write lock is held only for three short statements.
-    sealed = crypto.seal(box.public_key, encode_payload(ranked, declared), box.aad)
-    receipt = crypto.receipt_for(sealed)
-    row = {"id": random_id(), "workshop_id": box.workshop_id, "sealed": sealed, "receipt": receipt}
-
-    if db.is_sqlite:
-        card_failed = _store_ballot_sqlite(db, box, digest, row)
-    else:
-        card_failed = _store_ballot(db, box, digest, row)
-    if card_failed:
-        assert digest is not None
-        _raise_card_failure(db, box, digest, client)
-    return receipt
-
-
-def _raise_card_failure(db: Database, box: _Box, digest: bytes, client: str) -> None:
-    # Only now, after the guarded update failed, is it worth telling spent from unknown.
-    CARD_LIMITER.record_failure(box.code, client)
+    mixer = _mixer(db, box)
     with db.read.begin() as session:
-        state = session.execute(
-            _CARD_STATE, {"b_digest": digest, "b_wid": box.workshop_id}
-        ).one_or_none()
-    if state is not None and state.is_spent:
-        raise CardAlreadySpent("card already used")
-    raise CardNotFound("no usable card with this code")
+        stage = session.execute(_STAGE_READ, {"wid": box.workshop_id}).scalar_one_or_none()
+        card = (
+            None
+            if digest is None
+            else session.execute(
+                _CARD_STATE, {"b_digest": digest, "b_wid": box.workshop_id}
+            ).one_or_none()
+        )
+    if stage is None:
+        raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
+    _raise_unless_voting(Stage(stage))
+    if digest is not None:
+        if card is None or card.is_void:
+            CARD_LIMITER.record_failure(box.code, client)
+            raise CardNotFound("no usable card with this code")
+        if card.is_spent:
+            CARD_LIMITER.record_failure(box.code, client)
+            raise CardAlreadySpent("card already used")
+
+    # Sealed now, in memory: the queue never holds a ranking in the clear.
+    sealed = crypto.seal(box.public_key, encode_payload(ranked, declared), box.aad)
+    row = {
+        "id": random_id(),
+        "workshop_id": box.workshop_id,
+        "sealed": sealed,
+        "receipt": crypto.receipt_for(sealed),
+    }
+    pending = _Pending(box, digest, client, row)
+    with mixer.lock:
+        if digest is not None:
+            if digest in mixer.reserved:
+                raise CardAlreadySpent("card already waiting in a batch")
+            mixer.reserved.add(digest)
+        mixer.queue.append(pending)
+        queued = len(mixer.queue)
+    ticket_id = _register(pending)
+    if queued >= mixer.k:
+        _flush(db, mixer, force=False)
+    else:
+        _ensure_watcher()
+    return Ticket(ticket_id, _waiting_for(db, pending))
+
+
+def _pending_for(ticket_id: str) -> _Pending:
+    with _TICKETS_GUARD:
+        pending = _TICKETS.get(ticket_id) if isinstance(ticket_id, str) else None
+    if pending is None:
+        raise UnknownTicket("no such ticket here")
+    return pending
+
+
+def _status_of(pending: _Pending, waiting_for: int) -> BallotStatus:
+    if not pending.done.is_set():
+        return BallotStatus(BallotState.WAITING, waiting_for)
+    if pending.error is not None:
+        return BallotStatus(BallotState.REFUSED, 0, error=pending.error)
+    return BallotStatus(BallotState.STORED, 0, receipt=str(pending.row["receipt"]))
+
+
+def ballot_status(ticket_id: str) -> BallotStatus:
+    """The state of a submitted ballot (memory only: no database read). `UnknownTicket` once
+    it expired (`TICKET_TTL_SECONDS` after it was written) or after a restart."""
+    pending = _pending_for(ticket_id)
+    with _MIXERS_GUARD:
+        dbs = list(_MIXERS.keys())
+    waiting = 0
+    for db in dbs:
+        mixer = _MIXERS.get(db, {}).get(pending.box.workshop_id)
+        if mixer is not None:
+            with mixer.lock:
+                if pending in mixer.queue:
+                    waiting = max(mixer.k - len(mixer.queue), 0)
+    return _status_of(pending, waiting)
+
+
+def wait_for_ballot(ticket_id: str, timeout: float | None = None) -> BallotStatus:
+    """`ballot_status` once the ballot is stored or refused, or when `timeout` ends."""
+    pending = _pending_for(ticket_id)
+    pending.done.wait(timeout)
+    return ballot_status(ticket_id)
+
+
+def cast_ballot(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    card_code: str | None,
+    ranking: Sequence[str],
+    role: str | None,
+    *,
+    client_key: str = "",
+    timeout: float | None = None,
+) -> str:
+    """`submit_ballot`, then wait until its batch is written, and return the receipt.
+
+    Raises what `submit_ballot` raises, the error a refused ballot got (e.g.
+    `CardAlreadySpent` when another server spent the card first), or `BallotStillWaiting`
+    after `timeout` seconds (the ballot stays queued). With fewer than k ballots queued
+    it waits for more ballots, or for voting to close.
+
+    Open mode (`is_open_mode`): `card_code` is ignored and nothing here can stop one person
+    casting many ballots; the page keeps to one ballot per browser session, which a person
+    with two browsers or a cleared session gets around. Use cards when that matters.
+    """
+    ticket = submit_ballot(db, secret_key, code, card_code, ranking, role, client_key=client_key)
+    status = wait_for_ballot(ticket.id, timeout)
+    if status.state is BallotState.STORED:
+        assert status.receipt is not None
+        return status.receipt
+    if status.state is BallotState.REFUSED:
+        assert status.error is not None
+        raise status.error
+    raise BallotStillWaiting("batch not complete", waiting_for=status.waiting_for)
+
+
+class _TooFew(Exception):
+    """Cards failed in a batch and fewer than k ballots remain: roll back, wait for more."""
+
+    def __init__(self, kept: list[_Pending], failed: list[_Pending]) -> None:
+        super().__init__("batch below k")
+        self.kept = kept
+        self.failed = failed
+
+
+def _spend_and_write(
+    conn: Connection | Session,
+    workshop_id: int,
+    batch: Sequence[_Pending],
+    *,
+    is_closed: bool,
+    k: int,
+) -> tuple[list[_Pending], list[_Pending]]:
+    """Spend the batch's cards (guarded) and write its rows, all in the caller's transaction.
+
+    Returns (stored, failed cards). While voting, a batch left with fewer than k ballots by
+    failed cards raises `_TooFew` so the caller rolls back. Once closed, the rows join the
+    whole box's mix (`mix_box`), so even the remainder hides among every ballot.
+    """
+    stored: list[_Pending] = []
+    failed: list[_Pending] = []
+    for p in _shuffled(batch):
+        if p.digest is not None:
+            spent = conn.execute(_SPEND_CARD, {"b_digest": p.digest, "b_wid": workshop_id})
+            if spent.rowcount != 1:  # type: ignore[attr-defined]
+                failed.append(p)
+                continue
+        stored.append(p)
+    if is_closed:
+        mix_box(conn, workshop_id, [p.row for p in stored])
+        _forget_spend_times(conn, workshop_id)
+    else:
+        if failed and len(stored) < k:
+            raise _TooFew(stored, failed)
+        if stored:
+            conn.execute(_INSERT_SEALED, [p.row for p in stored])
+    return stored, failed
+
+
+def _refuse_cards(db: Database, mixer: _Mixer, failed: Sequence[_Pending]) -> None:
+    # Only now, after the guarded update failed, is it worth telling spent from unknown.
+    for p in failed:
+        assert p.digest is not None
+        CARD_LIMITER.record_failure(p.box.code, p.client)
+        with db.read.begin() as session:
+            state = session.execute(
+                _CARD_STATE, {"b_digest": p.digest, "b_wid": p.box.workshop_id}
+            ).one_or_none()
+        error: BeiduiError = (
+            CardAlreadySpent("card already used")
+            if state is not None and state.is_spent
+            else CardNotFound("no usable card with this code")
+        )
+        _finish(mixer, [p], error)
+
+
+def _flush(db: Database, mixer: _Mixer, *, force: bool) -> None:
+    """Write every queued ballot of `mixer` if at least k wait (or `force`, once closed)."""
+    with mixer.flush_lock:
+        while True:
+            with mixer.lock:
+                if not mixer.queue or (not force and len(mixer.queue) < mixer.k):
+                    return
+                batch, mixer.queue = mixer.queue, []
+            retry = _commit_batch(db, mixer, batch)
+            if not retry:
+                return
+            with mixer.lock:
+                mixer.queue[:0] = retry
+
+
+def _commit_batch(db: Database, mixer: _Mixer, batch: list[_Pending]) -> list[_Pending]:
+    """One transaction for the whole batch; returns the ballots to queue again, if any."""
+    box = batch[0].box
+    is_closed = False
+    try:
+        with db.engine.begin() as conn:
+            stage = _stage_in_transaction(conn, box)
+            if stage is not Stage.CLOSED:
+                _raise_unless_voting(stage)
+            is_closed = stage is Stage.CLOSED
+            stored, failed = _spend_and_write(
+                conn, box.workshop_id, batch, is_closed=is_closed, k=mixer.k
+            )
+    except _TooFew as few:
+        _refuse_cards(db, mixer, few.failed)
+        return few.kept
+    except BeiduiError as exc:  # the workshop is gone or revealed: nothing was written
+        _finish(mixer, batch, exc)
+        return []
+    except Exception:  # the database refused: nothing was written, every card is unused
+        _finish(mixer, batch, BallotNotStored("batch not written"))
+        return []
+    # The -wal (SQLite) never holds more than one batch; after a late flush at close, the
+    # remainder's own row versions go the way of the mix's (see `scrub_storage`).
+    scrub_storage(db, ("sealed_ballots", "cards") if is_closed else (), rewrite=is_closed)
+    _finish(mixer, stored)
+    _refuse_cards(db, mixer, failed)
+    return []
+
+
+def _flush_closed(db: Database) -> None:
+    """Write the remainder of every workshop of `db` queued here whose voting has closed."""
+    with _MIXERS_GUARD:
+        waiting = [(wid, m) for wid, m in _MIXERS.get(db, {}).items() if m.queue]
+    if not waiting:
+        return
+    with db.read.begin() as session:
+        stages = dict(
+            session.execute(
+                select(_W.id, _W.stage).where(_W.id.in_([wid for wid, _ in waiting]))
+            ).tuples()
+        )
+    for wid, mixer in waiting:
+        stage = stages.get(wid)
+        if stage is None or Stage(stage) in (Stage.CLOSED, Stage.REVEALED):
+            _flush(db, mixer, force=True)
+
+
+def _watch() -> None:
+    # Runs while any ballot waits in this process; a later submit starts it again.
+    while True:
+        time.sleep(WATCH_INTERVAL_SECONDS)
+        with _MIXERS_GUARD:
+            dbs = [db for db, per in _MIXERS.items() if any(m.queue for m in per.values())]
+            if not dbs:
+                _WATCHER.clear()  # under the guard: a submit after this starts a new one
+                return
+        for db in dbs:
+            try:
+                _flush_closed(db)
+            except Exception:  # a database hiccup: try again on the next tick
+                continue
+
+
+def _ensure_watcher() -> None:
+    with _MIXERS_GUARD:
+        if _WATCHER:
+            return
+        thread = threading.Thread(target=_watch, name="beidui-mixer-watch", daemon=True)
+        _WATCHER[:] = [thread]
+        thread.start()
 
 
 # --------------------------------------------------------------------------------------------
@@ -706,20 +948,26 @@ def _shuffled(rows: Sequence[Any]) -> list[Any]:
     return [rows[i] for _, i in keyed]
 
 
-def mix_box(conn: Connection | Session, workshop_id: int) -> list[tuple[bytes, str]]:
-    """Rewrite a workshop's sealed ballots in a fresh random order with fresh random ids.
+def mix_box(
+    conn: Connection | Session, workshop_id: int, extra: Sequence[dict[str, Any]] = ()
+) -> list[tuple[bytes, str]]:
+    """Rewrite a workshop's sealed ballots, plus `extra` new ones, in a fresh random order
+    with fresh random ids.
 
     Returns (sealed, receipt) of every ballot, in the new order. `DELETE ... RETURNING`
-    makes the rows rewritten exactly the rows deleted, even if a cast commits meanwhile.
+    makes the rows rewritten exactly the rows deleted, even if a batch commits meanwhile.
     On PostgreSQL the new rows share one transaction id (xmin) and sit in the heap in the
-    shuffled order, so neither `ctid` nor `xmin` recalls the casting order; the old tuples
-    are dead until VACUUM (see `_scrub_after_mix`). On SQLite the table has no rowid and
+    shuffled order, so neither `ctid` nor `xmin` recalls the batches; the old tuples are
+    dead until `scrub_storage` rewrites the table. On SQLite the table has no rowid and
     `secure_delete` zeroes freed cells.
     """
     deleted = conn.execute(
         delete(SEALED_BALLOTS).where(_B.workshop_id == workshop_id).returning(_B.sealed, _B.receipt)
     ).all()
-    rows = _shuffled([(bytes(r.sealed), str(r.receipt)) for r in deleted])
+    rows = _shuffled(
+        [(bytes(r.sealed), str(r.receipt)) for r in deleted]
+        + [(bytes(e["sealed"]), str(e["receipt"])) for e in extra]
+    )
     if rows:
         conn.execute(
             insert(SEALED_BALLOTS),
@@ -732,17 +980,20 @@ def mix_box(conn: Connection | Session, workshop_id: int) -> list[tuple[bytes, s
 
 
 def _forget_spend_times(conn: Connection | Session, workshop_id: int) -> None:
-    # On PostgreSQL each spent card row carries the xmin of the transaction that spent it,
-    # which was also the xmin of that ballot until the mix. Touching every card of the
-    # workshop in one transaction gives them all the same xmin.
+    # On PostgreSQL each spent card row carries the xmin of the batch that spent it. Touching
+    # every card of the workshop in one transaction gives them all the same xmin.
     conn.execute(update(CARDS).where(_C.workshop_id == workshop_id).values(is_spent=_C.is_spent))
 
 
-def scrub_storage(db: Database, tables: Sequence[str]) -> None:
-    """Best effort after a rewrite: VACUUM (PostgreSQL) or checkpoint the WAL (SQLite).
+def scrub_storage(db: Database, tables: Sequence[str], *, rewrite: bool = True) -> None:
+    """Make the files forget what a rewrite replaced. Never raises (best effort).
 
-    Never raises: a missing privilege must not undo a close or a reveal that already
-    committed. What can remain is listed in docs/threat-model.md.
+    SQLite: checkpoint the WAL with TRUNCATE, so the -wal file is emptied and the main file
+    (with `secure_delete`) holds only live rows. PostgreSQL: `VACUUM FULL` of `tables`
+    (with `rewrite`) writes them to new files, so dead row versions (pre-mix order, erased
+    ciphertexts) are no longer in any table page; plain `VACUUM` otherwise. Neither can
+    reach the PostgreSQL WAL or its archive: docs/threat-model.md says what they keep.
+    A missing privilege must not undo a close or a reveal that already committed.
     """
     try:
         if db.is_sqlite:
@@ -755,32 +1006,54 @@ def scrub_storage(db: Database, tables: Sequence[str]) -> None:
                 ).fetchall()
             finally:
                 raw.close()
-        else:
+        elif tables:
             with db.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                command = "VACUUM FULL" if rewrite else "VACUUM"
                 for table in tables:
-                    conn.exec_driver_sql(f"VACUUM {table}")
+                    conn.exec_driver_sql(f"{command} {table}")
     except Exception:  # best effort by design (see docstring)
         return
 
 
 def close_voting(db: Database, secret_key: bytes, code: WorkshopCode, grant: str) -> WorkshopView:
-    """VOTING → CLOSED and, in the same transaction, mix the box (see `mix_box`).
-
-    Afterwards the old row versions are scrubbed where the database allows it.
+    """VOTING → CLOSED and, in the same transaction, write the ballots still queued in this
+    process and mix the whole box (see `mix_box`). Ballots queued on another server are
+    written by that server as soon as it sees the stage (`WATCH_INTERVAL_SECONDS`), and
+    mixed in again then. Afterwards the tables are rewritten (`scrub_storage`).
     """
-    with db.write.begin() as session:
-        w = _facilitator_workshop(session, secret_key, code, grant)
-        check_transition(w_position(w), StagePosition(Stage.CLOSED), len(w.questions))
-        # The stage UPDATE comes first: on PostgreSQL it waits for casts holding FOR SHARE
-        # and makes later casts see CLOSED, so the mix below sees every ballot.
-        w.stage = Stage.CLOSED.value
-        w.stage_changed_at = minute_now()
-        session.flush()
-        mix_box(session, w.id)
-        _forget_spend_times(session, w.id)
-        view = view_of(w)
+    normalized = join_code(code)
+    with db.read.begin() as session:
+        wid = session.scalar(select(_W.id).where(_W.code == normalized))
+    mixer = None if wid is None else _existing_mixer(db, wid)
+    flush_lock = mixer.flush_lock if mixer is not None else threading.RLock()
+    with flush_lock:
+        batch: list[_Pending] = []
+        if mixer is not None:
+            with mixer.lock:
+                batch, mixer.queue = mixer.queue, []
+        try:
+            with db.write.begin() as session:
+                w = _facilitator_workshop(session, secret_key, normalized, grant)
+                check_transition(w_position(w), StagePosition(Stage.CLOSED), len(w.questions))
+                # The stage UPDATE comes first: on PostgreSQL it waits for batches holding
+                # FOR SHARE and makes later batches see CLOSED, so the mix sees every ballot.
+                w.stage = Stage.CLOSED.value
+                w.stage_changed_at = minute_now()
+                session.flush()
+                stored, failed = _spend_and_write(
+                    session, w.id, batch, is_closed=True, k=w.anonymity_k
+                )
+                view = view_of(w)
+        except BaseException:
+            if mixer is not None and batch:
+                with mixer.lock:
+                    mixer.queue[:0] = batch
+            raise
     scrub_storage(db, ("sealed_ballots", "cards"))
+    if mixer is not None:
+        _finish(mixer, stored)
+        _refuse_cards(db, mixer, failed)
     return view
 
 
@@ -799,15 +1072,43 @@ def _unwrap_box_key(wrapped: bytes, passphrase: str) -> crypto.BoxKeypair:
     return crypto.BoxKeypair(crypto.unwrap_private_key(wrapped, passphrase))
 
 
+# The unwrapped box keys of live-results workshops, in THIS process's memory only: never
+# written to the database (whose WAL and backups would keep it after the reveal erased it).
+# A restart forgets them; the facilitator unlocks again with the passphrase. With several
+# servers, only a server where the facilitator unlocked can publish live tallies.
+_LIVE_KEYS: weakref.WeakKeyDictionary[Database, dict[int, crypto.BoxKeypair]] = (
+    weakref.WeakKeyDictionary()
+)
+_LIVE_KEYS_GUARD = threading.Lock()
+
+
+def live_keypair(db: Database, workshop_id: int) -> crypto.BoxKeypair | None:
+    """The box key `unlock_live_results` left in this process, if any (for core.results)."""
+    with _LIVE_KEYS_GUARD:
+        return _LIVE_KEYS.get(db, {}).get(workshop_id)
+
+
+def _forget_live_key(db: Database, workshop_id: int) -> None:
+    with _LIVE_KEYS_GUARD:
+        _LIVE_KEYS.get(db, {}).pop(workshop_id, None)
+
+
+def is_live_unlocked(db: Database, code: WorkshopCode) -> bool:
+    """Whether this server holds the live key of the workshop (False again after a restart)."""
+    with db.read.begin() as session:
+        wid = session.scalar(select(_W.id).where(_W.code == join_code(code)))
+    return wid is not None and live_keypair(db, wid) is not None
+
+
 def unlock_live_results(
     db: Database, secret_key: bytes, code: WorkshopCode, grant: str, passphrase: str
 ) -> None:
-    """Let the server count a live-results workshop's ballots before the reveal.
+    """Let this server count a live-results workshop's ballots before the reveal.
 
-    The box key is unwrapped with the passphrase and stored again wrapped under the
-    instance secret (`box_private_key_live`), so every server process can count. From then
-    on anyone holding both the database and the instance secret can open every ballot: the
-    page must say so before calling this. `WrongPassphrase` changes nothing.
+    The box key is unwrapped with the passphrase and kept in this process's memory only,
+    never in the database: the database, its WAL and backups never hold a key that opens
+    ballots before the reveal. After a restart (or on another server) the facilitator
+    unlocks again. `WrongPassphrase` changes nothing.
     """
     normalized = join_code(code)
     with db.read.begin() as session:
@@ -818,15 +1119,10 @@ def unlock_live_results(
             raise AlreadyRevealed("already revealed")
         assert w.secrets is not None
         wrapped = bytes(w.secrets.box_private_key_wrapped)
-    keypair = _unwrap_box_key(wrapped, passphrase)  # scrypt: outside any write lock
-    with db.write.begin() as session:
-        w = _facilitator_workshop(session, secret_key, normalized, grant)
-        if Stage(w.stage) == Stage.REVEALED:
-            raise AlreadyRevealed("already revealed")
-        assert w.secrets is not None
-        w.secrets.box_private_key_live = crypto.wrap_with_key(
-            secret_key, keypair.private_bytes(), live_key_aad(w.id, w.code)
-        )
+        wid = w.id
+    keypair = _unwrap_box_key(wrapped, passphrase)  # scrypt: outside any lock
+    with _LIVE_KEYS_GUARD:
+        _LIVE_KEYS.setdefault(db, {})[wid] = keypair
 
 
 # --------------------------------------------------------------------------------------------
@@ -874,6 +1170,11 @@ def reveal(
     were the box key ever exposed later, a receipt a voter was made to show must not lead
     to a ciphertext that opens to their ranking. A wrong passphrase
     (`WrongPassphrase`) or a tampered ballot changes nothing at all.
+
+    Roles are stored k-safely: a role that the screens merge into "other"
+    (`core.breakdown.breakdown`) is stored as no role, so neither the table nor a backup
+    shows a small group's ballots. Ballots still queued in this process are written first
+    (the stage is CLOSED, so they join the mix).
     """
     from core.results import publish_final  # results builds on this module
 
@@ -883,7 +1184,11 @@ def reveal(
         check_transition(w_position(w), StagePosition(Stage.REVEALED), len(w.questions))
         assert w.secrets is not None
         wrapped = bytes(w.secrets.box_private_key_wrapped)
+        wid = w.id
     keypair = _unwrap_box_key(wrapped, passphrase)
+    mixer = _existing_mixer(db, wid)
+    if mixer is not None:
+        _flush(db, mixer, force=True)
     with db.write.begin() as session:
         w = _facilitator_workshop(session, secret_key, normalized, grant)
         check_transition(w_position(w), StagePosition(Stage.REVEALED), len(w.questions))
@@ -897,7 +1202,7 @@ def reveal(
             [r.key for r in w.roles],
             w.ballot_size,
         )
-        opened = _shuffled(opened)
+        opened = _shuffled(_merge_small_roles(opened, [m.key for m in w.methods], w))
         if opened:
             session.execute(
                 insert(OPENED_BALLOTS),
@@ -912,6 +1217,7 @@ def reveal(
                 ],
             )
         session.execute(update(SEALED_BALLOTS).where(_B.workshop_id == w.id).values(sealed=b""))
+        # Never written by this version (see `_LIVE_KEYS`); cleared for older databases.
         w.secrets.box_private_key_live = None
         w.stage = Stage.REVEALED.value
         w.stage_changed_at = minute_now()
@@ -924,8 +1230,29 @@ def reveal(
         )
         session.flush()
         view = view_of(w)
+    _forget_live_key(db, wid)
     scrub_storage(db, ("sealed_ballots", "workshop_secrets", "result_publications"))
     return view
+
+
+def _merge_small_roles(
+    opened: Sequence[tuple[tuple[str, ...], str | None]], methods: Sequence[str], w: Workshop
+) -> list[tuple[tuple[str, ...], str | None]]:
+    """Each ballot's role as the screens show it: a role the breakdown does not show on its
+    own (too few ballots, or merged against differencing) becomes no role ("other")."""
+    from core.breakdown import breakdown  # the one rule for which roles are shown
+
+    if not opened:
+        return list(opened)
+    shown = set(
+        breakdown(
+            [(role, ranking) for ranking, role in opened],
+            methods,
+            w.ballot_size,
+            k=w.anonymity_k,
+        ).roles
+    )
+    return [(ranking, role if role in shown else None) for ranking, role in opened]
 
 
 __all__ = [
@@ -933,7 +1260,12 @@ __all__ = [
     "MAX_CARDS_PER_CALL",
     "PAYLOAD_LENGTH",
     "SEALED_LENGTH",
+    "TICKET_TTL_SECONDS",
     "AlreadyRevealed",
+    "BallotNotStored",
+    "BallotState",
+    "BallotStatus",
+    "BallotStillWaiting",
     "CardAlreadySpent",
     "CardCounts",
     "CardNotFound",
@@ -945,18 +1277,25 @@ __all__ = [
     "InvalidCardCount",
     "NotLiveResults",
     "NotRevealed",
+    "Ticket",
     "TooManyChoices",
     "UnknownMethod",
     "UnknownRole",
+    "UnknownTicket",
     "VotingClosed",
     "VotingNotOpen",
+    "ballot_status",
     "card_counts",
     "cast_ballot",
     "close_voting",
     "decode_payload",
     "encode_payload",
+    "is_live_unlocked",
     "issue_cards",
+    "live_keypair",
     "reveal",
+    "submit_ballot",
     "unlock_live_results",
     "void_unused_cards",
+    "wait_for_ballot",
 ]

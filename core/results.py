@@ -1,9 +1,9 @@
 """What screens may show about a ballot box: the live count, batched live tallies, the final
 tally, the opened ballots and the receipts.
 
-Live tallies are published only through `core.reveal_policy` (at least k new ballots since
-the last publication, or voting closed) and stored as aggregates: per-method points, first
-choices and appearances plus the resulting orderings. This module must never store or
+Live tallies are published only through `core.reveal_policy` (each counts all but k of the
+stored ballots, at least k more than the last one) and stored as aggregates: per-method
+points, first choices and appearances plus the resulting orderings. This module must never store or
 return how many ballots carried a given ranking, never show anything individual before the
 reveal, and never return ballots in an order that could follow the order of casting.
 """
@@ -21,12 +21,11 @@ from sqlalchemy.orm import Session
 from core import crypto
 from core.ballots import (
     NotRevealed,
+    _shuffled,
     ballot_aad,
     join_code,
-    live_key_aad,
-    mix_box,
+    live_keypair,
     open_ballots,
-    scrub_storage,
 )
 from core.db import Database
 from core.domain import Stage, WorkshopCode
@@ -225,41 +224,43 @@ def _decision(session: Session, workshop_id: int, stage: Stage, k: int) -> Revea
 
 
 def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) -> None:
-    """Publish a new live tally if the workshop shows live results, the facilitator has
-    unlocked the box, and `reveal_policy` says a batch is complete (≥ k new ballots since
-    the last publication, or voting closed). Otherwise does nothing.
+    """Publish a new live tally if the workshop shows live results, this server holds the
+    box key (`ballots.unlock_live_results`, memory only) and `reveal_policy` says so: the
+    tally counts a random `current - k` of the stored ballots and at least k more than the
+    last one, so no two publications (nor the last one and the final tally) can be
+    subtracted to show fewer than k ballots. Otherwise does nothing.
 
-    Every publication also mixes the box (see `ballots.mix_box`), so the ballots counted in
-    one batch are not left in the order they were cast. Safe to call from every projector
-    every second: it reads two counts and returns unless a batch is due.
+    Safe to call from every projector every second: it reads two counts and returns unless
+    a batch is due. `secret_key` is unused since the key left the database; kept so callers
+    need not change.
     """
+    del secret_key
     with db.read.begin() as session:
         w = _workshop_row(session, code)
         if not w.is_live_results or Stage(w.stage) not in (Stage.VOTING, Stage.CLOSED):
             return
-        if session.scalar(select(_S.box_private_key_live).where(_S.workshop_id == w.id)) is None:
+        keypair = live_keypair(db, w.id)
+        if keypair is None:
             return
         decision = _decision(session, w.id, Stage(w.stage), w.anonymity_k)
     if not decision.should_publish:
         return
     with db.write.begin() as session:
-        # FOR UPDATE: casts (FOR SHARE on this row) wait, so the count, the mix and the
-        # tally below all see the same ballots; a second projector publishing at the same
-        # moment waits and then finds nothing new. SQLite serialises writers already.
+        # FOR UPDATE: batches (FOR SHARE on this row) wait, so the count and the tally below
+        # see the same ballots; a second projector publishing at the same moment waits and
+        # then finds nothing new. SQLite serialises writers already.
         current = session.execute(
             select(_W.stage).where(_W.id == w.id).with_for_update()
         ).scalar_one()
-        live_blob = session.scalar(select(_S.box_private_key_live).where(_S.workshop_id == w.id))
-        if live_blob is None or Stage(current) not in (Stage.VOTING, Stage.CLOSED):
+        if Stage(current) not in (Stage.VOTING, Stage.CLOSED):
             return
         # Decided again under the lock: another projector may have published meanwhile.
         decision = _decision(session, w.id, Stage(current), w.anonymity_k)
         if not decision.should_publish:
             return
-        rows = mix_box(session, w.id)
-        keypair = crypto.BoxKeypair.from_private_bytes(
-            crypto.unwrap_with_key(secret_key, bytes(live_blob), live_key_aad(w.id, w.code))
-        )
+        blobs = [bytes(b) for b in session.scalars(select(_B.sealed).where(_B.workshop_id == w.id))]
+        # Which ballots are held back is drawn afresh each time, never by storage order.
+        counted = _shuffled(blobs)[: decision.ballots_to_publish]
         methods = list(
             session.scalars(
                 select(Method.key).where(Method.workshop_id == w.id).order_by(Method.position)
@@ -267,13 +268,22 @@ def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) ->
         )
         roles = list(session.scalars(select(Role.key).where(Role.workshop_id == w.id)))
         opened = open_ballots(
-            keypair, [s for s, _ in rows], ballot_aad(w.id, w.code), methods, roles, w.ballot_size
+            keypair, counted, ballot_aad(w.id, w.code), methods, roles, w.ballot_size
         )
         results = _aggregate(
             [r for r, _ in opened], methods, w.ballot_size, LIVE_COUNTING, is_final=False
         )
         _store_publication(session, w.id, results)
-    scrub_storage(db, ("sealed_ballots",))
+
+
+def live_decision(db: Database, code: WorkshopCode) -> RevealDecision | None:
+    """What the projector says about the live tally (how many ballots until the next one,
+    or how many appear only at the reveal); None unless live results while voting/closed."""
+    with db.read.begin() as session:
+        w = _workshop_row(session, code)
+        if not w.is_live_results or Stage(w.stage) not in (Stage.VOTING, Stage.CLOSED):
+            return None
+        return _decision(session, w.id, Stage(w.stage), w.anonymity_k)
 
 
 def published_results(db: Database, code: WorkshopCode) -> PublishedResults | None:
@@ -346,6 +356,7 @@ __all__ = [
     "MethodTotals",
     "PublishedResults",
     "ballot_count",
+    "live_decision",
     "opened_rankings",
     "published_results",
     "receipts",
