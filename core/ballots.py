@@ -899,11 +899,12 @@ def _flush_closed(db: Database) -> None:
     if not waiting:
         return
     with db.read.begin() as session:
-        stages = dict(
-            session.execute(
+        stages: dict[int, str] = {
+            row.id: row.stage
+            for row in session.execute(
                 select(_W.id, _W.stage).where(_W.id.in_([wid for wid, _ in waiting]))
-            ).tuples()
-        )
+            )
+        }
     for wid, mixer in waiting:
         stage = stages.get(wid)
         if stage is None or Stage(stage) in (Stage.CLOSED, Stage.REVEALED):

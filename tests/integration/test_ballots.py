@@ -35,6 +35,7 @@ from core.ballots import (
     card_counts,
     cast_ballot,
     close_voting,
+    submit_ballot,
     issue_cards,
     reveal,
     void_unused_cards,
@@ -48,6 +49,7 @@ from core.ratelimit import TooManyAttempts
 from core.tally import points
 from core.templates import available_templates
 from core.workshops import NotAuthorized, create_workshop, move_to, unlock_console
+from tests.casting import receipts_of
 
 PASS = "correct horse battery"
 LOCALES = Path(__file__).resolve().parents[2] / "data" / "locales"
@@ -147,14 +149,16 @@ def test_card_codes_are_returned_once_and_only_their_digests_are_stored(instance
 
 def test_card_counts_follow_spending_and_voiding(instance: Instance) -> None:
     room = open_room(instance)
-    codes = issue_cards(room.db, room.key, room.code, room.grant, 5)
-    cast_ballot(room.db, room.key, room.code, codes[0], room.methods[:2], None)
-    cast_ballot(room.db, room.key, room.code, codes[1], room.methods[:1], None)
+    codes = issue_cards(room.db, room.key, room.code, room.grant, 8)
+    tickets = [
+        submit_ballot(room.db, room.key, room.code, c, room.methods[:2], None) for c in codes[:5]
+    ]
+    receipts_of(tickets)  # the fifth ballot completed the batch of k = 5
     assert void_unused_cards(room.db, room.key, room.code, room.grant) == 3
-    assert card_counts(room.db, room.code) == ballots.CardCounts(issued=5, spent=2, void=3)
+    assert card_counts(room.db, room.code) == ballots.CardCounts(issued=8, spent=5, void=3)
     assert card_counts(room.db, room.code).unused == 0
     with pytest.raises(CardNotFound):
-        cast_ballot(room.db, room.key, room.code, codes[4], room.methods[:1], None)
+        submit_ballot(room.db, room.key, room.code, codes[7], room.methods[:1], None)
 
 
 @pytest.mark.parametrize("count", [0, -1, 501, True])
@@ -182,7 +186,11 @@ def test_an_open_mode_workshop_has_no_cards_and_casts_without_one(instance: Inst
     with pytest.raises(CardsNotUsed) as info:
         issue_cards(room.db, room.key, room.code, room.grant, 5)
     assert_has_texts(info.value)
-    receipt = cast_ballot(room.db, room.key, room.code, None, room.methods[:3], room.roles[0])
+    ticket = submit_ballot(room.db, room.key, room.code, None, room.methods[:3], room.roles[0])
+    assert ticket.waiting_for == 4
+    assert results.ballot_count(room.db, room.code) == 0  # queued in memory, not written
+    close_voting(room.db, room.key, room.code, room.grant)  # the remainder joins the mix
+    (receipt,) = receipts_of([ticket])
     assert results.verify_receipt(room.db, room.code, receipt)
     assert results.ballot_count(room.db, room.code) == 1
 
@@ -192,17 +200,25 @@ def test_an_open_mode_workshop_has_no_cards_and_casts_without_one(instance: Inst
 
 def test_a_ballot_cast_with_a_card_spends_it_and_returns_a_receipt(instance: Instance) -> None:
     room = open_room(instance)
-    (card,) = issue_cards(room.db, room.key, room.code, room.grant, 1)
+    card, *others = issue_cards(room.db, room.key, room.code, room.grant, 5)
     # Typed on a phone: lower case, spaces, full-width digits all name the same card.
     typed = card.lower().replace("-", " ")
-    receipt = cast_ballot(room.db, room.key, room.code.lower(), typed, room.methods[:5], None)
+    first = submit_ballot(room.db, room.key, room.code.lower(), typed, room.methods[:5], None)
+    with pytest.raises(CardAlreadySpent):  # queued already: cannot wait twice
+        submit_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
+    assert card_counts(room.db, room.code).spent == 0
+    rest = [
+        submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None) for c in others
+    ]
+    (receipt,) = receipts_of([first])
+    receipts_of(rest)
     assert crypto.normalize_receipt(receipt) == receipt
-    assert card_counts(room.db, room.code).spent == 1
-    assert results.ballot_count(room.db, room.code) == 1
+    assert card_counts(room.db, room.code).spent == 5
+    assert results.ballot_count(room.db, room.code) == 5
     with pytest.raises(CardAlreadySpent) as info:
         cast_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
     assert_has_texts(info.value)
-    assert results.ballot_count(room.db, room.code) == 1
+    assert results.ballot_count(room.db, room.code) == 5
 
 
 HUGE = "A" * 1_000_000
@@ -274,8 +290,13 @@ def test_bad_input_is_a_named_error_with_both_texts_and_changes_nothing(
     other = open_room(instance)
     (other_card,) = issue_cards(other.db, other.key, other.code, other.grant, 1)
     room = open_room(instance)
-    spent, void = issue_cards(room.db, room.key, room.code, room.grant, 2)
-    cast_ballot(room.db, room.key, room.code, spent, room.methods[:1], None)
+    spent, void, *batch = issue_cards(room.db, room.key, room.code, room.grant, 6)
+    receipts_of(
+        [
+            submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None)
+            for c in (spent, *batch)
+        ]
+    )
     void_unused_cards(room.db, room.key, room.code, room.grant)
     (good,) = issue_cards(room.db, room.key, room.code, room.grant, 1)
     cards = [good, spent, void]
@@ -297,8 +318,9 @@ def test_ballots_are_refused_before_voting_opens_and_after_it_closes(instance: I
     with pytest.raises(VotingNotOpen):
         cast_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
     move_to(room.db, room.key, room.code, room.grant, StagePosition(Stage.VOTING))
-    cast_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
+    ticket = submit_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
     close_voting(room.db, room.key, room.code, room.grant)
+    receipts_of([ticket])
     before = row_counts(room.db)
     with pytest.raises(VotingClosed) as info:  # the cached box must not hide the new stage
         cast_ballot(room.db, room.key, room.code, cards[1], room.methods[:1], None)
@@ -325,8 +347,11 @@ def test_repeated_wrong_cards_make_that_client_wait_but_no_one_else(instance: In
             except CardNotFound:
                 continue
     assert_has_texts(info.value)
-    # Someone else with a real card casts at once.
-    cast_ballot(room.db, room.key, room.code, card, room.methods[:1], None, client_key="voter")
+    # Someone else with a real card casts at once (queued for its batch).
+    ticket = submit_ballot(
+        room.db, room.key, room.code, card, room.methods[:1], None, client_key="voter"
+    )
+    assert ballots.ballot_status(ticket.id).state is ballots.BallotState.WAITING
 
 
 def test_fifty_threads_racing_with_one_card_cast_exactly_one_ballot(instance: Instance) -> None:
@@ -339,7 +364,7 @@ def test_fifty_threads_racing_with_one_card_cast_exactly_one_ballot(instance: In
     def racer(i: int) -> None:
         start.wait()
         try:
-            cast_ballot(
+            submit_ballot(
                 room.db, room.key, room.code, card, room.methods[:2], None, client_key=f"c{i}"
             )
             outcome = "cast"
@@ -356,6 +381,7 @@ def test_fifty_threads_racing_with_one_card_cast_exactly_one_ballot(instance: In
     for t in threads:
         t.join()
     assert Counter(outcomes) == {"cast": 1, "spent": 49}
+    close_voting(room.db, room.key, room.code, room.grant)
     assert results.ballot_count(room.db, room.code) == 1
     assert card_counts(room.db, room.code).spent == 1
 
@@ -398,11 +424,13 @@ def test_the_recount_after_reveal_equals_the_tally_of_what_was_cast(instance: In
     cast: list[tuple[str | None, tuple[str, ...]]] = []
     cards = issue_cards(room.db, room.key, room.code, room.grant, 25)
     given: list[str] = []
+    tickets = []
     for card in cards:
         ranking = tuple(rng.sample(room.methods, rng.randint(1, room.ballot_size)))
         role = rng.choice([None, *room.roles])
-        given.append(cast_ballot(room.db, room.key, room.code, card, ranking, role))
+        tickets.append(submit_ballot(room.db, room.key, room.code, card, ranking, role))
         cast.append((role, ranking))
+    given.extend(receipts_of(tickets))  # 25 = five batches of k
     with pytest.raises(NotRevealed) as info:
         results.opened_rankings(room.db, room.code)
     assert_has_texts(info.value)
@@ -415,7 +443,11 @@ def test_the_recount_after_reveal_equals_the_tally_of_what_was_cast(instance: In
     assert view.stage == Stage.REVEALED
 
     opened = results.opened_rankings(room.db, room.code)
-    assert Counter(opened) == Counter(cast)
+    # Stored as the screens show them: a role below k is merged into "no role".
+    from core.breakdown import breakdown
+
+    shown = set(breakdown(cast, room.methods, room.ballot_size, k=5).roles)
+    assert Counter(opened) == Counter((r if r in shown else None, rk) for r, rk in cast)
     assert opened == sorted(opened, key=lambda rr: (rr[1], rr[0] is not None, rr[0] or ""))
     published = results.published_results(room.db, room.code)
     assert published is not None and published.is_final
@@ -433,7 +465,7 @@ def test_the_recount_after_reveal_equals_the_tally_of_what_was_cast(instance: In
 def test_a_wrong_passphrase_at_reveal_changes_nothing(instance: Instance) -> None:
     room = open_room(instance)
     for card in issue_cards(room.db, room.key, room.code, room.grant, 3):
-        cast_ballot(room.db, room.key, room.code, card, room.methods[:2], None)
+        submit_ballot(room.db, room.key, room.code, card, room.methods[:2], None)
     close_voting(room.db, room.key, room.code, room.grant)
     before = row_counts(room.db)
     for wrong in ("wrong passphrase", PASS + "!", HUGE):
@@ -456,7 +488,7 @@ def test_a_ballot_altered_in_the_database_stops_the_reveal_and_changes_nothing(
 ) -> None:
     room = open_room(instance)
     for card in issue_cards(room.db, room.key, room.code, room.grant, 3):
-        cast_ballot(room.db, room.key, room.code, card, room.methods[:2], None)
+        submit_ballot(room.db, room.key, room.code, card, room.methods[:2], None)
     close_voting(room.db, room.key, room.code, room.grant)
     with room.db.engine.begin() as conn:
         blob = bytes(conn.execute(text("SELECT sealed FROM sealed_ballots")).scalars().first())
@@ -474,19 +506,19 @@ def test_a_ballot_altered_in_the_database_stops_the_reveal_and_changes_nothing(
 def test_concurrent_casts_of_many_cards_each_succeed_once_even_when_committed_together(
     instance: Instance,
 ) -> None:
-    # On SQLite concurrent casts share transactions (group commit): a spent card must fail
-    # only its own cast, and every other ballot in the same commit must land.
+    # Concurrent casts share a batch: a card queued twice fails only its second cast, and
+    # every other ballot in the same commit lands.
     room = open_room(instance)
     cards = issue_cards(room.db, room.key, room.code, room.grant, 20)
     start = threading.Barrier(40)
-    receipts: list[str] = []
+    tickets: list[ballots.Ticket] = []
     refused: list[int] = []
     lock = threading.Lock()
 
     def voter(i: int) -> None:
         start.wait()
         try:
-            receipt = cast_ballot(
+            ticket = submit_ballot(
                 room.db,
                 room.key,
                 room.code,
@@ -500,13 +532,15 @@ def test_concurrent_casts_of_many_cards_each_succeed_once_even_when_committed_to
                 refused.append(i)
         else:
             with lock:
-                receipts.append(receipt)
+                tickets.append(ticket)
 
     threads = [threading.Thread(target=voter, args=(i,)) for i in range(40)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    close_voting(room.db, room.key, room.code, room.grant)  # writes whatever is below k
+    receipts = receipts_of(tickets)
     assert (len(receipts), len(refused)) == (20, 20)
     assert results.ballot_count(room.db, room.code) == 20
     assert all(results.verify_receipt(room.db, room.code, r) for r in receipts)

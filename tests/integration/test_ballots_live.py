@@ -1,6 +1,10 @@
-"""Live results: the count is live, a tally only per batch of k new ballots (or at close)."""
+"""Live results: the count is live; a tally only counts all but the newest k ballots and only
+when that adds k ballots to the last one, so no two publications (live, at close, final)
+can be subtracted to show fewer than k ballots. The live key never reaches the database."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 from sqlalchemy import text
@@ -9,62 +13,78 @@ from core import crypto
 from core.ballots import (
     AlreadyRevealed,
     NotLiveResults,
-    cast_ballot,
     close_voting,
+    is_live_unlocked,
     issue_cards,
     reveal,
+    submit_ballot,
     unlock_live_results,
 )
 from core.instance import Instance
-from core.results import LIVE_COUNTING, ballot_count, published_results, refresh_live_results
-from core.tally import points
+from core.results import (
+    LIVE_COUNTING,
+    ballot_count,
+    live_decision,
+    published_results,
+    refresh_live_results,
+)
+from core.reveal_policy import RevealReason
+from tests.casting import receipts_of
+from tests.conftest import DbFactory
 from tests.integration.test_ballots import PASS, assert_has_texts, open_room, row_counts
 
 K = 4
 
 
-def test_a_live_tally_is_published_only_after_k_new_ballots_and_at_close(
+def test_no_publication_live_at_close_or_final_differs_from_an_earlier_one_by_fewer_than_k(
     instance: Instance,
 ) -> None:
+    # Issue 10: the final tally minus the last live one was the last voter's ranking.
     room = open_room(instance, is_live_results=True, anonymity_k=K)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, 11)
-    cast: list[tuple[str, ...]] = []
-
-    def vote(i: int) -> None:
-        ranking = (room.methods[i % 3], room.methods[3])
-        cast_ballot(room.db, room.key, room.code, cards[i], ranking, None)
-        cast.append(ranking)
-        refresh_live_results(room.db, room.key, room.code)
-
-    vote(0)
-    assert published_results(room.db, room.code) is None  # locked: nothing counted
+    cards = iter(issue_cards(room.db, room.key, room.code, room.grant, 30))
     unlock_live_results(room.db, room.key, room.code, room.grant, PASS)
-    seen: list[int | None] = []
-    for i in range(1, 10):
-        vote(i)
+    seen: list[int] = []
+
+    def batch(n: int) -> None:
+        tickets = [
+            submit_ballot(room.db, room.key, room.code, next(cards), room.methods[:2], None)
+            for _ in range(n)
+        ]
+        if n >= K:
+            receipts_of(tickets)
+        refresh_live_results(room.db, room.key, room.code)
         shown = published_results(room.db, room.code)
-        seen.append(None if shown is None else shown.ballots_counted)
-        assert ballot_count(room.db, room.code) == i + 1  # the count itself is always live
-    # 2..3 ballots: waiting; 4th: first batch; then again only when 4 more arrived.
-    assert seen == [None, None, 4, 4, 4, 4, 8, 8, 8]
+        if shown is not None and (not seen or seen[-1] != shown.ballots_counted):
+            seen.append(shown.ballots_counted)
+
+    for _ in range(5):
+        batch(K)
+    assert ballot_count(room.db, room.code) == 20  # the count itself is always live
+    # 8 stored: the first tally counts 4 (the newest k held back), then every 4 more.
+    assert seen == [4, 8, 12, 16]
     shown = published_results(room.db, room.code)
-    assert shown is not None and not shown.is_final
-    assert set(shown.tallies) == set(LIVE_COUNTING)
+    assert shown is not None and not shown.is_final and set(shown.tallies) == set(LIVE_COUNTING)
+    assert sum(t.first_choices for t in shown.totals) == 16
+    batch(2)  # two late voters: queued, written by the close
     close_voting(room.db, room.key, room.code, room.grant)
     refresh_live_results(room.db, room.key, room.code)
-    shown = published_results(room.db, room.code)
-    assert shown is not None and shown.ballots_counted == 10  # closing publishes the rest
-    assert shown.tallies["points"] == points(cast, room.methods, room.ballot_size)
-    stored = row_counts(room.db)["result_publications"]
-    assert stored == 1
+    decision = live_decision(room.db, room.code)
+    assert decision is not None and decision.reason is RevealReason.HELD_FOR_REVEAL
+    assert decision.ballots_held == 6 and decision.message.params["held"] == 6
+    assert published_results(room.db, room.code).ballots_counted == 16  # type: ignore[union-attr]
+    reveal(room.db, room.key, room.code, room.grant, PASS)
+    final = published_results(room.db, room.code)
+    assert final is not None and final.is_final and final.ballots_counted == 22
+    every = [*seen, final.ballots_counted]
+    assert all(b - a >= K for a, b in itertools.pairwise(every))
     with room.db.engine.connect() as conn:
         payload = conn.execute(text("SELECT tally_json FROM result_publications")).scalar_one()
     # Aggregates only: no list of rankings, no count per distinct ranking.
     assert "\\n" not in payload and "ranking" not in payload
 
 
-def test_unlocking_live_results_stores_the_key_only_under_the_instance_secret(
-    instance: Instance,
+def test_the_live_key_is_kept_in_server_memory_only_and_forgotten_at_the_reveal(
+    instance: Instance, db_factory: DbFactory
 ) -> None:
     room = open_room(instance, is_live_results=True, anonymity_k=K)
     before = row_counts(room.db)
@@ -72,29 +92,34 @@ def test_unlocking_live_results_stores_the_key_only_under_the_instance_secret(
         unlock_live_results(room.db, room.key, room.code, room.grant, "not the passphrase")
     assert row_counts(room.db) == before
 
-    def live_blob() -> bytes | None:
+    def live_column() -> object:
         with room.db.engine.connect() as conn:
-            value = conn.execute(
-                text("SELECT box_private_key_live FROM workshop_secrets")
-            ).scalar_one()
-        return None if value is None else bytes(value)
+            return conn.execute(text("SELECT box_private_key_live FROM workshop_secrets")).scalar()
 
-    assert live_blob() is None
     unlock_live_results(room.db, room.key, room.code, room.grant, PASS)
-    blob = live_blob()
-    assert blob is not None
-    with pytest.raises(crypto.CannotUnwrap):  # another instance's secret opens nothing
-        crypto.unwrap_with_key(b"\x01" * 32, blob)
-    for card in issue_cards(room.db, room.key, room.code, room.grant, 2):
-        cast_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
+    assert is_live_unlocked(room.db, room.code)
+    assert live_column() is None and row_counts(room.db) == before  # nothing written
+    # A restarted server (a new engine on the same database) holds no key: it publishes
+    # nothing until the facilitator unlocks again with the passphrase.
+    restarted = db_factory(migrate_schema=False)
+    assert not is_live_unlocked(restarted, room.code)
+    cards = issue_cards(room.db, room.key, room.code, room.grant, 10)
+    receipts_of(
+        [submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None) for c in cards[:8]]
+    )
+    refresh_live_results(restarted, room.key, room.code)
+    assert published_results(room.db, room.code) is None
+    refresh_live_results(room.db, room.key, room.code)
+    assert published_results(room.db, room.code).ballots_counted == 4  # type: ignore[union-attr]
     close_voting(room.db, room.key, room.code, room.grant)
     reveal(room.db, room.key, room.code, room.grant, PASS)
-    assert live_blob() is None  # the reveal erases the server's copy
+    assert not is_live_unlocked(room.db, room.code)
+    assert live_column() is None
     with pytest.raises(AlreadyRevealed) as info:
         unlock_live_results(room.db, room.key, room.code, room.grant, PASS)
     assert_has_texts(info.value)
     final = published_results(room.db, room.code)
-    assert final is not None and final.is_final and final.ballots_counted == 2
+    assert final is not None and final.is_final and final.ballots_counted == 8
 
 
 def test_a_workshop_without_live_results_refuses_to_unlock_and_publishes_nothing(
@@ -104,8 +129,10 @@ def test_a_workshop_without_live_results_refuses_to_unlock_and_publishes_nothing
     with pytest.raises(NotLiveResults) as info:
         unlock_live_results(room.db, room.key, room.code, room.grant, PASS)
     assert_has_texts(info.value)
-    for card in issue_cards(room.db, room.key, room.code, room.grant, 6):
-        cast_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
-        refresh_live_results(room.db, room.key, room.code)
+    cards = issue_cards(room.db, room.key, room.code, room.grant, 10)
+    receipts_of(
+        [submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None) for c in cards]
+    )
+    refresh_live_results(room.db, room.key, room.code)
     assert published_results(room.db, room.code) is None
     assert row_counts(room.db)["result_publications"] == 0
