@@ -153,6 +153,7 @@ def _ballot_keys() -> dict[str, str]:
         "review": f"review_{w.code}",
         "error": f"cast_error_{w.code}",
         "receipt": f"receipt_{w.code}",
+        "ticket": f"ticket_{w.code}",
         "order": f"order_{w.code}",
     }
 
@@ -182,13 +183,14 @@ def _back_to_ballot() -> None:
 
 
 def _cast() -> None:
-    """The one core call of the ballot. Afterwards nothing the ballot said stays here."""
+    """The one core call of the ballot: seal and queue it. Afterwards nothing the ballot said
+    stays here; the receipt comes once its batch is stored (`_waiting_for_batch`)."""
     keys = _ballot_keys()
     pending = st.session_state.get(keys["review"])
     if not pending:
         return
     try:
-        receipt = ballots.cast_ballot(
+        ticket = ballots.submit_ballot(
             inst.db,
             inst.secret_key,
             w.code,
@@ -202,8 +204,34 @@ def _cast() -> None:
         return
     for name in ("card", "ranking", "role", "review", "order"):
         st.session_state.pop(keys[name], None)
-    st.session_state[keys["receipt"]] = receipt
-    live.ballot_count.clear()
+    st.session_state[keys["ticket"]] = ticket.id
+
+
+@st.fragment(run_every=2)
+def _waiting_for_batch() -> None:
+    """Sealed, not yet stored: say so plainly, and show the receipt once the batch is in."""
+    keys = _ballot_keys()
+    try:
+        status = ballots.ballot_status(st.session_state[keys["ticket"]])
+    except BeiduiError as err:
+        st.session_state.pop(keys["ticket"], None)
+        st.session_state[keys["error"]] = error_text(err)
+        st.rerun()
+        return
+    if status.state is ballots.BallotState.WAITING:
+        if status.waiting_for:
+            st.info(tr("join.sealed_waiting", n=status.waiting_for))
+        else:
+            st.info(tr("join.sealed_mixing"))
+        return
+    st.session_state.pop(keys["ticket"], None)
+    if status.state is ballots.BallotState.STORED:
+        st.session_state[keys["receipt"]] = status.receipt
+        live.ballot_count.clear()
+    else:
+        assert status.error is not None
+        st.session_state[keys["error"]] = error_text(status.error)
+    st.rerun()
 
 
 def voting_stage() -> None:
@@ -212,6 +240,9 @@ def voting_stage() -> None:
         st.success(tr("join.thank_you"))
         st.markdown(f"## {tr('join.your_receipt')}\n# `{receipt}`")
         st.caption(tr("join.receipt_explained"))
+        return
+    if st.session_state.get(keys["ticket"]):
+        _waiting_for_batch()
         return
     st.header(tr("join.vote_title"))
     if error := st.session_state.pop(keys["error"], None):
@@ -296,5 +327,9 @@ match w.stage:
         voting_stage()
     case Stage.CLOSED:
         waiting("join.closed")
+        if st.session_state.get(f"ticket_{w.code}"):  # cast just before the close
+            _waiting_for_batch()
+        elif receipt := st.session_state.get(f"receipt_{w.code}"):
+            st.caption(tr("join.your_receipt") + f": `{receipt}`")
     case Stage.REVEALED:
         revealed_stage()

@@ -22,7 +22,7 @@ def _revealed(inst: Instance) -> str:
     cards = ballots.issue_cards(db, key, code, grant, 6)
     move_to(db, key, code, grant, StagePosition(Stage.VOTING))
     for card, role in zip(cards, ["partner"] * 4 + ["mentor", None], strict=True):
-        ballots.cast_ballot(db, key, code, card, ["action_research", "co_creation_fund"], role)
+        ballots.submit_ballot(db, key, code, card, ["action_research", "co_creation_fund"], role)
     ballots.close_voting(db, key, code, grant)
     ballots.reveal(db, key, code, grant, PASS)
     return code

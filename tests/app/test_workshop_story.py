@@ -90,9 +90,10 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     assert any("1. Unrestricted funding\n2. Action research" in m.value for m in phone.markdown)
     phone.button(key="cast").click().run()
     assert not phone.exception
-    receipt = phone.session_state[f"receipt_{code}"]
-    assert any(receipt in m.value for m in phone.markdown)
     assert f"ranking_{code}" not in phone.session_state  # the ranking is wiped from the phone
+    # Sealed and queued, not written: the phone says so plainly (k = 3, so 2 more).
+    assert any("waiting for 2 more ballots" in m.value for m in phone.info)
+    assert results.ballot_count(db, code) == 0
 
     # 5. the same card again, from another phone
     other = make_app({"lang": "en", "w": code}).run()
@@ -102,14 +103,23 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     other.button(key="review").click().run()
     other.button(key="cast").click().run()
     assert "already been used" in other.error[0].value or "already" in other.error[0].value
-    assert results.ballot_count(db, code) == 1
 
+    # Three more phones of the same server (the app's own engine: its mixer holds the queue).
+    from ui.runtime import instance
+
+    page_db = instance().db
     for card, first in zip(
         cards[1:4],
         ("unrestricted_funding", "co_creation_fund", "unrestricted_funding"),
         strict=True,
     ):
-        ballots.cast_ballot(db, app_env.secret_key, code, card, [first], None)
+        ballots.submit_ballot(page_db, app_env.secret_key, code, card, [first], None)
+    # The batch of 3 is stored: the phone's next poll shows its receipt.
+    assert results.ballot_count(db, code) == 3
+    phone.run()
+    assert not phone.exception
+    receipt = phone.session_state[f"receipt_{code}"]
+    assert any(receipt in m.value for m in phone.markdown)
 
     # 6. close; a wrong passphrase cannot reveal
     con.run()

@@ -35,9 +35,9 @@ from core.ballots import (
     card_counts,
     cast_ballot,
     close_voting,
-    submit_ballot,
     issue_cards,
     reveal,
+    submit_ballot,
     void_unused_cards,
 )
 from core.db import Database
@@ -207,9 +207,7 @@ def test_a_ballot_cast_with_a_card_spends_it_and_returns_a_receipt(instance: Ins
     with pytest.raises(CardAlreadySpent):  # queued already: cannot wait twice
         submit_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
     assert card_counts(room.db, room.code).spent == 0
-    rest = [
-        submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None) for c in others
-    ]
+    rest = [submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None) for c in others]
     (receipt,) = receipts_of([first])
     receipts_of(rest)
     assert crypto.normalize_receipt(receipt) == receipt
