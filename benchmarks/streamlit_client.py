@@ -272,6 +272,30 @@ class StreamlitClient:
         return w
 
 
+async def wait_for_receipt(
+    c: StreamlitClient, texts: list[str], timeout: float, interval: float = 0.5
+) -> str | None:
+    """After the cast tap: the phone shows "sealed — waiting for N more ballots" until its
+    batch of k is stored, then its receipt (pages/join.py polls in a `run_every` fragment).
+    Tick that fragment as a browser would until a receipt or an error shows; texts shown
+    are appended to `texts`. None on timeout or error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if (receipt := next((r for b in texts if (r := receipt_in(b))), None)) is not None:
+            return receipt
+        if time.monotonic() >= deadline or not c.auto_reruns:
+            return None
+        await asyncio.sleep(interval)
+        for fragment_id in list(c.auto_reruns):
+            result = await c.run(
+                fragment_id=fragment_id, timeout=max(1.0, deadline - time.monotonic())
+            )
+            texts.extend(result.markdown + result.exceptions)
+            if result.status == "FINISHED_SUCCESSFULLY":
+                # The fragment restarted the page (st.rerun): the ballot was refused.
+                return next((r for b in texts if (r := receipt_in(b))), None)
+
+
 RECEIPT_PATTERN = re.compile(r"#\s*`([A-Z0-9]{3,}(?:-[A-Z0-9]+)+)`")
 
 

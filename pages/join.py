@@ -209,7 +209,10 @@ def _cast() -> None:
 
 @st.fragment(run_every=2)
 def _waiting_for_batch() -> None:
-    """Sealed, not yet stored: say so plainly, and show the receipt once the batch is in."""
+    """Sealed, not yet stored: say so plainly; show the receipt once the batch is stored.
+
+    Reads only this server's memory (`ballot_status`), never the database.
+    """
     keys = _ballot_keys()
     try:
         status = ballots.ballot_status(st.session_state[keys["ticket"]])
@@ -217,7 +220,6 @@ def _waiting_for_batch() -> None:
         st.session_state.pop(keys["ticket"], None)
         st.session_state[keys["error"]] = error_text(err)
         st.rerun()
-        return
     if status.state is ballots.BallotState.WAITING:
         if status.waiting_for:
             st.info(tr("join.sealed_waiting", n=status.waiting_for))
@@ -225,21 +227,25 @@ def _waiting_for_batch() -> None:
             st.info(tr("join.sealed_mixing"))
         return
     st.session_state.pop(keys["ticket"], None)
-    if status.state is ballots.BallotState.STORED:
-        st.session_state[keys["receipt"]] = status.receipt
-        live.ballot_count.clear()
-    else:
+    if status.state is ballots.BallotState.REFUSED:
         assert status.error is not None
         st.session_state[keys["error"]] = error_text(status.error)
-    st.rerun()
+        st.rerun()
+    st.session_state[keys["receipt"]] = status.receipt
+    live.ballot_count.clear()
+    _show_receipt(str(status.receipt))
+
+
+def _show_receipt(receipt: str) -> None:
+    st.success(tr("join.thank_you"))
+    st.markdown(f"## {tr('join.your_receipt')}\n# `{receipt}`")
+    st.caption(tr("join.receipt_explained"))
 
 
 def voting_stage() -> None:
     keys = _ballot_keys()
     if receipt := st.session_state.get(keys["receipt"]):
-        st.success(tr("join.thank_you"))
-        st.markdown(f"## {tr('join.your_receipt')}\n# `{receipt}`")
-        st.caption(tr("join.receipt_explained"))
+        _show_receipt(receipt)
         return
     if st.session_state.get(keys["ticket"]):
         _waiting_for_batch()

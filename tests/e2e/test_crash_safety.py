@@ -2,9 +2,10 @@
 leaves no card spent without its ballot nor a ballot without its spent card.
 
 1. A worker PROCESS (`python -m tests.e2e.test_crash_safety`) casts ballots through
-   `core.ballots.cast_ballot` from 8 threads (so on SQLite the group commit writes several
-   casts per transaction) and prints each receipt, flushed, only after `cast_ballot`
-   returned it: exactly what a phone would have been shown.
+   `core.ballots.submit_ballot` + `wait_for_ballot` (what `cast_ballot` does) from 8
+   threads, so batches of k are written together, and prints each receipt, flushed, only
+   once its batch was stored: exactly what a phone would have been shown. A kill loses the
+   queued ballots, whose cards were never spent.
 2. After at least 50 receipts (while it is still casting) it is killed with SIGKILL; three
    rounds, each a fresh worker on fresh cards.
 3. After each kill a fresh connection checks: every acknowledged receipt is stored, every
@@ -13,7 +14,8 @@ leaves no card spent without its ballot nor a ballot without its spent card.
    the schema allows). SQLite also passes `PRAGMA integrity_check`.
 4. A last worker casts with every card never acknowledged: each either casts or is refused
    as already spent, and the refusals are exactly the ballots that were committed but never
-   acknowledged (killed between commit and print). Counts still match at the end.
+   acknowledged (killed between commit and print). It closes voting once every card is in,
+   so the last batch (below k) is written too. Counts still match at the end.
 
 The second test does the same against a real `streamlit run` server driven by the websocket
 phone client (`benchmarks/streamlit_client.py`): the server is killed with `kill -9` while
@@ -77,6 +79,7 @@ def worker_main(argv: list[str]) -> int:
     parser.add_argument("--code", required=True)
     parser.add_argument("--cards", required=True, type=Path)
     parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument("--close-with", default="", help="passphrase: close when all are in")
     args = parser.parse_args(argv)
     key = bytes.fromhex(args.key)
     db = Database.connect(args.url, migrate_schema=False)
@@ -91,6 +94,16 @@ def worker_main(argv: list[str]) -> int:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
 
+    total = todo.qsize()
+    submitted: list[int] = []  # one entry per card decided at submit (queued or refused)
+    all_submitted = threading.Event()
+
+    def decided() -> None:
+        with out:
+            submitted.append(1)
+            if len(submitted) == total:
+                all_submitted.set()
+
     def cast_all() -> None:
         while True:
             try:
@@ -99,19 +112,35 @@ def worker_main(argv: list[str]) -> int:
                 return
             ranking = methods[i % len(methods) :] + methods[: i % len(methods)]
             try:
-                receipt = ballots.cast_ballot(
+                ticket = ballots.submit_ballot(
                     db, key, args.code, card, ranking[: 1 + i % 5], None, client_key=f"w{i}"
                 )
             except ballots.CardAlreadySpent:
+                decided()
                 say(f"spent {card}")
+                continue
             except Exception as exc:
+                decided()
                 say(f"error {card} {type(exc).__name__}")
+                continue
+            decided()
+            # What `cast_ballot` does: the phone sees its receipt once its batch is stored.
+            status = ballots.wait_for_ballot(ticket.id)
+            if status.state is ballots.BallotState.STORED:
+                say(f"ok {card} {status.receipt}")
+            elif isinstance(status.error, ballots.CardAlreadySpent):
+                say(f"spent {card}")
             else:
-                say(f"ok {card} {receipt}")
+                say(f"error {card} {type(status.error).__name__}")
 
     threads = [threading.Thread(target=cast_all) for _ in range(args.threads)]
     for t in threads:
         t.start()
+    if args.close_with:
+        # The last ballots (fewer than k) wait for their batch until the facilitator closes.
+        all_submitted.wait()
+        grant = unlock_console(db, key, args.code, args.close_with)
+        ballots.close_voting(db, key, args.code, grant)
     for t in threads:
         t.join()
     db.dispose()
@@ -177,7 +206,13 @@ class Seen:
 
 
 def run_worker(
-    store: Store, cards: list[str], tmp: Path, seen: Seen, *, kill_after: int | None
+    store: Store,
+    cards: list[str],
+    tmp: Path,
+    seen: Seen,
+    *,
+    kill_after: int | None,
+    close: bool = False,
 ) -> bool:
     """Run a worker on `cards`; SIGKILL it after `kill_after` receipts. True if it was killed
     while still casting."""
@@ -196,6 +231,7 @@ def run_worker(
             store.code,
             "--cards",
             str(cards_file),
+            *(["--close-with", PASS] if close else []),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -301,7 +337,7 @@ def test_sigkill_mid_vote_loses_no_acknowledged_ballot_and_spends_no_card_withou
     committed_unacknowledged = stored_before - len(seen.receipts)
     # 4. a fresh process casts with every card never acknowledged
     rest = [c for c in store.cards if c not in seen.receipts]
-    assert not run_worker(store, rest, tmp_path, seen, kill_after=None)
+    assert not run_worker(store, rest, tmp_path, seen, kill_after=None, close=True)
     assert seen.errors == []
     assert len(seen.spent) == committed_unacknowledged
     assert len(seen.receipts) + len(seen.spent) == len(store.cards)
@@ -321,6 +357,7 @@ def test_sigkill_mid_vote_loses_no_acknowledged_ballot_and_spends_no_card_withou
 PHONES = 30
 SERVER_KILL_AFTER = 15
 AT_ONCE = 10  # phones mid-vote at the same time (a room taps over a minute, not at once)
+QUIET_S = 8.0
 
 
 def _phone_vote(
@@ -347,13 +384,23 @@ def _phone_vote(
     return asyncio.ensure_future(vote())
 
 
-async def _room(base_ws: str, code: str, cards: list[str], kill: object | None) -> list[str | None]:
+async def _room(
+    base_ws: str, code: str, cards: list[str], kill: object | None, close: object = None
+) -> list[str | None]:
     """Phones vote at once; if `kill` is given, call it after SERVER_KILL_AFTER receipts and
-    return what each phone had been shown by then (None: no receipt)."""
+    return what each phone had been shown by then (None: no receipt). Without `kill`, once
+    no phone has finished for QUIET_S the last ones wait for a batch that cannot fill: call
+    `close` (the facilitator closes voting, which writes them)."""
     gate = asyncio.Semaphore(AT_ONCE)
-    tasks = [_phone_vote(base_ws, code, card, 60.0, gate) for card in cards]
+    tasks = [_phone_vote(base_ws, code, card, 90.0, gate) for card in cards]
     if kill is None:
-        return list(await asyncio.gather(*tasks))
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=QUIET_S)
+            if not done and close is not None:
+                await asyncio.to_thread(close)  # type: ignore[arg-type]
+                close = None
+        return [t.result() for t in tasks]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         done = [t for t in tasks if t.done() and t.result()]
@@ -410,7 +457,15 @@ def test_kill_minus_9_of_a_streamlit_server_mid_vote_loses_no_receipt_shown_to_a
     with streamlit_server(tmp_path, url, env) as server_b:
         base_ws = server_b.url.replace("http://", "ws://")
         rest = cards[PHONES:]
-        shown = asyncio.run(_room(base_ws, code, rest, None))
+
+        def close() -> None:
+            db = Database.connect(url, migrate_schema=False)
+            try:
+                ballots.close_voting(db, key, code, unlock_console(db, key, code, PASS))
+            finally:
+                db.dispose()
+
+        shown = asyncio.run(_room(base_ws, code, rest, None, close))
     assert all(shown), "a phone got no receipt from the restarted server"
     seen.receipts.update(zip(rest, (r for r in shown if r), strict=True))
     stored, spent = check_consistent(store, seen)

@@ -7,14 +7,17 @@ What is exercised, end to end over Streamlit's own websocket protocol (the phone
    `BEIDUI_SECRET_KEY`; each runs `core.setup`, which migrates once and seeds nothing twice.
 2. Phones cast ballots through A with cards issued against the shared database.
 3. The projector page rendered by B shows A's ballots in its count.
-4. A phone on B cannot reuse a card spent through A (the guarded update is in the database,
-   not in a server), and a fresh card casts through B; A's projector then counts it.
+4. A phone on B cannot reuse a card spent through A (the card's state is in the database,
+   not in a server).
 5. A server C with ANOTHER secret refuses every card: why the secret must be shared.
+6. A fresh card casts through B and waits, sealed, for its batch of k; the facilitator
+   closes voting from another process, B notices the stage and commits the remainder into
+   the mix, the phone shows its receipt, and A's projector counts it.
 
 What is not: a load balancer and sticky sessions (each phone here keeps one websocket to one
 server, which is what affinity guarantees), a server dying under a live session (see
-test_crash_safety.py), and live results (their box key is wrapped under the shared secret
-too, so they follow the same rule).
+test_crash_safety.py), and live results (their box key is in the memory of the server
+where the facilitator unlocked it; see core/ballots.py `_LIVE_KEYS`).
 
 PostgreSQL is required: skipped without TEST_DATABASE_URL, failed in CI.
 """
@@ -43,7 +46,7 @@ from tests.server import streamlit_server
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 PASS = "correct horse battery"
-PHONES_ON_A = 8
+PHONES_ON_A = 10  # two batches of k = 5
 COUNT = re.compile(r'class="bd-count">(\d+)<')
 
 
@@ -76,13 +79,15 @@ async def vote(base_ws: str, code: str, card: str) -> tuple[str | None, list[str
         await c.close()
 
 
-async def tap_ballot(c: Any, code: str, timeout: float) -> tuple[str | None, list[str]]:
+async def tap_ballot(
+    c: Any, code: str, timeout: float, wait: float = 60.0
+) -> tuple[str | None, list[str]]:
     """The taps of pages/join.py on a connected client: (receipt or None, texts shown).
 
     Follows both ballot flows the page has had: one form with a review button (now), or a
     ranking, a confirm checkbox and a cast button (before).
     """
-    from benchmarks.streamlit_client import receipt_in
+    from benchmarks.streamlit_client import wait_for_receipt
 
     texts: list[str] = []
 
@@ -104,7 +109,8 @@ async def tap_ballot(c: Any, code: str, timeout: float) -> tuple[str | None, lis
     else:
         await run(triggers=[review.id])
     await run(triggers=[c.widget("cast").id])
-    receipt = next((r for b in texts if (r := receipt_in(b))), None)
+    # Sealed and queued: the receipt shows once the batch of k is stored (or voting closes).
+    receipt = await wait_for_receipt(c, texts, wait)
     return receipt, texts
 
 
@@ -134,14 +140,17 @@ def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ba
     shared_url: str, tmp_path: Path
 ) -> None:
     pytest.importorskip("websockets")
+    from benchmarks.streamlit_client import StreamlitClient, wait_for_receipt
+
     key = secrets.token_bytes(32)
     env = {"BEIDUI_SECRET_KEY": key.hex(), "BEIDUI_ADMIN_PASSWORD": "admin-pass-123"}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    (tmp_path / "c").mkdir()
+    other = {**env, "BEIDUI_SECRET_KEY": secrets.token_bytes(32).hex()}
+    for name in "abc":
+        (tmp_path / name).mkdir()
     with (
         streamlit_server(tmp_path / "a", shared_url, env) as server_a,
         streamlit_server(tmp_path / "b", shared_url, env) as server_b,
+        streamlit_server(tmp_path / "c", shared_url, other) as server_c,
     ):
         # 1. the facilitator's side, against the shared database with the shared secret
         db = Database.connect(shared_url, migrate_schema=False)
@@ -150,32 +159,44 @@ def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ba
             grant = unlock_console(db, key, code, PASS)
             cards = ballots.issue_cards(db, key, code, grant, PHONES_ON_A + 2)
             move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+
+            async def story() -> None:
+                # 2. phones cast through A, in waves of k = 5: each wave is one batch
+                for wave in range(0, PHONES_ON_A, 5):
+                    cast_a = await asyncio.gather(
+                        *(vote(ws(server_a.url), code, c) for c in cards[wave : wave + 5])
+                    )
+                    assert all(receipt for receipt, _ in cast_a), [m[-1:] for _, m in cast_a]
+                # 3. B's projector counts them
+                assert await projector_count(ws(server_b.url), code, PHONES_ON_A) == PHONES_ON_A
+                # 4. a card spent through A is refused by B
+                receipt, texts = await vote(ws(server_b.url), code, cards[0])
+                assert receipt is None
+                assert any(t("ballot.errors.card_spent", "en") in m for m in texts), texts
+                # 5. a server C with ANOTHER secret cannot verify the cards the others issued
+                receipt, texts = await vote(ws(server_c.url), code, cards[PHONES_ON_A + 1])
+                assert receipt is None
+                assert any(t("ballot.errors.card_not_found", "en") in m for m in texts), texts
+                # 6. a fresh card on B is sealed and waits for 4 more ballots ...
+                c = StreamlitClient(ws(server_b.url), "join", f"w={code}&card={cards[-2]}")
+                await c.connect()
+                try:
+                    receipt, texts = await tap_ballot(c, code, timeout=60, wait=0)
+                    assert receipt is None
+                    waiting = t("join.sealed_waiting", "en", n=4)
+                    assert any(waiting in m for m in texts), texts
+                    # ... until the facilitator closes voting elsewhere (here: a third
+                    # process): B sees the stage and commits it into the mix.
+                    await asyncio.to_thread(ballots.close_voting, db, key, code, grant)
+                    receipt = await wait_for_receipt(c, texts, 30)
+                    assert receipt is not None, texts[-3:]
+                finally:
+                    await c.close()
+                assert (
+                    await projector_count(ws(server_a.url), code, PHONES_ON_A + 1)
+                    == PHONES_ON_A + 1
+                )
+
+            asyncio.run(asyncio.wait_for(story(), timeout=300))
         finally:
             db.dispose()
-
-        async def story() -> None:
-            # 2. phones cast through A
-            cast_a = await asyncio.gather(
-                *(vote(ws(server_a.url), code, card) for card in cards[:PHONES_ON_A])
-            )
-            assert all(receipt for receipt, _ in cast_a), [m[-1:] for _, m in cast_a]
-            # 3. B's projector counts them
-            assert await projector_count(ws(server_b.url), code, PHONES_ON_A) == PHONES_ON_A
-            # 4. a card spent through A is refused by B; a fresh card casts through B
-            receipt, texts = await vote(ws(server_b.url), code, cards[0])
-            assert receipt is None
-            assert any(t("ballot.errors.card_spent", "en") in m for m in texts), texts
-            receipt, _ = await vote(ws(server_b.url), code, cards[PHONES_ON_A])
-            assert receipt is not None
-            assert await projector_count(ws(server_a.url), code, PHONES_ON_A + 1) == PHONES_ON_A + 1
-
-        asyncio.run(asyncio.wait_for(story(), timeout=300))
-
-    # 5. a server with another secret cannot verify the cards the others issued
-    other = {**env, "BEIDUI_SECRET_KEY": secrets.token_bytes(32).hex()}
-    with streamlit_server(tmp_path / "c", shared_url, other) as server_c:
-        receipt, texts = asyncio.run(
-            asyncio.wait_for(vote(ws(server_c.url), code, cards[PHONES_ON_A + 1]), timeout=120)
-        )
-    assert receipt is None
-    assert any(t("ballot.errors.card_not_found", "en") in m for m in texts), texts

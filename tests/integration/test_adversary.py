@@ -24,14 +24,15 @@ from core import crypto
 from core.ballots import (
     SEALED_LENGTH,
     ballot_aad,
-    cast_ballot,
     close_voting,
     issue_cards,
     reveal,
+    submit_ballot,
 )
 from core.db import Database
 from core.instance import Instance
 from core.models import Base
+from tests.casting import receipts_of
 from tests.integration.test_ballots import PASS, Room, distinct_rankings, open_room
 
 N_BALLOTS = 60
@@ -78,10 +79,11 @@ def cast_room(instance: Instance, *, n: int = N_BALLOTS) -> tuple[Room, list[str
     room = open_room(instance)
     cards = issue_cards(room.db, room.key, room.code, room.grant, n)
     rankings = distinct_rankings(room, n)
-    receipts = [
-        cast_ballot(room.db, room.key, room.code, card, ranking, room.roles[i % len(room.roles)])
+    tickets = [
+        submit_ballot(room.db, room.key, room.code, card, ranking, room.roles[i % len(room.roles)])
         for i, (card, ranking) in enumerate(zip(cards, rankings, strict=True))
     ]
+    receipts = receipts_of(tickets)  # n is a multiple of k: every batch is written
     return room, cards, [receipts, rankings]
 
 
@@ -233,10 +235,12 @@ def test_after_the_reveal_no_ciphertext_remains_only_the_receipts(instance: Inst
 
     room = open_room(instance)
     cards = issue_cards(room.db, room.key, room.code, room.grant, 3)
-    receipts = sorted(
-        cast_ballot(room.db, room.key, room.code, card, ["action_research"], None) for card in cards
-    )
+    tickets = [
+        submit_ballot(room.db, room.key, room.code, card, ["action_research"], None)
+        for card in cards
+    ]
     close_voting(room.db, room.key, room.code, room.grant)
+    receipts = sorted(receipts_of(tickets))
     reveal(room.db, room.key, room.code, room.grant, PASS)
     with room.db.engine.connect() as conn:
         rows = conn.execute(text("SELECT sealed FROM sealed_ballots")).scalars()

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from core import crypto, export, notes, results
-from core.ballots import card_counts, cast_ballot, close_voting, issue_cards, reveal
+from core.ballots import card_counts, close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.i18n import t
@@ -133,7 +133,7 @@ def _run_workshop(
     move_to(*auth, StagePosition(Stage.VOTING))
     cards = issue_cards(*auth, 14)
     for card, (role, ranking) in zip(cards, CAST, strict=False):
-        cast_ballot(db, secret_key, code, card, ranking, role, client_key="test")
+        submit_ballot(db, secret_key, code, card, ranking, role, client_key="test")
     # 4. close and reveal
     close_voting(*auth)
     with db.engine.connect() as conn:
