@@ -1,0 +1,245 @@
+"""Issue 10: the project team reads the database FILES, not only its rows (tests/storage_reader.py).
+
+A scripted room on each backend, sealed and live: 60 cards cast one after another in a known
+order (k = 5, so twelve batches), then 3 late ballots that wait for the close, then the close
+and the reveal. After every submit, after the close and after the reveal the reader takes what
+a disk reader or a superuser sees: SQLite's main file and parsed `-wal`; PostgreSQL's raw heap
+pages (`get_raw_page`) and its WAL records for our relations (`pg_walinspect`, from an LSN
+taken at the start). The rules:
+1. no card <-> ballot link: a ballot queued in memory is in no file; the -wal never holds more
+   than the last batch; no PostgreSQL transaction writes fewer than k ballots or spends fewer
+   than k cards;
+2. no casting order beyond the batch: storage position vs casting order is random within each
+   batch while voting, and random over the whole box after the close and after the reveal;
+3. no erased bytes: after the reveal no ciphertext is in any page or file, and the box's
+   private key (the live-results key) is in none at any time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import text
+
+from core import crypto
+from core.ballots import (
+    BallotState,
+    ballot_status,
+    close_voting,
+    issue_cards,
+    reveal,
+    submit_ballot,
+    unlock_live_results,
+)
+from core.instance import Instance
+from core.results import refresh_live_results
+from tests import storage_reader as sr
+from tests.integration.test_ballots import PASS, Room, distinct_rankings, open_room
+
+K = 5
+N_ON_TIME = 60  # twelve batches of k
+N_LATE = 3  # fewer than k: written by the close
+# Pooled within-batch rho over 60 ballots in batches of 5 has sd ≈ 0.15 under a uniform
+# shuffle, the whole-box rho over 63 sd ≈ 0.13: |rho| ≥ 0.7 is a 4.7-sigma event, while any
+# order kept from casting gives 1.0.
+MAX_ABS_RHO = 0.7
+TABLES = ("sealed_ballots", "cards", "workshop_secrets", "opened_ballots", "result_publications")
+
+
+@dataclass
+class Snapshot:
+    """What a reader of the storage holds at one moment."""
+
+    label: str
+    files: bytes  # SQLite: main file + -wal; PostgreSQL: raw pages of every table above
+    ballot_pages: bytes  # where ballots sit: SQLite main file + -wal; PG: sealed_ballots pages
+    wal_blob: bytes = b""  # SQLite: the -wal's pages only
+    written: frozenset[int] = frozenset()  # indexes of ballots stored at this moment
+    last_batch: frozenset[int] = frozenset()
+
+
+@dataclass
+class Room10:
+    room: Room
+    receipts: dict[int, str] = field(default_factory=dict)
+    batch_of: dict[int, int] = field(default_factory=dict)
+    sealed: dict[int, bytes] = field(default_factory=dict)
+    private_key: bytes = b""
+    snapshots: list[Snapshot] = field(default_factory=list)
+    wal: list[sr.WalRecord] = field(default_factory=list)
+
+
+def _take(r10: Room10, label: str, written: set[int], last: set[int]) -> None:
+    db = r10.room.db
+    if db.is_sqlite:
+        path = sr.sqlite_path(db)
+        frames = sr.wal_frames(path)
+        wal_blob = b"".join(f.page for f in frames)
+        main = path.read_bytes()
+        r10.snapshots.append(
+            Snapshot(
+                label,
+                main + wal_blob,
+                main + wal_blob,
+                wal_blob,
+                frozenset(written),
+                frozenset(last),
+            )
+        )
+    else:
+        pages = sr.pg_pages(db, TABLES)
+        r10.snapshots.append(
+            Snapshot(
+                label,
+                b"".join(b"".join(p) for p in pages.values()),
+                b"".join(pages["sealed_ballots"]),
+                b"",
+                frozenset(written),
+                frozenset(last),
+            )
+        )
+
+
+def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
+    room = open_room(instance, anonymity_k=K, is_live_results=is_live)
+    db = room.db
+    r10 = Room10(room)
+    filenodes: dict[int, str] = {}
+    lsn = ""
+    if not db.is_sqlite:
+        sr.pg_prepare(db)
+        lsn = sr.pg_lsn(db)
+        filenodes.update(sr.pg_filenodes(db, TABLES))
+    with db.engine.connect() as conn:
+        wrapped = bytes(
+            conn.execute(text("SELECT box_private_key_wrapped FROM workshop_secrets")).scalar_one()
+        )
+    r10.private_key = crypto.BoxKeypair(crypto.unwrap_private_key(wrapped, PASS)).private_bytes()
+    if is_live:
+        unlock_live_results(db, room.key, room.code, room.grant, PASS)
+    n = N_ON_TIME + N_LATE
+    cards = issue_cards(db, room.key, room.code, room.grant, n)
+    rankings = distinct_rankings(room, n)
+    tickets = []
+    written: set[int] = set()
+    batch = 0
+    for i in range(n):
+        role = room.roles[i % len(room.roles)]
+        tickets.append(submit_ballot(db, room.key, room.code, cards[i], rankings[i], role))
+        newly = {
+            j
+            for j, t in enumerate(tickets)
+            if j not in written and ballot_status(t.id).state is BallotState.STORED
+        }
+        for j in newly:
+            r10.batch_of[j] = batch
+            r10.receipts[j] = str(ballot_status(tickets[j].id).receipt)
+        if newly:
+            batch += 1
+            written |= newly
+            if is_live:
+                refresh_live_results(db, room.key, room.code)
+        _take(r10, f"voting, after ballot {i + 1}", written, newly or set())
+    with db.engine.connect() as conn:
+        by_receipt = {
+            str(rc): bytes(s)
+            for rc, s in conn.execute(text("SELECT receipt, sealed FROM sealed_ballots"))
+        }
+    close_voting(db, room.key, room.code, room.grant)
+    for j, t in enumerate(tickets):
+        if j not in written:
+            status = ballot_status(t.id)
+            assert status.state is BallotState.STORED, status
+            r10.receipts[j] = str(status.receipt)
+            r10.batch_of[j] = batch
+    if is_live:
+        refresh_live_results(db, room.key, room.code)
+    all_ballots = set(range(n))
+    with db.engine.connect() as conn:
+        by_receipt.update(
+            {
+                str(rc): bytes(s)
+                for rc, s in conn.execute(text("SELECT receipt, sealed FROM sealed_ballots"))
+            }
+        )
+    r10.sealed = {j: by_receipt[r] for j, r in r10.receipts.items()}
+    if not db.is_sqlite:
+        filenodes.update(sr.pg_filenodes(db, TABLES))
+    _take(r10, "after the close", all_ballots, set())
+    reveal(db, room.key, room.code, room.grant, PASS)
+    _take(r10, "after the reveal", all_ballots, set())
+    if not db.is_sqlite:
+        filenodes.update(sr.pg_filenodes(db, TABLES))
+        r10.wal = sr.pg_wal_records(db, lsn, filenodes)
+    yield r10
+
+
+@pytest.fixture(params=[False, True], ids=["sealed", "live"])
+def room10(request: pytest.FixtureRequest, instance: Instance) -> Iterator[Room10]:
+    yield from scripted_room(instance, is_live=bool(request.param))
+
+
+def _receipt_bytes(r10: Room10, j: int) -> bytes:
+    return r10.receipts[j].encode("ascii")
+
+
+def test_no_file_or_wal_record_links_a_card_to_its_ballot(room10: Room10) -> None:
+    r10 = room10
+    for snap in r10.snapshots:
+        for j in r10.receipts:
+            present = _receipt_bytes(r10, j) in snap.files
+            if j not in snap.written:
+                # Queued in server memory only: its card is unspent, its ballot nowhere.
+                assert not present, f"{snap.label}: queued ballot {j} is already in storage"
+        if r10.room.db.is_sqlite and snap.label.startswith("voting"):
+            in_wal = {j for j in r10.receipts if _receipt_bytes(r10, j) in snap.wal_blob}
+            # The -wal never holds more than the last batch (checkpoint TRUNCATE after each).
+            assert in_wal <= snap.last_batch, f"{snap.label}: -wal holds {sorted(in_wal)}"
+    if not r10.room.db.is_sqlite:
+        inserts = sr.writes_per_transaction(r10.wal, "sealed_ballots", ["INSERT"])
+        spends = sr.writes_per_transaction(r10.wal, "cards", ["UPDATE", "HOT_UPDATE"])
+        assert inserts, "the reader found no ballot inserts: it is not looking at our tables"
+        small = {xid: c for xid, c in inserts.items() if c < K}
+        assert not small, f"transactions inserting fewer than k ballots: {small}"
+        small = {xid: c for xid, c in spends.items() if c < K}
+        assert not small, f"transactions spending fewer than k cards: {small}"
+
+
+def test_storage_position_keeps_the_casting_order_only_at_batch_granularity(
+    room10: Room10,
+) -> None:
+    r10 = room10
+    needles = {str(j): _receipt_bytes(r10, j) for j in r10.receipts}
+    cast_index = {str(j): j for j in r10.receipts}
+    batch_of = {str(j): b for j, b in r10.batch_of.items()}
+    voting = next(s for s in r10.snapshots if s.label == f"voting, after ballot {N_ON_TIME}")
+    positions = sr.first_positions(voting.ballot_pages, needles)
+    assert len(positions) >= N_ON_TIME - K, "the reader lost the ballots"
+    rho = sr.within_batch_rho(positions, batch_of, cast_index)
+    assert abs(rho) < MAX_ABS_RHO, f"while voting, within batches: rho = {rho:.2f}"
+    for label in ("after the close", "after the reveal"):
+        snap = next(s for s in r10.snapshots if s.label == label)
+        positions = sr.first_positions(snap.ballot_pages, needles)
+        assert len(positions) == len(needles), f"{label}: the reader lost the ballots"
+        names = sorted(positions)
+        rho = sr.spearman([positions[n] for n in names], [cast_index[n] for n in names])
+        assert abs(rho) < MAX_ABS_RHO, f"{label}: storage order vs casting order rho = {rho:.2f}"
+
+
+def test_after_the_reveal_no_erased_ciphertext_and_never_the_box_key_is_in_any_file(
+    room10: Room10,
+) -> None:
+    r10 = room10
+    key = r10.private_key
+    assert len(key) == 32
+    for snap in r10.snapshots:
+        assert key not in snap.files, f"{snap.label}: the box's private key is in storage"
+    revealed = r10.snapshots[-1]
+    left = [j for j, blob in r10.sealed.items() if blob[:32] in revealed.files]
+    assert not left, f"after the reveal {len(left)} erased ciphertexts are still readable"
+    with r10.room.db.engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT box_private_key_live FROM workshop_secrets")).scalar() is None
+        )
