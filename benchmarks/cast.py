@@ -3,26 +3,29 @@
 Run: `.venv/bin/python -m benchmarks.cast`. A temp SQLite file (WAL, synchronous=FULL, the
 app's own engine settings), one workshop in VOTING with cards, 8 threads casting top-1..5
 rankings. The service figure includes everything a phone's ballot costs: card digest,
-limiter check, padding, sealing (X25519 + HKDF + AES-GCM), receipt, the stage check, the
-guarded card update and the insert, each ballot its own transaction.
+limiter check, the stage and card read, padding, sealing (X25519 + HKDF + AES-GCM),
+receipt, queueing, then per batch of at least k the guarded card updates, the shuffled
+inserts, the commit and (SQLite) the WAL checkpoint; each thread waits for its ballot's batch
+like a phone does, and the last ballots (fewer than k) are written by closing voting.
 
 The raw figure writes the same rows (stage read + card update + sealed insert, one BEGIN
 IMMEDIATE transaction per ballot, same pragmas) through bare `sqlite3` on 8 threads, with
 the ciphertexts made before the clock starts: what a plain per-ballot writer achieves. The
-service commits concurrent casts in groups (one fsync for several ballots, see
-`core.ballots._GroupCommit`), so its ratio can exceed 1 although it does more work.
+service commits casts in batches of at least k (core.ballots, "the mixer"), one fsync and
+one checkpoint per batch, so its ratio can exceed 1 although it does more work.
 Figures depend heavily on the disk's fsync time and on other load; compare runs made
 close together. Override with BEIDUI_BENCH_BALLOTS / BEIDUI_BENCH_THREADS.
 
 With BEIDUI_BENCH_DATABASE_URL (a `postgresql+psycopg://` URL) the service figure is also
 measured on PostgreSQL, in a throw-away schema dropped afterwards, and printed on its own
-line before the last: `cast-postgresql: service=<n>/s`.
-Last line: `cast: service=<n>/s raw=<n>/s ratio=<r>`.
+line before the last: `cast-postgresql: service=<n>/s k=<k> batch=...`.
+Last line: `cast: service=<n>/s raw=<n>/s ratio=<r> k=<k> batch=<mean> (min <a>, max <b>)`.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import random
 import secrets
 import sqlite3
@@ -45,24 +48,33 @@ from core.workshops import create_workshop, move_to, unlock_console
 THREADS = int(os.environ.get("BEIDUI_BENCH_THREADS", "8"))
 BALLOTS = int(os.environ.get("BEIDUI_BENCH_BALLOTS", "4000"))
 PASS = "benchmark passphrase"
+K = 5  # the workshop's anonymity threshold: ballots are written in batches of at least K
 SEED = 20261129
 
 
 def _run_threads(work: Sequence[Callable[[], None]]) -> float:
-    """Run the callables on THREADS threads (round robin); seconds from first to last."""
-    per_thread = [work[i::THREADS] for i in range(THREADS)]
+    """Run the callables on THREADS threads, each taking the next one from a shared queue
+    (so a thread whose ballot waits for its batch never holds back the ballots that would
+    complete it); seconds from first to last."""
+    todo: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+    for item in work:
+        todo.put(item)
     start = threading.Barrier(THREADS + 1)
     errors: list[BaseException] = []
 
-    def worker(items: Sequence[Callable[[], None]]) -> None:
+    def worker() -> None:
         start.wait()
         try:
-            for item in items:
+            while True:
+                try:
+                    item = todo.get_nowait()
+                except queue.Empty:
+                    return
                 item()
         except BaseException as exc:  # surfaced below: a benchmark must not hide failures
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in per_thread]
+    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
     for t in threads:
         t.start()
     start.wait()
@@ -84,7 +96,7 @@ def bench_service(url: str, n: int, **engine_kwargs: Any) -> float:
     db = Database.connect(url, **engine_kwargs)
     key = secrets.token_bytes(32)
     tpl = available_templates()["default"]
-    code = create_workshop(db, tpl, "bench", PASS)
+    code = create_workshop(db, tpl, "bench", PASS, anonymity_k=K)
     grant = unlock_console(db, key, code, PASS)
     cards: list[str] = []
     while len(cards) < n:
@@ -95,15 +107,34 @@ def bench_service(url: str, n: int, **engine_kwargs: Any) -> float:
     roles = [None, *(r.key for r in tpl.roles)]
     rankings = _rankings(methods, tpl.ballot_size, n)
 
-    def cast(i: int) -> Callable[[], None]:
-        return lambda: (
-            ballots.cast_ballot(
-                db, key, code, cards[i], rankings[i], roles[i % len(roles)], client_key=f"c{i}"
-            ),
-            None,
-        )[1]
+    submitted: list[int] = []
+    all_in = threading.Event()
+    lock = threading.Lock()
 
+    def cast(i: int) -> Callable[[], None]:
+        # What a phone does: submit, then wait until its batch of k is stored.
+        def run() -> None:
+            ticket = ballots.submit_ballot(
+                db, key, code, cards[i], rankings[i], roles[i % len(roles)], client_key=f"c{i}"
+            )
+            with lock:
+                submitted.append(i)
+                if len(submitted) == n:
+                    all_in.set()
+            status = ballots.wait_for_ballot(ticket.id)
+            assert status.state is ballots.BallotState.STORED, status
+
+        return run
+
+    def close_when_all_are_in() -> None:
+        # The last phones (fewer than k) wait for the facilitator's close, as in a room.
+        all_in.wait()
+        ballots.close_voting(db, key, code, grant)
+
+    closer = threading.Thread(target=close_when_all_are_in)
+    closer.start()
     elapsed = _run_threads([cast(i) for i in range(n)])
+    closer.join()
     with db.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT count(*) FROM sealed_ballots").scalar_one()
     assert stored == n, (stored, n)
@@ -182,16 +213,45 @@ def bench_postgresql(url: str, n: int) -> float:
         admin.dispose()
 
 
+BATCH_SIZES: list[int] = []
+
+
+def _count_batches() -> None:
+    """Benchmark-only instrumentation: note each batch's size (how many ballots one
+    transaction wrote), so the figure says what batching did."""
+    original = ballots._commit_batch
+
+    def counted(db: Database, mixer: Any, batch: list[Any]) -> list[Any]:
+        BATCH_SIZES.append(len(batch))
+        return original(db, mixer, batch)
+
+    ballots._commit_batch = counted  # type: ignore[assignment]
+
+
+def _batches() -> str:
+    sizes = BATCH_SIZES[:]
+    BATCH_SIZES.clear()
+    if not sizes:
+        return "batch=none"
+    return f"batch={sum(sizes) / len(sizes):.1f} (min {min(sizes)}, max {max(sizes)})"
+
+
 def main() -> None:
     pg_url = os.environ.get("BEIDUI_BENCH_DATABASE_URL")
+    _count_batches()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        print(f"{THREADS} threads, {BALLOTS} ballots, SQLite WAL synchronous=FULL")
+        print(f"{THREADS} threads, {BALLOTS} ballots, SQLite WAL synchronous=FULL, k={K}")
         service = bench_service(f"sqlite:///{folder / 'service.db'}", BALLOTS)
+        sqlite_batches = _batches()
         raw = bench_raw(folder, BALLOTS)
     if pg_url:
-        print(f"cast-postgresql: service={bench_postgresql(pg_url, BALLOTS):.0f}/s")
-    print(f"cast: service={service:.0f}/s raw={raw:.0f}/s ratio={service / raw:.2f}")
+        pg = bench_postgresql(pg_url, BALLOTS)
+        print(f"cast-postgresql: service={pg:.0f}/s k={K} {_batches()}")
+    print(
+        f"cast: service={service:.0f}/s raw={raw:.0f}/s ratio={service / raw:.2f}"
+        f" k={K} {sqlite_batches}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar, Final
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -580,6 +581,29 @@ _TICKETS_GUARD = threading.Lock()
 _WATCHER: list[threading.Thread] = []
 
 
+# SQLite's `wal_checkpoint(TRUNCATE)` waits until no reader uses the -wal, and SQLite's busy
+# handler then sleeps 1, 2, 5, 10 ... ms however soon the reader is done. Within a process
+# the casting path's own reads and the checkpoint after each batch take turns on a lock
+# instead (PostgreSQL needs none).
+_SQLITE_GATES: weakref.WeakKeyDictionary[Database, threading.Lock] = weakref.WeakKeyDictionary()
+_READ_ENGINES: weakref.WeakKeyDictionary[Database, Engine] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_gate(db: Database) -> AbstractContextManager[object]:
+    if not db.is_sqlite:
+        return nullcontext()
+    with _MIXERS_GUARD:
+        return _SQLITE_GATES.setdefault(db, threading.Lock())
+
+
+def _read_engine(db: Database) -> Engine:
+    """Core connections that only read (no write lock on SQLite): cheaper than a Session."""
+    engine = _READ_ENGINES.get(db)
+    if engine is None:
+        engine = _READ_ENGINES.setdefault(db, db.engine.execution_options(beidui_read_only=True))
+    return engine
+
+
 def _mixer(db: Database, box: _Box) -> _Mixer:
     with _MIXERS_GUARD:
         per_db = _MIXERS.setdefault(db, {})
@@ -594,17 +618,22 @@ def _existing_mixer(db: Database, workshop_id: int) -> _Mixer | None:
         return _MIXERS.get(db, {}).get(workshop_id)
 
 
+_LAST_PRUNE: list[float] = [0.0]
+
+
 def _register(pending: _Pending) -> str:
     now = time.monotonic()
     ticket_id = secrets.token_urlsafe(18)
     with _TICKETS_GUARD:
-        expired = [
-            t
-            for t, p in _TICKETS.items()
-            if p.done_at is not None and now - p.done_at > TICKET_TTL_SECONDS
-        ]
-        for t in expired:
-            del _TICKETS[t]
+        if now - _LAST_PRUNE[0] > 10:  # a full scan at most every 10 s, not per ballot
+            _LAST_PRUNE[0] = now
+            expired = [
+                t
+                for t, p in _TICKETS.items()
+                if p.done_at is not None and now - p.done_at > TICKET_TTL_SECONDS
+            ]
+            for t in expired:
+                del _TICKETS[t]
         _TICKETS[ticket_id] = pending
     return ticket_id
 
@@ -671,12 +700,12 @@ def submit_ballot(
         client = _client(client_key)
         CARD_LIMITER.check(box.code, client)
     mixer = _mixer(db, box)
-    with db.read.begin() as session:
-        stage = session.execute(_STAGE_READ, {"wid": box.workshop_id}).scalar_one_or_none()
+    with _sqlite_gate(db), _read_engine(db).connect() as conn:
+        stage = conn.execute(_STAGE_READ, {"wid": box.workshop_id}).scalar_one_or_none()
         card = (
             None
             if digest is None
-            else session.execute(
+            else conn.execute(
                 _CARD_STATE, {"b_digest": digest, "b_wid": box.workshop_id}
             ).one_or_none()
         )
@@ -886,7 +915,8 @@ def _commit_batch(db: Database, mixer: _Mixer, batch: list[_Pending]) -> list[_P
         return []
     # The -wal (SQLite) never holds more than one batch; after a late flush at close, the
     # remainder's own row versions go the way of the mix's (see `scrub_storage`).
-    scrub_storage(db, ("sealed_ballots", "cards") if is_closed else (), rewrite=is_closed)
+    with _sqlite_gate(db):
+        scrub_storage(db, ("sealed_ballots", "cards") if is_closed else (), rewrite=is_closed)
     _finish(mixer, stored)
     _refuse_cards(db, mixer, failed)
     return []

@@ -179,8 +179,8 @@ def pg_wal_records(db: Database, since_lsn: str, filenodes: dict[int, str]) -> l
     with db.engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT xid::text::bigint, resource_manager, record_type, block_ref"
-                " FROM public.pg_get_wal_records_info(CAST(:a AS pg_lsn), pg_current_wal_flush_lsn())"
+                "SELECT xid::text::bigint, resource_manager, record_type, block_ref FROM"
+                " public.pg_get_wal_records_info(CAST(:a AS pg_lsn), pg_current_wal_flush_lsn())"
                 " WHERE resource_manager IN ('Heap', 'Heap2')"
             ),
             {"a": since_lsn},

@@ -36,6 +36,7 @@ def test_the_cast_benchmark_prints_its_figures_on_both_databases() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
-    assert re.fullmatch(r"cast: service=\d+/s raw=\d+/s ratio=\d+\.\d\d", lines[-1]), lines
+    batch = r" k=\d+ batch=\d+\.\d \(min \d+, max \d+\)"
+    assert re.fullmatch(r"cast: service=\d+/s raw=\d+/s ratio=\d+\.\d\d" + batch, lines[-1]), lines
     if PG_URL:
-        assert any(re.fullmatch(r"cast-postgresql: service=\d+/s", line) for line in lines)
+        assert any(re.fullmatch(r"cast-postgresql: service=\d+/s" + batch, line) for line in lines)
