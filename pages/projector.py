@@ -125,6 +125,13 @@ def voting_screen(w: WorkshopView) -> None:
         f'<div class="bd-count">{count}</div>{tr("projector.ballots_cast")}', unsafe_allow_html=True
     )
     published = live.published(w.code)
+    # Why the last ballots wait for the reveal (issue 10: no result minus another < k).
+    if (
+        w.is_live_results
+        and w.stage == Stage.CLOSED
+        and (decision := live.live_decision(w.code)) is not None
+    ):
+        st.caption(tr(decision.message.key, **decision.message.params))
     if published is None:
         if w.stage == Stage.CLOSED:
             st.markdown(f"## {tr('projector.waiting_reveal')}")
@@ -133,6 +140,8 @@ def voting_screen(w: WorkshopView) -> None:
     results = published.tallies
     if not published.is_final:
         st.caption(tr("projector.batched", counted=published.ballots_counted, k=w.anonymity_k))
+    elif w.is_live_results:
+        st.caption(tr("projector.final_includes_held", count=published.ballots_counted))
     st.altair_chart(charts.ranked_bars(results[DEFAULT_COUNTING], labels, L), width="stretch")
     # The room reads two or three sentences from the back; the full account is one tap away.
     agreement = robustness.agreement(results)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import notes, results
 from core.qr import qr_png_bytes
+from core.reveal_policy import RevealDecision
 from core.workshops import WorkshopView, get_workshop, list_workshops
 from ui.runtime import instance
 
@@ -41,6 +42,11 @@ def refresh_live_results(code: str) -> None:
     """Publish a batched live tally when one is due; at most once a second per process."""
     inst = instance()
     results.refresh_live_results(inst.db, inst.secret_key, code)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def live_decision(code: str) -> RevealDecision | None:
+    return results.live_decision(instance().db, code)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
