@@ -9,8 +9,11 @@ card per phone and opens voting. Then N simulated phones (`benchmarks.streamlit_
 one websocket each, asyncio, no browser) connect -- at most `--connect-concurrency`
 handshakes in flight -- and, once all are connected, each one: runs `/join?w=CODE&card=CARD`,
 ranks a random realistic top-5 (popular methods more likely, tap order kept), picks a role
-one time in two, submits the ballot form for review, and taps cast. "Tap -> receipt" is from sending
-the cast rerun until the `ForwardMsg` with the receipt markdown arrives.
+one time in two, submits the ballot form for review, and taps cast. The ballot is sealed and
+queued; the phone's page polls (a fragment) until its batch of k is stored and shows the
+receipt. "Tap -> receipt" is from sending the cast rerun until the receipt arrives, so it
+includes waiting for the batch. Once every phone has cast, the benchmark closes voting as a
+facilitator would, which stores the last batch (fewer than k).
 
 With `--ticks on` (the default) each phone also does what a browser does for the page's
 `@st.fragment(run_every=3)`: a fragment rerun every 3 s, including after it has voted,
@@ -41,7 +44,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.streamlit_client import StreamlitClient, receipt_in
+from benchmarks.streamlit_client import StreamlitClient, receipt_in, wait_for_receipt
 from core import ballots, results
 from core.config import settings_from_env
 from core.domain import Stage, StagePosition
@@ -102,6 +105,15 @@ def start_profiler(pid: int, out: Path, idle: bool) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def close_room(server: Server, room: Room) -> None:
+    inst = open_instance(settings_from_env(server.env), migrate_schema=False)
+    try:
+        grant = unlock_console(inst.db, inst.secret_key, room.code, PASS)
+        ballots.close_voting(inst.db, inst.secret_key, room.code, grant)
+    finally:
+        inst.db.dispose()
+
+
 def stored_ballots(server: Server, code: str) -> int:
     inst = open_instance(settings_from_env(server.env), migrate_schema=False)
     try:
@@ -152,6 +164,7 @@ class Phone:
             base_ws, "join", f"w={room.code}&card={room.cards[n]}", locale=locale
         )
         self.next_tick = float("inf")
+        self.has_cast = asyncio.Event()  # set once the cast tap was answered (or gave up)
 
     async def _run(self, tally: Tally, what: str, **kw: object) -> bool:
         result = await self.client.run(timeout=self.args.run_timeout_s, **kw)  # type: ignore[arg-type]
@@ -217,12 +230,16 @@ class Phone:
             watch=lambda body: receipt_in(body) is not None,
         )
         tally.run_seconds.append(result.seconds)
-        receipt = next((r for b in result.markdown if (r := receipt_in(b))), None)
-        if receipt is None or result.first_match_s is None:
-            what = result.exceptions[:1] or [m[:80] for m in result.markdown[-1:]]
+        self.has_cast.set()
+        # Sealed and queued: the receipt shows once the phone's batch of k is stored (the
+        # page's fragment polls), or, for the last few, once voting closes.
+        texts = result.markdown + result.exceptions
+        receipt = await wait_for_receipt(c, texts, self.args.timeout_s)
+        if receipt is None:
+            what = result.exceptions[:1] or [m[:80] for m in texts[-1:]]
             tally.run_problems[f"cast: {result.status} no receipt {what}"] += 1
             return
-        tally.tap_to_receipt.append(result.first_match_s)
+        tally.tap_to_receipt.append(time.perf_counter() - sent)
         tally.receipts.add(receipt)
         tally.last_receipt_at = time.perf_counter() - t0
 
@@ -279,14 +296,21 @@ async def drive(server: Server, room: Room, args: argparse.Namespace) -> tuple[T
         except Exception as exc:
             tally.run_problems[f"phone error {type(exc).__name__}: {exc}"[:120]] += 1
         finally:
+            p.has_cast.set()
             remaining -= 1
             if remaining == 0:
                 done.set()
         await p.idle(tally, done)
 
+    async def facilitator() -> None:
+        # Once every phone has cast, the last ballots (fewer than k) wait for the close.
+        await asyncio.gather(*(p.has_cast.wait() for p in connected))
+        await asyncio.to_thread(close_room, server, room)
+
     try:
         await asyncio.wait_for(
-            asyncio.gather(*(life(p) for p in connected)), timeout=args.timeout_s - connect_s
+            asyncio.gather(facilitator(), *(life(p) for p in connected)),
+            timeout=args.timeout_s - connect_s,
         )
     except TimeoutError:
         tally.run_problems[f"room timed out after {args.timeout_s} s"] += 1

@@ -152,7 +152,7 @@ def main() -> int:
             phone.screenshot(path=str(OUT / "ballot-phone.png"), full_page=True)
 
             for card, role in zip(cards[1:31], ROLES, strict=True):
-                ballots.cast_ballot(db, key, code, card, weighted_ranking(rng, 5), role)
+                ballots.submit_ballot(db, key, code, card, weighted_ranking(rng, 5), role)
             ballots.close_voting(db, key, code, grant)
             ballots.reveal(db, key, code, grant, PASSPHRASE)
             expect(projector.locator('[data-testid="stVegaLiteChart"]')).to_be_visible(

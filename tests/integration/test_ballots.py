@@ -50,6 +50,7 @@ from core.tally import points
 from core.templates import available_templates
 from core.workshops import NotAuthorized, create_workshop, move_to, unlock_console
 from tests.casting import receipts_of
+from tests.conftest import DbFactory
 
 PASS = "correct horse battery"
 LOCALES = Path(__file__).resolve().parents[2] / "data" / "locales"
@@ -543,3 +544,91 @@ def test_concurrent_casts_of_many_cards_each_succeed_once_even_when_committed_to
     assert results.ballot_count(room.db, room.code) == 20
     assert all(results.verify_receipt(room.db, room.code, r) for r in receipts)
     assert card_counts(room.db, room.code) == ballots.CardCounts(issued=20, spent=20, void=0)
+
+
+# --- batches across servers (issue 10) -----------------------------------------------------
+
+
+def test_a_ballot_waiting_on_one_server_is_stored_when_voting_closes_on_another(
+    instance: Instance, db_factory: DbFactory
+) -> None:
+    # Two `Database`s on one store are two server processes: each has its own mixer.
+    room = open_room(instance)
+    other = db_factory(migrate_schema=False)
+    cards = issue_cards(room.db, room.key, room.code, room.grant, 7)
+    on_time = [
+        submit_ballot(room.db, room.key, room.code, c, room.methods[:2], None) for c in cards[:5]
+    ]
+    receipts_of(on_time)
+    waiting = submit_ballot(other, room.key, room.code, cards[5], room.methods[:1], None)
+    local = submit_ballot(room.db, room.key, room.code, cards[6], room.methods[:3], None)
+    assert ballots.ballot_status(waiting.id).waiting_for == 4
+    assert results.ballot_count(room.db, room.code) == 5  # neither is written yet
+    close_voting(room.db, room.key, room.code, room.grant)  # writes `local` into the mix
+    receipts_of([local])
+    # The other server notices the closed stage on its next look and writes its ballot into
+    # the mix too; nothing is lost and the box is mixed again.
+    (late,) = receipts_of([waiting], timeout=30)
+    assert results.ballot_count(room.db, room.code) == 7
+    assert card_counts(room.db, room.code).spent == 7
+    reveal(room.db, room.key, room.code, room.grant, PASS)
+    assert late in results.receipts(room.db, room.code)
+    assert len(results.opened_rankings(room.db, room.code)) == 7
+
+
+def test_a_card_queued_on_two_servers_is_spent_once_and_refused_at_commit_on_the_other(
+    instance: Instance, db_factory: DbFactory
+) -> None:
+    room = open_room(instance)
+    other = db_factory(migrate_schema=False)
+    card, *fillers = issue_cards(room.db, room.key, room.code, room.grant, 9)
+    # Both servers read the card as unspent and queue it: only the database can decide.
+    first = submit_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
+    second = submit_ballot(other, room.key, room.code, card, room.methods[:2], None)
+    here = [
+        submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None) for c in fillers[:4]
+    ]
+    receipts_of([first, *here])  # the first batch of k spends the card
+    there = [
+        submit_ballot(other, room.key, room.code, c, room.methods[:1], None) for c in fillers[4:8]
+    ]
+    # The second batch's guarded update finds the card spent: that ballot alone is refused
+    # (named error), and the batch, now below k, waits for one more ballot or the close.
+    status = ballots.wait_for_ballot(second.id, timeout=30)
+    assert status.state is ballots.BallotState.REFUSED
+    assert isinstance(status.error, CardAlreadySpent)
+    assert all(ballots.ballot_status(t.id).state is ballots.BallotState.WAITING for t in there)
+    close_voting(room.db, room.key, room.code, room.grant)
+    receipts_of(there, timeout=30)
+    assert results.ballot_count(room.db, room.code) == 9
+    assert card_counts(room.db, room.code).spent == 9
+
+
+def test_roles_below_k_are_stored_and_archived_merged_as_the_screens_show_them(
+    instance: Instance,
+) -> None:
+    # Issue 10: opened_ballots (and the backup) kept a lone co-funder's role beside their
+    # exact ranking, while every screen merged it into "other".
+    from core import backup
+
+    room = open_room(instance)
+    big, lone = room.roles[0], room.roles[1]
+    declared = [big] * 6 + [lone] + [None] * 4  # "other" = 5: big stays shown
+    cards = issue_cards(room.db, room.key, room.code, room.grant, len(declared))
+    tickets = [
+        submit_ballot(room.db, room.key, room.code, c, room.methods[: 1 + i % 3], role)
+        for i, (c, role) in enumerate(zip(cards, declared, strict=True))
+    ]
+    close_voting(room.db, room.key, room.code, room.grant)
+    receipts_of(tickets)
+    reveal(room.db, room.key, room.code, room.grant, PASS)
+    stored = Counter(role for role, _ in results.opened_rankings(room.db, room.code))
+    assert stored == {big: 6, None: 5}
+    import json
+    import zipfile
+    from io import BytesIO
+
+    archive = backup.export_archive(room.db, room.code, secret_key=room.key)
+    with zipfile.ZipFile(BytesIO(archive)) as zf:
+        body = json.loads(zf.read(backup.DOCUMENT_NAME))
+    assert Counter(o["role"] for o in body["opened_ballots"]) == {big: 6, None: 5}
