@@ -659,6 +659,9 @@ def _finish(mixer: _Mixer, done: Sequence[_Pending], error: BeiduiError | None =
     for p in done:
         p.error = error
         p.done_at = now
+        # Done: the ticket keeps only the receipt, not the ciphertext or the card's digest.
+        p.row = {"receipt": p.row["receipt"]}
+        p.digest = None
         p.done.set()
 
 
