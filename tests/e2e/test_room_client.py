@@ -1,4 +1,5 @@
-"""The room benchmark's protocol client can join a real server and cast one stored ballot.
+"""The room benchmark's protocol client can join a real server and cast one stored ballot
+(sealed, waiting for its batch, written when voting closes).
 
 If Streamlit changes its websocket protocol or the join page renames a widget key, this
 fails here rather than as a room benchmark that silently measures nothing.
@@ -8,18 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from benchmarks.room import open_room, stored_ballots
-from benchmarks.streamlit_client import StreamlitClient, receipt_in
+from benchmarks.room import close_room, open_room, stored_ballots
+from benchmarks.streamlit_client import StreamlitClient, wait_for_receipt
 from tests.server import streamlit_server
 
 pytestmark = pytest.mark.slow
 
 
-async def _one_ballot(ws_url: str, code: str, card: str) -> tuple[str, list[str], list[str]]:
+async def _one_ballot(
+    ws_url: str, code: str, card: str, close: Callable[[], None]
+) -> tuple[str, list[str], list[str]]:
     phone = StreamlitClient(ws_url, "join", f"w={code}&card={card}", locale="en-US")
     await phone.connect()
     try:
@@ -39,12 +43,17 @@ async def _one_ballot(ws_url: str, code: str, card: str) -> tuple[str, list[str]
         cast = phone.widget("cast")
         assert not cast.element.disabled
 
-        done = await phone.run(triggers=[cast.id], watch=lambda b: receipt_in(b) is not None)
-        assert done.first_match_s is not None, (done.status, done.markdown, done.exceptions)
-        receipts = [r for body in done.markdown if (r := receipt_in(body))]
-        # After casting, the ballot's widgets are gone: only the receipt is on the page.
+        done = await phone.run(triggers=[cast.id])
+        # Sealed and queued (k = 5): the phone says so, and nothing is written yet.
+        texts = done.markdown + done.exceptions
+        assert any("waiting for 4 more ballots" in body for body in texts), texts
+        # After casting, the ballot's widgets are gone.
         assert not any(w.user_key == f"ranking_{code}" for w in phone.widgets.values())
-        return receipts[0], done.markdown, top
+        # The only phone in the room: its ballot is written when the facilitator closes.
+        await asyncio.to_thread(close)
+        receipt = await wait_for_receipt(phone, texts, 30)
+        assert receipt is not None, texts[-3:]
+        return receipt, texts, top
     finally:
         await phone.close()
 
@@ -56,8 +65,13 @@ def test_a_simulated_phone_joins_by_link_and_casts_one_stored_ballot(tmp_path: P
         room = open_room(server, 1)
         assert stored_ballots(server, room.code) == 0
         ws_url = server.url.replace("http://", "ws://")
+
+        def close() -> None:
+            assert stored_ballots(server, room.code) == 0  # queued in server memory only
+            close_room(server, room)
+
         receipt, _, ranking = asyncio.run(
-            asyncio.wait_for(_one_ballot(ws_url, room.code, room.cards[0]), 120)
+            asyncio.wait_for(_one_ballot(ws_url, room.code, room.cards[0], close), 120)
         )
         assert receipt
         assert stored_ballots(server, room.code) == 1
