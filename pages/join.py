@@ -93,23 +93,54 @@ def waiting(message_key: str) -> None:
     st.caption(tr("join.page_follows"))
 
 
+def _post_note(question_id: int, position: int) -> None:
+    """The note form was submitted (a callback: it runs before the box is drawn again, so the
+    box can be emptied after a post that succeeded, and keeps the text after one that did
+    not -- nothing typed is lost)."""
+    box = f"note_text_{question_id}"
+    typed = str(st.session_state.get(box) or "")
+    try:
+        posted = notes.post_note(inst.db, w.code, typed, position)
+    except notes.QuestionMovedOn as err:
+        # The room moved on while this phone showed the old question: show the new one, with
+        # the text carried into its box and a word on what happened.
+        st.session_state[NOTE_CARRY] = typed
+        st.session_state[NOTE_FLASH] = ("error", error_text(err))
+        live.workshop.clear()
+        return
+    except BeiduiError as err:
+        st.session_state[NOTE_FLASH] = ("error", error_text(err))
+        return
+    st.session_state[box] = ""
+    if posted.is_stored:
+        live.wall.clear()  # the batch this note completed should show on this phone at once
+        st.session_state[NOTE_FLASH] = ("success", tr("join.posted_saved"))
+    else:
+        st.session_state[NOTE_FLASH] = ("info", tr("join.posted_waiting", n=posted.waiting_for))
+
+
+NOTE_CARRY = "note_carry"
+NOTE_FLASH = "note_flash"
+
+
 def questions_stage() -> None:
     q = w.questions[w.current_question]
     st.subheader(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
     st.markdown(f"### {md_plain(q.text.get(L))}")
     st.caption(tr("join.notes_are_anonymous"))
-    with st.form(f"note_form_{q.id}", clear_on_submit=True, border=True, enter_to_submit=False):
-        text = st.text_area(
-            tr("join.your_note"), key=f"note_text_{q.id}", max_chars=280, height=100
+    box = f"note_text_{q.id}"
+    if (carried := st.session_state.pop(NOTE_CARRY, None)) and not st.session_state.get(box):
+        st.session_state[box] = carried
+    with st.form(f"note_form_{q.id}", border=True, enter_to_submit=False):
+        # No max_chars: the browser would silently drop a longer paste and the post would
+        # then read as empty. The service says "too long (max N)" and the text stays here.
+        st.text_area(tr("join.your_note"), key=box, height=100)
+        st.form_submit_button(
+            tr("join.post"), type="primary", on_click=_post_note, args=(q.id, q.position)
         )
-        if st.form_submit_button(tr("join.post"), type="primary"):
-            try:
-                notes.post_note(inst.db, w.code, text)
-            except BeiduiError as err:
-                st.error(error_text(err))
-            else:
-                live.wall.clear()  # a completed batch should show on this phone at once
-                st.success(tr("join.posted", k=w.anonymity_k))
+    if flash := st.session_state.pop(NOTE_FLASH, None):
+        kind, message = flash
+        {"error": st.error, "success": st.success}.get(kind, st.info)(message)
     # Dots are limited per browser session; nothing records who gave which dot.
     used: list[str] = st.session_state.setdefault(f"dots_{w.code}_{q.id}", [])
 
