@@ -4,12 +4,14 @@ dotted, hidden, themed, merged and summarised, with no author, session or time s
 from __future__ import annotations
 
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from core import notes as notes_module
 from core.db import Database, migrate
 from core.domain import Stage, StagePosition
 from core.notes import (
@@ -25,6 +27,7 @@ from core.notes import (
     NoteNotFound,
     NotesClosed,
     NoteTooLong,
+    QuestionMovedOn,
     QuestionNotFound,
     ThemeOnOtherQuestion,
     TooManySummaryPoints,
@@ -186,6 +189,75 @@ def test_notes_written_before_batching_existed_stay_on_the_wall(db_factory: DbFa
     ]
     room.post("new")  # a note written after the upgrade waits for its batch as usual
     assert room.texts() == ["written under 0002"]
+
+
+def test_a_note_for_a_question_the_room_left_is_refused_and_filed_nowhere(room: Room) -> None:
+    # Issue 12: a phone posting a moment after the move was told "received" and its note
+    # was filed under the NEXT question. The phone names the question it showed.
+    room.post("on question one")
+    room.move(Stage.QUESTIONS, 1)
+    before = snapshot(room.db)
+    with pytest.raises(QuestionMovedOn) as info:
+        post_note(room.db, room.code, "typed while question one was on screen", 0)
+    assert info.value.key == "notes.errors.question_moved_on"
+    assert info.value.params == {"question": 1, "current": 2}
+    assert snapshot(room.db) == before
+    assert [pending_count(room.db, room.code, q) for q in (0, 1)] == [0, 0]
+    assert room.texts(0) == ["on question one"]
+    with pytest.raises(QuestionNotFound):
+        post_note(room.db, room.code, "made-up question", 9)
+
+
+def test_two_servers_batch_their_own_notes_and_a_move_on_one_reaches_the_other(
+    db_factory: DbFactory,
+) -> None:
+    # Each `Database` stands for one server process with its own memory.
+    first, second = db_factory(), db_factory()
+    room = Room(first, k=3)
+    post_note(first, room.code, "first server", 0)
+    post_note(second, room.code, "second server", 0)
+    assert (pending_count(first, room.code, 0), pending_count(second, room.code, 0)) == (1, 1)
+    move_to(second, room.secret_key, room.code, room.grant, StagePosition(Stage.QUESTIONS, 1))
+    assert room.texts(0) == ["second server"]  # written by the move, on the second server
+    # The first server notices on its next request (here a post on the new question), or by
+    # its sweeper thread: its remainder is written to the question it was posted on.
+    assert not post_note(first, room.code, "on question two", 1).is_stored
+    assert sorted(room.texts(0)) == ["first server", "second server"]
+    assert pending_count(first, room.code, 1) == 1
+
+
+def test_the_sweeper_thread_writes_what_another_server_left_behind(
+    db_factory: DbFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notes_module, "SWEEP_INTERVAL_S", 0.01)
+    first, second = db_factory(), db_factory()
+    room = Room(first, k=3)
+    post_note(second, room.code, "waits on the second server", 0)
+    room.move(Stage.QUESTIONS, 1)
+    # Not a timing assertion: wait (generously) for the thread to do its work at all.
+    for _ in range(1000):
+        if room.texts(0):
+            break
+        threading.Event().wait(0.01)
+    assert room.texts(0) == ["waits on the second server"]
+    assert pending_count(second, room.code, 0) == 0
+
+
+def test_a_failed_batch_write_refuses_the_last_note_and_keeps_the_others_waiting(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room.post("one", "two")
+
+    def broken(*_args: object) -> int:
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(notes_module, "_insert_batch", broken)
+    with pytest.raises(RuntimeError):
+        room.post("three")
+    assert pending_count(room.db, room.code, 0) == 2
+    monkeypatch.undo()
+    room.post("three again")
+    assert sorted(room.texts()) == ["one", "three again", "two"]
 
 
 def test_the_most_dotted_notes_lead_the_wall(room: Room) -> None:
