@@ -299,6 +299,7 @@ class NoteMixer:
         self.lock = threading.RLock()
         # (workshop id, question id) -> waiting texts, in random order.
         self.waiting: dict[tuple[int, int], list[str]] = {}
+        self._taken: list[tuple[int, int, list[str]]] | None = None
         self._sweeper: threading.Thread | None = None
 
     def add(self, workshop_id: int, question_id: int, text: str) -> int:
@@ -312,7 +313,29 @@ class NoteMixer:
             return len(self.waiting.get((workshop_id, question_id), ()))
 
     def take(self, workshop_id: int, question_id: int) -> list[str]:
-        return self.waiting.pop((workshop_id, question_id), [])
+        """Remove and return a question's waiting texts (for a batch about to be written).
+
+        Inside `restoring()`, they are put back if the transaction writing them fails.
+        """
+        texts = self.waiting.pop((workshop_id, question_id), [])
+        if self._taken is not None and texts:
+            self._taken.append((workshop_id, question_id, texts))
+        return texts
+
+    @contextmanager
+    def restoring(self) -> Iterator[None]:
+        """Notes taken inside this block wait on if the block fails (nothing is lost to a
+        transaction that did not commit). Call with the lock held."""
+        self._taken = []
+        try:
+            yield
+        except BaseException:
+            for workshop_id, question_id, texts in self._taken:
+                for t in texts:
+                    self.add(workshop_id, question_id, t)
+            raise
+        finally:
+            self._taken = None
 
     def start_sweeper(self, db: Database) -> None:
         """A daemon thread that writes remainders the room left behind in another process."""
@@ -455,7 +478,7 @@ def stage_change(db: Database) -> Iterator[Callable[[Session, Workshop], int]]:
         wrote = wrote or n > 0
         return n + release_waiting_notes(session, w)
 
-    with mixer.lock:
+    with mixer.lock, mixer.restoring():
         yield on_move
     if wrote:
         _checkpoint(db)
@@ -496,7 +519,7 @@ def sweep(db: Database) -> int:
                 left.append(key)
         if not left:
             return 0
-        with db.write.begin() as session:
+        with mixer.restoring(), db.write.begin() as session:
             for wid in sorted({wid for wid, _ in left}):
                 session.execute(select(Workshop.id).where(Workshop.id == wid).with_for_update())
             for wid, qid in left:
@@ -530,16 +553,16 @@ def post_note(db: Database, code: WorkshopCode, text: str, question: int) -> Not
         if waiting < k:
             mixer.start_sweeper(db)
             return NotePosted(is_stored=False, waiting_for=k - waiting)
-        batch = mixer.take(workshop_id, question_id)
         try:
-            with db.write.begin() as session:
-                _insert_batch(session, question_id, batch)
+            with mixer.restoring(), db.write.begin() as session:
+                _insert_batch(session, question_id, mixer.take(workshop_id, question_id))
                 _publish_legacy(session, [question_id])
         except BaseException:
-            # The poster is told it failed (and keeps the text); the others keep waiting.
-            batch.remove(cleaned)
-            for t in batch:
-                mixer.add(workshop_id, question_id, t)
+            # The poster is told it failed (the page keeps the text); the others wait on.
+            pen = mixer.waiting.get((workshop_id, question_id), [])
+            pen.remove(cleaned)
+            if not pen:
+                mixer.waiting.pop((workshop_id, question_id), None)
             raise
         _checkpoint(db)
         return NotePosted(is_stored=True, waiting_for=0)
@@ -667,20 +690,11 @@ def flush_pending(
     mixer = mixer_for(db)
     with mixer.lock:
         sweep(db)
-        taken: tuple[int, int] | None = None
-        batch: list[str] = []
-        try:
-            with db.write.begin() as session:
-                w = _facilitator(session, secret_key, code, grant)
-                q = _question(w, question)
-                taken = (w.id, q.id)
-                batch = mixer.take(*taken)
-                n = _insert_batch(session, q.id, batch) + _publish_legacy(session, [q.id])
-        except BaseException:
-            if taken is not None:  # the write failed: the notes wait on, as before
-                for t in batch:
-                    mixer.add(*taken, t)
-            raise
+        with mixer.restoring(), db.write.begin() as session:
+            w = _facilitator(session, secret_key, code, grant)
+            q = _question(w, question)
+            batch = mixer.take(w.id, q.id)
+            n = _insert_batch(session, q.id, batch) + _publish_legacy(session, [q.id])
     if n:
         _checkpoint(db)
     return n
