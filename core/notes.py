@@ -603,7 +603,12 @@ def wall(
     include_hidden: bool = False,
     include_pending: bool = False,
 ) -> list[NoteView]:
-    """The notes on `question`, most dots first, ties by random id (never by writing order)."""
+    """The notes on `question`, most dots first, ties by random id (never by writing order).
+
+    Only stored notes: a note waiting for its batch is in server memory and has no row, so
+    not even the console sees its text (`pending_count` gives how many wait).
+    `include_pending` adds rows an older version left waiting in the table.
+    """
     with db.read.begin() as session:
         w = load_workshop(session, code)
         q = _question(w, question)

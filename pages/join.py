@@ -93,25 +93,30 @@ def waiting(message_key: str) -> None:
     st.caption(tr("join.page_follows"))
 
 
-def _post_note(question_id: int, position: int) -> None:
+# One note box for every question (a stable key): when the room moves on and the page is
+# redrawn, text typed but not yet posted stays in the box instead of vanishing with the old
+# question's form (issue 12: "a little later the typed text is silently dropped").
+NOTE_BOX = f"note_text_{w.code}"
+NOTE_FLASH = "note_flash"
+NOTE_QUESTION_SEEN = f"note_question_seen_{w.code}"
+
+
+def _post_note(position: int) -> None:
     """The note form was submitted (a callback: it runs before the box is drawn again, so the
-    box can be emptied after a post that succeeded, and keeps the text after one that did
-    not -- nothing typed is lost)."""
-    box = f"note_text_{question_id}"
-    typed = str(st.session_state.get(box) or "")
+    box is emptied only after a post that succeeded -- nothing typed is lost)."""
+    typed = str(st.session_state.get(NOTE_BOX) or "")
     try:
+        # The position this phone showed: a note is never filed under a question its author
+        # did not see (the room may have moved on a moment ago).
         posted = notes.post_note(inst.db, w.code, typed, position)
     except notes.QuestionMovedOn as err:
-        # The room moved on while this phone showed the old question: show the new one, with
-        # the text carried into its box and a word on what happened.
-        st.session_state[NOTE_CARRY] = typed
         st.session_state[NOTE_FLASH] = ("error", error_text(err))
-        live.workshop.clear()
+        live.workshop.clear()  # redraw with the question the room is on, the text kept
         return
     except BeiduiError as err:
         st.session_state[NOTE_FLASH] = ("error", error_text(err))
         return
-    st.session_state[box] = ""
+    st.session_state[NOTE_BOX] = ""
     if posted.is_stored:
         live.wall.clear()  # the batch this note completed should show on this phone at once
         st.session_state[NOTE_FLASH] = ("success", tr("join.posted_saved"))
@@ -119,24 +124,21 @@ def _post_note(question_id: int, position: int) -> None:
         st.session_state[NOTE_FLASH] = ("info", tr("join.posted_waiting", n=posted.waiting_for))
 
 
-NOTE_CARRY = "note_carry"
-NOTE_FLASH = "note_flash"
-
-
 def questions_stage() -> None:
     q = w.questions[w.current_question]
     st.subheader(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
     st.markdown(f"### {md_plain(q.text.get(L))}")
     st.caption(tr("join.notes_are_anonymous"))
-    box = f"note_text_{q.id}"
-    if (carried := st.session_state.pop(NOTE_CARRY, None)) and not st.session_state.get(box):
-        st.session_state[box] = carried
-    with st.form(f"note_form_{q.id}", border=True, enter_to_submit=False):
+    seen = st.session_state.get(NOTE_QUESTION_SEEN)
+    st.session_state[NOTE_QUESTION_SEEN] = q.position
+    if seen is not None and seen != q.position:
+        st.info(tr("join.question_changed", n=q.position + 1))
+    with st.form(f"note_form_{w.code}", border=True, enter_to_submit=False):
         # No max_chars: the browser would silently drop a longer paste and the post would
         # then read as empty. The service says "too long (max N)" and the text stays here.
-        st.text_area(tr("join.your_note"), key=box, height=100)
+        st.text_area(tr("join.your_note"), key=NOTE_BOX, height=100)
         st.form_submit_button(
-            tr("join.post"), type="primary", on_click=_post_note, args=(q.id, q.position)
+            tr("join.post"), type="primary", on_click=_post_note, args=(q.position,)
         )
     if flash := st.session_state.pop(NOTE_FLASH, None):
         kind, message = flash

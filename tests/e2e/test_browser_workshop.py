@@ -120,7 +120,9 @@ def move_stage(page: Any, target: str, passphrase: str | None = None) -> None:
         field.press("Enter")
         settle(page)
     # The confirmation box gets a fresh key after every move, so it always starts unticked.
-    box = page.locator('[class*="st-key-confirm_move_"]')
+    # Visible only: a run interrupted by the next click can leave the previous (ticked) box
+    # in the page, hidden, until a later run replaces it.
+    box = page.locator('[class*="st-key-confirm_move_"]').filter(visible=True)
     confirm = box.get_by_role("checkbox")
     expect(confirm).not_to_be_checked(timeout=TIMEOUT)
     box.locator("label").click()
