@@ -309,8 +309,9 @@ class NoteMixer:
         return len(pen)
 
     def count(self, workshop_id: int, question_id: int) -> int:
-        with self.lock:
-            return len(self.waiting.get((workshop_id, question_id), ()))
+        # No lock: a count read while a batch is being written is one post early or late,
+        # and the console must not wait on a post's database write.
+        return len(self.waiting.get((workshop_id, question_id), ()))
 
     def take(self, workshop_id: int, question_id: int) -> list[str]:
         """Remove and return a question's waiting texts (for a batch about to be written).
@@ -382,19 +383,22 @@ def _checkpoint(db: Database) -> None:
     The -wal then never holds more than the last batch's frames, so it cannot replay the
     order in which batches (or anything else) were written. A reader that holds an old
     snapshot makes SQLite wait (busy handler) and, past the timeout, leave the -wal as it is;
-    the next batch's checkpoint tries again.
+    the next batch's checkpoint tries again (docs/threat-model.md states this residual).
     """
     if not db.is_sqlite:
         return
-    raw = db.engine.raw_connection()
-    try:
-        # The driver connection is in autocommit mode (isolation_level None, see core/db.py),
-        # so the checkpoint runs outside any transaction.
-        raw.driver_connection.execute(  # type: ignore[union-attr]
-            "PRAGMA wal_checkpoint(TRUNCATE)"
-        ).fetchall()
-    finally:
-        raw.close()
+    # Never raises: the batch is already committed, and a post must not be reported as
+    # failed (and so typed again) because the -wal could not be emptied this time.
+    with suppress(Exception):
+        raw = db.engine.raw_connection()
+        try:
+            # The driver connection is in autocommit mode (isolation_level None, see
+            # core/db.py), so the checkpoint runs outside any transaction.
+            raw.driver_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).fetchall()
+        finally:
+            raw.close()
 
 
 def _insert_batch(session: Session, question_id: int, texts: Sequence[str]) -> int:
@@ -524,7 +528,8 @@ def sweep(db: Database) -> int:
                 session.execute(select(Workshop.id).where(Workshop.id == wid).with_for_update())
             for wid, qid in left:
                 written += _insert_batch(session, qid, mixer.take(wid, qid))
-        _checkpoint(db)
+    # Outside the lock: the checkpoint may wait for readers; posts need not wait with it.
+    _checkpoint(db)
     return written
 
 
@@ -564,8 +569,9 @@ def post_note(db: Database, code: WorkshopCode, text: str, question: int) -> Not
             if not pen:
                 mixer.waiting.pop((workshop_id, question_id), None)
             raise
-        _checkpoint(db)
-        return NotePosted(is_stored=True, waiting_for=0)
+    # Outside the lock: the checkpoint may wait for readers; other posts need not wait.
+    _checkpoint(db)
+    return NotePosted(is_stored=True, waiting_for=0)
 
 
 def _accepting(w: Workshop, question: int) -> Question:
