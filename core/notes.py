@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import crypto
@@ -30,7 +30,7 @@ from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
 from core.models import Note, Question, SummaryPoint, Theme, Workshop, random_id
-from core.workshops import load_workshop, require_grant
+from core.workshops import WorkshopNotFound, load_workshop, require_grant
 
 NoteId = str
 ThemeId = int
@@ -492,11 +492,10 @@ def sweep(db: Database) -> int:
     """Write this process's waiting notes of every question the room has left (a move made
     by another server process); returns how many notes were written.
 
-    Called on each note post and console release, and by the sweeper thread while anything
-    waits. One read when nothing is left behind.
+    Called on each console release and by the sweeper thread while anything waits; a post
+    does the same for its own workshop. One read when nothing is left behind.
     """
     mixer = mixer_for(db)
-    written = 0
     with mixer.lock:
         if not mixer.waiting:
             return 0
@@ -513,7 +512,7 @@ def sweep(db: Database) -> int:
         }
         left: list[tuple[int, int]] = []
         for key in list(mixer.waiting):
-            wid, qid = key
+            qid = key[1]
             if qid not in on_screen:
                 # The workshop or the question is gone: nothing to file these notes under.
                 # They were never acknowledged as saved (see docs/threat-model.md).
@@ -523,14 +522,34 @@ def sweep(db: Database) -> int:
                 left.append(key)
         if not left:
             return 0
-        with mixer.restoring(), db.write.begin() as session:
-            for wid in sorted({wid for wid, _ in left}):
-                session.execute(select(Workshop.id).where(Workshop.id == wid).with_for_update())
-            for wid, qid in left:
-                written += _insert_batch(session, qid, mixer.take(wid, qid))
+        written = _write_batches(db, mixer, left)
     # Outside the lock: the checkpoint may wait for readers; posts need not wait with it.
     _checkpoint(db)
     return written
+
+
+def _write_batches(db: Database, mixer: NoteMixer, keys: Sequence[tuple[int, int]]) -> int:
+    """One transaction writing each (workshop, question)'s waiting notes as one shuffled
+    batch; the caller holds the mixer lock and checkpoints afterwards."""
+    written = 0
+    with mixer.restoring(), db.write.begin() as session:
+        for wid in sorted({wid for wid, _ in keys}):
+            session.execute(select(Workshop.id).where(Workshop.id == wid).with_for_update())
+        for wid, qid in keys:
+            written += _insert_batch(session, qid, mixer.take(wid, qid))
+    return written
+
+
+def _load_questions(session: Session, code: WorkshopCode) -> Workshop:
+    """The workshop with its questions only (the hot path of every post)."""
+    w = session.scalar(
+        select(Workshop)
+        .where(Workshop.code == crypto.normalize_join_code(code))
+        .options(selectinload(Workshop.questions))
+    )
+    if w is None:
+        raise WorkshopNotFound(f"no workshop {code!r}", code=code)
+    return w
 
 
 # --- Participants ------------------------------------------------------------------------
@@ -548,13 +567,16 @@ def post_note(db: Database, code: WorkshopCode, text: str, question: int) -> Not
     cleaned = clean_note_text(text)
     mixer = mixer_for(db)
     with mixer.lock:
-        sweep(db)
         with db.read.begin() as session:
-            w = load_workshop(session, code)
-            q = _accepting(w, question)
-            workshop_id, question_id, k = w.id, q.id, w.anonymity_k
-            legacy = _legacy_waiting(session, question_id)
-        waiting = mixer.add(workshop_id, question_id, cleaned) + legacy
+            w = _load_questions(session, code)
+        # The room may have moved on in another process: what this process still holds for
+        # the questions it left is written first (one batch each), refused post or not.
+        left = [(w.id, q.id) for q in w.questions if not _is_batching(w, q)]
+        if any(mixer.count(*key) for key in left):
+            _write_batches(db, mixer, left)
+        q = _accepting(w, question)
+        workshop_id, question_id, k = w.id, q.id, w.anonymity_k
+        waiting = mixer.add(workshop_id, question_id, cleaned)
         if waiting < k:
             mixer.start_sweeper(db)
             return NotePosted(is_stored=False, waiting_for=k - waiting)
