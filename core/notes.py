@@ -277,8 +277,9 @@ def _theme_in(session: Session, w: Workshop, theme_id: ThemeId) -> Theme:
 # random ids, so a database file, a WAL record, a transaction id or a commit time names a
 # batch, never a person. What is left when the room moves on (fewer than k) is written as one
 # shuffled batch by the process that holds it: in the stage change's own transaction when
-# that process made the move, else at its next check (`sweep`: on its next note post or
-# console release, and every SWEEP_INTERVAL_S seconds while anything waits).
+# that process made the move, else at its next check: its next note post to that workshop,
+# its next console release (`sweep`), and every SWEEP_INTERVAL_S seconds while anything
+# waits (the sweeper thread).
 #
 # Lock order, in every path: a process's mixer lock first, then the database. The batch write
 # holds the mixer lock, and a stage change takes it before its transaction begins, so a note
