@@ -306,7 +306,12 @@ def move_to(
             f"use ballots.close_voting / ballots.reveal for {target.stage}",
             stage=target.stage.value,
         )
-    with db.write.begin() as session:
+    # Notes waiting in this process's memory for the question being left are written in the
+    # move's own transaction; `stage_change` takes the notes lock first (the lock order of
+    # every path). Imported here: notes builds on us.
+    from core.notes import stage_change
+
+    with stage_change(db) as write_waiting_notes, db.write.begin() as session:
         w = load_workshop(session, code)
         require_grant(session, secret_key, w, grant)
         check_transition(
@@ -319,8 +324,6 @@ def move_to(
         w.stage_changed_at = minute_now()
         session.flush()
         # Moving on shows the waiting notes of the question just left, for good (they are
-        # anonymous among the whole question by now). Imported here: notes builds on us.
-        from core.notes import release_waiting_notes
-
-        release_waiting_notes(session, w)
+        # anonymous among the whole question by now).
+        write_waiting_notes(session, w)
         return view_of(w)

@@ -221,7 +221,8 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
         key="notes_q",
     )
     items = notes.wall(inst.db, w.code, question, include_hidden=True, include_pending=True)
-    waiting = sum(1 for n in items if n.is_pending)
+    # Waiting notes live in server memory, not in the wall: only their count is shown.
+    waiting = notes.pending_count(inst.db, w.code, question)
     flush = waiting and st.button(tr("facilitator.notes_flush", n=waiting), key="notes_flush")
     if flush and run(
         lambda: notes.flush_pending(inst.db, inst.secret_key, w.code, grant, question)

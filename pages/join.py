@@ -93,23 +93,56 @@ def waiting(message_key: str) -> None:
     st.caption(tr("join.page_follows"))
 
 
+# One note box for every question (a stable key): when the room moves on and the page is
+# redrawn, text typed but not yet posted stays in the box instead of vanishing with the old
+# question's form (issue 12: "a little later the typed text is silently dropped").
+NOTE_BOX = f"note_text_{w.code}"
+NOTE_FLASH = "note_flash"
+NOTE_QUESTION_SEEN = f"note_question_seen_{w.code}"
+
+
+def _post_note(position: int) -> None:
+    """The note form was submitted (a callback: it runs before the box is drawn again, so the
+    box is emptied only after a post that succeeded -- nothing typed is lost)."""
+    typed = str(st.session_state.get(NOTE_BOX) or "")
+    try:
+        # The position this phone showed: a note is never filed under a question its author
+        # did not see (the room may have moved on a moment ago).
+        posted = notes.post_note(inst.db, w.code, typed, position)
+    except notes.QuestionMovedOn as err:
+        st.session_state[NOTE_FLASH] = ("error", error_text(err))
+        live.workshop.clear()  # redraw with the question the room is on, the text kept
+        return
+    except BeiduiError as err:
+        st.session_state[NOTE_FLASH] = ("error", error_text(err))
+        return
+    st.session_state[NOTE_BOX] = ""
+    if posted.is_stored:
+        live.wall.clear()  # the batch this note completed should show on this phone at once
+        st.session_state[NOTE_FLASH] = ("success", tr("join.posted_saved"))
+    else:
+        st.session_state[NOTE_FLASH] = ("info", tr("join.posted_waiting", n=posted.waiting_for))
+
+
 def questions_stage() -> None:
     q = w.questions[w.current_question]
     st.subheader(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
     st.markdown(f"### {md_plain(q.text.get(L))}")
     st.caption(tr("join.notes_are_anonymous"))
-    with st.form(f"note_form_{q.id}", clear_on_submit=True, border=True, enter_to_submit=False):
-        text = st.text_area(
-            tr("join.your_note"), key=f"note_text_{q.id}", max_chars=280, height=100
+    seen = st.session_state.get(NOTE_QUESTION_SEEN)
+    st.session_state[NOTE_QUESTION_SEEN] = q.position
+    if seen is not None and seen != q.position:
+        st.info(tr("join.question_changed", n=q.position + 1))
+    with st.form(f"note_form_{w.code}", border=True, enter_to_submit=False):
+        # No max_chars: the browser would silently drop a longer paste and the post would
+        # then read as empty. The service says "too long (max N)" and the text stays here.
+        st.text_area(tr("join.your_note"), key=NOTE_BOX, height=100)
+        st.form_submit_button(
+            tr("join.post"), type="primary", on_click=_post_note, args=(q.position,)
         )
-        if st.form_submit_button(tr("join.post"), type="primary"):
-            try:
-                notes.post_note(inst.db, w.code, text)
-            except BeiduiError as err:
-                st.error(error_text(err))
-            else:
-                live.wall.clear()  # a completed batch should show on this phone at once
-                st.success(tr("join.posted", k=w.anonymity_k))
+    if flash := st.session_state.pop(NOTE_FLASH, None):
+        kind, message = flash
+        {"error": st.error, "success": st.success}.get(kind, st.info)(message)
     # Dots are limited per browser session; nothing records who gave which dot.
     used: list[str] = st.session_state.setdefault(f"dots_{w.code}_{q.id}", [])
 

@@ -103,7 +103,7 @@ def main() -> int:
         cards = ballots.issue_cards(db, key, code, grant, 40)
         move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, QUESTION))
         for text in NOTES:
-            notes.post_note(db, code, text)
+            notes.post_note(db, code, text, QUESTION)
         for note in notes.wall(db, code, QUESTION):
             for _ in range(DOTS[NOTES.index(note.text)]):
                 notes.add_dot(db, code, note.id)

@@ -66,9 +66,8 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     )
 
     # 3. notes wait for a batch of k=3, then all show at once
-    q_id = get_workshop(db, code).questions[0].id
     for text in ("资助灵活", "Peer exchange", "行动研究"):
-        phone.text_area(key=f"note_text_{q_id}").input(text)
+        phone.text_area(key=f"note_text_{code}").input(text)
         phone.button[0].click().run()
         assert not phone.exception
     wall = notes.wall(db, code, 0)

@@ -120,7 +120,9 @@ def move_stage(page: Any, target: str, passphrase: str | None = None) -> None:
         field.press("Enter")
         settle(page)
     # The confirmation box gets a fresh key after every move, so it always starts unticked.
-    box = page.locator('[class*="st-key-confirm_move_"]')
+    # Visible only: a run interrupted by the next click can leave the previous (ticked) box
+    # in the page, hidden, until a later run replaces it.
+    box = page.locator('[class*="st-key-confirm_move_"]').filter(visible=True)
     confirm = box.get_by_role("checkbox")
     expect(confirm).not_to_be_checked(timeout=TIMEOUT)
     box.locator("label").click()
@@ -258,18 +260,21 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
             open_page(PHONE, f"/join?w={code}&card={card}&lang=en", wait=False)
             for card in cards[: len(BALLOTS)]
         ]
-        for phone, text in zip(phones, NOTE_TEXTS, strict=True):
+        for i, (phone, text) in enumerate(zip(phones, NOTE_TEXTS, strict=True)):
             expect(phone.get_by_text("Question 1 of 4")).to_be_visible()
             expect(phone).not_to_have_url(re.compile("card="))  # the card leaves the address bar
             expect(phone.get_by_test_id("stSidebarNav")).to_have_count(0)  # no organiser pages
             phone.get_by_label(re.compile("Write your thoughts")).fill(text)
             phone.get_by_role("button", name="Post the note").click()
-            expect(phone.get_by_text("Received!")).to_be_visible()
+            # k=5: a phone says "saved" only when its note's batch is in the database.
+            told = "Saved" if i == 4 else f"waiting for {4 - i % 5} more notes"
+            expect(phone.get_by_text(re.compile(told))).to_be_visible()
         posted = notes.wall(db, code, 0, include_hidden=True, include_pending=True)
-        assert sorted(n.text for n in posted) == sorted(NOTE_TEXTS)
+        # The first five form a batch, stored and on the wall; the last three wait for theirs
+        # in the server's memory only (issue 10), so the database holds exactly five.
+        assert sorted(n.text for n in posted) == sorted(NOTE_TEXTS[:5])
         shot(phones[0], artifacts, "02-phone-note-posted")
         step("3. notes posted")
-        # k=5: the first five form a batch on the wall; the last three wait for theirs.
         assert len(notes.wall(db, code, 0)) == 5
         for phone in phones:
             row = phone.locator('[data-testid="stHorizontalBlock"]').filter(has_text=DOTTED_NOTE)
@@ -289,6 +294,8 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         # 4. Voting: tap in order, review, confirm and cast, receipt; the projector counts.
         move_stage(console, "Voting")
         expect(projector.get_by_text("Secret ballot in progress")).to_be_visible()
+        # The move wrote the three waiting notes, as one batch (the stated remainder).
+        assert sorted(n.text for n in notes.wall(db, code, 0)) == sorted(NOTE_TEXTS)
         expect(projector.locator(".bd-count")).to_have_text("0")
         for i, phone in enumerate(phones):
             expect(phone.get_by_role("heading", name="Secret ballot")).to_be_visible()

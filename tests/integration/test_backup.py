@@ -104,7 +104,7 @@ def run_source(
     auth = (db, key, code, grant)
     move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
     for text in NOTES[0]:
-        notes.post_note(db, code, text)
+        notes.post_note(db, code, text, 0)
     notes.flush_pending(*auth, 0)
     wall = {n.text: n.id for n in notes.wall(db, code, 0, include_hidden=True)}
     theme = notes.create_theme(*auth, 0, "支持")

@@ -1,4 +1,4 @@
-"""The cast benchmark still runs and prints its documented lines (its figures are not judged).
+"""The benchmarks still run and print their documented lines (their figures are not judged).
 
 Benchmarks are scripts nobody runs in CI for speed; without this they rot silently. The
 run is tiny (40 ballots, 4 threads) and on PostgreSQL too when the suite has one.
@@ -40,3 +40,26 @@ def test_the_cast_benchmark_prints_its_figures_on_both_databases() -> None:
     assert re.fullmatch(r"cast: service=\d+/s raw=\d+/s ratio=\d+\.\d\d" + batch, lines[-1]), lines
     if PG_URL:
         assert any(re.fullmatch(r"cast-postgresql: service=\d+/s" + batch, line) for line in lines)
+
+
+@pytest.mark.slow
+def test_the_notes_benchmark_prints_its_figures_and_stores_every_whole_batch() -> None:
+    env = {**os.environ, "BEIDUI_BENCH_NOTES": "42", "BEIDUI_BENCH_THREADS": "4"}
+    env.pop("BEIDUI_BENCH_DATABASE_URL", None)
+    if PG_URL:
+        env["BEIDUI_BENCH_DATABASE_URL"] = PG_URL
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.notes"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    # 42 notes, k = 5: eight whole batches stored, two notes still waiting in memory.
+    assert re.fullmatch(r"notes: sqlite=\d+/s k=5 stored=40 waiting=2", lines[-1]), lines
+    if PG_URL:
+        assert any(re.fullmatch(r"notes-postgresql: \d+/s", line) for line in lines)

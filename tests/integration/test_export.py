@@ -119,7 +119,7 @@ def _run_workshop(
     for question, texts in NOTES.items():
         move_to(*auth, StagePosition(Stage.QUESTIONS, question))
         for note in texts:
-            notes.post_note(db, code, note)
+            notes.post_note(db, code, note, question)
         notes.flush_pending(*auth, question)
         wall = {n.text: n.id for n in notes.wall(db, code, question, include_hidden=True)}
         theme = notes.create_theme(*auth, question, f"主题{question + 1}")

@@ -1,4 +1,4 @@
-"""Issue 10: the project team reads the database FILES, not only its rows (tests/storage_reader.py).
+"""Issue 10: the project team reads the database FILES, not only its rows (tests/ballot_storage_reader.py).
 
 A scripted room on each backend, sealed and live: 60 cards cast one after another in a known
 order (k = 5, so twelve batches), then 3 late ballots that wait for the close, then the close
@@ -35,7 +35,7 @@ from core.ballots import (
 )
 from core.instance import Instance
 from core.results import refresh_live_results
-from tests import storage_reader as sr
+from tests import ballot_storage_reader as sr
 from tests.integration.test_ballots import PASS, Room, distinct_rankings, open_room
 
 K = 5
