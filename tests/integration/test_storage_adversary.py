@@ -1,4 +1,6 @@
-"""Issue 10: the project team reads the database FILES, not only its rows (tests/ballot_storage_reader.py).
+"""Issue 10: the project team reads the database FILES, not only its rows.
+
+Read with tests/ballot_storage_reader.py.
 
 A scripted room on each backend, sealed and live: 60 cards cast one after another in a known
 order (k = 5, so twelve batches), then 3 late ballots that wait for the close, then the close
