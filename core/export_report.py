@@ -38,10 +38,26 @@ def language_order(lang: str) -> tuple[str, ...]:
 # --- chart --------------------------------------------------------------------------------
 
 
+def printed_texts(data: ExportData) -> list[str]:
+    """Every typed text the PDF and the chart images draw, in both languages: the font must
+    cover all of it (`fonts.check_glyphs`)."""
+    w = data.workshop
+    texts = [w.name]
+    texts += [m.label.get(lang) for m in w.methods for lang in LANGUAGES]
+    texts += [m.description.get(lang) for m in w.methods for lang in LANGUAGES]
+    texts += [r.label.get(lang) for r in w.roles for lang in LANGUAGES]
+    for q in data.questions:
+        texts += [q.text_zh, q.text_en, *q.themes, *q.summary_points]
+        texts += [n.text for n in q.notes if not n.is_hidden]
+    return texts
+
+
 def chart_png(result: TallyResult, labels: Mapping[MethodId, str], lang: str) -> bytes:
-    """The ranked bar chart as PNG, drawn with the shipped font (never a system font)."""
+    """The ranked bar chart as PNG, drawn with the shipped font (never a system font);
+    `fonts.MissingGlyphs` rather than a box where a label has a character the font lacks."""
     import vl_convert
 
+    fonts.check_glyphs(labels.values())
     fonts.register_with_vl_convert()
     chart = charts.ranked_bars(result, labels, lang, font=fonts.CHART_FONT, width=CHART_WIDTH)
     png: bytes = vl_convert.vegalite_to_png(chart.to_dict(), scale=1)
@@ -255,6 +271,16 @@ def build_html(data: ExportData, lang: str, fingerprint: str) -> bytes:
 # --- PDF ----------------------------------------------------------------------------------
 
 
+def _raise_on_missing_glyphs(pdf: Any) -> None:
+    # Never trust the check of the typed texts alone: fpdf2 notes every character it could
+    # not draw (and only warns on stderr); a locale text or a number format may slip past.
+    missing = sorted(
+        {chr(cp) for font in pdf.fonts.values() for cp in getattr(font, "missing_glyphs", ())}
+    )
+    if missing:
+        raise fonts.MissingGlyphs(chars=" ".join(missing), text="")
+
+
 def build_pdf(data: ExportData, lang: str, fingerprint: str, chart: bytes) -> bytes:
     """An A4 report (fpdf2, shipped font embedded): questions, result, robustness, summaries.
 
@@ -264,6 +290,7 @@ def build_pdf(data: ExportData, lang: str, fingerprint: str, chart: bytes) -> by
     from fpdf.fonts import FontFace
 
     order = language_order(lang)
+    fonts.check_glyphs(printed_texts(data))
     family = fonts.CHART_FONT
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_auto_page_break(True, margin=15)
@@ -362,4 +389,5 @@ def build_pdf(data: ExportData, lang: str, fingerprint: str, chart: bytes) -> by
     per_line = 5
     for i in range(0, len(data.receipts), per_line):
         pdf.cell(0, 5, "   ".join(data.receipts[i : i + per_line]), new_x="LMARGIN", new_y="NEXT")
+    _raise_on_missing_glyphs(pdf)
     return bytes(pdf.output())

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import base64
 import threading
+import unicodedata
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+
+from core.errors import BeiduiError
 
 FONTS_DIR = Path(__file__).resolve().parent.parent / "static" / "fonts"
 """Where the subset font files live (built by scripts/build_font.py)."""
@@ -26,12 +30,23 @@ CHART_FONT = "Noto Sans SC"
 """The family name that vl-convert, fpdf2 and the browser @font-face all see."""
 
 REGULAR_TTF = FONTS_DIR / "NotoSansSC-Regular.ttf"
+"""The print font: every BMP hanzi GB 18030 requires, simplified and traditional."""
 BOLD_TTF = FONTS_DIR / "NotoSansSC-Bold.ttf"
 REGULAR_WOFF2 = FONTS_DIR / "NotoSansSC-Regular.woff2"
+"""The web font: a small subset (common hanzi and our own texts); browsers fall back to the
+viewer's fonts for the rest, which phones and laptops with an input method have."""
 LICENSE_FILE = FONTS_DIR / "OFL.txt"
 
 STATIC_URL = "app/static/fonts/NotoSansSC-Regular.woff2"
 """The WOFF2's URL relative to the app root when `server.enableStaticServing` is on."""
+
+
+class MissingGlyphs(BeiduiError):
+    """A text to print has characters the shipped font cannot draw (emoji, CJK extension B
+    and beyond): the export stops rather than print boxes or silently drop them."""
+
+    key = "export.errors.missing_glyphs"
+
 
 _registered = False
 _register_lock = threading.Lock()
@@ -93,3 +108,42 @@ def font_face_css(family: str = CHART_FONT) -> str:
         f' src: url("{woff2_data_url()}") format("woff2");'
         " font-weight: 400; font-style: normal; font-display: block; }"
     )
+
+
+@cache
+def _print_cmap() -> frozenset[int]:
+    from fontTools.ttLib import TTFont  # a dependency of fpdf2, so always installed
+
+    return frozenset(TTFont(REGULAR_TTF, lazy=True).getBestCmap())
+
+
+def needs_glyph(char: str) -> bool:
+    """Whether `char` must be drawn: not whitespace, a control or an invisible format mark
+    (variation selectors, zero-width joiners), which renderers skip on purpose."""
+    return not char.isspace() and unicodedata.category(char) not in {"Cc", "Cf", "Mn", "Me"}
+
+
+def missing_glyphs(texts: Iterable[str]) -> list[str]:
+    """The distinct characters of `texts` the shipped TTF cannot draw, sorted."""
+    cmap = _print_cmap()
+    return sorted({c for text in texts for c in text if needs_glyph(c) and ord(c) not in cmap})
+
+
+def check_glyphs(texts: Iterable[str]) -> None:
+    """Raise `MissingGlyphs` (naming the characters and the first text holding one) when
+    the shipped font cannot draw every character of `texts`.
+
+    The print font covers every BMP hanzi of GB 18030, simplified and traditional
+    (scripts/build_font.py, PRINT_RANGES), so what a Chinese input method types passes;
+    emoji and the rarest hanzi (extension B+) do not, and a PDF or chart with a box or a
+    hole where a name should be is worse than no PDF.
+    """
+    texts = list(texts)
+    missing = missing_glyphs(texts)
+    if missing:
+        holder = next((t for t in texts if any(c in t for c in missing)), "")
+        raise MissingGlyphs(
+            f"the font cannot draw {''.join(missing)!r}",
+            chars=" ".join(missing),
+            text=holder[:40],
+        )
