@@ -47,8 +47,11 @@ from core.tally import (
     CountingId,
     IrvExplanation,
     MethodId,
+    Pairwise,
     TallyResult,
     instant_runoff_with_explanation,
+    pairwise,
+    position_counts,
     tally_all,
 )
 from core.workshops import WorkshopView, get_workshop
@@ -65,6 +68,8 @@ TALLY_CSV: Final = "tally.csv"
 NOTES_CSV: Final = "notes.csv"
 RECEIPTS_CSV: Final = "receipts.csv"
 BREAKDOWN_CSV: Final = "breakdown.csv"
+SHARES_CSV: Final = "shares.csv"
+HEAD_TO_HEAD_CSV: Final = "head_to_head.csv"
 RESULTS_JSON: Final = "results.json"
 RESULTS_XLSX: Final = "results.xlsx"
 CHART_PNG: Final = "chart.png"
@@ -120,6 +125,54 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class MethodShare:
+    """One method's shares of a set of ballots (the room, or one role group).
+
+    `points_pct`: its points as a percentage of all points given; `first_pct`: ballots
+    ranking it first, `chosen_pct`: ballots ranking it at all, both as a percentage of the
+    ballots; `average_score`: Slido's "average ranked score", the points it earned per
+    ballot (K for 1st … 1 for K-th, 0 when unranked), so between 0 and K. Percentages have
+    one decimal, the average two, rounded half to even, so files repeat byte for byte.
+    """
+
+    method: MethodId
+    points: int
+    points_pct: float
+    first_choices: int
+    first_pct: float
+    chosen: int
+    chosen_pct: float
+    average_score: float
+
+
+def method_shares(
+    rankings: Sequence[Sequence[MethodId]], methods: Sequence[MethodId], ballot_size: int
+) -> tuple[MethodShare, ...]:
+    """Every method's shares, in `methods` order (callers sort as they show them)."""
+    counts = position_counts(rankings, methods, ballot_size)
+    n = len(rankings)
+    points = {m: sum(c * (ballot_size - i) for i, c in enumerate(counts[m])) for m in methods}
+    total = sum(points.values())
+
+    def pct(part: int, whole: int) -> float:
+        return round(100 * part / whole, 1) if whole else 0.0
+
+    return tuple(
+        MethodShare(
+            method=m,
+            points=points[m],
+            points_pct=pct(points[m], total),
+            first_choices=counts[m][0],
+            first_pct=pct(counts[m][0], n),
+            chosen=sum(counts[m]),
+            chosen_pct=pct(sum(counts[m]), n),
+            average_score=round(points[m] / n, 2) if n else 0.0,
+        )
+        for m in methods
+    )
+
+
+@dataclass(frozen=True)
 class ExportData:
     """Everything an export may contain, already safe to show in full.
 
@@ -132,6 +185,9 @@ class ExportData:
     tallies: Mapping[CountingId, TallyResult]
     irv: IrvExplanation
     robustness: tuple[Message, ...]
+    shares: tuple[MethodShare, ...]
+    """The whole room's shares, in the default counting's order."""
+    head_to_head: Pairwise
     breakdown: Breakdown
     questions: tuple[QuestionExport, ...]
     receipts: tuple[str, ...]
@@ -173,7 +229,16 @@ def collect(db: Database, code: WorkshopCode) -> ExportData:
     methods = w.method_keys
     tallies = tally_all(rankings, methods, w.ballot_size)
     _, irv = instant_runoff_with_explanation(rankings, methods, w.ballot_size)
-    robustness = tuple(summarize(tallies)) if rankings else ()
+    head_to_head = pairwise(rankings, methods, w.ballot_size)
+    # "Close" = a lead no bigger than what one ballot's first choice is worth (K points).
+    robustness = (
+        tuple(summarize(tallies, close_within=w.ballot_size, pairwise=head_to_head))
+        if rankings
+        else ()
+    )
+    order = tallies[DEFAULT_COUNTING].order
+    by_method = {s.method: s for s in method_shares(rankings, methods, w.ballot_size)}
+    shares = tuple(by_method[m] for m in order)
     safe = k_safe_breakdown(
         sorted(with_roles, key=lambda pair: (pair[0] or "", pair[1])),
         methods,
@@ -188,6 +253,8 @@ def collect(db: Database, code: WorkshopCode) -> ExportData:
         tallies=tallies,
         irv=irv,
         robustness=robustness,
+        shares=shares,
+        head_to_head=head_to_head,
         breakdown=safe,
         questions=questions,
         receipts=tuple(sorted(results.receipts(db, w.code))),
@@ -221,7 +288,7 @@ def _note_order(n: NoteRow) -> tuple[int, bool, str, int, str, bool]:
 
 # --- tables (shared by CSV, Excel and the report) -----------------------------------------
 
-Cell = str | int | bool
+Cell = str | int | float | bool
 
 
 @dataclass(frozen=True)
@@ -286,6 +353,55 @@ def tally_table(data: ExportData, lang: str) -> Table:
     )
 
 
+def shares_table(data: ExportData, lang: str) -> Table:
+    """Per method, in the default counting's order: points, shares, average ranked score."""
+    labels = data.labels(lang)
+    names = (
+        "method",
+        "method_label",
+        "points",
+        "points_pct",
+        "first_choices",
+        "first_pct",
+        "chosen",
+        "chosen_pct",
+        "average_score",
+    )
+    rows = tuple(
+        (
+            s.method,
+            labels[s.method],
+            s.points,
+            s.points_pct,
+            s.first_choices,
+            s.first_pct,
+            s.chosen,
+            s.chosen_pct,
+            s.average_score,
+        )
+        for s in data.shares
+    )
+    headers = ("method_key", "method", *names[2:])
+    return Table(names, tuple(_h(n, lang, k=data.workshop.ballot_size) for n in headers), rows)
+
+
+def head_to_head_table(data: ExportData, lang: str) -> Table:
+    """Every pair of methods once (the better-placed one first): ballots preferring each."""
+    labels = data.labels(lang)
+    pw = data.head_to_head
+    order = data.default_result.order
+    rows = []
+    for i, a in enumerate(order):
+        for b in order[i + 1 :]:
+            ia, ib = pw.methods.index(a), pw.methods.index(b)
+            rows.append(
+                (a, labels[a], b, labels[b], pw.prefer[ia][ib], pw.prefer[ib][ia], pw.margin(a, b))
+            )
+    names = ("method_a", "method_a_label", "method_b", "method_b_label", "a_over_b", "b_over_a")
+    keys = (*names, "margin")
+    return Table(keys, tuple(_h(n, lang) for n in keys), tuple(rows))
+
+
 def notes_table(data: ExportData, lang: str) -> Table:
     """Notes by question, theme, dots (most first), text; hidden ones flagged, not dropped."""
     rows = tuple(
@@ -332,7 +448,7 @@ def breakdown_table(data: ExportData, lang: str) -> Table:
         tuple(
             _h(n, lang)
             for n in (
-                "group",
+                "group_key",
                 "group",
                 "ballots",
                 "rank",
@@ -373,7 +489,7 @@ def neutralise_csv_text(text: str) -> str:
 def _csv_cell(value: Cell) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return str(value)
     return neutralise_csv_text(value)
 
@@ -395,6 +511,8 @@ def build_csv(data: ExportData, lang: str) -> dict[str, bytes]:
         NOTES_CSV: table_to_csv(notes_table(data, lang)),
         RECEIPTS_CSV: table_to_csv(receipts_table(data, lang)),
         BREAKDOWN_CSV: table_to_csv(breakdown_table(data, lang)),
+        SHARES_CSV: table_to_csv(shares_table(data, lang)),
+        HEAD_TO_HEAD_CSV: table_to_csv(head_to_head_table(data, lang)),
     }
 
 
@@ -467,6 +585,23 @@ def json_document(data: ExportData) -> dict[str, Any]:
         },
         "ballots": [list(r) for r in data.rankings],
         "tallies": {c: _result_json(r) for c, r in data.tallies.items()},
+        "shares": [
+            {
+                "method": s.method,
+                "points": s.points,
+                "points_pct": s.points_pct,
+                "first_choices": s.first_choices,
+                "first_pct": s.first_pct,
+                "chosen": s.chosen,
+                "chosen_pct": s.chosen_pct,
+                "average_score": s.average_score,
+            }
+            for s in data.shares
+        ],
+        "head_to_head": {
+            "methods": list(data.head_to_head.methods),
+            "prefer": [list(row) for row in data.head_to_head.prefer],
+        },
         "breakdown": {
             "k": data.breakdown.k,
             "counting": data.breakdown.counting,

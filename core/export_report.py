@@ -139,17 +139,18 @@ def result_rows(data: ExportData, lang: str) -> tuple[list[str], list[list[str]]
     return headers, rows
 
 
-def _table_html(table: Table, skip: Sequence[int] = ()) -> str:
+def _table_html(table: Table, lang: str, skip: Sequence[int] = ()) -> str:
     keep = [i for i in range(len(table.headers)) if i not in skip]
     return _html_table(
         [table.headers[i] for i in keep],
-        ([_cell_text(row[i], "") for i in keep] for row in table.rows),
+        ([_cell_text(row[i], lang) for i in keep] for row in table.rows),
     )
 
 
 def _cell_text(value: object, lang: str) -> str:
+    # Always the section's own language: 是/否 once sat inside the English section.
     if isinstance(value, bool):
-        return t("export.header.yes" if value else "export.header.no", lang or "zh")
+        return t("export.header.yes" if value else "export.header.no", lang)
     return str(value)
 
 
@@ -200,7 +201,7 @@ def _language_section(data: ExportData, lang: str, chart: bytes, fingerprint: st
     if data.breakdown.groups:
         parts += [
             f"<h2>{s('breakdown', k=w.anonymity_k)}</h2>",
-            _table_html(breakdown_table(data, lang), skip=(0, 4)),
+            _table_html(breakdown_table(data, lang), lang, skip=(0, 4)),
         ]
     parts.append(f"<h2>{s('themes')}</h2>")
     for q in data.questions:

@@ -9,7 +9,9 @@ a creation time: the document properties carry a fixed date.
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
+import zipfile
 from datetime import datetime
 from typing import Any, Final
 
@@ -17,10 +19,12 @@ from core.export import (
     ExportData,
     Table,
     breakdown_table,
+    head_to_head_table,
     is_formula_like,
     notes_table,
     rankings_table,
     receipts_table,
+    shares_table,
     tally_table,
 )
 from core.i18n import t
@@ -98,8 +102,8 @@ def _summary_table(data: ExportData, lang: str) -> Table:
         (
             t("export.header.question_no", lang),
             t("export.header.question", lang),
-            "",
-            t("export.header.note", lang),
+            t("export.header.kind", lang),
+            t("export.header.text", lang),
         ),
         tuple(rows),
     )
@@ -117,7 +121,9 @@ def build_xlsx(data: ExportData, lang: str, chart_png: bytes) -> bytes:
     put(chart_sheet, 1, 1, f"{t('export.report_title', lang)}: {data.workshop.name}")
     image = Image(io.BytesIO(chart_png))
     chart_sheet.add_image(image, "A3")
+    _add_table(workbook, t("export.sheet.shares", lang), shares_table(data, lang), lang)
     _add_table(workbook, t("export.sheet.tally", lang), tally_table(data, lang), lang)
+    _add_table(workbook, t("export.sheet.head_to_head", lang), head_to_head_table(data, lang), lang)
     _add_table(workbook, t("export.sheet.rankings", lang), rankings_table(data, lang), lang)
     _add_table(workbook, t("export.sheet.notes", lang), notes_table(data, lang), lang)
     _add_table(workbook, t("export.sheet.summary", lang), _summary_table(data, lang), lang)
@@ -129,4 +135,28 @@ def build_xlsx(data: ExportData, lang: str, chart_png: bytes) -> bytes:
     workbook.properties.modified = _EPOCH
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return buffer.getvalue()
+    return reproducible_zip(buffer.getvalue())
+
+
+_MODIFIED: Final = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+_ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
+
+
+def reproducible_zip(xlsx: bytes) -> bytes:
+    """The same workbook with no trace of when it was written, so two exports of the same
+    data are byte-identical: openpyxl stamps `dcterms:modified` with the current time
+    whatever the properties say, and zip entries with the current time too."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(xlsx)) as source,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = _MODIFIED.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            target.writestr(fixed, content)
+    return out.getvalue()

@@ -13,7 +13,7 @@ from core.domain import Stage
 from core.errors import BeiduiError
 from core.export import prepare_downloads
 from core.i18n import LANGUAGES
-from core.tally import DEFAULT_COUNTING, position_counts
+from core.tally import DEFAULT_COUNTING, pairwise, position_counts
 from core.workshops import unlock_console
 from ui import live, state
 from ui.i18n import LANGUAGE_NAMES, error_text, lang, tr
@@ -52,16 +52,17 @@ if code not in grants:
 
 published = live.published(code)
 labels = w.method_labels(L)
+rankings = live.opened_rankings(code)
 if published is not None:
     tallies = published.tallies
     st.altair_chart(charts.ranked_bars(tallies[DEFAULT_COUNTING], labels, L), width="stretch")
-    for message in robustness.summarize(tallies):
+    head_to_head = pairwise([r for _, r in rankings], w.method_keys, w.ballot_size)
+    for message in robustness.summarize(tallies, close_within=w.ballot_size, pairwise=head_to_head):
         st.markdown(md_plain(robustness.render(message, L, labels)))
     with st.expander(tr("results.compare")):
         st.altair_chart(charts.method_comparison(tallies, labels, L), width="stretch")
         st.dataframe(charts.comparison_table(tallies, labels, L), hide_index=True)
 
-rankings = live.opened_rankings(code)
 if rankings:
     only = [r for _, r in rankings]
     order = tallies[DEFAULT_COUNTING].order if published else w.method_keys

@@ -322,6 +322,44 @@ def test_the_xlsx_has_the_same_figures_readable_headers_a_frozen_row_and_the_cha
     )
 
 
+def test_every_xlsx_sheet_has_distinct_non_empty_headers(story: Story) -> None:
+    from openpyxl import load_workbook
+
+    for sheet in load_workbook(story.bundle / export.RESULTS_XLSX):
+        if sheet.max_column < 2:
+            continue
+        header = [c.value for c in sheet[1]]
+        assert all(header), (sheet.title, header)
+        assert len(set(header)) == len(header), (sheet.title, header)
+
+
+def test_the_shares_and_head_to_head_files_match_the_ballots(story: Story) -> None:
+    expected = _expected(story)
+    w, rankings = expected["w"], expected["rankings"]
+    shares = {r["method"]: r for r in _csv(story.bundle / export.SHARES_CSV)}
+    points = expected["tallies"]["points"].scores
+    total = sum(points.values())
+    for m in w.method_keys:
+        first = sum(1 for r in rankings if r[0] == m)
+        chosen = sum(1 for r in rankings if m in r)
+        assert int(shares[m]["points"]) == points[m]
+        assert float(shares[m]["points_pct"]) == round(100 * points[m] / total, 1)
+        assert float(shares[m]["first_pct"]) == round(100 * first / len(rankings), 1)
+        assert float(shares[m]["chosen_pct"]) == round(100 * chosen / len(rankings), 1)
+        assert float(shares[m]["average_score"]) == round(points[m] / len(rankings), 2)
+    for row in _csv(story.bundle / export.HEAD_TO_HEAD_CSV):
+        a, b = row["method_a"], row["method_b"]
+        a_over_b = sum(1 for r in rankings if a in r and (b not in r or r.index(a) < r.index(b)))
+        assert int(row["a_over_b"]) == a_over_b, (a, b)
+
+
+def test_the_english_section_of_the_report_says_yes_and_no_in_english(story: Story) -> None:
+    page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
+    english = page[page.index('<section class="language" lang="en">') :]
+    english = english[: english.index("</section>")]
+    assert "是" not in english.replace("是否", "") and ">否<" not in english
+
+
 def test_the_report_html_stands_alone_and_names_every_question_and_method_in_both_languages(
     story: Story,
 ) -> None:
@@ -371,9 +409,10 @@ def test_the_pdf_text_is_also_readable_by_pdftotext(story: Story) -> None:
 # --- determinism ----------------------------------------------------------------------------
 
 
-def test_the_same_workshop_exports_byte_identical_csv_and_json(story: Story) -> None:
+def test_the_same_workshop_exports_byte_identical_csv_json_and_xlsx(story: Story) -> None:
     names = [p.name for p in story.bundle.glob("*.csv")] + [export.RESULTS_JSON]
-    assert len(names) == 6
+    names.append(export.RESULTS_XLSX)  # issue 11: its modified time was the export time
+    assert len(names) == 9
     for name in names:
         assert (story.bundle / name).read_bytes() == (story.second / name).read_bytes(), name
 
