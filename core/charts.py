@@ -349,3 +349,86 @@ def role_table(
         for g in breakdown.groups
         for row in g.result.rows()
     ]
+
+
+# --- role grid: each method's share of each group's points --------------------------------
+
+
+def _share_rows(
+    breakdown: Breakdown,
+    order: Sequence[MethodId],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    role_labels: Mapping[Role, str],
+) -> list[dict[str, Any]]:
+    from core.breakdown import points_share
+
+    return [
+        {
+            "method": m,
+            "label": labels.get(m, m),
+            "group": _group_title(g, role_labels, lang),
+            "share": points_share(g.result, m),
+        }
+        for g in breakdown.groups
+        for m in order
+    ]
+
+
+def role_share_grid(
+    breakdown: Breakdown,
+    order: Sequence[MethodId],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    role_labels: Mapping[Role, str] | None = None,
+    font: str = DEFAULT_FONT,
+    cell_width: int = 150,
+) -> alt.LayerChart:
+    """Methods (rows, the room's order) x groups (columns): each method's share (%) of the
+    group's points as a shaded cell with its figure. One column per group keeps it as wide
+    as the groups are many, not as the panels of small multiples were (2,456 px for five)."""
+    rows = _share_rows(breakdown, order, labels, lang, role_labels or {})
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    method_order = [labels.get(m, m) for m in order]
+    base = alt.Chart({"values": rows}).encode(
+        y=alt.Y("label:N", sort=method_order, title=None, axis=alt.Axis(labelLimit=420)),
+        x=alt.X(
+            "group:N",
+            sort=groups,
+            title=None,
+            axis=alt.Axis(orient="top", labelAngle=0, labelLimit=cell_width * 2),
+        ),
+        tooltip=[alt.Tooltip("group:N"), alt.Tooltip("label:N"), alt.Tooltip("share:Q")],
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "share:Q", scale=alt.Scale(scheme="blues", domain=[0, 50], clamp=True), legend=None
+        )
+    )
+    text = base.mark_text(fontSize=LABEL_SIZE - 6).encode(
+        text=alt.Text("share:Q", format=".1f"),
+        color=alt.condition("datum.share > 30", alt.value("white"), alt.value("black")),
+    )
+    chart = (cells + text).properties(
+        width=cell_width * max(1, len(groups)), height=ROW_HEIGHT * 0.8 * max(1, len(order))
+    )
+    return _configure(chart, font)  # type: ignore[no-any-return]
+
+
+def role_share_table(
+    breakdown: Breakdown,
+    order: Sequence[MethodId],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    role_labels: Mapping[Role, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The text alternative of `role_share_grid`: one row per method, one column per group."""
+    rows = _share_rows(breakdown, order, labels, lang, role_labels or {})
+    table: dict[MethodId, dict[str, Any]] = {}
+    for r in rows:
+        table.setdefault(r["method"], {t("tally.table.method", lang): r["label"]})[r["group"]] = r[
+            "share"
+        ]
+    return [table[m] for m in order]

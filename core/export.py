@@ -35,7 +35,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from core import ballots, crypto, notes, results
-from core.breakdown import Breakdown, Role, breakdown
+from core.breakdown import Breakdown, Role, breakdown, points_share
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
@@ -69,6 +69,7 @@ NOTES_CSV: Final = "notes.csv"
 RECEIPTS_CSV: Final = "receipts.csv"
 BREAKDOWN_CSV: Final = "breakdown.csv"
 SHARES_CSV: Final = "shares.csv"
+ROLE_GRID_CSV: Final = "role_grid.csv"
 HEAD_TO_HEAD_CSV: Final = "head_to_head.csv"
 RESULTS_JSON: Final = "results.json"
 RESULTS_XLSX: Final = "results.xlsx"
@@ -211,10 +212,13 @@ def k_safe_breakdown(
     *,
     k: int,
     counting: CountingId = DEFAULT_COUNTING,
+    offered: Sequence[Role] = (),
 ) -> Breakdown:
     """The role breakdown exports use: `core.breakdown.breakdown`, which also resists
     differencing (what it does not show is empty or holds at least k ballots)."""
-    return breakdown(ballots_with_roles, methods, ballot_size, k=k, counting=counting)
+    return breakdown(
+        ballots_with_roles, methods, ballot_size, k=k, counting=counting, offered=offered
+    )
 
 
 def collect(db: Database, code: WorkshopCode) -> ExportData:
@@ -244,6 +248,7 @@ def collect(db: Database, code: WorkshopCode) -> ExportData:
         methods,
         w.ballot_size,
         k=w.anonymity_k,
+        offered=[r.key for r in w.roles],
     )
     questions = tuple(_question(db, w.code, q.position, q.text.zh, q.text.en) for q in w.questions)
     cards = ballots.card_counts(db, w.code)
@@ -427,7 +432,8 @@ def group_name(role: Role | None, data: ExportData, lang: str) -> str:
 
 
 def breakdown_table(data: ExportData, lang: str) -> Table:
-    """The k-safe breakdown (default counting): group, its ballots, rank, method, score."""
+    """The k-safe breakdown (default counting): group, its ballots, rank, method, score,
+    the method's share of the group's points and its average ranked score in the group."""
     labels = data.labels(lang)
     rows = tuple(
         (
@@ -438,28 +444,56 @@ def breakdown_table(data: ExportData, lang: str) -> Table:
             row.method,
             labels[row.method],
             row.score,
+            points_share(g.result, row.method),
+            round(row.score / g.ballot_count, 2),
             row.is_tied,
         )
         for g in data.breakdown.groups
         for row in g.result.rows()
     )
-    return Table(
-        ("group", "group_label", "ballots", "rank", "method", "method_label", "score", "tied"),
-        tuple(
-            _h(n, lang)
-            for n in (
-                "group_key",
-                "group",
-                "ballots",
-                "rank",
-                "method_key",
-                "method",
-                "score",
-                "tied",
-            )
-        ),
-        rows,
+    keys = (
+        "group",
+        "group_label",
+        "ballots",
+        "rank",
+        "method",
+        "method_label",
+        "score",
+        "points_pct",
+        "average_score",
+        "tied",
     )
+    headers = ("group_key", "group", *keys[2:4], "method_key", "method", *keys[6:])
+    k = data.workshop.ballot_size
+    return Table(keys, tuple(_h(n, lang, k=k) for n in headers), rows)
+
+
+def role_grid_table(data: ExportData, lang: str) -> Table:
+    """Methods (rows, the room's order) x shown groups (columns): each method's share (%)
+    of the group's points, with the whole room last for comparison."""
+    labels = data.labels(lang)
+    groups = data.breakdown.groups
+    room = {s.method: s.points_pct for s in data.shares}
+    rows: tuple[tuple[Cell, ...], ...] = tuple(
+        (m, labels[m], *(points_share(g.result, m) for g in groups), room[m])
+        for m in data.default_result.order
+    )
+    keys = ("method", "method_label", *(g.role or OTHER_GROUP for g in groups), "room")
+    headers = (
+        _h("method_key", lang),
+        _h("method", lang),
+        *(
+            t(
+                "export.roles.group_column",
+                lang,
+                group=group_name(g.role, data, lang),
+                n=g.ballot_count,
+            )
+            for g in groups
+        ),
+        t("export.roles.room_column", lang, n=data.counts.ballots),
+    )
+    return Table(keys, headers, rows)
 
 
 # --- CSV ----------------------------------------------------------------------------------
@@ -511,6 +545,7 @@ def build_csv(data: ExportData, lang: str) -> dict[str, bytes]:
         NOTES_CSV: table_to_csv(notes_table(data, lang)),
         RECEIPTS_CSV: table_to_csv(receipts_table(data, lang)),
         BREAKDOWN_CSV: table_to_csv(breakdown_table(data, lang)),
+        ROLE_GRID_CSV: table_to_csv(role_grid_table(data, lang)),
         SHARES_CSV: table_to_csv(shares_table(data, lang)),
         HEAD_TO_HEAD_CSV: table_to_csv(head_to_head_table(data, lang)),
     }
@@ -605,8 +640,18 @@ def json_document(data: ExportData) -> dict[str, Any]:
         "breakdown": {
             "k": data.breakdown.k,
             "counting": data.breakdown.counting,
+            "roles_offered": [r.key for r in w.roles],
+            "roles_shown": list(data.breakdown.plan.shown),
+            "roles_too_small": list(data.breakdown.plan.too_small),
+            "roles_merged_against_subtraction": list(
+                data.breakdown.plan.merged_against_subtraction
+            ),
             "groups": [
-                {"group": g.role or OTHER_GROUP, **_result_json(g.result)}
+                {
+                    "group": g.role or OTHER_GROUP,
+                    **_result_json(g.result),
+                    "points_pct": {m: points_share(g.result, m) for m in g.result.scores},
+                }
                 for g in data.breakdown.groups
             ],
         },

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import charts, robustness
-from core.breakdown import breakdown
+from core.breakdown import breakdown, explain
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.export import prepare_downloads
@@ -71,15 +71,21 @@ if rankings:
         st.altair_chart(charts.place_distribution(counts, order, labels, L), width="stretch")
         st.dataframe(charts.place_table(counts, order, labels, L), hide_index=True)
     with st.expander(tr("results.by_role", k=w.anonymity_k)):
-        groups = breakdown(rankings, w.method_keys, w.ballot_size, k=w.anonymity_k)
+        offered = [r.key for r in w.roles]
+        groups = breakdown(rankings, w.method_keys, w.ballot_size, k=w.anonymity_k, offered=offered)
         role_labels = {r.key: r.label.get(L) for r in w.roles}
+        # Which roles were offered, shown, merged and why: a vanished role is explained.
+        for line in explain(groups.plan, role_labels, L, offered=offered):
+            st.markdown(md_plain(line))
         if groups.roles:  # "other" alone would just be the whole room again
+            st.caption(tr("results.role_grid_note"))
             st.altair_chart(
-                charts.role_small_multiples(groups, labels, L, role_labels=role_labels),
-                width="stretch",
+                charts.role_share_grid(groups, order, labels, L, role_labels=role_labels),
+                width="content",
             )
             st.dataframe(
-                charts.role_table(groups, labels, L, role_labels=role_labels), hide_index=True
+                charts.role_share_table(groups, order, labels, L, role_labels=role_labels),
+                hide_index=True,
             )
         else:
             st.info(tr("results.no_groups", k=w.anonymity_k))
