@@ -19,6 +19,7 @@ import csv
 import html
 import io
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -581,12 +582,16 @@ def test_no_row_or_object_holds_a_receipt_next_to_a_ranking(story: Story) -> Non
     assert not any(label in page[start:] for label in labels)
 
 
-def test_a_role_below_k_never_appears_in_any_export(story: Story) -> None:
+def test_a_role_below_k_never_has_a_group_a_count_or_a_result_in_any_export(story: Story) -> None:
     # Partners (6) pass k=3 on their own; trainees (4) would too, but then the withheld rest
     # (1 mentor + 1 without a role = 2 ballots) could be derived from the totals, so the
     # trainees are merged into "other" with them. The mentor role (1) must never show.
+    # Issue 11: the report SAYS which offered roles were merged and why (the offered list
+    # is public: every phone shows it), but never with a count or a result of their own.
     blobs = _every_exported_blob(story.bundle)
     for where, content in blobs.items():
+        if where.startswith((export.RESULTS_JSON, export.REPORT_HTML, export.REPORT_PDF)):
+            continue  # checked below: named only in the explanation
         for forbidden in ("学员", "Trainee", "trainee", "观察员", "Observer", "observer"):
             assert forbidden.encode() not in content, f"{where} names the role {forbidden}"
     groups = {r["group"]: int(r["ballots"]) for r in _csv(story.bundle / export.BREAKDOWN_CSV)}
@@ -594,11 +599,19 @@ def test_a_role_below_k_never_appears_in_any_export(story: Story) -> None:
     document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
     assert {g["key"] for g in document["roles_shown"]} == {"partner", "other"}
     assert {g["group"] for g in document["breakdown"]["groups"]} == {"partner", "other"}
+    assert document["breakdown"]["roles_merged_against_subtraction"] == ["trainee"]
+    assert "mentor" in document["breakdown"]["roles_too_small"]
+    without_lists = dict(document["breakdown"])
+    for name in ("roles_offered", "roles_too_small", "roles_merged_against_subtraction"):
+        del without_lists[name]
+    rest = json.dumps(without_lists)
+    assert '"trainee"' not in rest and '"mentor"' not in rest
     sheet = _xlsx_rows(story.bundle / export.RESULTS_XLSX)["按角色"]
     assert {r[0] for r in sheet[1:]} == {"partner", "other"}
     page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
-    for role_label in ("<td>导师</td>", "<td>Mentor</td>"):
+    for role_label in ("<td>导师</td>", "<td>Mentor</td>", "<td>学员</td>", "<td>Trainee</td>"):
         assert role_label not in page
+        assert role_label[4:-5] not in "".join(re.findall(r"<th>[^<]*</th>", page))
     assert "<td>伙伴</td>" in page and "<td>Partner</td>" in page
     assert "mentor" not in {r["group"] for r in _csv(story.bundle / export.BREAKDOWN_CSV)}
 
