@@ -193,6 +193,9 @@ class ExportData:
     questions: tuple[QuestionExport, ...]
     receipts: tuple[str, ...]
     counts: Counts
+    revealed_on: str
+    """The day the ballots were revealed (ISO date, UTC): the workshop's date in the
+    report. A day, never a time: nothing finer may follow the room's timeline."""
 
     @property
     def default_result(self) -> TallyResult:
@@ -264,7 +267,19 @@ def collect(db: Database, code: WorkshopCode) -> ExportData:
         questions=questions,
         receipts=tuple(sorted(results.receipts(db, w.code))),
         counts=Counts(len(rankings), cards.issued, cards.spent),
+        revealed_on=_revealed_on(db, w.code),
     )
+
+
+def _revealed_on(db: Database, code: WorkshopCode) -> str:
+    from sqlalchemy import select
+
+    from core.models import Workshop
+
+    with db.read.begin() as session:
+        changed = session.scalar(select(Workshop.stage_changed_at).where(Workshop.code == code))
+    # Revealed is the last stage, so the last stage change is the reveal (minute precision).
+    return changed.date().isoformat() if changed is not None else ""
 
 
 def _question(db: Database, code: WorkshopCode, position: int, zh: str, en: str) -> QuestionExport:

@@ -396,6 +396,62 @@ def test_the_pdf_carries_chinese_text_the_result_table_and_the_summaries(story: 
     assert "工作坊评估报告" in squeezed
 
 
+def _pdftotext_pages(path: Path) -> list[str]:
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
+    ).stdout.decode("utf-8")
+    return ["".join(page.split()) for page in out.split("\f") if page.strip()]
+
+
+def test_the_report_tells_the_story_in_html_and_pdf_alike_in_both_languages(
+    story: Story,
+) -> None:
+    # Issue 11: an evaluator writes the annual report's evaluation section from this alone.
+    page = html.unescape((story.bundle / export.REPORT_HTML).read_text(encoding="utf-8"))
+    pdf = "".join(_pdftotext_pages(story.bundle / export.REPORT_PDF))
+    w = get_workshop(story.db, story.code)
+    squeezed_page = "".join(page.split())
+    expected = [
+        # date and workshop
+        f"工作坊{story.code}，结果于",
+        f"Workshop{story.code},resultsrevealedon",
+        # participation
+        "发出的投票卡：14张",
+        "Votingcardsused:12",
+        # notes quoted with dots, themes counted, the hidden note counted but not quoted
+        "“认识了很多同伴”",
+        "主题“主题1”：1条便签",
+        "另有1条便签被主持人隐藏",
+        "1morenoteswerehiddenbythefacilitator",
+        # shares and the average score (explained under the table; tables are checked below)
+        "平均排序得分：每张选票给它的平均积分",
+        "Averagerankedscore:pointsperballot",
+        # robustness, role grid, anonymity
+        "全部5种计票方法",
+        "Shownontheirown(atleast3ballotseach):Partner.",
+        "匿名是如何保障的",
+        "Howanonymitywaskept",
+        "Alsomergedinto“Other”",
+    ]
+    for wanted in expected:
+        assert wanted in squeezed_page, f"HTML lacks {wanted}"
+        assert wanted in pdf, f"PDF lacks {wanted}"
+    assert "太多表格要填" not in page and "太多表格要填" not in pdf
+    assert w.name in page
+    # Table cells: pdftotext interleaves wrapped cells, so the HTML is checked here.
+    for cell in ("平均排序得分（0–5）", "Averagerankedscore(0–5)", "Partner(6ballots),%ofpoints"):
+        assert cell in squeezed_page, cell
+
+
+def test_every_pdf_page_has_its_number_and_the_signing_key_fingerprint(story: Story) -> None:
+    pages = _pdftotext_pages(story.bundle / export.REPORT_PDF)
+    fingerprint = "".join(export.signing_fingerprint(story.key).split())
+    assert len(pages) > 2
+    for n, page_text in enumerate(pages, start=1):
+        assert f"第{n}页，共{len(pages)}页" in page_text, n
+        assert fingerprint in page_text, n
+
+
 def test_the_pdf_text_is_also_readable_by_pdftotext(story: Story) -> None:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (Debian poppler-utils) is not installed; pypdf test covers it")
@@ -612,7 +668,8 @@ def test_a_role_below_k_never_has_a_group_a_count_or_a_result_in_any_export(stor
     for role_label in ("<td>导师</td>", "<td>Mentor</td>", "<td>学员</td>", "<td>Trainee</td>"):
         assert role_label not in page
         assert role_label[4:-5] not in "".join(re.findall(r"<th>[^<]*</th>", page))
-    assert "<td>伙伴</td>" in page and "<td>Partner</td>" in page
+    headers = "".join(re.findall(r"<th>[^<]*</th>", page))
+    assert "伙伴（6张票）" in headers and "Partner (6 ballots)" in headers
     assert "mentor" not in {r["group"] for r in _csv(story.bundle / export.BREAKDOWN_CSV)}
 
 

@@ -84,6 +84,6 @@ def test_rare_and_traditional_characters_reach_the_pdf_text_and_an_emoji_fails_l
             text=True,
         ).stdout
     )
-    for text in ("畲族社區評估", METHOD, THEME, SUMMARY):
+    for text in ("畲族社區評估", METHOD, THEME, SUMMARY, NOTE):
         assert _squeeze(text) in pdf_text, text
     db.dispose()
