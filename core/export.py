@@ -70,6 +70,11 @@ RECEIPTS_CSV: Final = "receipts.csv"
 BREAKDOWN_CSV: Final = "breakdown.csv"
 SHARES_CSV: Final = "shares.csv"
 ROLE_GRID_CSV: Final = "role_grid.csv"
+BALLOTS_LONG_CSV: Final = "ballots_long.csv"
+THEMES_CSV: Final = "themes.csv"
+SUMMARY_POINTS_CSV: Final = "summary_points.csv"
+CODEBOOK_CSV: Final = "codebook.csv"
+RESULTS_SCHEMA: Final = "results.schema.json"
 HEAD_TO_HEAD_CSV: Final = "head_to_head.csv"
 RESULTS_JSON: Final = "results.json"
 RESULTS_XLSX: Final = "results.xlsx"
@@ -436,6 +441,50 @@ def notes_table(data: ExportData, lang: str) -> Table:
     )
 
 
+def ballots_long_table(data: ExportData, lang: str) -> Table:
+    """Tidy ballots: one row per opened ballot x rank. `ballot` numbers the ballots in
+    their sorted (content) order, so it says nothing about when any ballot was cast."""
+    labels = data.labels(lang)
+    rows = tuple(
+        (number, rank, method, labels.get(method, method), len(ranking))
+        for number, ranking in enumerate(data.rankings, start=1)
+        for rank, method in enumerate(ranking, start=1)
+    )
+    keys = ("ballot", "rank", "method", "method_label", "ballot_length")
+    headers = ("ballot_no", "rank", "method_key", "method", "ballot_length")
+    return Table(keys, tuple(_h(n, lang) for n in headers), rows)
+
+
+def themes_table(data: ExportData, lang: str) -> Table:
+    """Per question and theme (facilitator order): its visible notes and their dots."""
+    rows = tuple(
+        (
+            q.position + 1,
+            q.text(lang),
+            theme,
+            sum(1 for n in q.notes if n.theme == theme and not n.is_hidden),
+            sum(n.dots for n in q.notes if n.theme == theme and not n.is_hidden),
+        )
+        for q in data.questions
+        for theme in q.themes
+    )
+    keys = ("question", "question_text", "theme", "notes", "dots")
+    headers = ("question_no", "question", "theme", "notes", "dots")
+    return Table(keys, tuple(_h(n, lang) for n in headers), rows)
+
+
+def summary_points_table(data: ExportData, lang: str) -> Table:
+    """Per question, its summary points in the facilitator's order."""
+    rows = tuple(
+        (q.position + 1, q.text(lang), number, point)
+        for q in data.questions
+        for number, point in enumerate(q.summary_points, start=1)
+    )
+    keys = ("question", "question_text", "point", "text")
+    headers = ("question_no", "question", "point_no", "text")
+    return Table(keys, tuple(_h(n, lang) for n in headers), rows)
+
+
 def receipts_table(data: ExportData, lang: str) -> Table:
     return Table(("receipt",), (_h("receipt", lang),), tuple((r,) for r in data.receipts))
 
@@ -552,18 +601,95 @@ def table_to_csv(table: Table) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+CSV_TABLES: Final[Mapping[str, Callable[[ExportData, str], Table]]] = {
+    RANKINGS_CSV: rankings_table,
+    BALLOTS_LONG_CSV: ballots_long_table,
+    TALLY_CSV: tally_table,
+    SHARES_CSV: shares_table,
+    HEAD_TO_HEAD_CSV: head_to_head_table,
+    BREAKDOWN_CSV: breakdown_table,
+    ROLE_GRID_CSV: role_grid_table,
+    NOTES_CSV: notes_table,
+    THEMES_CSV: themes_table,
+    SUMMARY_POINTS_CSV: summary_points_table,
+    RECEIPTS_CSV: receipts_table,
+}
+"""Every CSV file and the table it holds, in the codebook's order."""
+
+
 def build_csv(data: ExportData, lang: str) -> dict[str, bytes]:
-    """The CSV files by name."""
-    return {
-        RANKINGS_CSV: table_to_csv(rankings_table(data, lang)),
-        TALLY_CSV: table_to_csv(tally_table(data, lang)),
-        NOTES_CSV: table_to_csv(notes_table(data, lang)),
-        RECEIPTS_CSV: table_to_csv(receipts_table(data, lang)),
-        BREAKDOWN_CSV: table_to_csv(breakdown_table(data, lang)),
-        ROLE_GRID_CSV: table_to_csv(role_grid_table(data, lang)),
-        SHARES_CSV: table_to_csv(shares_table(data, lang)),
-        HEAD_TO_HEAD_CSV: table_to_csv(head_to_head_table(data, lang)),
-    }
+    """The CSV files by name, and the codebook describing every column of each."""
+    files = {name: table_to_csv(build(data, lang)) for name, build in CSV_TABLES.items()}
+    files[CODEBOOK_CSV] = table_to_csv(codebook_table(data, lang))
+    return files
+
+
+_COLUMN_TYPES: Final[Mapping[str, str]] = {
+    **dict.fromkeys(
+        (
+            "rank",
+            "score",
+            "dots",
+            "question",
+            "ballots",
+            "points",
+            "first_choices",
+            "chosen",
+            "a_over_b",
+            "b_over_a",
+            "margin",
+            "ballot",
+            "ballot_length",
+            "notes",
+            "point",
+        ),
+        "integer",
+    ),
+    **dict.fromkeys(("points_pct", "first_pct", "chosen_pct", "average_score", "room"), "number"),
+    **dict.fromkeys(("tied", "hidden"), "boolean"),
+    **dict.fromkeys(("method", "method_a", "method_b", "counting", "group"), "code"),
+}
+"""Each column's type; every other column is text. A role-grid group column is a number."""
+
+
+def _values(column: str, data: ExportData, lang: str) -> str:
+    """The values a coded column takes, "code = meaning; …" (empty for free columns)."""
+    sep = "; "
+    if column in {"method", "method_a", "method_b"} or column.startswith("rank_"):
+        if column.endswith("_label"):
+            return ""
+        return sep.join(f"{k} = {v}" for k, v in data.labels(lang).items())
+    if column == "counting":
+        return sep.join(f"{c} = {_counting_name(c, lang)}" for c in COUNTING_METHODS)
+    if column == "group":
+        groups = [g.role for g in data.breakdown.groups]
+        return sep.join(f"{g or OTHER_GROUP} = {group_name(g, data, lang)}" for g in groups)
+    if column == "question":
+        return sep.join(f"{q.position + 1} = {q.text(lang)}" for q in data.questions)
+    if column in {"tied", "hidden"}:
+        return "true; false"
+    return ""
+
+
+def codebook_table(data: ExportData, lang: str) -> Table:
+    """Every column of every CSV file: its type, what it means, and the values it takes."""
+    rows: list[tuple[Cell, ...]] = []
+    for name, build in CSV_TABLES.items():
+        table = build(data, lang)
+        for key, header in zip(table.keys, table.headers, strict=True):
+            if key.startswith("rank_"):
+                generic = "rank_n_label" if key.endswith("_label") else "rank_n"
+                n = key.split("_")[1]
+                kind = "text" if key.endswith("_label") else "code"
+                meaning = t(f"export.codebook.{generic}", lang, n=n)
+            elif name == ROLE_GRID_CSV and key not in {"method", "method_label", "room"}:
+                kind, meaning = "number", t("export.codebook.group_share", lang, group=header)
+            else:
+                kind = _COLUMN_TYPES.get(key, "text")
+                meaning = t(f"export.codebook.{key}", lang, k=data.workshop.ballot_size)
+            rows.append((name, key, header, kind, meaning, _values(key, data, lang)))
+    keys = ("file", "column", "header", "type", "description", "values")
+    return Table(keys, tuple(_h(f"codebook_{k}", lang) for k in keys), tuple(rows))
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -594,6 +720,7 @@ def json_document(data: ExportData) -> dict[str, Any]:
             "anonymity_k": w.anonymity_k,
             "is_open_mode": w.is_open_mode,
             "is_live_results": w.is_live_results,
+            "revealed_on": data.revealed_on,
         },
         "questions": [
             {
@@ -748,7 +875,7 @@ def build_files(
     on_progress: ProgressCallback | None = None,
 ) -> dict[str, bytes]:
     """Every exported file by name (not the manifest, signature or key)."""
-    from core import export_report, export_xlsx
+    from core import export_report, export_schema, export_xlsx
 
     lang = normalize_language(lang)
 
@@ -760,6 +887,7 @@ def build_files(
     files = build_csv(data, lang)
     step(0.2, "json")
     files[RESULTS_JSON] = build_json(data)
+    files[RESULTS_SCHEMA] = export_schema.build_schema()
     step(0.25, "chart")
     chart = export_report.chart_png(data.default_result, data.labels(lang), lang)
     files[CHART_PNG] = chart

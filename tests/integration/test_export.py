@@ -469,7 +469,7 @@ def test_the_pdf_text_is_also_readable_by_pdftotext(story: Story) -> None:
 def test_the_same_workshop_exports_byte_identical_csv_json_and_xlsx(story: Story) -> None:
     names = [p.name for p in story.bundle.glob("*.csv")] + [export.RESULTS_JSON]
     names.append(export.RESULTS_XLSX)  # issue 11: its modified time was the export time
-    assert len(names) == 10
+    assert len(names) == 14
     for name in names:
         assert (story.bundle / name).read_bytes() == (story.second / name).read_bytes(), name
 
@@ -716,3 +716,74 @@ def test_the_export_command_writes_a_bundle_that_verifies(
     assert str(bundle) in capsys.readouterr().out
     assert verify_bundle(bundle).is_valid
     assert (export.signing_key_path(tmp_path)).stat().st_mode & 0o777 == 0o600
+
+
+# --- issue 11: tidy data with a codebook and a schema -----------------------------------------
+
+
+def test_results_json_validates_against_the_shipped_schema(story: Story) -> None:
+    import jsonschema
+
+    schema = json.loads((story.bundle / export.RESULTS_SCHEMA).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+    document["unexpected"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_the_long_ballots_file_has_one_row_per_ballot_and_rank_and_recounts(story: Story) -> None:
+    expected = _expected(story)
+    rows = _csv(story.bundle / export.BALLOTS_LONG_CSV)
+    assert len(rows) == sum(len(r) for r in expected["rankings"])
+    ballots: dict[int, list[tuple[int, str]]] = {}
+    for row in rows:
+        ballots.setdefault(int(row["ballot"]), []).append((int(row["rank"]), row["method"]))
+        assert int(row["ballot_length"]) >= int(row["rank"])
+    rebuilt = [tuple(m for _, m in sorted(places)) for _, places in sorted(ballots.items())]
+    # Numbered in content order, so the numbering says nothing about casting.
+    assert rebuilt == sorted(rebuilt) == sorted(expected["rankings"])
+
+
+def test_the_codebook_describes_every_column_of_every_csv_and_every_coded_value(
+    story: Story,
+) -> None:
+    book = _csv(story.bundle / export.CODEBOOK_CSV)
+    described = {(r["file"], r["column"]) for r in book}
+    for path in story.bundle.glob("*.csv"):
+        if path.name == export.CODEBOOK_CSV:
+            continue
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f))
+        for column in header:
+            assert (path.name, column) in described, (path.name, column)
+    assert all(r["description"] and r["type"] for r in book)
+    w = get_workshop(story.db, story.code)
+    method_values = next(r["values"] for r in book if r["column"] == "method")
+    for key in w.method_keys:
+        assert f"{key} = " in method_values
+    themes = _csv(story.bundle / export.THEMES_CSV)
+    assert {(r["question"], r["theme"]) for r in themes} == {
+        (str(q + 1), f"主题{q + 1}") for q in NOTES
+    }
+
+
+def test_the_manifest_signs_the_new_files_and_verify_catches_a_change_in_them(
+    story: Story, tmp_path: Path
+) -> None:
+    manifest = json.loads((story.bundle / export.MANIFEST_NAME).read_text(encoding="utf-8"))
+    for name in (
+        export.BALLOTS_LONG_CSV,
+        export.CODEBOOK_CSV,
+        export.RESULTS_SCHEMA,
+        export.SHARES_CSV,
+        export.HEAD_TO_HEAD_CSV,
+        export.ROLE_GRID_CSV,
+    ):
+        assert name in manifest["files"], name
+        copy = tmp_path / name.replace(".", "_")
+        shutil.copytree(story.bundle, copy)
+        (copy / name).write_bytes((copy / name).read_bytes() + b" ")
+        result = verify_bundle(copy, export.signing_fingerprint(story.key))
+        assert not result.is_valid and name in str(result.problem.params), name
