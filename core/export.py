@@ -861,6 +861,14 @@ def signing_fingerprint(signing_key: Ed25519PrivateKey) -> str:
     return crypto.fingerprint(signing_key.public_key())
 
 
+def instance_fingerprint(data_dir: Path) -> str:
+    """The fingerprint every bundle of this instance is signed with, for public pages (the
+    receipts page, the projector), so a third party can pin the key an evaluator's bundle
+    must carry: `python -m core.verify BUNDLE --fingerprint XXXX-…`. The key is created
+    here if no export made it yet; only its public half's fingerprint leaves."""
+    return signing_fingerprint(load_or_create_signing_key(signing_key_path(data_dir)))
+
+
 # --- the bundle ---------------------------------------------------------------------------
 
 
