@@ -30,6 +30,15 @@ OKABE_ITO: Final = (
     "#CC79A7",  # reddish purple
     "#000000",  # black
 )
+PLACE_COLOURS: Final = (
+    *OKABE_ITO,
+    # Beyond 8 places, four more from Paul Tol's colour-blind-safe "muted" set, none close
+    # to an Okabe-Ito colour: a 12-place ballot never repeats a colour.
+    "#882255",  # wine
+    "#999933",  # olive
+    "#44AA99",  # teal
+    "#AA4499",  # purple
+)
 BAR_COLOUR: Final = OKABE_ITO[0]
 
 LABEL_SIZE: Final = 28
@@ -155,7 +164,7 @@ def place_distribution(
     rows = _place_rows(counts, order, labels, lang)
     k = max((len(v) for v in counts.values()), default=1)
     place_labels = [t("tally.chart.place_n", lang, n=p) for p in range(1, k + 1)]
-    colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(k)]
+    colours = [PLACE_COLOURS[i % len(PLACE_COLOURS)] for i in range(k)]
     chart = (
         alt.Chart({"values": rows})
         .mark_bar()
@@ -243,8 +252,9 @@ def method_comparison(
         x=alt.X(
             "counting_name:N",
             sort=col_order,
-            title=t("tally.chart.counting", lang),
-            axis=alt.Axis(orient="top", labelAngle=0),
+            # No axis title: it sat on top of the middle column's label.
+            title=None,
+            axis=alt.Axis(orient="top", labelAngle=0, labelLimit=330),
         ),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
@@ -368,6 +378,10 @@ def _share_rows(
             "method": m,
             "label": labels.get(m, m),
             "group": _group_title(g, role_labels, lang),
+            # Two lines on the axis (name, then count), so neighbouring columns never overlap.
+            "group_lines": _group_name(g, role_labels, lang)
+            + "\n"
+            + t("tally.chart.ballots_n", lang, count=g.ballot_count),
             "share": points_share(g.result, m),
         }
         for g in breakdown.groups
@@ -383,21 +397,31 @@ def role_share_grid(
     *,
     role_labels: Mapping[Role, str] | None = None,
     font: str = DEFAULT_FONT,
-    cell_width: int = 150,
+    cell_width: int = 240,
 ) -> alt.LayerChart:
     """Methods (rows, the room's order) x groups (columns): each method's share (%) of the
     group's points as a shaded cell with its figure. One column per group keeps it as wide
     as the groups are many, not as the panels of small multiples were (2,456 px for five)."""
     rows = _share_rows(breakdown, order, labels, lang, role_labels or {})
-    groups = list(dict.fromkeys(r["group"] for r in rows))
+    groups = list(dict.fromkeys(r["group_lines"] for r in rows))
     method_order = [labels.get(m, m) for m in order]
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("label:N", sort=method_order, title=None, axis=alt.Axis(labelLimit=420)),
+        y=alt.Y("label:N", sort=method_order, title=None),
         x=alt.X(
-            "group:N",
+            "group_lines:N",
             sort=groups,
             title=None,
-            axis=alt.Axis(orient="top", labelAngle=0, labelLimit=cell_width * 2),
+            axis=alt.Axis(
+                orient="top",
+                labelAngle=0,
+                labelLimit=cell_width - 10,
+                labelExpr="split(datum.value, '\\n')",
+                labelFontSize=LABEL_SIZE - 6,
+                # Vega stacks the second line below the first: lift the first by one line
+                # so the count never runs into the grid.
+                labelLineHeight=LABEL_SIZE - 2,
+                labelPadding=LABEL_SIZE + 2,
+            ),
         ),
         tooltip=[alt.Tooltip("group:N"), alt.Tooltip("label:N"), alt.Tooltip("share:Q")],
     )

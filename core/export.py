@@ -899,6 +899,7 @@ def build_files(
     step(0.25, "chart")
     chart = export_report.chart_png(data.default_result, data.labels(lang), lang)
     files[CHART_PNG] = chart
+    files.update(export_report.chart_files(data))
     step(0.4, "xlsx")
     files[RESULTS_XLSX] = export_xlsx.build_xlsx(data, lang, chart)
     step(0.55, "html")

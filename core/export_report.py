@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from core.breakdown import explain
 from core.export import ExportData, role_grid_table
 from core.i18n import LANGUAGES, normalize_language, t
 from core.robustness import render
-from core.tally import COUNTING_METHODS, MethodId, TallyResult
+from core.tally import COUNTING_METHODS, MethodId, TallyResult, position_counts
 
 _HTML_LANG: Final = {"zh": "zh-CN", "en": "en"}
 # Fixed document dates: the file says nothing about when it was made, and stays reproducible.
@@ -51,6 +52,98 @@ def chart_png(result: TallyResult, labels: Mapping[MethodId, str], lang: str) ->
     chart = charts.ranked_bars(result, labels, lang, font=fonts.CHART_FONT, width=CHART_WIDTH)
     png: bytes = vl_convert.vegalite_to_png(chart.to_dict(), scale=1)
     return png
+
+
+# --- every chart, for slides ----------------------------------------------------------------
+
+CHART_KINDS: Final = ("ranked", "places", "comparison", "roles")
+"""The charts the results page draws, in the order the report shows them."""
+
+
+def chart_file_name(kind: str, lang: str, ext: str) -> str:
+    return f"chart-{kind}-{lang}.{ext}"
+
+
+def slide_charts(data: ExportData, lang: str) -> dict[str, Any]:
+    """Each chart the app draws, titled, with the ballot count in its subtitle."""
+    import altair as alt
+
+    labels = data.labels(lang)
+    n = data.counts.ballots
+    order = data.default_result.order
+    subtitle = t("export.charts.subtitle", lang, n=n, workshop=data.workshop.name)
+    counting = t(COUNTING_METHODS[data.default_result.counting].name_key, lang)
+
+    def titled(chart: Any, key: str, **params: Any) -> Any:
+        title = alt.TitleParams(
+            t(f"export.charts.{key}", lang, **params),
+            subtitle=subtitle,
+            subtitleFontSize=charts.LABEL_SIZE - 4,
+            subtitlePadding=8,
+            offset=16,
+        )
+        return chart.properties(title=title)
+
+    counts = position_counts(data.rankings, data.workshop.method_keys, data.workshop.ballot_size)
+    out = {
+        "ranked": titled(
+            charts.ranked_bars(data.default_result, labels, lang, font=fonts.CHART_FONT),
+            "ranked",
+            counting=counting,
+        ),
+        "places": titled(
+            charts.place_distribution(counts, order, labels, lang, font=fonts.CHART_FONT),
+            "places",
+        ),
+        "comparison": titled(
+            charts.method_comparison(data.tallies, labels, lang, font=fonts.CHART_FONT),
+            "comparison",
+        ),
+    }
+    if data.breakdown.roles:
+        out["roles"] = titled(
+            charts.role_share_grid(
+                data.breakdown,
+                order,
+                labels,
+                lang,
+                role_labels=data.role_labels(lang),
+                font=fonts.CHART_FONT,
+            ),
+            "roles",
+            k=data.workshop.anonymity_k,
+        )
+    return out
+
+
+_SVG_TEXT: Final = re.compile(r"<text[^>]*>([^<]*)</text>")
+
+
+def chart_files(data: ExportData) -> dict[str, bytes]:
+    """Every chart in both languages as PNG (2x, for slides) and SVG (editable text, with
+    the glyphs it uses embedded so it shows the same anywhere). Empty before any ballot."""
+    import vl_convert
+
+    if not data.rankings:
+        return {}
+    fonts.check_glyphs(printed_texts(data))
+    fonts.register_with_vl_convert()
+    files: dict[str, bytes] = {}
+    for lang in LANGUAGES:
+        svgs: dict[str, str] = {}
+        for kind, chart in slide_charts(data, lang).items():
+            spec = chart.to_dict()
+            files[chart_file_name(kind, lang, "png")] = vl_convert.vegalite_to_png(spec, scale=2)
+            svgs[kind] = vl_convert.vegalite_to_svg(spec)
+        # One font subset per language covers every text of its charts.
+        used = "".join(html.unescape(m) for svg in svgs.values() for m in _SVG_TEXT.findall(svg))
+        style = f"<defs><style>{fonts.subset_face_css(used)}</style></defs>"
+        for kind, svg in svgs.items():
+            head_end = svg.index(">", svg.index("<svg")) + 1
+            files[chart_file_name(kind, lang, "svg")] = (
+                svg[:head_end] + style + svg[head_end:]
+            ).encode("utf-8")
+    return files
 
 
 # --- the report, once, as blocks -----------------------------------------------------------

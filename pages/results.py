@@ -81,7 +81,7 @@ if rankings:
             st.caption(tr("results.role_grid_note"))
             st.altair_chart(
                 charts.role_share_grid(groups, order, labels, L, role_labels=role_labels),
-                width="content",
+                width="stretch",
             )
             st.dataframe(
                 charts.role_share_table(groups, order, labels, L, role_labels=role_labels),

@@ -787,3 +787,27 @@ def test_the_manifest_signs_the_new_files_and_verify_catches_a_change_in_them(
         (copy / name).write_bytes((copy / name).read_bytes() + b" ")
         result = verify_bundle(copy, export.signing_fingerprint(story.key))
         assert not result.is_valid and name in str(result.problem.params), name
+
+
+# --- issue 11: every chart, for slides ---------------------------------------------------------
+
+
+def test_every_chart_ships_in_both_languages_as_2x_png_and_standalone_svg_titled_with_count(
+    story: Story,
+) -> None:
+    from PIL import Image
+
+    from core.export_report import CHART_KINDS, chart_file_name
+
+    for lang in ("zh", "en"):
+        for kind in CHART_KINDS:
+            png = story.bundle / chart_file_name(kind, lang, "png")
+            svg = story.bundle / chart_file_name(kind, lang, "svg")
+            assert png.is_file() and svg.is_file(), (kind, lang)
+            text = html.unescape(svg.read_text(encoding="utf-8"))
+            assert t(f"export.charts.{kind}", lang, counting="", k=K)[:4] in text, (kind, lang)
+            assert t("export.charts.subtitle", lang, n=12, workshop="年会评估 2026") in text
+            # The glyphs travel inside the SVG: it shows the same on a machine without CJK.
+            assert "@font-face" in text and "data:font/ttf;base64," in text
+            width, _ = Image.open(png).size
+            assert width >= 1600, (kind, lang, width)  # drawn at 2x, for a 1920 px slide

@@ -118,3 +118,15 @@ def test_a_breakdown_with_no_group_shown_still_draws_a_notice() -> None:
     chart = charts.role_small_multiples(empty, {}, "en")
     assert t("tally.breakdown.none_shown", "en") in spec_text(chart)
     assert charts.role_table(empty, {}, "en") == []
+
+
+def test_a_twelve_place_ballot_gets_twelve_distinct_colours() -> None:
+    # Issue 11: colours repeated beyond 8 places.
+    from core.charts import PLACE_COLOURS, place_distribution
+
+    methods = [f"m{i}" for i in range(12)]
+    counts = {m: tuple(range(12)) for m in methods}
+    spec = place_distribution(counts, methods, {m: m for m in methods}, "en").to_dict()
+    colours = spec["encoding"]["color"]["scale"]["range"]
+    assert len(colours) == 12 == len(set(colours))
+    assert len(set(PLACE_COLOURS)) == len(PLACE_COLOURS) >= 12
