@@ -9,6 +9,7 @@ a chart can only show roles that passed the k threshold.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
@@ -59,8 +60,45 @@ def _configure(chart: Any, font: str) -> Any:
     )
 
 
+WRAP_UNITS: Final = 26
+"""Longest axis-label line, in display units (a CJK character is 2, Latin 1): at 28 px that
+is about 360 px, so bars keep most of a 786 px column (1280 px screen) in either language."""
+
+_WIDE: Final = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
+_TOKEN: Final = re.compile(
+    r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+\s*|\s+"
+)
+Y_LABEL_EXPR: Final = "split(datum.value, '\\n')"
+"""Axis labels carry their line breaks as \\n; Vega draws an array as lines."""
+
+
+def display_units(text: str) -> int:
+    return sum(2 if _WIDE.match(c) else 1 for c in text)
+
+
+def wrap_label(text: str, units: int = WRAP_UNITS) -> str:
+    """`text` broken into lines of at most `units` (between words, or between CJK
+    characters), joined with \\n, so a long method name never crowds the bars out."""
+    lines: list[str] = []
+    line = ""
+    for token in _TOKEN.findall(text):
+        if line.strip() and display_units((line + token).rstrip()) > units:
+            lines.append(line.rstrip())
+            line = token.lstrip()
+        else:
+            line += token
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def _row_height(labels: Sequence[str]) -> float:
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    return max(ROW_HEIGHT, lines * (LABEL_SIZE + 6) + 10)
+
+
 def _ranked_label(rank: int, label: str) -> str:
-    return f"{rank}. {label}"
+    return wrap_label(f"{rank}. {label}")
 
 
 def _ranked_rows(result: TallyResult, labels: Mapping[MethodId, str]) -> list[dict[str, Any]]:
@@ -80,7 +118,7 @@ def _ranked_rows(result: TallyResult, labels: Mapping[MethodId, str]) -> list[di
 def _bars(rows: list[dict[str, Any]], score_title: str, width: int) -> alt.LayerChart:
     order = [r["ranked_label"] for r in rows]
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("ranked_label:N", sort=order, title=None),
+        y=alt.Y("ranked_label:N", sort=order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)),
         x=alt.X("score:Q", title=score_title, axis=alt.Axis(format="d", tickMinStep=1)),
         tooltip=[
             alt.Tooltip("rank:Q"),
@@ -88,9 +126,10 @@ def _bars(rows: list[dict[str, Any]], score_title: str, width: int) -> alt.Layer
             alt.Tooltip("score:Q"),
         ],
     )
+    row = _row_height(order)
     bars = base.mark_bar(color=BAR_COLOUR, height=ROW_HEIGHT * 0.7)
     text = base.mark_text(align="left", dx=10, fontSize=LABEL_SIZE).encode(text="score:Q")
-    chart = (bars + text).properties(width=width, height=ROW_HEIGHT * max(1, len(rows)))
+    chart = (bars + text).properties(width=width, height=row * max(1, len(rows)))
     return cast(alt.LayerChart, chart)
 
 
@@ -139,6 +178,7 @@ def _place_rows(
         {
             "method": m,
             "label": labels.get(m, m),
+            "axis_label": wrap_label(labels.get(m, m)),
             "place": place,
             "place_label": t("tally.chart.place_n", lang, n=place),
             "ballots": n,
@@ -170,9 +210,10 @@ def place_distribution(
         .mark_bar()
         .encode(
             y=alt.Y(
-                "label:N",
-                sort=[labels.get(m, m) for m in order],
+                "axis_label:N",
+                sort=[wrap_label(labels.get(m, m)) for m in order],
                 title=None,
+                axis=alt.Axis(labelExpr=Y_LABEL_EXPR),
             ),
             x=alt.X(
                 "sum(ballots):Q",
@@ -189,7 +230,10 @@ def place_distribution(
             order=alt.Order("place:Q", sort="ascending"),
             tooltip=[alt.Tooltip("label:N"), alt.Tooltip("place_label:N"), "ballots:Q"],
         )
-        .properties(width=width, height=ROW_HEIGHT * max(1, len(order)))
+        .properties(
+            width=width,
+            height=_row_height([wrap_label(labels.get(m, m)) for m in order]) * max(1, len(order)),
+        )
     )
     return _configure(chart, font)  # type: ignore[no-any-return]
 
@@ -222,6 +266,7 @@ def _comparison_rows(
             "counting_name": t(COUNTING_METHODS[counting].name_key, lang),
             "method": row.method,
             "label": labels.get(row.method, row.method),
+            "axis_label": wrap_label(labels.get(row.method, row.method)),
             "rank": row.rank,
             "rank_text": f"{row.rank}=" if row.is_tied else str(row.rank),
         }
@@ -244,11 +289,13 @@ def method_comparison(
     """
     rows = _comparison_rows(results, labels, lang)
     first = next(iter(results.values()))
-    row_order = [labels.get(m, m) for m in (order if order is not None else first.order)]
+    row_order = [
+        wrap_label(labels.get(m, m)) for m in (order if order is not None else first.order)
+    ]
     col_order = [t(COUNTING_METHODS[c].name_key, lang) for c in results]
     n = len(first.order)
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("label:N", sort=row_order, title=None),
+        y=alt.Y("axis_label:N", sort=row_order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)),
         x=alt.X(
             "counting_name:N",
             sort=col_order,
@@ -273,7 +320,7 @@ def method_comparison(
         ),
     )
     chart = (cells + text).properties(
-        width=340 * max(1, len(results)), height=ROW_HEIGHT * max(1, n)
+        width=340 * max(1, len(results)), height=_row_height(row_order) * max(1, n)
     )
     return _configure(chart, font)  # type: ignore[no-any-return]
 
@@ -377,6 +424,7 @@ def _share_rows(
         {
             "method": m,
             "label": labels.get(m, m),
+            "axis_label": wrap_label(labels.get(m, m)),
             "group": _group_title(g, role_labels, lang),
             # Two lines on the axis (name, then count), so neighbouring columns never overlap.
             "group_lines": _group_name(g, role_labels, lang)
@@ -404,9 +452,11 @@ def role_share_grid(
     as the groups are many, not as the panels of small multiples were (2,456 px for five)."""
     rows = _share_rows(breakdown, order, labels, lang, role_labels or {})
     groups = list(dict.fromkeys(r["group_lines"] for r in rows))
-    method_order = [labels.get(m, m) for m in order]
+    method_order = [wrap_label(labels.get(m, m)) for m in order]
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("label:N", sort=method_order, title=None),
+        y=alt.Y(
+            "axis_label:N", sort=method_order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)
+        ),
         x=alt.X(
             "group_lines:N",
             sort=groups,
@@ -435,7 +485,8 @@ def role_share_grid(
         color=alt.condition("datum.share > 30", alt.value("white"), alt.value("black")),
     )
     chart = (cells + text).properties(
-        width=cell_width * max(1, len(groups)), height=ROW_HEIGHT * 0.8 * max(1, len(order))
+        width=cell_width * max(1, len(groups)),
+        height=_row_height(method_order) * 0.8 * max(1, len(order)),
     )
     return _configure(chart, font)  # type: ignore[no-any-return]
 
