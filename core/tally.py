@@ -458,10 +458,16 @@ def schulze_with_explanation(
     """Schulze (beat-path) with margins as path strength, as pref_voting's `beat_path`.
 
     Method a beats b when the strongest path a->b is stronger than b->a; that relation is
-    transitive. A method's rank is 1 + the number of methods that beat it, so rank 1 is
-    exactly the Schulze winner set. Its score is the number of methods it beats (never-
-    ranked methods beat nobody: 0). In rare cycles two methods beaten by equally many can
-    share a rank with different scores; they are still reported as tied.
+    transitive but partial (two methods may beat each other neither way).
+
+    The ranking rule, one for every counting method: methods are grouped by how many
+    methods beat them (fewest first) and ranked with standard competition ranking, so a
+    method's rank is 1 + the number of methods in better groups. That is NOT "1 + the
+    number of methods that beat it": with ballots A>C and B, A beats C while B beats and is
+    beaten by no one; A and B share rank 1 and C is 3rd (two methods above it), not 2nd.
+    Rank 1 is exactly the Schulze winner set. The score is the number of methods it beats
+    (never-ranked methods beat nobody: 0); methods in one group share a rank even when
+    their scores differ.
     """
     p = build_profile(ballots, methods, ballot_size)
     prefer = _pairwise_array(p)

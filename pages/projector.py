@@ -157,6 +157,13 @@ def voting_screen(w: WorkshopView) -> None:
 
     with st.expander(tr("projector.as_table")):
         st.dataframe(charts.ranked_table(results[DEFAULT_COUNTING], labels, L), hide_index=True)
+    # Public: the room can note the key the evaluators' signed bundle must carry (issue 11).
+    st.caption(
+        tr(
+            "projector.fingerprint",
+            fingerprint=live.signing_fingerprint(str(inst.settings.data_dir)),
+        )
+    )
 
 
 screen()

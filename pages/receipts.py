@@ -53,6 +53,9 @@ with st.form("check_receipt"):
             else:
                 st.error(tr("receipts.not_found"))
 
+# Public, so anyone can pin the key the evaluators' signed bundle must carry.
+fingerprint = live.signing_fingerprint(str(inst.settings.data_dir))
+st.caption(tr("receipts.fingerprint", fingerprint=fingerprint))
 all_receipts = live.receipts(w.code)
 rankings = live.opened_rankings(w.code)
 labels = w.method_labels(L)

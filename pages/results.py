@@ -8,12 +8,12 @@ from __future__ import annotations
 import streamlit as st
 
 from core import charts, robustness
-from core.breakdown import breakdown
+from core.breakdown import breakdown, explain
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.export import prepare_downloads
 from core.i18n import LANGUAGES
-from core.tally import DEFAULT_COUNTING, position_counts
+from core.tally import DEFAULT_COUNTING, pairwise, position_counts
 from core.workshops import unlock_console
 from ui import live, state
 from ui.i18n import LANGUAGE_NAMES, error_text, lang, tr
@@ -52,16 +52,17 @@ if code not in grants:
 
 published = live.published(code)
 labels = w.method_labels(L)
+rankings = live.opened_rankings(code)
 if published is not None:
     tallies = published.tallies
     st.altair_chart(charts.ranked_bars(tallies[DEFAULT_COUNTING], labels, L), width="stretch")
-    for message in robustness.summarize(tallies):
+    head_to_head = pairwise([r for _, r in rankings], w.method_keys, w.ballot_size)
+    for message in robustness.summarize(tallies, close_within=w.ballot_size, pairwise=head_to_head):
         st.markdown(md_plain(robustness.render(message, L, labels)))
     with st.expander(tr("results.compare")):
         st.altair_chart(charts.method_comparison(tallies, labels, L), width="stretch")
         st.dataframe(charts.comparison_table(tallies, labels, L), hide_index=True)
 
-rankings = live.opened_rankings(code)
 if rankings:
     only = [r for _, r in rankings]
     order = tallies[DEFAULT_COUNTING].order if published else w.method_keys
@@ -70,15 +71,21 @@ if rankings:
         st.altair_chart(charts.place_distribution(counts, order, labels, L), width="stretch")
         st.dataframe(charts.place_table(counts, order, labels, L), hide_index=True)
     with st.expander(tr("results.by_role", k=w.anonymity_k)):
-        groups = breakdown(rankings, w.method_keys, w.ballot_size, k=w.anonymity_k)
+        offered = [r.key for r in w.roles]
+        groups = breakdown(rankings, w.method_keys, w.ballot_size, k=w.anonymity_k, offered=offered)
         role_labels = {r.key: r.label.get(L) for r in w.roles}
+        # Which roles were offered, shown, merged and why: a vanished role is explained.
+        for line in explain(groups.plan, role_labels, L, offered=offered):
+            st.markdown(md_plain(line))
         if groups.roles:  # "other" alone would just be the whole room again
+            st.caption(tr("results.role_grid_note"))
             st.altair_chart(
-                charts.role_small_multiples(groups, labels, L, role_labels=role_labels),
+                charts.role_share_grid(groups, order, labels, L, role_labels=role_labels),
                 width="stretch",
             )
             st.dataframe(
-                charts.role_table(groups, labels, L, role_labels=role_labels), hide_index=True
+                charts.role_share_table(groups, order, labels, L, role_labels=role_labels),
+                hide_index=True,
             )
         else:
             st.info(tr("results.no_groups", k=w.anonymity_k))

@@ -13,8 +13,9 @@ we keep only what a workshop needs:
   * every character found in data/locales/** and data/templates/** when the script runs
     (emoji among them stay out: the source font has none, the viewer's emoji font draws them).
 
-Outputs (all committed): NotoSansSC-Regular.ttf (for vl-convert and fpdf2),
-NotoSansSC-Regular.woff2 (for browsers), OFL.txt, BUILD-INFO.json.
+Outputs (all committed): NotoSansSC-Regular.ttf (for vl-convert and fpdf2; it also covers
+every hanzi of GB 18030's BMP part, traditional included: see PRINT_RANGES),
+NotoSansSC-Regular.woff2 (for browsers: the list above only), OFL.txt, BUILD-INFO.json.
 The result is byte-for-byte reproducible for the same inputs and fontTools/brotli versions:
 the `head.modified` timestamp is kept from the source font.
 
@@ -68,6 +69,22 @@ FIXED_RANGES: tuple[tuple[int, int], ...] = (
     (0xFF01, 0xFF5E),  # full-width ASCII forms
     (0xFFE0, 0xFFE6),  # full-width signs (￥ ￡ ￠ …)
 )
+PRINT_RANGES: tuple[tuple[int, int], ...] = (
+    (0x2E80, 0x2FDF),  # CJK radicals supplement, Kangxi radicals
+    (0x3100, 0x312F),  # bopomofo (Taiwan's phonetic input)
+    (0x31A0, 0x31EF),  # bopomofo extended, CJK strokes
+    (0x3200, 0x33FF),  # enclosed CJK letters, CJK compatibility (㈠ ㎡)
+    (0x3400, 0x4DBF),  # CJK extension A (GB 18030's rare hanzi, many name characters)
+    (0x4E00, 0x9FFF),  # CJK unified ideographs: simplified AND traditional
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFE10, 0xFE1F),  # vertical forms
+    (0xFE30, 0xFE4F),  # CJK compatibility forms
+    (0xFF00, 0xFFEF),  # half-width and full-width forms
+)
+"""The print font (TTF: PDF and chart images) also covers what a Chinese input method can
+type: every BMP hanzi GB 18030 requires (unified ideographs and extension A), traditional
+forms included, plus every GBK character. Characters outside it (extension B and beyond,
+emoji) make an export fail loudly instead of printing a box (core.fonts.check_glyphs)."""
 GB2312_SYMBOL_ROWS = (0xA1, 0xA2, 0xA3, 0xA6, 0xA8)
 GB2312_LEVEL1_ROWS = range(0xB0, 0xD8)  # 0xB0A1–0xD7F9: the 3,755 level-1 hanzi
 
@@ -77,6 +94,16 @@ def gb2312_chars(rows: Iterable[int]) -> Iterator[str]:
         for lo in range(0xA1, 0xFF):
             try:
                 yield bytes((hi, lo)).decode("gb2312")
+            except UnicodeDecodeError:
+                continue
+
+
+def gbk_chars() -> Iterator[str]:
+    """Every character of GBK (GB 18030's two-byte part), enumerated with Python's codec."""
+    for hi in range(0x81, 0xFF):
+        for lo in range(0x40, 0xFF):
+            try:
+                yield bytes((hi, lo)).decode("gbk")
             except UnicodeDecodeError:
                 continue
 
@@ -104,6 +131,15 @@ def wanted_codepoints() -> list[int]:
     return sorted(cps)
 
 
+def print_codepoints() -> list[int]:
+    """The TTF's coverage: the web subset plus everything in PRINT_RANGES and GBK."""
+    cps = set(wanted_codepoints())
+    for lo, hi in PRINT_RANGES:
+        cps.update(range(lo, hi + 1))
+    cps.update(ord(c) for c in gbk_chars())
+    return sorted(cps)
+
+
 def npm_pack(dest: Path) -> Path:
     spec = f"{NPM_PACKAGE}@{NPM_VERSION}"
     print(f"npm pack {spec} …", file=sys.stderr)
@@ -121,7 +157,8 @@ def sha256(data: bytes) -> str:
 
 
 def subset_font(source: bytes, codepoints: list[int]) -> tuple[bytes, bytes, int]:
-    """Return (ttf, woff2, glyph count) for the subset of `source` covering `codepoints`."""
+    """Return (ttf, woff2, glyph count) for the subset of `source` covering `codepoints`
+    (the codepoints the source lacks are simply absent)."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -192,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             licence = member(LICENSE_MEMBER)
 
     codepoints = wanted_codepoints()
+    # Two coverages: browsers get the small WOFF2 (a hundred phones download it over the
+    # room's Wi-Fi, and their own fonts draw rarer characters); PDF and chart images, which
+    # have no fallback font, get the TTF that covers GB 18030's BMP hanzi.
+    coverage = {"ttf": print_codepoints(), "woff2": codepoints}
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     (OUT_DIR / "OFL.txt").write_bytes(licence)
     info: dict[str, object] = {
@@ -204,13 +245,14 @@ def main(argv: list[str] | None = None) -> int:
             "tarball_sha256": NPM_TARBALL_SHA256,
         },
         "tools": {"fonttools": fontTools.version, "brotli": brotli.version},
-        "codepoints": len(codepoints),
+        "codepoints": {ext: len(cps) for ext, cps in coverage.items()},
         "files": {},
     }
     files: dict[str, object] = {}
     for style in ("Regular", "Bold") if args.bold else ("Regular",):
-        ttf, woff2, glyphs = subset_font(sources[style], codepoints)
-        for ext, data in (("ttf", ttf), ("woff2", woff2)):
+        for ext, cps in coverage.items():
+            ttf, woff2, glyphs = subset_font(sources[style], cps)
+            data = ttf if ext == "ttf" else woff2
             name = f"NotoSansSC-{style}.{ext}"
             (OUT_DIR / name).write_bytes(data)
             files[name] = {

@@ -76,3 +76,13 @@ def forget_cached_reads() -> None:
         receipts,
     ):
         cached.clear()
+
+
+@st.cache_data(show_spinner=False)
+def signing_fingerprint(data_dir: str) -> str:
+    """The instance's export-signing fingerprint (it never changes while the app runs)."""
+    from pathlib import Path
+
+    from core.export import instance_fingerprint
+
+    return instance_fingerprint(Path(data_dir))

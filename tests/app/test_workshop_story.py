@@ -147,6 +147,12 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     rec.text_input(key="receipt_input").input(receipt)
     rec.button[0].click().run()
     assert "Found" in rec.success[0].value
+    # Issue 11: both public screens show the key fingerprint every export is signed with.
+    from core.export import instance_fingerprint
+
+    fingerprint = instance_fingerprint(app_env.settings.data_dir)
+    assert any(fingerprint in c.value for c in rec.caption)
+    assert any(fingerprint in c.value for c in projector.caption)
 
 
 def test_a_wrong_stage_move_is_refused_with_a_message(app_env: Instance) -> None:

@@ -19,6 +19,7 @@ import csv
 import html
 import io
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -322,6 +323,44 @@ def test_the_xlsx_has_the_same_figures_readable_headers_a_frozen_row_and_the_cha
     )
 
 
+def test_every_xlsx_sheet_has_distinct_non_empty_headers(story: Story) -> None:
+    from openpyxl import load_workbook
+
+    for sheet in load_workbook(story.bundle / export.RESULTS_XLSX):
+        if sheet.max_column < 2:
+            continue
+        header = [c.value for c in sheet[1]]
+        assert all(header), (sheet.title, header)
+        assert len(set(header)) == len(header), (sheet.title, header)
+
+
+def test_the_shares_and_head_to_head_files_match_the_ballots(story: Story) -> None:
+    expected = _expected(story)
+    w, rankings = expected["w"], expected["rankings"]
+    shares = {r["method"]: r for r in _csv(story.bundle / export.SHARES_CSV)}
+    points = expected["tallies"]["points"].scores
+    total = sum(points.values())
+    for m in w.method_keys:
+        first = sum(1 for r in rankings if r[0] == m)
+        chosen = sum(1 for r in rankings if m in r)
+        assert int(shares[m]["points"]) == points[m]
+        assert float(shares[m]["points_pct"]) == round(100 * points[m] / total, 1)
+        assert float(shares[m]["first_pct"]) == round(100 * first / len(rankings), 1)
+        assert float(shares[m]["chosen_pct"]) == round(100 * chosen / len(rankings), 1)
+        assert float(shares[m]["average_score"]) == round(points[m] / len(rankings), 2)
+    for row in _csv(story.bundle / export.HEAD_TO_HEAD_CSV):
+        a, b = row["method_a"], row["method_b"]
+        a_over_b = sum(1 for r in rankings if a in r and (b not in r or r.index(a) < r.index(b)))
+        assert int(row["a_over_b"]) == a_over_b, (a, b)
+
+
+def test_the_english_section_of_the_report_says_yes_and_no_in_english(story: Story) -> None:
+    page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
+    english = page[page.index('<section class="language" lang="en">') :]
+    english = english[: english.index("</section>")]
+    assert "是" not in english.replace("是否", "") and ">否<" not in english
+
+
 def test_the_report_html_stands_alone_and_names_every_question_and_method_in_both_languages(
     story: Story,
 ) -> None:
@@ -357,6 +396,62 @@ def test_the_pdf_carries_chinese_text_the_result_table_and_the_summaries(story: 
     assert "工作坊评估报告" in squeezed
 
 
+def _pdftotext_pages(path: Path) -> list[str]:
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
+    ).stdout.decode("utf-8")
+    return ["".join(page.split()) for page in out.split("\f") if page.strip()]
+
+
+def test_the_report_tells_the_story_in_html_and_pdf_alike_in_both_languages(
+    story: Story,
+) -> None:
+    # Issue 11: an evaluator writes the annual report's evaluation section from this alone.
+    page = html.unescape((story.bundle / export.REPORT_HTML).read_text(encoding="utf-8"))
+    pdf = "".join(_pdftotext_pages(story.bundle / export.REPORT_PDF))
+    w = get_workshop(story.db, story.code)
+    squeezed_page = "".join(page.split())
+    expected = [
+        # date and workshop
+        f"工作坊{story.code}，结果于",
+        f"Workshop{story.code},resultsrevealedon",
+        # participation
+        "发出的投票卡：14张",
+        "Votingcardsused:12",
+        # notes quoted with dots, themes counted, the hidden note counted but not quoted
+        "“认识了很多同伴”",
+        "主题“主题1”：1条便签",
+        "另有1条便签被主持人隐藏",
+        "1morenoteswerehiddenbythefacilitator",
+        # shares and the average score (explained under the table; tables are checked below)
+        "平均排序得分：每张选票给它的平均积分",
+        "Averagerankedscore:pointsperballot",
+        # robustness, role grid, anonymity
+        "全部5种计票方法",
+        "Shownontheirown(atleast3ballotseach):Partner.",
+        "匿名是如何保障的",
+        "Howanonymitywaskept",
+        "Alsomergedinto“Other”",
+    ]
+    for wanted in expected:
+        assert wanted in squeezed_page, f"HTML lacks {wanted}"
+        assert wanted in pdf, f"PDF lacks {wanted}"
+    assert "太多表格要填" not in page and "太多表格要填" not in pdf
+    assert w.name in page
+    # Table cells: pdftotext interleaves wrapped cells, so the HTML is checked here.
+    for cell in ("平均排序得分（0–5）", "Averagerankedscore(0–5)", "Partner(6ballots),%ofpoints"):
+        assert cell in squeezed_page, cell
+
+
+def test_every_pdf_page_has_its_number_and_the_signing_key_fingerprint(story: Story) -> None:
+    pages = _pdftotext_pages(story.bundle / export.REPORT_PDF)
+    fingerprint = "".join(export.signing_fingerprint(story.key).split())
+    assert len(pages) > 2
+    for n, page_text in enumerate(pages, start=1):
+        assert f"第{n}页，共{len(pages)}页" in page_text, n
+        assert fingerprint in page_text, n
+
+
 def test_the_pdf_text_is_also_readable_by_pdftotext(story: Story) -> None:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (Debian poppler-utils) is not installed; pypdf test covers it")
@@ -371,9 +466,10 @@ def test_the_pdf_text_is_also_readable_by_pdftotext(story: Story) -> None:
 # --- determinism ----------------------------------------------------------------------------
 
 
-def test_the_same_workshop_exports_byte_identical_csv_and_json(story: Story) -> None:
+def test_the_same_workshop_exports_byte_identical_csv_json_and_xlsx(story: Story) -> None:
     names = [p.name for p in story.bundle.glob("*.csv")] + [export.RESULTS_JSON]
-    assert len(names) == 6
+    names.append(export.RESULTS_XLSX)  # issue 11: its modified time was the export time
+    assert len(names) == 14
     for name in names:
         assert (story.bundle / name).read_bytes() == (story.second / name).read_bytes(), name
 
@@ -542,12 +638,16 @@ def test_no_row_or_object_holds_a_receipt_next_to_a_ranking(story: Story) -> Non
     assert not any(label in page[start:] for label in labels)
 
 
-def test_a_role_below_k_never_appears_in_any_export(story: Story) -> None:
+def test_a_role_below_k_never_has_a_group_a_count_or_a_result_in_any_export(story: Story) -> None:
     # Partners (6) pass k=3 on their own; trainees (4) would too, but then the withheld rest
     # (1 mentor + 1 without a role = 2 ballots) could be derived from the totals, so the
     # trainees are merged into "other" with them. The mentor role (1) must never show.
+    # Issue 11: the report SAYS which offered roles were merged and why (the offered list
+    # is public: every phone shows it), but never with a count or a result of their own.
     blobs = _every_exported_blob(story.bundle)
     for where, content in blobs.items():
+        if where.startswith((export.RESULTS_JSON, export.REPORT_HTML, export.REPORT_PDF)):
+            continue  # checked below: named only in the explanation
         for forbidden in ("学员", "Trainee", "trainee", "观察员", "Observer", "observer"):
             assert forbidden.encode() not in content, f"{where} names the role {forbidden}"
     groups = {r["group"]: int(r["ballots"]) for r in _csv(story.bundle / export.BREAKDOWN_CSV)}
@@ -555,12 +655,21 @@ def test_a_role_below_k_never_appears_in_any_export(story: Story) -> None:
     document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
     assert {g["key"] for g in document["roles_shown"]} == {"partner", "other"}
     assert {g["group"] for g in document["breakdown"]["groups"]} == {"partner", "other"}
+    assert document["breakdown"]["roles_merged_against_subtraction"] == ["trainee"]
+    assert "mentor" in document["breakdown"]["roles_too_small"]
+    without_lists = dict(document["breakdown"])
+    for name in ("roles_offered", "roles_too_small", "roles_merged_against_subtraction"):
+        del without_lists[name]
+    rest = json.dumps(without_lists)
+    assert '"trainee"' not in rest and '"mentor"' not in rest
     sheet = _xlsx_rows(story.bundle / export.RESULTS_XLSX)["按角色"]
     assert {r[0] for r in sheet[1:]} == {"partner", "other"}
     page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
-    for role_label in ("<td>导师</td>", "<td>Mentor</td>"):
+    for role_label in ("<td>导师</td>", "<td>Mentor</td>", "<td>学员</td>", "<td>Trainee</td>"):
         assert role_label not in page
-    assert "<td>伙伴</td>" in page and "<td>Partner</td>" in page
+        assert role_label[4:-5] not in "".join(re.findall(r"<th>[^<]*</th>", page))
+    headers = "".join(re.findall(r"<th>[^<]*</th>", page))
+    assert "伙伴（6张票）" in headers and "Partner (6 ballots)" in headers
     assert "mentor" not in {r["group"] for r in _csv(story.bundle / export.BREAKDOWN_CSV)}
 
 
@@ -607,3 +716,98 @@ def test_the_export_command_writes_a_bundle_that_verifies(
     assert str(bundle) in capsys.readouterr().out
     assert verify_bundle(bundle).is_valid
     assert (export.signing_key_path(tmp_path)).stat().st_mode & 0o777 == 0o600
+
+
+# --- issue 11: tidy data with a codebook and a schema -----------------------------------------
+
+
+def test_results_json_validates_against_the_shipped_schema(story: Story) -> None:
+    import jsonschema
+
+    schema = json.loads((story.bundle / export.RESULTS_SCHEMA).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+    document["unexpected"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_the_long_ballots_file_has_one_row_per_ballot_and_rank_and_recounts(story: Story) -> None:
+    expected = _expected(story)
+    rows = _csv(story.bundle / export.BALLOTS_LONG_CSV)
+    assert len(rows) == sum(len(r) for r in expected["rankings"])
+    ballots: dict[int, list[tuple[int, str]]] = {}
+    for row in rows:
+        ballots.setdefault(int(row["ballot"]), []).append((int(row["rank"]), row["method"]))
+        assert int(row["ballot_length"]) >= int(row["rank"])
+    rebuilt = [tuple(m for _, m in sorted(places)) for _, places in sorted(ballots.items())]
+    # Numbered in content order, so the numbering says nothing about casting.
+    assert rebuilt == sorted(rebuilt) == sorted(expected["rankings"])
+
+
+def test_the_codebook_describes_every_column_of_every_csv_and_every_coded_value(
+    story: Story,
+) -> None:
+    book = _csv(story.bundle / export.CODEBOOK_CSV)
+    described = {(r["file"], r["column"]) for r in book}
+    for path in story.bundle.glob("*.csv"):
+        if path.name == export.CODEBOOK_CSV:
+            continue
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f))
+        for column in header:
+            assert (path.name, column) in described, (path.name, column)
+    assert all(r["description"] and r["type"] for r in book)
+    w = get_workshop(story.db, story.code)
+    method_values = next(r["values"] for r in book if r["column"] == "method")
+    for key in w.method_keys:
+        assert f"{key} = " in method_values
+    themes = _csv(story.bundle / export.THEMES_CSV)
+    assert {(r["question"], r["theme"]) for r in themes} == {
+        (str(q + 1), f"主题{q + 1}") for q in NOTES
+    }
+
+
+def test_the_manifest_signs_the_new_files_and_verify_catches_a_change_in_them(
+    story: Story, tmp_path: Path
+) -> None:
+    manifest = json.loads((story.bundle / export.MANIFEST_NAME).read_text(encoding="utf-8"))
+    for name in (
+        export.BALLOTS_LONG_CSV,
+        export.CODEBOOK_CSV,
+        export.RESULTS_SCHEMA,
+        export.SHARES_CSV,
+        export.HEAD_TO_HEAD_CSV,
+        export.ROLE_GRID_CSV,
+    ):
+        assert name in manifest["files"], name
+        copy = tmp_path / name.replace(".", "_")
+        shutil.copytree(story.bundle, copy)
+        (copy / name).write_bytes((copy / name).read_bytes() + b" ")
+        result = verify_bundle(copy, export.signing_fingerprint(story.key))
+        assert not result.is_valid and name in str(result.problem.params), name
+
+
+# --- issue 11: every chart, for slides ---------------------------------------------------------
+
+
+def test_every_chart_ships_in_both_languages_as_2x_png_and_standalone_svg_titled_with_count(
+    story: Story,
+) -> None:
+    from PIL import Image
+
+    from core.export_report import CHART_KINDS, chart_file_name
+
+    for lang in ("zh", "en"):
+        for kind in CHART_KINDS:
+            png = story.bundle / chart_file_name(kind, lang, "png")
+            svg = story.bundle / chart_file_name(kind, lang, "svg")
+            assert png.is_file() and svg.is_file(), (kind, lang)
+            text = html.unescape(svg.read_text(encoding="utf-8"))
+            assert t(f"export.charts.{kind}", lang, counting="", k=K)[:4] in text, (kind, lang)
+            assert t("export.charts.subtitle", lang, n=12, workshop="年会评估 2026") in text
+            # The glyphs travel inside the SVG: it shows the same on a machine without CJK.
+            assert "@font-face" in text and "data:font/ttf;base64," in text
+            width, _ = Image.open(png).size
+            assert width >= 1600, (kind, lang, width)  # drawn at 2x, for a 1920 px slide

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from core.breakdown import MIN_K, ThresholdTooSmall, breakdown, guard_count
+from core.breakdown import MIN_K, ThresholdTooSmall, breakdown, choose_groups, guard_count
 
 METHODS = ["a", "b", "c"]
 
@@ -85,3 +87,52 @@ def test_each_group_is_counted_with_the_rooms_ballot_size() -> None:
     votes = ballots_for("funder", 5, ["c"]) + ballots_for("staff", 5, ["a", "b", "c"])
     result = breakdown(votes, METHODS, None, k=5)
     assert result.groups[0].result.scores["c"] == 15
+
+
+# --- issue 11: merge only what differencing requires, and say why --------------------------
+
+
+def test_a_role_with_k_ballots_is_merged_only_when_the_small_roles_alone_are_below_k() -> None:
+    # The issue's room: 6 mentors vanished because 3 co-funders were left over. With 2
+    # more ballots that gave no role, the small ones alone reach k: nobody is hidden.
+    offered = ["funder", "staff", "mentor", "co_funder", "board"]
+    plan = choose_groups(
+        {"funder": 20, "staff": 12, "mentor": 6, "co_funder": 3}, k=5, offered=offered
+    )
+    assert plan.shown == ("funder", "staff")
+    assert plan.merged_against_subtraction == ("mentor",)
+    assert plan.too_small == ("board", "co_funder")
+    assert plan.is_other_shown and plan.other_count == 9
+    plan = choose_groups(
+        {"funder": 20, "staff": 12, "mentor": 6, "co_funder": 3, None: 2}, k=5, offered=offered
+    )
+    assert plan.shown == ("funder", "mentor", "staff")
+    assert plan.merged_against_subtraction == ()
+    assert plan.group_of("mentor") == "mentor" and plan.group_of("co_funder") is None
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["p", "q", "r", "s", None]), st.integers(min_value=0, max_value=12)
+    ),
+    st.integers(min_value=3, max_value=6),
+)
+def test_the_plan_merges_the_fewest_roles_that_resist_differencing(
+    counts: dict[str | None, int], k: int
+) -> None:
+    plan = choose_groups(counts, k=k, offered=["p", "q", "r", "s"])
+    big = {r for r, n in counts.items() if r is not None and n >= k}
+    small_total = sum(n for r, n in counts.items() if r not in big)
+    assert all(counts[r] >= k for r in plan.shown)
+    assert set(plan.shown) | set(plan.merged_against_subtraction) == big
+    # A role with k ballots is merged only when the small ones alone are 1..k-1, and then
+    # exactly one (the smallest) is.
+    if 0 < small_total < k and big:
+        assert len(plan.merged_against_subtraction) == 1
+        merged = plan.merged_against_subtraction[0]
+        assert counts[merged] == min(counts[r] for r in big)
+    else:
+        assert plan.merged_against_subtraction == ()
+    complement = sum(counts.values()) - sum(counts[r] for r in plan.shown)
+    assert not plan.shown or complement == 0 or complement >= k
+    assert set(plan.too_small) <= {"p", "q", "r", "s"}

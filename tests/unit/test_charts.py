@@ -118,3 +118,69 @@ def test_a_breakdown_with_no_group_shown_still_draws_a_notice() -> None:
     chart = charts.role_small_multiples(empty, {}, "en")
     assert t("tally.breakdown.none_shown", "en") in spec_text(chart)
     assert charts.role_table(empty, {}, "en") == []
+
+
+def test_a_twelve_place_ballot_gets_twelve_distinct_colours() -> None:
+    # Issue 11: colours repeated beyond 8 places.
+    from core.charts import PLACE_COLOURS, place_distribution
+
+    methods = [f"m{i}" for i in range(12)]
+    counts = {m: tuple(range(12)) for m in methods}
+    spec = place_distribution(counts, methods, {m: m for m in methods}, "en").to_dict()
+    colours = spec["encoding"]["color"]["scale"]["range"]
+    assert len(colours) == 12 == len(set(colours))
+    assert len(set(PLACE_COLOURS)) == len(PLACE_COLOURS) >= 12
+
+
+def _scene_items(node: object, role: str) -> list[dict]:
+    """Every item of every mark with `role` in a Vega scenegraph."""
+    found: list[dict] = []
+    if isinstance(node, dict):
+        if node.get("role") == role and "items" in node:
+            found += node["items"]
+        for value in node.values():
+            found += _scene_items(value, role)
+    elif isinstance(node, list):
+        for value in node:
+            found += _scene_items(value, role)
+    return found
+
+
+LONG_NAMES = {
+    "en": "Tiered capacity building with big, medium and small stoves, number {i}",
+    "zh": "分层能力建设（大灶、中灶、小灶）与同伴互访计划第{i}期",
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("n_methods", [8, 12])
+@pytest.mark.parametrize("column", [786, 1400])  # the results column at 1280 and 1920 px
+def test_the_ranked_chart_keeps_its_bars_visible_with_long_names_at_projector_widths(
+    lang: str, n_methods: int, column: int
+) -> None:
+    # Issue 11: at 1280 px in English the main chart showed no bars: one-line labels took
+    # the whole width. Laid out as Streamlit does (width = the column, autosize fit).
+    import vl_convert
+
+    from core import fonts
+    from core.charts import WRAP_UNITS, display_units, ranked_bars
+    from core.tally import points
+
+    methods = [f"m{i}" for i in range(n_methods)]
+    labels = {m: LONG_NAMES[lang].format(i=i) for i, m in enumerate(methods)}
+    ballots = [methods[i : i + 5] for i in range(n_methods - 4)] * 3 + [[methods[-1]]]
+    result = points(ballots, methods, 5)
+    spec = ranked_bars(result, labels, lang, font=fonts.CHART_FONT).to_dict()
+    spec["width"] = column
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    fonts.register_with_vl_convert()
+    scene = vl_convert.vegalite_to_scenegraph(spec)
+    assert scene["width"] <= column
+    plot = _scene_items(scene, "frame")[0]["width"]
+    assert plot >= 0.4 * column, f"bars get only {plot} of {column} px"
+    bars = [b for b in _scene_items(scene, "mark") if "width" in b and "height" in b]
+    assert len(bars) == n_methods
+    assert all(b["width"] >= 1 for b in bars), "a bar is missing"
+    for label in _scene_items(scene, "axis-label"):
+        lines = label["text"] if isinstance(label["text"], list) else [label["text"]]
+        assert all(display_units(line) <= WRAP_UNITS for line in lines), lines

