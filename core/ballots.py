@@ -19,6 +19,7 @@ import secrets
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import crypto
+from core.breakdown import choose_groups  # the one rule for which roles are shown
 from core.db import Database
 from core.domain import (
     MAX_BALLOT_SIZE,
@@ -1274,19 +1276,10 @@ def _merge_small_roles(
 ) -> list[tuple[tuple[str, ...], str | None]]:
     """Each ballot's role as the screens show it: a role the breakdown does not show on its
     own (too few ballots, or merged against differencing) becomes no role ("other")."""
-    from core.breakdown import breakdown  # the one rule for which roles are shown
-
     if not opened:
         return list(opened)
-    shown = set(
-        breakdown(
-            [(role, ranking) for ranking, role in opened],
-            methods,
-            w.ballot_size,
-            k=w.anonymity_k,
-        ).roles
-    )
-    return [(ranking, role if role in shown else None) for ranking, role in opened]
+    plan = choose_groups(Counter(role or None for _, role in opened), k=w.anonymity_k)
+    return [(ranking, plan.group_of(role)) for ranking, role in opened]
 
 
 __all__ = [
