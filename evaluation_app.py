@@ -44,6 +44,7 @@ pages = {
     tr("nav.section_organisers"): [console, results],
 }
 nav = st.navigation(pages, position="hidden" if is_participant_link else "sidebar")
+st.session_state[state.LANG_SWITCH_IN_SIDEBAR] = not is_participant_link
 if not is_participant_link:
     language_switch(st.sidebar)
 # Each write to the URL is a message to the browser: write only what changed. (The join code

@@ -17,7 +17,7 @@ from core.errors import BeiduiError
 from core.tally import DEFAULT_COUNTING
 from core.workshops import WorkshopView
 from ui import live, state
-from ui.i18n import error_text, lang, language_switch, tr
+from ui.i18n import error_text, lang, page_language_switch, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
 from ui.text import md_plain
@@ -33,7 +33,7 @@ code = current_code()
 # Phones have little height to spare: less empty space above the first line.
 st.markdown("<style>.block-container {padding-top: 1.5rem;}</style>", unsafe_allow_html=True)
 top = st.container(horizontal=True, horizontal_alignment="right")
-language_switch(top)
+page_language_switch(top)
 if not code:
     st.title(tr("join.title"))
     with st.form("join_form"):

@@ -6,3 +6,5 @@ ADMIN_OK = "admin_ok"
 GRANTS = "facilitator_grants"
 # the workshop join code this browser session is in (mirrors the URL's `w`)
 WORKSHOP_CODE = "workshop_code"
+# set by the entry point on every run: True when the sidebar holds the language switch
+LANG_SWITCH_IN_SIDEBAR = "_lang_switch_in_sidebar"

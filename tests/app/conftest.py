@@ -20,6 +20,28 @@ _st_config.set_option("client.showErrorDetails", "full")
 ADMIN = "admin-pass-123"
 
 
+class _NavigationAlreadySeen:
+    """Stands in for `PagesManager` inside the script runner: the flag a real server clears
+    for good once any session has run `st.navigation`."""
+
+    uses_pages_directory = False
+
+
+def through_the_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `AppTest.switch_page` run a page the way a running server does: through
+    `evaluation_app.py` (its sidebar, its language switch, its routing).
+
+    AppTest resets Streamlit's process-wide "pages/ folder" flag before every run, so on its
+    own it runs `pages/x.py` as a bare script (the old multipage mode) and hides every fault
+    that only shows when the entry point and the page render together (issue 12: two
+    `lang_switch` widgets on /join). The server clears that flag for good after the first
+    session; the script runner is told the same here.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    monkeypatch.setattr(script_runner, "PagesManager", _NavigationAlreadySeen)
+
+
 @pytest.fixture
 def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Instance]:
     """Point the app at a fresh database and clear the process-wide cached instance."""
@@ -27,6 +49,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Instanc
     monkeypatch.setenv("BEIDUI_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("BEIDUI_ADMIN_PASSWORD", ADMIN)
     monkeypatch.setenv("BASE_URL", "http://beidui.test")
+    through_the_entry_point(monkeypatch)
     from ui.runtime import instance
 
     instance.clear()

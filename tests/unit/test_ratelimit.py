@@ -121,11 +121,15 @@ def test_a_room_under_pressure_makes_each_failing_client_wait_after_one_failure(
     # Many fresh sessions, one guess each, fill the workshop's budget...
     for i in range(21):
         fail(limiter, "W1", f"fresh-session-{i}", 1)
-    # ...so the next failing session waits after its very first failure,
+    # ...so the next failing session waits after its very first failure (2 s: seconds),
+    clock.advance(1)
     fail(limiter, "W1", "fresh-session-x", 1)
-    with pytest.raises(TooManyAttempts):
+    with pytest.raises(TooManyAttempts) as caught:
         limiter.check("W1", "fresh-session-x")
-    # while a participant with a correct code is never stopped, and other rooms are unaffected.
+    assert caught.value.retry_after_s == 2
+    # while a participant with a correct code waits about a second at most, and other rooms
+    # are unaffected.
+    clock.advance(1)
     limiter.check("W1", "participant-with-valid-code")
     fail(limiter, "W2", "phone-in-another-room", 1)
     limiter.check("W2", "phone-in-another-room")
@@ -232,3 +236,36 @@ def test_the_limiter_is_safe_under_many_threads(clock: FakeClock) -> None:
     for n in range(16):
         with pytest.raises(TooManyAttempts):
             limiter.check("W1", f"thread-{n}")
+
+
+def test_under_pressure_fresh_sessions_do_not_multiply_an_attackers_guesses(
+    clock: FakeClock,
+) -> None:
+    """Issue 12: a new browser session per guess reset the card limiter (736 guesses/min)."""
+    limiter = AttemptLimiter(clock=clock)
+    passed = 0
+    for i in range(2000):  # one minute of guesses, each from a brand-new session
+        clock.advance(0.03)
+        try:
+            limiter.check("W1", f"fresh-{i}")
+        except TooManyAttempts:
+            continue
+        passed += 1
+        limiter.record_failure("W1", f"fresh-{i}")
+    # 60 free failures fill the room's budget, then at most 4 a second get through.
+    assert passed < 60 + 4 * 60 + 10
+
+
+def test_under_pressure_a_correct_code_waits_seconds_at_most(clock: FakeClock) -> None:
+    limiter = AttemptLimiter(clock=clock)
+    for i in range(200):
+        clock.advance(0.01)
+        try:
+            limiter.check("W1", f"attacker-{i}")
+        except TooManyAttempts:
+            continue
+        limiter.record_failure("W1", f"attacker-{i}")
+    with pytest.raises(TooManyAttempts) as caught:
+        limiter.check("W1", "honest")
+        limiter.check("W1", "honest-2")
+    assert caught.value.retry_after_s <= 1
