@@ -11,6 +11,7 @@ import streamlit as st
 
 from ui import state
 from ui.i18n import lang, language_switch, tr
+from ui.console import restore_from_url as restore_console_from_url
 from ui.routing import mark_entry_point
 from ui.runtime import instance
 
@@ -22,6 +23,8 @@ gc.freeze()
 
 instance()  # migrate and open the database once per process, before any page renders
 mark_entry_point()
+# A reloaded console comes back unlocked: its token is in the URL (ui.console).
+restore_console_from_url()
 
 # The join code travels in the URL so it survives page changes and phones waking up; a nav
 # click drops query parameters, so the session remembers it and writes it back.

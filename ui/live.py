@@ -27,6 +27,21 @@ def wall(code: str, question: int) -> list[notes.NoteView]:
 
 
 @st.cache_data(ttl=1, show_spinner=False)
+def console_wall(code: str, question: int) -> list[notes.NoteView]:
+    """The facilitator's view of a question's notes: hidden and waiting ones too.
+
+    Only the console calls this (after its grant was checked); the projector and phones read
+    `wall`, which never holds a waiting note.
+    """
+    return notes.wall(instance().db, code, question, include_hidden=True, include_pending=True)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def themes(code: str, question: int) -> list[notes.ThemeView]:
+    return notes.themes(instance().db, code, question)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
 def published(code: str) -> results.PublishedResults | None:
     return results.published_results(instance().db, code)
 
@@ -64,6 +79,8 @@ def forget_cached_reads() -> None:
         workshop,
         ballot_count,
         wall,
+        console_wall,
+        themes,
         published,
         all_workshops,
         opened_rankings,

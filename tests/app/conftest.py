@@ -68,6 +68,31 @@ def make_app(query: dict[str, str] | None = None, locale: str | None = None) -> 
     return at
 
 
-def confirm_box(at: AppTest) -> object:
-    """The console's stage-change confirmation (its key changes after every move)."""
-    return next(c for c in at.checkbox if (c.key or "").startswith("confirm_move_"))
+def unlock_console(at: AppTest, code: str, passphrase: str) -> AppTest:
+    """Open the console of `code` the way a facilitator does: type the code and passphrase."""
+    at.text_input(key="unlock_code").input(code)
+    at.text_input(key="unlock_phrase").input(passphrase)
+    next(b for b in at.button if b.key and b.key.startswith("FormSubmitter:unlock")).click().run()
+    return at
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Choose a console tab (bound to the URL's `tab` parameter) by its label."""
+    at.session_state["tab"] = label
+    return at.run()
+
+
+def next_step(at: AppTest) -> AppTest:
+    """Press the console's "next" button, confirming when the step cannot be undone."""
+    at.button(key="next_step").click().run()
+    confirm = [b for b in at.button if b.key == "confirm_next"]
+    if confirm:
+        confirm[0].click().run()
+    return at
+
+
+def submit(at: AppTest, form: str) -> AppTest:
+    """Press the (first) submit button of the form named `form`."""
+    prefix = f"FormSubmitter:{form}-"
+    next(b for b in at.button if (b.key or "").startswith(prefix)).click().run()
+    return at
