@@ -74,6 +74,7 @@ def new_workshop_form() -> None:
                 list(templates),
                 format_func=tpl_names.__getitem__,
                 key="new_template",
+                placeholder=tr("common.choose"),
             )
             name = st.text_input(tr("facilitator.workshop_name"), key="new_name", max_chars=200)
             live_results = st.checkbox(tr("facilitator.live_results"), key="new_live")
@@ -218,10 +219,14 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
     c1.metric(tr("facilitator.cards_issued"), counts.issued)
     c2.metric(tr("facilitator.cards_spent"), counts.spent)
     c3.metric(tr("facilitator.cards_void"), counts.void)
-    how_many = st.number_input(
-        tr("facilitator.cards_how_many"), min_value=1, max_value=500, value=60, key="cards_n"
-    )
-    if st.button(tr("facilitator.cards_generate"), type="primary", key="cards_generate"):
+    with st.form("cards_form", enter_to_submit=False, border=False):
+        how_many = st.number_input(
+            tr("facilitator.cards_how_many"), min_value=1, max_value=500, value=60, key="cards_n"
+        )
+        generate = st.form_submit_button(
+            tr("facilitator.cards_generate"), type="primary", key="cards_generate"
+        )
+    if generate:
         codes = run(
             lambda: ballots.issue_cards(inst.db, inst.secret_key, w.code, grant, int(how_many))
         )
@@ -288,12 +293,14 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
                 list(texts),
                 format_func=texts.__getitem__,
                 key="merge_keep",
+                placeholder=tr("common.choose"),
             )
             dups = st.multiselect(
                 tr("facilitator.merge_duplicates"),
                 [i for i in texts if i != keep],
                 format_func=texts.__getitem__,
                 key="merge_dups",
+                placeholder=tr("common.choose"),
             )
             if st.button(tr("facilitator.merge"), disabled=not dups, key="merge") and run(
                 lambda: notes.merge_notes(inst.db, inst.secret_key, w.code, grant, keep, dups)

@@ -36,7 +36,7 @@ top = st.container(horizontal=True, horizontal_alignment="right")
 page_language_switch(top)
 if not code:
     st.title(tr("join.title"))
-    with st.form("join_form"):
+    with st.form("join_form", enter_to_submit=False):
         typed = st.text_input(tr("join.enter_code"), key="join_code", max_chars=12)
         if st.form_submit_button(tr("join.join"), type="primary"):
             try:
@@ -262,6 +262,7 @@ def voting_stage() -> None:
             [None, *role_labels],
             format_func=lambda r: tr("join.role_none") if r is None else role_labels[r],
             key=keys["role"],
+            placeholder=tr("common.choose"),
         )
         st.form_submit_button(
             tr("join.review_button"), type="primary", key="review", on_click=_to_review

@@ -16,6 +16,7 @@ from core.instance import join_url
 from core.tally import DEFAULT_COUNTING
 from core.workshops import WorkshopView
 from ui import live
+from ui.guard import attempt
 from ui.i18n import error_text, lang, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
@@ -29,17 +30,14 @@ L = lang()
 
 code = current_code()
 if not code:
-    workshops = live.all_workshops()
-    if not workshops:
-        st.info(tr("projector.no_workshop"))
-        st.stop()
-    names = {w.code: f"{w.code} · {w.name}" for w in workshops}
-    chosen = st.selectbox(
-        tr("projector.choose"), list(names), format_func=names.__getitem__, key="projector_pick"
-    )
-    if st.button(tr("projector.show"), type="primary", key="projector_show"):
-        st.query_params["w"] = chosen
-        st.rerun()
+    # Asks for the code: the projector never lists the instance's workshops to anyone.
+    with st.form("projector_pick", enter_to_submit=False):
+        typed = st.text_input(tr("projector.choose"), key="projector_code", max_chars=12)
+        if st.form_submit_button(tr("projector.show"), type="primary"):
+            ok, found = attempt(lambda: live.workshop(typed.strip()))
+            if ok and found is not None:
+                st.query_params["w"] = found.code
+                st.rerun()
     st.stop()
 
 st.markdown(
