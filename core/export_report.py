@@ -21,7 +21,7 @@ from core import charts, fonts
 from core.export import ExportData, Table, breakdown_table, group_name
 from core.i18n import LANGUAGES, normalize_language, t
 from core.robustness import render
-from core.tally import COUNTING_METHODS, MethodId, TallyResult
+from core.tally import COUNTING_METHODS, MethodId, TallyResult, place_text
 
 _HTML_LANG: Final = {"zh": "zh-CN", "en": "en"}
 # Fixed document dates: the file says nothing about when it was made, and stays reproducible.
@@ -117,7 +117,7 @@ def result_rows(data: ExportData, lang: str) -> tuple[list[str], list[list[str]]
         t(COUNTING_METHODS[result.counting].score_key, lang),
     ]
     rows = [
-        [f"{r.rank}=" if r.is_tied else str(r.rank), labels[r.method], str(r.score)]
+        [place_text(r), labels[r.method], str(r.score)]
         for r in result.rows()
     ]
     return headers, rows

@@ -14,9 +14,10 @@ import streamlit as st
 from core import ballots, notes
 from core.domain import Stage
 from core.errors import BeiduiError
-from core.tally import DEFAULT_COUNTING
+from core.tally import DEFAULT_COUNTING, place_text
 from core.workshops import WorkshopView
 from ui import live, state
+from ui.guard import problem_text
 from ui.i18n import error_text, lang, page_language_switch, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
@@ -64,6 +65,14 @@ if card_from_link := st.query_params.get("card"):
     st.session_state.setdefault(f"card_{w.code}", card_from_link)
     del st.query_params["card"]
 
+# The receipt (never the card, never the ranking) lives in the URL too: a phone that reloads
+# or wakes in a new session after voting still shows it, and keeps following the room.
+RECEIPT_PARAM = "receipt"
+if (from_url := st.query_params.get(RECEIPT_PARAM)) and not st.session_state.get(
+    f"receipt_{w.code}"
+):
+    st.session_state[f"receipt_{w.code}"] = from_url[:40]
+
 st.caption(f"{md_plain(w.name)} · {tr('common.workshop_code')} {w.code}")
 seen_key = f"seen_stage_{w.code}"
 st.session_state[seen_key] = (w.stage, w.current_question)
@@ -93,23 +102,39 @@ def waiting(message_key: str) -> None:
     st.caption(tr("join.page_follows"))
 
 
+def _post_note(question_id: int) -> None:
+    """Post the typed note; only a note that was stored is cleared from the box.
+
+    A callback, so the box can be emptied (or left as typed) before it is drawn again.
+    """
+    key = f"note_text_{question_id}"
+    text = st.session_state.get(key, "")
+    try:
+        notes.post_note(inst.db, w.code, text)
+    except Exception as err:
+        problem = problem_text(err)
+        if problem is None:
+            raise
+        st.session_state[f"note_outcome_{question_id}"] = ("error", problem)
+        return
+    st.session_state[key] = ""
+    live.wall.clear()  # a completed batch should show on this phone at once
+    st.session_state[f"note_outcome_{question_id}"] = ("ok", tr("join.posted", k=w.anonymity_k))
+
+
 def questions_stage() -> None:
     q = w.questions[w.current_question]
     st.subheader(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
     st.markdown(f"### {md_plain(q.text.get(L))}")
     st.caption(tr("join.notes_are_anonymous"))
-    with st.form(f"note_form_{q.id}", clear_on_submit=True, border=True, enter_to_submit=False):
-        text = st.text_area(
-            tr("join.your_note"), key=f"note_text_{q.id}", max_chars=280, height=100
+    with st.form(f"note_form_{q.id}", border=True, enter_to_submit=False):
+        st.text_area(tr("join.your_note"), key=f"note_text_{q.id}", max_chars=280, height=100)
+        st.form_submit_button(
+            tr("join.post"), type="primary", on_click=_post_note, args=(q.id,)
         )
-        if st.form_submit_button(tr("join.post"), type="primary"):
-            try:
-                notes.post_note(inst.db, w.code, text)
-            except BeiduiError as err:
-                st.error(error_text(err))
-            else:
-                live.wall.clear()  # a completed batch should show on this phone at once
-                st.success(tr("join.posted", k=w.anonymity_k))
+    if outcome := st.session_state.pop(f"note_outcome_{q.id}", None):
+        kind, text = outcome
+        (st.success if kind == "ok" else st.error)(text)
     # Dots are limited per browser session; nothing records who gave which dot.
     used: list[str] = st.session_state.setdefault(f"dots_{w.code}_{q.id}", [])
 
@@ -197,12 +222,16 @@ def _cast() -> None:
             pending["role"],
             client_key=_client_key(),
         )
-    except BeiduiError as err:
-        st.session_state[keys["error"]] = error_text(err)
+    except Exception as err:
+        problem = problem_text(err)
+        if problem is None:
+            raise
+        st.session_state[keys["error"]] = problem  # the review (and the card) stay as typed
         return
     for name in ("card", "ranking", "role", "review", "order"):
         st.session_state.pop(keys[name], None)
     st.session_state[keys["receipt"]] = receipt
+    st.query_params[RECEIPT_PARAM] = receipt
     live.ballot_count.clear()
 
 
@@ -222,10 +251,14 @@ def voting_stage() -> None:
         # Review, then confirm: "1. … 2. …" exactly as it will be sealed.
         st.markdown(f"#### {tr('join.review')}")
         st.markdown(
-            "\n".join(f"{i}. {md_plain(labels[m])}" for i, m in enumerate(pending["ranking"], 1))
+            "\n".join(
+                f"{i}. {md_plain(labels.get(m, m))}" for i, m in enumerate(pending["ranking"], 1)
+            )
         )
         if pending["role"]:
-            role_name = next(r.label.get(L) for r in w.roles if r.key == pending["role"])
+            role_name = next(
+                (r.label.get(L) for r in w.roles if r.key == pending["role"]), pending["role"]
+            )
             st.caption(tr("join.review_role", role=md_plain(role_name)))
         st.button(tr("join.cast"), type="primary", key="cast", on_click=_cast)
         st.button(tr("join.change"), key="change_ballot", on_click=_back_to_ballot)
@@ -251,7 +284,7 @@ def voting_stage() -> None:
         st.multiselect(
             tr("join.rank_label", k=w.ballot_size),
             st.session_state[keys["order"]],
-            format_func=labels.__getitem__,
+            format_func=lambda m: labels.get(m, m),
             max_selections=w.ballot_size,
             select_all=False,  # tap order is the ranking: "all" would rank in list order
             key=keys["ranking"],
@@ -260,7 +293,7 @@ def voting_stage() -> None:
         st.selectbox(
             tr("join.role_label", k=w.anonymity_k),
             [None, *role_labels],
-            format_func=lambda r: tr("join.role_none") if r is None else role_labels[r],
+            format_func=lambda r: tr("join.role_none") if r is None else role_labels.get(r, r),
             key=keys["role"],
             placeholder=tr("common.choose"),
         )
@@ -283,7 +316,13 @@ def revealed_stage() -> None:
     if published is not None:
         labels = w.method_labels(L)
         rows = published.tallies[DEFAULT_COUNTING].rows()
-        st.markdown("\n".join(f"{r.rank}. {md_plain(labels[r.method])} — {r.score}" for r in rows))
+        # Not a Markdown list: it would renumber 5, 5, 7 as 5, 6, 7 (issue 12).
+        st.markdown(
+            "  \n".join(
+                f"**{place_text(r)}** {md_plain(labels.get(r.method, r.method))} — {r.score}"
+                for r in rows
+            )
+        )
     if receipt := st.session_state.get(f"receipt_{w.code}"):
         st.caption(tr("join.your_receipt") + f": `{receipt}`")
 

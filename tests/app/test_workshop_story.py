@@ -43,7 +43,7 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     # 1. cards
     con = _console(code)
     open_tab(con, "Voting cards")
-    con.number_input(key="cards_n").set_value(5).run()
+    con.number_input(key="cards_n").set_value(5)
     con.button(key="cards_generate").click().run()
     assert not con.exception
     assert ballots.card_counts(db, code).issued == 5
