@@ -168,7 +168,11 @@ def create_workshop(
     The facilitator passphrase is kept only as a scrypt hash; the ballot box's private key is
     kept only encrypted under it, so a lost passphrase means sealed ballots stay sealed.
     """
-    name = (name or "").strip()
+    # The same cleaning as an edit (issue 12: a name kept bidi and NUL characters when it was
+    # created, lost them only when edited). Imported here: notes builds on this module.
+    from core.notes import normalize_text
+
+    name = normalize_text(name if isinstance(name, str) else "", keep_newlines=False)
     if not name or len(name) > 200:
         raise InvalidSetting("name", setting="name", low=1, high=200)
     crypto.check_passphrase_strength(passphrase)

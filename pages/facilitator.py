@@ -504,7 +504,7 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
 def participation_tab(w: WorkshopView) -> None:
     part = notes.participation(inst.db, w.code)
     for q, n in zip(w.questions, part.notes_per_question, strict=False):
-        st.metric(f"{q.position + 1}. {q.text.get(L)}", tr("facilitator.n_notes", n=n))
+        st.metric(md_plain(f"{q.position + 1}. {q.text.get(L)}"), tr("facilitator.n_notes", n=n))
     counts = ballots.card_counts(inst.db, w.code)
     st.metric(
         tr("facilitator.ballots_vs_cards"),

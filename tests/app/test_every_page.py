@@ -11,6 +11,7 @@ cell that would read "None".
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,7 +78,7 @@ def english_words(at: AppTest, allowed: set[str]) -> list[str]:
     found: list[str] = []
     for node in _nodes(at._tree):
         for text in _texts(node):
-            text = _URL.sub(" ", _TAG.sub(" ", text))
+            text = _URL.sub(" ", html.unescape(_TAG.sub(" ", text)))
             for word in _WORD.findall(text):
                 if word in allowed or _CODE.match(word):
                     continue

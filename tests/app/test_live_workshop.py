@@ -179,3 +179,38 @@ def test_promoting_a_note_keeps_the_notes_tab_and_a_theme_can_be_promoted(
     next(b for b in con.button if (b.key or "").startswith("FormSubmitter:promote_form-")).click().run()
     assert not con.exception
     assert "Learning" in get_workshop(db, code).method_labels("en").values()
+
+
+def test_a_workshop_name_or_question_never_renders_as_markdown(app_env: Instance) -> None:
+    """Issue 12: an image in a workshop name was fetched from another host by the console."""
+    import re
+
+    from core import editing
+
+    db, key = app_env.db, app_env.secret_key
+    evil = "![x](http://evil.example/p.png) **年会**"
+    code = create_workshop(db, available_templates()["default"], evil, PASS, anonymity_k=3)
+    grant = unlock_console(db, key, code, PASS)
+    questions = [(q.text.zh, q.text.en) for q in get_workshop(db, code).questions]
+    questions[0] = ("[点这里](http://evil.example/) 问题", "[click](http://evil.example/) q")
+    editing.set_questions(db, key, code, grant, questions)
+    move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 0))
+    unescaped = re.compile(r"(?<!\\)(!?\[)")
+    for page, query in (
+        ("facilitator.py", {"console": grant}),
+        ("join.py", {"w": code}),
+        ("projector.py", {"w": code}),
+        ("receipts.py", {"w": code}),
+    ):
+        at = make_app({"lang": "zh", **query}).run()
+        at.switch_page(f"pages/{page}").run()
+        assert not at.exception
+        shown = [
+            *(m.value for m in at.markdown),
+            *(c.value for c in at.caption),
+            *(i.value for i in at.info),
+            *(m.label for m in at.metric),
+        ]
+        for text in shown:
+            if "evil.example" in text:
+                assert not unescaped.search(text), (page, text)

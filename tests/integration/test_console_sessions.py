@@ -146,3 +146,39 @@ def test_the_database_and_the_instance_secret_cannot_forge_a_console_grant(
             with pytest.raises(NotAuthorized):
                 act(grant)
     assert get_workshop(db, code).stage == Stage.QUESTIONS
+
+
+def test_a_name_loses_bidi_nul_and_control_characters_when_created(instance: Instance) -> None:
+    code = _create(
+        instance.db, available_templates()["default"], "\u202e年会\x00 2024\u2066\n", PASS
+    )
+    assert get_workshop(instance.db, code).name == "年会 2024"
+
+
+def test_a_stale_console_cannot_skip_a_question(instance: Instance) -> None:
+    """Two laptops show question 1; both press "next": the room moves once, not twice."""
+    from core.console import RoomMovedOn, advance_stage
+
+    db, key = instance.db, instance.secret_key
+    code = _workshop(instance)
+    token = unlock_console(db, key, code, PASS)
+    move_to(db, key, code, token, StagePosition(Stage.QUESTIONS, 0))
+    seen = get_workshop(db, code).position
+    advance_stage(db, key, code, token, seen, StagePosition(Stage.QUESTIONS, 1))
+    with pytest.raises(RoomMovedOn):
+        advance_stage(db, key, code, token, seen, StagePosition(Stage.QUESTIONS, 1))
+    assert get_workshop(db, code).position == StagePosition(Stage.QUESTIONS, 1)
+
+
+def test_wrong_passphrases_are_limited_but_the_right_one_still_opens(instance: Instance) -> None:
+    from core.crypto import WrongPassphrase
+    from core.ratelimit import TooManyAttempts
+
+    code = _workshop(instance)
+    for _ in range(6):
+        with pytest.raises(WrongPassphrase):
+            unlock_console(instance.db, instance.secret_key, code, "guess", client_key="ip:x")
+    with pytest.raises(TooManyAttempts):
+        unlock_console(instance.db, instance.secret_key, code, PASS, client_key="ip:x")
+    # Another client (an honest facilitator elsewhere) is not locked out.
+    assert unlock_console(instance.db, instance.secret_key, code, PASS, client_key="ip:y")
