@@ -39,3 +39,20 @@ def test_the_cast_benchmark_prints_its_figures_on_both_databases() -> None:
     assert re.fullmatch(r"cast: service=\d+/s raw=\d+/s ratio=\d+\.\d\d", lines[-1]), lines
     if PG_URL:
         assert any(re.fullmatch(r"cast-postgresql: service=\d+/s", line) for line in lines)
+
+
+def test_the_doors_benchmark_prints_attempts_per_minute() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.doors"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"doors: same-client=\d+/min fresh-clients=\d+/min honest-wait=\d+s limiter=\d+ ops/s",
+        last,
+    ), last
