@@ -10,8 +10,8 @@ import gc
 import streamlit as st
 
 from ui import state
-from ui.i18n import lang, language_switch, tr
 from ui.console import restore_from_url as restore_console_from_url
+from ui.i18n import lang, language_switch, tr
 from ui.routing import mark_entry_point
 from ui.runtime import instance
 

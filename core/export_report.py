@@ -116,10 +116,7 @@ def result_rows(data: ExportData, lang: str) -> tuple[list[str], list[list[str]]
         t("tally.table.method", lang),
         t(COUNTING_METHODS[result.counting].score_key, lang),
     ]
-    rows = [
-        [place_text(r), labels[r.method], str(r.score)]
-        for r in result.rows()
-    ]
+    rows = [[place_text(r), labels[r.method], str(r.score)] for r in result.rows()]
     return headers, rows
 
 

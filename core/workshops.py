@@ -319,9 +319,7 @@ def unlock_console(
     return token
 
 
-def _live_console_session(
-    session: Session, secret_key: bytes, token: str
-) -> ConsoleSession | None:
+def _live_console_session(session: Session, secret_key: bytes, token: str) -> ConsoleSession | None:
     if not isinstance(token, str) or not token or len(token) > 200:
         return None
     row = session.get(ConsoleSession, _console_token_hash(secret_key, token))

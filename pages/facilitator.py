@@ -400,7 +400,9 @@ def promote_form(w: WorkshopView, grant: str) -> None:
         go, cancel = st.columns(2)
         if go.form_submit_button(tr("facilitator.note_promote"), type="primary"):
             promote = (
-                editing.promote_theme_to_method if kind == "theme" else editing.promote_note_to_method
+                editing.promote_theme_to_method
+                if kind == "theme"
+                else editing.promote_note_to_method
             )
             if run(
                 lambda: promote(inst.db, inst.secret_key, w.code, grant, target_id, zh, en),

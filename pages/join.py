@@ -17,6 +17,7 @@ from core.errors import BeiduiError
 from core.tally import DEFAULT_COUNTING, place_text
 from core.workshops import WorkshopView
 from ui import live, state
+from ui.doors import client_key
 from ui.guard import problem_text
 from ui.i18n import error_text, lang, page_language_switch, tr
 from ui.routing import ensure_entry_point
@@ -129,9 +130,7 @@ def questions_stage() -> None:
     st.caption(tr("join.notes_are_anonymous"))
     with st.form(f"note_form_{q.id}", border=True, enter_to_submit=False):
         st.text_area(tr("join.your_note"), key=f"note_text_{q.id}", max_chars=280, height=100)
-        st.form_submit_button(
-            tr("join.post"), type="primary", on_click=_post_note, args=(q.id,)
-        )
+        st.form_submit_button(tr("join.post"), type="primary", on_click=_post_note, args=(q.id,))
     if outcome := st.session_state.pop(f"note_outcome_{q.id}", None):
         kind, text = outcome
         (st.success if kind == "ok" else st.error)(text)
@@ -161,13 +160,6 @@ def questions_stage() -> None:
                     st.rerun()
 
     the_wall()
-
-
-def _client_key() -> str:
-    """An opaque per-session key for the failed-attempt limiter (kept only in memory)."""
-    return str(
-        st.session_state.setdefault("_limiter_client", random.SystemRandom().getrandbits(128))
-    )
 
 
 def _ballot_keys() -> dict[str, str]:
@@ -220,7 +212,7 @@ def _cast() -> None:
             pending["card"],
             pending["ranking"],
             pending["role"],
-            client_key=_client_key(),
+            client_key=client_key(),  # the address: a new session does not reset it
         )
     except Exception as err:
         problem = problem_text(err)

@@ -92,9 +92,9 @@ def streamlit_english(at: AppTest) -> list[str]:
     for node in _nodes(at._tree):
         kind = type(node).__name__
         proto = getattr(node, "proto", None)
-        if getattr(node, "type", None) == "form" and proto is not None:
-            if proto.form.enter_to_submit:
-                problems.append(f"form {proto.form.form_id}: 'Press Enter to submit form'")
+        is_form = getattr(node, "type", None) == "form" and proto is not None
+        if is_form and proto.form.enter_to_submit:
+            problems.append(f"form {proto.form.form_id}: 'Press Enter to submit form'")
         if kind in ("TextInput", "TextArea", "NumberInput") and not node.form_id:
             problems.append(f"{node.key}: outside a form, 'Press Enter to apply'")
         if kind in ("Selectbox", "Multiselect") and not proto.placeholder:

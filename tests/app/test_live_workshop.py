@@ -15,8 +15,16 @@ from core import ballots, notes
 from core.domain import Stage, StagePosition
 from core.instance import Instance
 from core.templates import available_templates
-from core.workshops import create_workshop, get_workshop, move_to, resume_console, unlock_console
-from tests.app.conftest import make_app, next_step, open_tab, unlock_console as type_unlock
+from core.workshops import (
+    NotAuthorized,
+    create_workshop,
+    get_workshop,
+    move_to,
+    resume_console,
+    unlock_console,
+)
+from tests.app.conftest import make_app, next_step, open_tab
+from tests.app.conftest import unlock_console as type_unlock
 from ui import live, state
 
 PASS = "facilitator secret 1"
@@ -146,7 +154,7 @@ def test_a_reload_keeps_the_console_open_and_lock_ends_it(app_env: Instance) -> 
     assert get_workshop(app_env.db, code).stage == Stage.QUESTIONS
     reloaded.button(key="lock").click().run()
     assert "console" not in reloaded.query_params
-    with pytest.raises(Exception):
+    with pytest.raises(NotAuthorized):
         resume_console(app_env.db, app_env.secret_key, token)
     again = make_app({"lang": "en", "console": token}).run()
     again.switch_page("pages/facilitator.py").run()
@@ -169,14 +177,18 @@ def test_promoting_a_note_keeps_the_notes_tab_and_a_theme_can_be_promoted(
     con.button(key=f"promote_{note.id}").click().run()
     con.text_input(key="promote_zh").input("灵活资金")
     con.text_input(key="promote_en").input("Flexible funding")
-    next(b for b in con.button if (b.key or "").startswith("FormSubmitter:promote_form-")).click().run()
+    next(
+        b for b in con.button if (b.key or "").startswith("FormSubmitter:promote_form-")
+    ).click().run()
     assert not con.exception
     assert con.session_state[state.CONSOLE_TAB] == "Notes and themes"
     assert "Flexible funding" in get_workshop(db, code).method_labels("en").values()
     con.button(key=f"promote_theme_{getattr(theme, 'id', theme)}").click().run()
     con.text_input(key="promote_zh").input("学习型")
     con.text_input(key="promote_en").input("Learning")
-    next(b for b in con.button if (b.key or "").startswith("FormSubmitter:promote_form-")).click().run()
+    next(
+        b for b in con.button if (b.key or "").startswith("FormSubmitter:promote_form-")
+    ).click().run()
     assert not con.exception
     assert "Learning" in get_workshop(db, code).method_labels("en").values()
 

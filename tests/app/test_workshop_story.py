@@ -137,7 +137,9 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     assert "Found" in rec.success[0].value
 
 
-def test_from_draft_the_console_offers_the_first_question_never_the_reveal(app_env: Instance) -> None:
+def test_from_draft_the_console_offers_the_first_question_never_the_reveal(
+    app_env: Instance,
+) -> None:
     code = create_workshop(app_env.db, available_templates()["default"], "W", PASS)
     con = _console(code)
     assert "question 1" in con.button(key="next_step").label
