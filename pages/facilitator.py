@@ -520,6 +520,7 @@ def unlock_form() -> None:
     if prefill := st.session_state.pop("prefill_code", None):
         st.session_state["unlock_code"] = prefill  # the workshop just created
     with st.form("unlock", enter_to_submit=False):
+        st.caption(tr("facilitator.console_help"))
         code = st.text_input(
             tr("common.workshop_code"), key="unlock_code", max_chars=12, placeholder="ABC123"
         )
@@ -551,7 +552,7 @@ def the_console(code: str, grant: str) -> None:
     top.page_link(
         "pages/projector.py", label=tr("facilitator.open_projector"), query_params={"w": code}
     )
-    if top.button(tr("facilitator.lock"), key="lock"):
+    if top.button(tr("facilitator.lock"), key="lock", help=tr("facilitator.lock_explained")):
         console.lock(code)
         st.rerun()
     other_moves(w, grant)

@@ -18,10 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-from core.errors import BeiduiError
+from core.errors import BeiduiError, is_storage_busy
 from ui.i18n import error_text, tr
 
 T = TypeVar("T")
@@ -35,7 +32,7 @@ def problem_text(err: BaseException) -> str | None:
     """The localized message for a failure the page edge handles, else None (a real bug)."""
     if isinstance(err, BeiduiError):
         return error_text(err)
-    if isinstance(err, OperationalError | PoolTimeout):
+    if is_storage_busy(err):
         log.warning("storage busy: %s", type(err).__name__)
         return tr("errors.storage_busy")
     if isinstance(err, _MALFORMED):
