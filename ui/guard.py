@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import streamlit as st
+
 from core.errors import BeiduiError, is_storage_busy
 from ui.i18n import error_text, tr
 

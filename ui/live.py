@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import notes, results
 from core.qr import qr_png_bytes
-from core.workshops import WorkshopView, get_workshop, list_workshops
+from core.workshops import WorkshopView, get_workshop
 from ui.runtime import instance
 
 
@@ -46,11 +46,6 @@ def published(code: str) -> results.PublishedResults | None:
     return results.published_results(instance().db, code)
 
 
-@st.cache_data(ttl=5, show_spinner=False)
-def all_workshops() -> list[WorkshopView]:
-    return list_workshops(instance().db)
-
-
 @st.cache_data(ttl=1, show_spinner=False)
 def refresh_live_results(code: str) -> None:
     """Publish a batched live tally when one is due; at most once a second per process."""
@@ -82,7 +77,6 @@ def forget_cached_reads() -> None:
         console_wall,
         themes,
         published,
-        all_workshops,
         opened_rankings,
         receipts,
     ):

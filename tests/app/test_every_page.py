@@ -190,3 +190,20 @@ def test_the_walker_catches_english_and_streamlit_defaults(app_env: Instance) ->
     assert any("Press Enter to submit form" in p for p in problems)
     assert any("Choose an option" in p for p in problems)
     assert any("None" in p for p in problems)
+
+
+def test_no_page_lists_the_instances_workshops(app_env: Instance) -> None:
+    """Issue 12: /facilitator, /projector (and /results) showed every workshop's code, name
+    and stage to anyone who opened them."""
+    codes = [
+        create_workshop(app_env.db, available_templates()["default"], f"秘密工作坊{i}", PASS)
+        for i in range(3)
+    ]
+    for page in ("facilitator.py", "projector.py", "results.py", "receipts.py"):
+        at = make_app(locale="zh-CN").run()
+        at.query_params.clear()
+        at.switch_page(f"pages/{page}").run()
+        shown = " ".join(text for node in _nodes(at._tree) for text in _texts(node))
+        for code in codes:
+            assert code not in shown, page
+        assert "秘密工作坊" not in shown, page

@@ -150,6 +150,7 @@ def assert_healthy_zh(page: Any, *names: str) -> None:
     expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
     # Streamlit's keyboard-only "Skip to main content" link has no setting to translate it
     # (it shows only when tabbing to it): the one English string left, and said so.
+    # Icons are font ligatures, drawn as glyphs.
     text = page.evaluate(
         """() => {
             const app = document.querySelector('[data-testid="stApp"]').cloneNode(true);
