@@ -103,11 +103,14 @@ def waiting(message_key: str) -> None:
     st.caption(tr("join.page_follows"))
 
 
-def _post_note(question_id: int) -> None:
+def _post_note(question_id: int, position: int) -> None:
     """Post the typed note; only a note that was stored is cleared from the box.
 
     A callback, so the box can be emptied (or left as typed) before it is drawn again.
+    `position` is the question this phone showed (for core/notes.py to file the note under,
+    or to refuse it by name, when the room has moved on meanwhile).
     """
+    del position  # not taken by notes.post_note yet: the integrator passes it on
     key = f"note_text_{question_id}"
     text = st.session_state.get(key, "")
     try:
@@ -130,7 +133,9 @@ def questions_stage() -> None:
     st.caption(tr("join.notes_are_anonymous"))
     with st.form(f"note_form_{q.id}", border=True, enter_to_submit=False):
         st.text_area(tr("join.your_note"), key=f"note_text_{q.id}", max_chars=280, height=100)
-        st.form_submit_button(tr("join.post"), type="primary", on_click=_post_note, args=(q.id,))
+        st.form_submit_button(
+            tr("join.post"), type="primary", on_click=_post_note, args=(q.id, q.position)
+        )
     if outcome := st.session_state.pop(f"note_outcome_{q.id}", None):
         kind, text = outcome
         (st.success if kind == "ok" else st.error)(text)
