@@ -134,6 +134,13 @@ def main() -> int:
             console = browser.new_context(**DESKTOP).new_page()
             console.goto(f"{server.url}/facilitator?console={grant}")
             expect(console.get_by_text(NOTES[0]).first).to_be_visible(timeout=TIMEOUT)
+            # Drawn, not just sent: the stage, the Next button and each note's theme box.
+            expect(console.get_by_test_id("stMetricValue").first).to_be_visible(timeout=TIMEOUT)
+            expect(console.locator(".st-key-next_step button")).to_be_visible(timeout=TIMEOUT)
+            expect(console.locator('[class*="st-key-theme_of_"] input').first).to_be_visible(
+                timeout=TIMEOUT
+            )
+            expect(console.get_by_test_id("stSkeleton")).to_have_count(0, timeout=TIMEOUT)
             settle(console, expect)
             console.screenshot(path=str(OUT / "console-live-question.png"), full_page=True)
 
