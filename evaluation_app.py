@@ -10,6 +10,7 @@ import gc
 import streamlit as st
 
 from ui import state
+from ui.console import restore_from_url as restore_console_from_url
 from ui.i18n import lang, language_switch, tr
 from ui.routing import mark_entry_point
 from ui.runtime import instance
@@ -22,6 +23,8 @@ gc.freeze()
 
 instance()  # migrate and open the database once per process, before any page renders
 mark_entry_point()
+# A reloaded console comes back unlocked: its token is in the URL (ui.console).
+restore_console_from_url()
 
 # The join code travels in the URL so it survives page changes and phones waking up; a nav
 # click drops query parameters, so the session remembers it and writes it back.
@@ -44,6 +47,7 @@ pages = {
     tr("nav.section_organisers"): [console, results],
 }
 nav = st.navigation(pages, position="hidden" if is_participant_link else "sidebar")
+st.session_state[state.LANG_SWITCH_IN_SIDEBAR] = not is_participant_link
 if not is_participant_link:
     language_switch(st.sidebar)
 # Each write to the URL is a message to the browser: write only what changed. (The join code

@@ -17,7 +17,7 @@ import altair as alt
 
 from core.breakdown import Breakdown, Group, Role
 from core.i18n import t
-from core.tally import COUNTING_METHODS, CountingId, MethodId, TallyResult
+from core.tally import COUNTING_METHODS, CountingId, MethodId, ResultRow, TallyResult, place_text
 
 DEFAULT_FONT: Final = "Noto Sans SC, sans-serif"
 
@@ -97,8 +97,8 @@ def _row_height(labels: Sequence[str]) -> float:
     return max(ROW_HEIGHT, lines * (LABEL_SIZE + 6) + 10)
 
 
-def _ranked_label(rank: int, label: str) -> str:
-    return wrap_label(f"{rank}. {label}")
+def _ranked_label(row: ResultRow, label: str) -> str:
+    return wrap_label(f"{place_text(row)}. {label}")
 
 
 def _ranked_rows(result: TallyResult, labels: Mapping[MethodId, str]) -> list[dict[str, Any]]:
@@ -107,7 +107,8 @@ def _ranked_rows(result: TallyResult, labels: Mapping[MethodId, str]) -> list[di
             "rank": row.rank,
             "method": row.method,
             "label": labels.get(row.method, row.method),
-            "ranked_label": _ranked_label(row.rank, labels.get(row.method, row.method)),
+            "place": place_text(row),
+            "ranked_label": _ranked_label(row, labels.get(row.method, row.method)),
             "score": row.score,
             "is_tied": row.is_tied,
         }
@@ -157,7 +158,7 @@ def ranked_table(
     score_title = t(COUNTING_METHODS[result.counting].score_key, lang)
     return [
         {
-            t("tally.table.rank", lang): r["rank"],
+            t("tally.table.rank", lang): r["place"],
             t("tally.table.method", lang): r["label"],
             score_title: r["score"],
         }

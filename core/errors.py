@@ -19,3 +19,18 @@ class BeiduiError(Exception):
     @property
     def message(self) -> Message:
         return Message(self.key, self.params)
+
+
+def is_storage_busy(err: BaseException) -> bool:
+    """Whether `err` is the database being locked, busy or unreachable for a moment (not a
+    bug): pages say "busy, try again" and keep what was typed. Checked by class name so this
+    module stays free of the database library."""
+    names = {cls.__module__ + "." + cls.__qualname__ for cls in type(err).__mro__}
+    return bool(
+        names
+        & {
+            "sqlalchemy.exc.OperationalError",
+            "sqlalchemy.exc.TimeoutError",
+            "sqlite3.OperationalError",
+        }
+    )

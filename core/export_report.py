@@ -25,7 +25,7 @@ from core.breakdown import explain
 from core.export import ExportData, role_grid_table
 from core.i18n import LANGUAGES, normalize_language, t
 from core.robustness import render
-from core.tally import COUNTING_METHODS, MethodId, TallyResult, position_counts
+from core.tally import COUNTING_METHODS, MethodId, TallyResult, place_text, position_counts
 
 _HTML_LANG: Final = {"zh": "zh-CN", "en": "en"}
 # Fixed document dates: the file says nothing about when it was made, and stays reproducible.
@@ -245,7 +245,7 @@ def result_rows(data: ExportData, lang: str) -> tuple[list[str], list[list[str]]
         s = by_method[r.method]
         rows.append(
             [
-                f"{r.rank}=" if r.is_tied else str(r.rank),
+                place_text(r),
                 labels[r.method],
                 str(r.score),
                 _pct(s.points_pct, lang),

@@ -5,12 +5,25 @@ The app builds this once per process (`st.cache_resource`); tests build their ow
 
 from __future__ import annotations
 
+import hmac
 import socket
 from dataclasses import dataclass
+from typing import ClassVar, Final
 
 from core import crypto
 from core.config import Settings, admin_password, settings_from_env
 from core.db import Database
+from core.errors import BeiduiError
+from core.ratelimit import AttemptLimiter
+
+# Per process: wrong admin passwords from one client make it wait; the whole instance is one
+# "workshop" for the limiter, so fresh sessions share the instance-wide back-off.
+ADMIN_LIMITER: Final = AttemptLimiter()
+_ADMIN_SCOPE: Final = "<instance>"
+
+
+class WrongAdminPassword(BeiduiError):
+    key: ClassVar[str] = "errors.wrong_admin_password"
 
 
 @dataclass(frozen=True)
@@ -28,9 +41,17 @@ def open_instance(settings: Settings | None = None, *, migrate_schema: bool = Tr
 
 
 def check_admin_password(settings: Settings, password: str) -> bool:
-    import hmac
+    typed = password if isinstance(password, str) else ""
+    return hmac.compare_digest(admin_password(settings).encode(), typed.encode())
 
-    return hmac.compare_digest(admin_password(settings).encode(), (password or "").encode())
+
+def admin_login(settings: Settings, password: str, *, client_key: str = "") -> None:
+    """Check the admin password with an attempt limit (`TooManyAttempts`), else
+    `WrongAdminPassword`. `client_key` is never stored (see core/ratelimit.py)."""
+    ADMIN_LIMITER.check(_ADMIN_SCOPE, client_key)
+    if not check_admin_password(settings, password):
+        ADMIN_LIMITER.record_failure(_ADMIN_SCOPE, client_key)
+        raise WrongAdminPassword("admin password")
 
 
 def lan_address() -> str:

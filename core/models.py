@@ -89,6 +89,24 @@ class WorkshopSecrets(Base):
     workshop: Mapped[Workshop] = relationship(back_populates="secrets")
 
 
+class ConsoleSession(Base):
+    """An unlocked facilitator console: a keyed hash of its random token, and when it ends.
+
+    The organiser's console, never a participant: the row says only that someone who knew
+    the passphrase unlocked this workshop and until when. The token itself lives only in the
+    facilitator's browser; the hash (HMAC under the instance secret) cannot be turned back
+    into it, so someone holding the database and the instance secret still cannot act.
+    """
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Question(Base):
     __tablename__ = "questions"
     __table_args__ = (UniqueConstraint("workshop_id", "position"),)
@@ -247,3 +265,4 @@ CARDS = cast(Table, Card.__table__)
 SEALED_BALLOTS = cast(Table, SealedBallot.__table__)
 OPENED_BALLOTS = cast(Table, OpenedBallot.__table__)
 RESULT_PUBLICATIONS = cast(Table, ResultPublication.__table__)
+CONSOLE_SESSIONS = cast(Table, ConsoleSession.__table__)

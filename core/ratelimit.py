@@ -6,7 +6,13 @@ process). It must never slow down or block a participant for other people's fail
 per-workshop budget only makes each *failing* client back off sooner, so someone typing a
 correct code always passes. Why the numbers are what they are: docs/crypto.md.
 
-Usage from a page (client = e.g. the Streamlit session id):
+Clients are keyed by what a new browser session cannot change: pages pass
+`ui.doors.client_key()` (the client's IP address, falling back to the session only when the
+server cannot see one), and the limiter keeps only an HMAC of it. Every secret a person types
+has its limiter: cards (`ballots.CARD_LIMITER`), facilitator passphrases
+(`workshops.PASSPHRASE_LIMITER`), the admin password (`instance.ADMIN_LIMITER`).
+
+Usage from a page:
 
     limiter.check(workshop, client)          # raises TooManyAttempts(retry_after_s=...)
     ... look the code up ...
@@ -58,6 +64,13 @@ class LimiterPolicy:
     # every failing client waits after its first failure instead of its sixth. A whole room
     # mistyping at once stays well under this.
     workshop_failures: int = 60
+    # Under pressure a client's first failures cost only this wait (an honest typo during
+    # someone else's attack costs seconds, not the doubling schedule)...
+    pressure_wait_s: float = 2.0
+    # ...and the whole workshop (or instance) takes at most one attempt per this many
+    # seconds, whoever sends it: fresh browser sessions (or clients the server cannot tell
+    # apart) no longer multiply an attacker's guesses. A correct code waits about a second.
+    pressure_spacing_s: float = 0.25
     # Entries idle this long (and not waiting) are forgotten; memory stays bounded.
     idle_evict_s: float = 900.0
     max_entries: int = 100_000
@@ -70,6 +83,7 @@ class _Bucket:
     blocked_until: float = 0.0
     last_failure_at: float = 0.0
     last_seen_at: float = 0.0
+    next_attempt_at: float = 0.0  # workshop buckets under pressure: the shared spacing
 
 
 class AttemptLimiter:
@@ -109,6 +123,15 @@ class AttemptLimiter:
             bucket = self._clients.get(tag)
             if bucket is not None and bucket.blocked_until > now:
                 raise TooManyAttempts(retry_after_s=max(1, math.ceil(bucket.blocked_until - now)))
+            room = self._workshops.get(self._tag("workshop", workshop))
+            if room is not None:
+                self._drain(room, now, self._policy.workshop_failures)
+                if room.level > self._policy.workshop_failures:
+                    if room.next_attempt_at > now:
+                        raise TooManyAttempts(
+                            retry_after_s=max(1, math.ceil(room.next_attempt_at - now))
+                        )
+                    room.next_attempt_at = now + self._policy.pressure_spacing_s
 
     def record_failure(self, workshop: str, client: str) -> None:
         """Count one wrong code from `client` in `workshop` (call only after `check` passed)."""
@@ -132,10 +155,12 @@ class AttemptLimiter:
                 bucket.strikes = 0
             bucket.level += 1
             bucket.last_failure_at = now
-            if bucket.level > policy.free_failures or is_under_pressure:
+            if bucket.level > policy.free_failures:
                 wait = min(policy.max_wait_s, policy.first_wait_s * 2.0 ** min(bucket.strikes, 30))
                 bucket.blocked_until = max(bucket.blocked_until, now + wait)
                 bucket.strikes += 1
+            elif is_under_pressure:
+                bucket.blocked_until = max(bucket.blocked_until, now + policy.pressure_wait_s)
 
     def _sweep(self, now: float) -> None:
         # Called under the lock, at most once a minute: O(entries) but rare. Idle time counts

@@ -85,6 +85,13 @@ class ResultRow:
     is_tied: bool
 
 
+def place_text(row: ResultRow) -> str:
+    """How a place is written everywhere — projector, phones, tables, reports — one rule:
+    standard competition ranking (two methods tied for 5th are both 5th, the next is 7th),
+    and a tied place carries "=" so "5=" reads as shared, not as a typo."""
+    return f"{row.rank}=" if row.is_tied else str(row.rank)
+
+
 @dataclass(frozen=True)
 class TallyResult:
     """A full ordering of every method under one counting method.

@@ -10,9 +10,10 @@ import hashlib
 import hmac
 import secrets as pysecrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,7 +29,8 @@ from core.domain import (
     check_transition,
 )
 from core.errors import BeiduiError
-from core.models import Method, Question, Role, Workshop, WorkshopSecrets
+from core.models import ConsoleSession, Method, Question, Role, Workshop, WorkshopSecrets
+from core.ratelimit import AttemptLimiter
 from core.templates import BilingualText, Template
 
 
@@ -166,7 +168,11 @@ def create_workshop(
     The facilitator passphrase is kept only as a scrypt hash; the ballot box's private key is
     kept only encrypted under it, so a lost passphrase means sealed ballots stay sealed.
     """
-    name = (name or "").strip()
+    # The same cleaning as an edit (issue 12: a name kept bidi and NUL characters when it was
+    # created, lost them only when edited). Imported here: notes builds on this module.
+    from core.notes import normalize_text
+
+    name = normalize_text(name if isinstance(name, str) else "", keep_newlines=False)
     if not name or len(name) > 200:
         raise InvalidSetting("name", setting="name", low=1, high=200)
     crypto.check_passphrase_strength(passphrase)
@@ -254,33 +260,108 @@ def count_workshops(db: Database) -> int:
 # --- The facilitator's console ---------------------------------------------------------
 
 
-def _grant_for(secret_key: bytes, workshop_id: int, passphrase_hash: str) -> str:
-    msg = f"facilitator:{workshop_id}:{passphrase_hash}".encode()
-    return hmac.new(secret_key, msg, hashlib.sha256).hexdigest()
+# How long an unlocked console stays unlocked without the passphrase: one workshop day.
+CONSOLE_SESSION_LIFETIME: Final = timedelta(hours=12)
+_CONSOLE_TOKEN_LABEL: Final = b"beidui/console-session/v1\x00"
+# Per process: wrong passphrases from one client make that client wait (core/ratelimit.py).
+PASSPHRASE_LIMITER: Final = AttemptLimiter()
 
 
-def unlock_console(db: Database, secret_key: bytes, code: WorkshopCode, passphrase: str) -> str:
-    """Check the facilitator passphrase (scrypt, slow on purpose) and return a console grant.
+def _console_token_hash(secret_key: bytes, token: str) -> bytes:
+    """What the database keeps of a console token: a keyed hash that cannot be reversed."""
+    raw = token.encode("utf-8", "replace") if isinstance(token, str) else b""
+    return hmac.new(secret_key, _CONSOLE_TOKEN_LABEL + raw, hashlib.sha256).digest()
 
-    The grant is an HMAC the page keeps in its session so later actions need not re-run
-    scrypt; it stops working if the passphrase changes.
+
+def unlock_console(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    passphrase: str,
+    *,
+    client_key: str = "",
+) -> str:
+    """Check the facilitator passphrase (scrypt, slow on purpose) and open a console session.
+
+    Returns a fresh random token (the "grant" every organiser service takes). The database
+    keeps only HMAC(instance secret, token) and an expiry, so the token cannot be rebuilt
+    from the database and the instance secret: acting needs the passphrase or a token handed
+    out here. Wrong passphrases count against `client_key` (never stored) and too many make
+    that client wait (`TooManyAttempts`).
     """
+    PASSPHRASE_LIMITER.check(code, client_key)
     with db.read.begin() as session:
         w = load_workshop(session, code)
         assert w.secrets is not None
         stored = w.secrets.passphrase_hash
         workshop_id = w.id
-    if not crypto.verify_passphrase(passphrase, stored):
+        code = w.code
+    if not crypto.verify_passphrase(passphrase if isinstance(passphrase, str) else "", stored):
+        PASSPHRASE_LIMITER.record_failure(code, client_key)
         raise crypto.WrongPassphrase("facilitator passphrase")
-    return _grant_for(secret_key, workshop_id, stored)
+    token = pysecrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with db.write.begin() as session:
+        # Ended sessions leave nothing behind: expired rows of this workshop go now.
+        session.execute(
+            delete(ConsoleSession).where(
+                ConsoleSession.workshop_id == workshop_id, ConsoleSession.expires_at <= now
+            )
+        )
+        session.add(
+            ConsoleSession(
+                token_hash=_console_token_hash(secret_key, token),
+                workshop_id=workshop_id,
+                # Whole minutes, like every time stored: nothing finer than a stage change.
+                expires_at=minute_now() + CONSOLE_SESSION_LIFETIME,
+            )
+        )
+    return token
+
+
+def _live_console_session(session: Session, secret_key: bytes, token: str) -> ConsoleSession | None:
+    if not isinstance(token, str) or not token or len(token) > 200:
+        return None
+    row = session.get(ConsoleSession, _console_token_hash(secret_key, token))
+    if row is None:
+        return None
+    expires_at = row.expires_at
+    if expires_at.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)
+        expires_at = expires_at.replace(tzinfo=UTC)
+    return row if expires_at > datetime.now(UTC) else None
 
 
 def require_grant(session: Session, secret_key: bytes, w: Workshop, grant: str) -> None:
-    """Raise `NotAuthorized` unless `grant` came from `unlock_console` for this workshop."""
-    assert w.secrets is not None
-    expected = _grant_for(secret_key, w.id, w.secrets.passphrase_hash)
-    if not hmac.compare_digest(expected, grant or ""):
-        raise NotAuthorized("console grant does not match")
+    """Raise `NotAuthorized` unless `grant` is a live console token of this workshop."""
+    row = _live_console_session(session, secret_key, grant)
+    if row is None or row.workshop_id != w.id:
+        raise NotAuthorized("no live console session for this workshop")
+
+
+def resume_console(db: Database, secret_key: bytes, grant: str) -> WorkshopCode:
+    """The join code of the workshop a live console token unlocks (after a page reload).
+
+    `NotAuthorized` for an unknown, ended or expired token.
+    """
+    with db.read.begin() as session:
+        row = _live_console_session(session, secret_key, grant)
+        if row is None:
+            raise NotAuthorized("no live console session")
+        return WorkshopCode(
+            session.scalar(select(Workshop.code).where(Workshop.id == row.workshop_id)) or ""
+        )
+
+
+def end_console(db: Database, secret_key: bytes, grant: str) -> None:
+    """Lock the console: the token stops working everywhere at once. Idempotent."""
+    if not isinstance(grant, str) or not grant:
+        return
+    with db.write.begin() as session:
+        session.execute(
+            delete(ConsoleSession).where(
+                ConsoleSession.token_hash == _console_token_hash(secret_key, grant)
+            )
+        )
 
 
 def check_grant(db: Database, secret_key: bytes, code: WorkshopCode, grant: str) -> None:

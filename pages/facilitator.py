@@ -1,8 +1,12 @@
-"""Facilitator console: create workshops (admin password), unlock one with its passphrase,
-then run the day: stages, voting cards, notes and themes, settings, participation.
+"""Facilitator console: create workshops (admin password), unlock one by its code and
+passphrase, then run the day: one "next" button, voting cards, notes and themes, questions
+and settings, participation.
 
-Every button calls one core service; errors come back as named domain errors shown in the
-reader's language.
+The console follows the room by itself (fragments reading the shared one-second cache), keeps
+the chosen tab after every action (the tab is bound to the URL), and survives a reload: the
+URL carries a console token, never the passphrase (ui/console.py). It never lists workshops:
+whoever opens it must know a code. Every button calls one core service; errors come back as
+named domain errors shown in the reader's language (ui/guard.py).
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import streamlit as st
 
 from core import ballots, editing, notes, results
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
+from core.console import advance_stage, is_reversible, next_step
 from core.domain import Stage, StagePosition, next_positions
-from core.errors import BeiduiError
-from core.instance import base_url, check_admin_password, join_url
+from core.instance import admin_login, base_url, join_url
 from core.templates import available_templates
-from core.workshops import WorkshopView, create_workshop, list_workshops, move_to, unlock_console
-from ui import live, state
-from ui.i18n import error_text, lang, tr
+from core.workshops import WorkshopView, create_workshop, unlock_console
+from ui import console, live, state
+from ui.doors import client_key
+from ui.guard import attempt
+from ui.i18n import lang, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
 from ui.text import md_plain
@@ -29,18 +35,16 @@ ensure_entry_point()
 
 inst = instance()
 L = lang()
-grants: dict[str, str] = st.session_state.setdefault(state.GRANTS, {})
+FLASH = "facilitator_flash"
 
 
 def run(action: Callable[[], Any], success: str | None = None) -> Any:
-    """Call one core service; show its domain error in the reader's language, or a success."""
-    try:
-        result = action()
-    except BeiduiError as err:
-        st.error(error_text(err))
+    """Call one core service; show its error in the reader's language, or note a success."""
+    ok, result = attempt(action)
+    if not ok:
         return None
     if success:
-        st.session_state["facilitator_flash"] = success
+        st.session_state[FLASH] = success
     live.forget_cached_reads()
     return result if result is not None else True
 
@@ -52,33 +56,25 @@ def stage_label(pos: StagePosition, n_questions: int) -> str:
     return name
 
 
-st.title(tr("facilitator.title"))
-if flash := st.session_state.pop("facilitator_flash", None):
-    st.success(flash)
-
-workshops = list_workshops(inst.db)
-tab_open, tab_new = st.tabs([tr("facilitator.tab_open"), tr("facilitator.tab_new")])
-
-# --- creating a workshop ---------------------------------------------------------------
-with tab_new:
+def new_workshop_form() -> None:
     if not st.session_state.get(state.ADMIN_OK):
-        with st.form("admin_login"):
+        with st.form("admin_login", enter_to_submit=False):
             pw = st.text_input(tr("facilitator.admin_password"), type="password", key="admin_pw")
-            if st.form_submit_button(tr("facilitator.admin_login")):
-                if check_admin_password(inst.settings, pw):
-                    st.session_state[state.ADMIN_OK] = True
-                    st.rerun()
-                else:
-                    st.error(tr("errors.wrong_admin_password"))
+            if st.form_submit_button(tr("facilitator.admin_login")) and run(
+                lambda: admin_login(inst.settings, pw, client_key=client_key())
+            ):
+                st.session_state[state.ADMIN_OK] = True
+                st.rerun()
     else:
         templates = available_templates()
         tpl_names = {k: tpl.name.get(L) for k, tpl in templates.items()}
-        with st.form("create_workshop"):
+        with st.form("create_workshop", enter_to_submit=False):
             tpl_key = st.selectbox(
                 tr("facilitator.template"),
                 list(templates),
                 format_func=tpl_names.__getitem__,
                 key="new_template",
+                placeholder=tr("common.choose"),
             )
             name = st.text_input(tr("facilitator.workshop_name"), key="new_name", max_chars=200)
             live_results = st.checkbox(tr("facilitator.live_results"), key="new_live")
@@ -103,42 +99,97 @@ with tab_new:
                         )
                     )
                     if code:
-                        st.session_state["facilitator_flash"] = tr("facilitator.created", code=code)
-                        st.session_state["console_code"] = code
+                        st.session_state[FLASH] = tr("facilitator.created", code=code)
+                        st.session_state["prefill_code"] = code
                         st.rerun()
 
 
 # --- the console of one workshop -------------------------------------------------------
-def stage_tab(w: WorkshopView, grant: str) -> None:
+def where_we_are(w: WorkshopView) -> None:
+    """Name, stage, the question on the screen, and what the room has sent so far."""
     n_q = len(w.questions)
-    st.metric(tr("common.stage"), stage_label(w.position, n_q))
+    st.markdown(f"### {md_plain(w.name)}")
+    cols = st.columns(3)
+    cols[0].metric(tr("common.stage"), stage_label(w.position, n_q))
+    cols[1].metric(tr("facilitator.ballots_cast"), live.ballot_count(w.code))
+    cols[2].metric(tr("common.workshop_code"), w.code)
     if w.stage == Stage.QUESTIONS:
         st.info(md_plain(w.questions[w.current_question].text.get(L)))
-    options = next_positions(w.position, n_q)
-    if not options:
+
+
+def next_button(w: WorkshopView, grant: str) -> None:
+    """The one obvious "next" step; a confirmation only where the step cannot be undone."""
+    n_q = len(w.questions)
+    target = next_step(w.position, n_q)
+    if target is None:
         st.success(tr("facilitator.all_done"))
         return
-    labels = {p: stage_label(p, n_q) for p in options}
-    target = st.selectbox(
-        tr("facilitator.next_stage"), options, format_func=labels.__getitem__, key="target_stage"
-    )
-    phrase = ""
+    label = tr("facilitator.next_to", stage=stage_label(target, n_q))
+    seen = w.position
+
+    def advance(passphrase: str = "") -> None:
+        if run(
+            lambda: advance_stage(
+                inst.db,
+                inst.secret_key,
+                w.code,
+                grant,
+                seen,
+                target,
+                passphrase=passphrase,
+                client_key=client_key(),
+            )
+        ):
+            st.session_state.pop("confirm_step", None)
+            st.rerun()
+
     if target.stage == Stage.REVEALED:
         st.info(tr("facilitator.reveal_explained"))
-        phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="stage_phrase")
-    # A fresh key after every move: the browser would otherwise keep the box ticked.
-    moves = st.session_state.setdefault("moves_made", 0)
-    confirm = st.checkbox(tr("facilitator.confirm_move"), key=f"confirm_move_{moves}")
-    if st.button(tr("facilitator.move"), type="primary", disabled=not confirm, key="move"):
-        if target.stage == Stage.CLOSED:
-            done = run(lambda: ballots.close_voting(inst.db, inst.secret_key, w.code, grant))
-        elif target.stage == Stage.REVEALED:
-            done = run(lambda: ballots.reveal(inst.db, inst.secret_key, w.code, grant, phrase))
-        else:
-            done = run(lambda: move_to(inst.db, inst.secret_key, w.code, grant, target))
-        if done:
-            st.session_state["moves_made"] = moves + 1
-            st.session_state.pop("stage_phrase", None)
+        with st.form("reveal_form", enter_to_submit=False):
+            phrase = st.text_input(
+                tr("facilitator.passphrase"), type="password", key="stage_phrase"
+            )
+            if st.form_submit_button(label, type="primary"):
+                advance(phrase)
+        return
+    if is_reversible(target):
+        if st.button(label, type="primary", key="next_step", width="stretch"):
+            advance()
+        return
+    # Opening or closing voting cannot be taken back: ask once more, with the reason.
+    if st.session_state.get("confirm_step") != (w.code, seen):
+        if st.button(label, type="primary", key="next_step", width="stretch"):
+            st.session_state["confirm_step"] = (w.code, seen)
+            st.rerun()
+        return
+    st.warning(tr(f"facilitator.confirm_{target.stage.value}"))
+    yes, no = st.columns(2)
+    if yes.button(tr("facilitator.confirm_yes", stage=label), type="primary", key="confirm_next"):
+        advance()
+    if no.button(tr("common.cancel"), key="cancel_next"):
+        st.session_state.pop("confirm_step", None)
+        st.rerun()
+
+
+def other_moves(w: WorkshopView, grant: str) -> None:
+    """Going back to an earlier question (discussions return), or skipping ahead."""
+    n_q = len(w.questions)
+    options = [p for p in next_positions(w.position, n_q) if p != next_step(w.position, n_q)]
+    options = [p for p in options if is_reversible(p)]
+    if not options:
+        return
+    with st.expander(tr("facilitator.other_moves")):
+        labels = {p: stage_label(p, n_q) for p in options}
+        target = st.selectbox(
+            tr("facilitator.go_to"),
+            options,
+            format_func=labels.__getitem__,
+            key="target_stage",
+            placeholder=tr("common.choose"),
+        )
+        if st.button(tr("facilitator.move"), key="move") and run(
+            lambda: advance_stage(inst.db, inst.secret_key, w.code, grant, w.position, target)
+        ):
             st.rerun()
 
 
@@ -148,7 +199,7 @@ def live_results_box(w: WorkshopView, grant: str) -> None:
         return
     with st.expander(tr("facilitator.live_unlock_title")):
         st.warning(tr("facilitator.live_unlock_warning", k=w.anonymity_k))
-        with st.form("live_unlock"):
+        with st.form("live_unlock", enter_to_submit=False):
             phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="live_phrase")
             if st.form_submit_button(tr("facilitator.live_unlock")) and run(
                 lambda: ballots.unlock_live_results(
@@ -168,10 +219,14 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
     c1.metric(tr("facilitator.cards_issued"), counts.issued)
     c2.metric(tr("facilitator.cards_spent"), counts.spent)
     c3.metric(tr("facilitator.cards_void"), counts.void)
-    how_many = st.number_input(
-        tr("facilitator.cards_how_many"), min_value=1, max_value=500, value=60, key="cards_n"
-    )
-    if st.button(tr("facilitator.cards_generate"), type="primary", key="cards_generate"):
+    with st.form("cards_form", enter_to_submit=False, border=False):
+        how_many = st.number_input(
+            tr("facilitator.cards_how_many"), min_value=1, max_value=500, value=60, key="cards_n"
+        )
+        generate = st.form_submit_button(
+            tr("facilitator.cards_generate"), type="primary", key="cards_generate"
+        )
+    if generate:
         codes = run(
             lambda: ballots.issue_cards(inst.db, inst.secret_key, w.code, grant, int(how_many))
         )
@@ -219,71 +274,17 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
         format_func=q_labels.__getitem__,
         index=w.current_question,
         key="notes_q",
+        placeholder=tr("common.choose"),
     )
-    items = notes.wall(inst.db, w.code, question, include_hidden=True, include_pending=True)
-    # Waiting notes live in server memory, not in the wall: only their count is shown.
-    waiting = notes.pending_count(inst.db, w.code, question)
-    flush = waiting and st.button(tr("facilitator.notes_flush", n=waiting), key="notes_flush")
-    if flush and run(
-        lambda: notes.flush_pending(inst.db, inst.secret_key, w.code, grant, question)
-    ):
-        st.rerun()
-    theme_list = notes.themes(inst.db, w.code, question)
-    theme_names: dict[int | None, str] = {None: tr("facilitator.notes_no_theme")}
-    theme_names.update({t.id: t.name for t in theme_list})
-    with st.form("new_theme", clear_on_submit=True):
+    notes_list(w.code, question, grant)
+    with st.form("new_theme", clear_on_submit=True, enter_to_submit=False):
         new_theme = st.text_input(tr("facilitator.theme_new"), key="theme_name")
         if st.form_submit_button(tr("facilitator.theme_create")) and run(
             lambda: notes.create_theme(inst.db, inst.secret_key, w.code, grant, question, new_theme)
         ):
             st.rerun()
-    for note in items:
-        row = st.container(border=True)
-        status = []
-        if note.is_hidden:
-            status.append(tr("facilitator.note_hidden"))
-        if note.is_pending:
-            status.append(tr("facilitator.note_pending"))
-        row.markdown(f"{md_plain(note.text)}  \n**● {note.dots}** {' · '.join(status)}")
-        cols = row.columns([2, 1, 2])
-        chosen = cols[0].selectbox(
-            tr("facilitator.note_theme"),
-            list(theme_names),
-            format_func=theme_names.__getitem__,
-            index=list(theme_names).index(note.theme_id),
-            key=f"theme_of_{note.id}",
-            label_visibility="collapsed",
-        )
-        if chosen != note.theme_id and run(
-            lambda n=note, c=chosen: notes.assign_note(
-                inst.db, inst.secret_key, w.code, grant, n.id, c
-            )
-        ):
-            st.rerun()
-        hide_label = tr("facilitator.note_show") if note.is_hidden else tr("facilitator.note_hide")
-        if cols[1].button(hide_label, key=f"hide_{note.id}") and run(
-            lambda n=note: notes.hide_note(
-                inst.db, inst.secret_key, w.code, grant, n.id, not n.is_hidden
-            )
-        ):
-            st.rerun()
-        if w.stage in (Stage.DRAFT, Stage.QUESTIONS) and cols[2].button(
-            tr("facilitator.note_promote"), key=f"promote_{note.id}"
-        ):
-            st.session_state["promote_note"] = note.id
-    if promoted := st.session_state.get("promote_note"):
-        with st.form("promote_form"):
-            st.markdown(tr("facilitator.promote_title"))
-            zh = st.text_input("中文", key="promote_zh", max_chars=200)
-            en = st.text_input("English", key="promote_en", max_chars=200)
-            if st.form_submit_button(tr("facilitator.note_promote"), type="primary") and run(
-                lambda: editing.promote_note_to_method(
-                    inst.db, inst.secret_key, w.code, grant, promoted, zh, en
-                ),
-                tr("facilitator.promoted"),
-            ):
-                st.session_state.pop("promote_note", None)
-                st.rerun()
+    promote_form(w, grant)
+    items = live.console_wall(w.code, question)
     if len(items) > 1:
         with st.expander(tr("facilitator.merge_title")):
             texts = {n.id: n.text[:80] for n in items}
@@ -292,12 +293,14 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
                 list(texts),
                 format_func=texts.__getitem__,
                 key="merge_keep",
+                placeholder=tr("common.choose"),
             )
             dups = st.multiselect(
                 tr("facilitator.merge_duplicates"),
                 [i for i in texts if i != keep],
                 format_func=texts.__getitem__,
                 key="merge_dups",
+                placeholder=tr("common.choose"),
             )
             if st.button(tr("facilitator.merge"), disabled=not dups, key="merge") and run(
                 lambda: notes.merge_notes(inst.db, inst.secret_key, w.code, grant, keep, dups)
@@ -305,7 +308,7 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
                 st.rerun()
     st.markdown(f"#### {tr('facilitator.summary_title')}")
     current_points = notes.summary_points(inst.db, w.code, question)
-    with st.form(f"summary_{question}"):
+    with st.form(f"summary_{question}", enter_to_submit=False):
         text = st.text_area(
             tr("facilitator.summary_help"),
             value="\n".join(current_points),
@@ -322,8 +325,127 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
                 st.rerun()
 
 
+@st.fragment(run_every=5)
+def notes_list(code: str, question: int, grant: str) -> None:
+    """The notes as they arrive (waiting ones marked), with the facilitator's tools."""
+    w = live.workshop(code)
+    items = live.console_wall(code, question)
+    # Waiting notes live in server memory, not in the wall: only their count is shown.
+    waiting = live.pending_notes(code, question)
+    flush = waiting and st.button(tr("facilitator.notes_flush", n=waiting), key="notes_flush")
+    if flush and run(lambda: notes.flush_pending(inst.db, inst.secret_key, code, grant, question)):
+        st.rerun()
+    theme_list = live.themes(code, question)
+    theme_names: dict[int | None, str] = {None: tr("facilitator.notes_no_theme")}
+    theme_names.update({t.id: t.name for t in theme_list})
+    can_promote = w.stage in (Stage.DRAFT, Stage.QUESTIONS)
+    if theme_list:
+        st.markdown(f"#### {tr('facilitator.themes_title')}")
+    for theme in theme_list:
+        row = st.container(border=True, horizontal=True, vertical_alignment="center")
+        row.text(theme.name)
+        if can_promote and row.button(
+            tr("facilitator.theme_promote"), key=f"promote_theme_{theme.id}"
+        ):
+            st.session_state["promote"] = ("theme", theme.id, theme.name)
+            st.rerun()
+    if not items:
+        st.info(tr("facilitator.notes_none_yet"))
+    for note in items:
+        row = st.container(border=True)
+        status = []
+        if note.is_hidden:
+            status.append(tr("facilitator.note_hidden"))
+        if note.is_pending:
+            status.append(tr("facilitator.note_pending"))
+        row.markdown(f"{md_plain(note.text)}  \n**● {note.dots}** {' · '.join(status)}")
+        cols = row.columns([2, 1, 2])
+        chosen = cols[0].selectbox(
+            tr("facilitator.note_theme"),
+            list(theme_names),
+            format_func=theme_names.__getitem__,
+            index=list(theme_names).index(note.theme_id),
+            key=f"theme_of_{note.id}",
+            label_visibility="collapsed",
+            placeholder=tr("common.choose"),
+        )
+        if chosen != note.theme_id and run(
+            lambda n=note, c=chosen: notes.assign_note(
+                inst.db, inst.secret_key, code, grant, n.id, c
+            )
+        ):
+            st.rerun()
+        hide_label = tr("facilitator.note_show") if note.is_hidden else tr("facilitator.note_hide")
+        if cols[1].button(hide_label, key=f"hide_{note.id}") and run(
+            lambda n=note: notes.hide_note(
+                inst.db, inst.secret_key, code, grant, n.id, not n.is_hidden
+            )
+        ):
+            st.rerun()
+        if can_promote and cols[2].button(tr("facilitator.note_promote"), key=f"promote_{note.id}"):
+            st.session_state["promote"] = ("note", note.id, note.text)
+            st.rerun()
+
+
+def promote_form(w: WorkshopView, grant: str) -> None:
+    """Put a note or a theme the room wrote on the ballot, under a name in both languages."""
+    chosen = st.session_state.get("promote")
+    if not chosen:
+        return
+    kind, target_id, words = chosen
+    with st.form("promote_form", enter_to_submit=False):
+        st.markdown(tr(f"facilitator.promote_{kind}_title"))
+        st.text(words)
+        zh = st.text_input("中文", key="promote_zh", max_chars=200)
+        en = st.text_input("English", key="promote_en", max_chars=200)
+        go, cancel = st.columns(2)
+        if go.form_submit_button(tr("facilitator.note_promote"), type="primary"):
+            promote = (
+                editing.promote_theme_to_method
+                if kind == "theme"
+                else editing.promote_note_to_method
+            )
+            if run(
+                lambda: promote(inst.db, inst.secret_key, w.code, grant, target_id, zh, en),
+                tr("facilitator.promoted"),
+            ):
+                st.session_state.pop("promote", None)
+                st.rerun()
+        if cancel.form_submit_button(tr("common.cancel")):
+            st.session_state.pop("promote", None)
+            st.rerun()
+
+
+def questions_tab(w: WorkshopView, grant: str) -> None:
+    """Edit the questions (while the workshop is still in preparation)."""
+    if w.stage != Stage.DRAFT:
+        st.info(tr("facilitator.questions_locked"))
+    for q in w.questions:
+        st.text(f"{q.position + 1}. {q.text.get(L)}")
+    if w.stage != Stage.DRAFT:
+        return
+    with st.form("questions", enter_to_submit=False):
+        lines = st.text_area(
+            tr("facilitator.questions_help"),
+            value="\n".join(f"{q.text.zh} | {q.text.en}" for q in w.questions),
+            key="questions_text",
+            height=200,
+        )
+        if st.form_submit_button(tr("common.save"), type="primary"):
+            pairs = []
+            for line in lines.splitlines():
+                zh, _, en = line.partition("|")
+                if zh.strip():
+                    pairs.append((zh.strip(), en.strip() or zh.strip()))
+            if run(
+                lambda: editing.set_questions(inst.db, inst.secret_key, w.code, grant, pairs),
+                tr("facilitator.saved"),
+            ):
+                st.rerun()
+
+
 def settings_tab(w: WorkshopView, grant: str) -> None:
-    with st.form("settings"):
+    with st.form("settings", enter_to_submit=False):
         name = st.text_input(tr("facilitator.workshop_name"), value=w.name, key="set_name")
         k_size = st.number_input(tr("facilitator.ballot_size"), 1, 10, w.ballot_size, key="set_K")
         k_anon = st.number_input(tr("facilitator.anonymity_k"), 3, 1000, w.anonymity_k, key="set_k")
@@ -354,7 +476,7 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
             lambda key=m.key: editing.remove_method(inst.db, inst.secret_key, w.code, grant, key)
         ):
             st.rerun()
-    with st.form("add_method", clear_on_submit=True):
+    with st.form("add_method", clear_on_submit=True, enter_to_submit=False):
         st.markdown(tr("facilitator.method_add"))
         zh = st.text_input("中文", key="method_zh", max_chars=200)
         en = st.text_input("English", key="method_en", max_chars=200)
@@ -363,7 +485,7 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
         ):
             st.rerun()
     st.markdown(f"#### {tr('facilitator.roles_title')}")
-    with st.form("roles"):
+    with st.form("roles", enter_to_submit=False):
         lines = st.text_area(
             tr("facilitator.roles_help"),
             value="\n".join(f"{r.label.zh} | {r.label.en}" for r in w.roles),
@@ -385,7 +507,7 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
 def participation_tab(w: WorkshopView) -> None:
     part = notes.participation(inst.db, w.code)
     for q, n in zip(w.questions, part.notes_per_question, strict=False):
-        st.metric(f"{q.position + 1}. {q.text.get(L)}", tr("facilitator.n_notes", n=n))
+        st.metric(md_plain(f"{q.position + 1}. {q.text.get(L)}"), tr("facilitator.n_notes", n=n))
     counts = ballots.card_counts(inst.db, w.code)
     st.metric(
         tr("facilitator.ballots_vs_cards"),
@@ -394,59 +516,84 @@ def participation_tab(w: WorkshopView) -> None:
     st.caption(tr("facilitator.join_at", url=base_url(inst.settings)))
 
 
-with tab_open:
-    if not workshops:
-        st.info(tr("facilitator.no_workshops"))
-    else:
-        names = {
-            w.code: f"{w.code} · {w.name} · {tr('common.stages.' + w.stage.value)}"
-            for w in workshops
-        }
-        code = st.selectbox(
-            tr("facilitator.choose_workshop"),
-            list(names),
-            format_func=names.__getitem__,
-            key="console_code",
+def unlock_form() -> None:
+    """Open a console by typing its code and passphrase: no list of workshops to anyone."""
+    if prefill := st.session_state.pop("prefill_code", None):
+        st.session_state["unlock_code"] = prefill  # the workshop just created
+    with st.form("unlock", enter_to_submit=False):
+        st.caption(tr("facilitator.console_help"))
+        code = st.text_input(
+            tr("common.workshop_code"), key="unlock_code", max_chars=12, placeholder="ABC123"
         )
-        current = next(w for w in workshops if w.code == code)
-        if code not in grants:
-            with st.form("unlock"):
-                phrase = st.text_input(
-                    tr("facilitator.passphrase"), type="password", key="unlock_phrase"
+        phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="unlock_phrase")
+        if st.form_submit_button(tr("facilitator.unlock"), type="primary"):
+            token = run(
+                lambda: unlock_console(
+                    inst.db, inst.secret_key, code.strip(), phrase, client_key=client_key()
                 )
-                if st.form_submit_button(tr("facilitator.unlock")):
-                    grant = run(lambda: unlock_console(inst.db, inst.secret_key, code, phrase))
-                    if grant:
-                        grants[code] = grant
-                        st.rerun()
-        else:
-            grant = grants[code]
-            st.subheader(current.name)
-            st.page_link(
-                "pages/projector.py",
-                label=tr("facilitator.open_projector"),
-                query_params={"w": code},
             )
-            tabs = st.tabs(
-                [
-                    tr("facilitator.tab_stage"),
-                    tr("facilitator.tab_cards"),
-                    tr("facilitator.tab_notes"),
-                    tr("facilitator.tab_settings"),
-                    tr("facilitator.tab_participation"),
-                ]
-            )
-            with tabs[0]:
-                stage_tab(current, grant)
-                live_results_box(current, grant)
-            with tabs[1]:
-                cards_tab(current, grant)
-            with tabs[2]:
-                notes_tab(current, grant)
-            with tabs[3]:
-                settings_tab(current, grant)
-            with tabs[4]:
-                participation_tab(current)
-            if st.button(tr("facilitator.lock"), key="lock"):
-                grants.pop(code, None)
+            if token:
+                console.remember(live.workshop(code.strip()).code, token)
+                st.session_state.pop("unlock_phrase", None)
                 st.rerun()
+
+
+@st.fragment(run_every=3)
+def live_header(code: str, grant: str) -> None:
+    """Follows the room: a move made elsewhere (a second laptop) shows within seconds."""
+    w = live.workshop(code)
+    where_we_are(w)
+    next_button(w, grant)
+
+
+def the_console(code: str, grant: str) -> None:
+    live_header(code, grant)
+    w = live.workshop(code)
+    top = st.container(horizontal=True)
+    top.page_link(
+        "pages/projector.py", label=tr("facilitator.open_projector"), query_params={"w": code}
+    )
+    if top.button(tr("facilitator.lock"), key="lock", help=tr("facilitator.lock_explained")):
+        console.lock(code)
+        st.rerun()
+    other_moves(w, grant)
+    live_results_box(w, grant)
+    labels = [
+        tr("facilitator.tab_notes"),
+        tr("facilitator.tab_cards"),
+        tr("facilitator.tab_questions"),
+        tr("facilitator.tab_settings"),
+        tr("facilitator.tab_participation"),
+    ]
+    # Keyed and bound to the URL: an action (a rerun) or a reload keeps the chosen tab.
+    tabs = st.tabs(labels, key=state.CONSOLE_TAB, bind="query-params")
+    with tabs[0]:
+        if tabs[0].open:
+            notes_tab(w, grant)
+    with tabs[1]:
+        if tabs[1].open:
+            cards_tab(w, grant)
+    with tabs[2]:
+        if tabs[2].open:
+            questions_tab(w, grant)
+    with tabs[3]:
+        if tabs[3].open:
+            settings_tab(w, grant)
+    with tabs[4]:
+        if tabs[4].open:
+            participation_tab(w)
+
+
+st.title(tr("facilitator.title"))
+if flash := st.session_state.pop(FLASH, None):
+    st.success(flash)
+
+opened = console.open_console()
+if opened is not None:
+    the_console(*opened)
+else:
+    tab_open, tab_new = st.tabs([tr("facilitator.tab_open"), tr("facilitator.tab_new")])
+    with tab_open:
+        unlock_form()
+    with tab_new:
+        new_workshop_form()

@@ -14,10 +14,12 @@ import streamlit as st
 from core import ballots, notes
 from core.domain import Stage
 from core.errors import BeiduiError
-from core.tally import DEFAULT_COUNTING
+from core.tally import DEFAULT_COUNTING, place_text
 from core.workshops import WorkshopView
 from ui import live, state
-from ui.i18n import error_text, lang, language_switch, tr
+from ui.doors import client_key
+from ui.guard import problem_text
+from ui.i18n import error_text, lang, page_language_switch, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
 from ui.text import md_plain
@@ -33,10 +35,10 @@ code = current_code()
 # Phones have little height to spare: less empty space above the first line.
 st.markdown("<style>.block-container {padding-top: 1.5rem;}</style>", unsafe_allow_html=True)
 top = st.container(horizontal=True, horizontal_alignment="right")
-language_switch(top)
+page_language_switch(top)
 if not code:
     st.title(tr("join.title"))
-    with st.form("join_form"):
+    with st.form("join_form", enter_to_submit=False):
         typed = st.text_input(tr("join.enter_code"), key="join_code", max_chars=12)
         if st.form_submit_button(tr("join.join"), type="primary"):
             try:
@@ -63,6 +65,14 @@ except BeiduiError as err:
 if card_from_link := st.query_params.get("card"):
     st.session_state.setdefault(f"card_{w.code}", card_from_link)
     del st.query_params["card"]
+
+# The receipt (never the card, never the ranking) lives in the URL too: a phone that reloads
+# or wakes in a new session after voting still shows it, and keeps following the room.
+RECEIPT_PARAM = "receipt"
+if (from_url := st.query_params.get(RECEIPT_PARAM)) and not st.session_state.get(
+    f"receipt_{w.code}"
+):
+    st.session_state[f"receipt_{w.code}"] = from_url[:40]
 
 st.caption(f"{md_plain(w.name)} · {tr('common.workshop_code')} {w.code}")
 seen_key = f"seen_stage_{w.code}"
@@ -113,8 +123,11 @@ def _post_note(position: int) -> None:
         st.session_state[NOTE_FLASH] = ("error", error_text(err))
         live.workshop.clear()  # redraw with the question the room is on, the text kept
         return
-    except BeiduiError as err:
-        st.session_state[NOTE_FLASH] = ("error", error_text(err))
+    except Exception as err:
+        problem = problem_text(err)
+        if problem is None:
+            raise
+        st.session_state[NOTE_FLASH] = ("error", problem)
         return
     st.session_state[NOTE_BOX] = ""
     if posted.is_stored:
@@ -171,13 +184,6 @@ def questions_stage() -> None:
     the_wall()
 
 
-def _client_key() -> str:
-    """An opaque per-session key for the failed-attempt limiter (kept only in memory)."""
-    return str(
-        st.session_state.setdefault("_limiter_client", random.SystemRandom().getrandbits(128))
-    )
-
-
 def _ballot_keys() -> dict[str, str]:
     return {
         "card": f"card_{w.code}",
@@ -230,10 +236,13 @@ def _cast() -> None:
             pending["card"],
             pending["ranking"],
             pending["role"],
-            client_key=_client_key(),
+            client_key=client_key(),  # the address: a new session does not reset it
         )
-    except BeiduiError as err:
-        st.session_state[keys["error"]] = error_text(err)
+    except Exception as err:
+        problem = problem_text(err)
+        if problem is None:
+            raise
+        st.session_state[keys["error"]] = problem  # the review (and the card) stay as typed
         return
     for name in ("card", "ranking", "role", "review", "order"):
         st.session_state.pop(keys[name], None)
@@ -265,6 +274,7 @@ def _waiting_for_batch() -> None:
         st.session_state[keys["error"]] = error_text(status.error)
         st.rerun()
     st.session_state[keys["receipt"]] = status.receipt
+    st.query_params[RECEIPT_PARAM] = str(status.receipt)
     live.ballot_count.clear()
     _show_receipt(str(status.receipt))
 
@@ -292,10 +302,14 @@ def voting_stage() -> None:
         # Review, then confirm: "1. … 2. …" exactly as it will be sealed.
         st.markdown(f"#### {tr('join.review')}")
         st.markdown(
-            "\n".join(f"{i}. {md_plain(labels[m])}" for i, m in enumerate(pending["ranking"], 1))
+            "\n".join(
+                f"{i}. {md_plain(labels.get(m, m))}" for i, m in enumerate(pending["ranking"], 1)
+            )
         )
         if pending["role"]:
-            role_name = next(r.label.get(L) for r in w.roles if r.key == pending["role"])
+            role_name = next(
+                (r.label.get(L) for r in w.roles if r.key == pending["role"]), pending["role"]
+            )
             st.caption(tr("join.review_role", role=md_plain(role_name)))
         st.button(tr("join.cast"), type="primary", key="cast", on_click=_cast)
         st.button(tr("join.change"), key="change_ballot", on_click=_back_to_ballot)
@@ -321,7 +335,7 @@ def voting_stage() -> None:
         st.multiselect(
             tr("join.rank_label", k=w.ballot_size),
             st.session_state[keys["order"]],
-            format_func=labels.__getitem__,
+            format_func=lambda m: labels.get(m, m),
             max_selections=w.ballot_size,
             select_all=False,  # tap order is the ranking: "all" would rank in list order
             key=keys["ranking"],
@@ -330,8 +344,9 @@ def voting_stage() -> None:
         st.selectbox(
             tr("join.role_label", k=w.anonymity_k),
             [None, *role_labels],
-            format_func=lambda r: tr("join.role_none") if r is None else role_labels[r],
+            format_func=lambda r: tr("join.role_none") if r is None else role_labels.get(r, r),
             key=keys["role"],
+            placeholder=tr("common.choose"),
         )
         st.form_submit_button(
             tr("join.review_button"), type="primary", key="review", on_click=_to_review
@@ -352,7 +367,13 @@ def revealed_stage() -> None:
     if published is not None:
         labels = w.method_labels(L)
         rows = published.tallies[DEFAULT_COUNTING].rows()
-        st.markdown("\n".join(f"{r.rank}. {md_plain(labels[r.method])} — {r.score}" for r in rows))
+        # Not a Markdown list: it would renumber 5, 5, 7 as 5, 6, 7 (issue 12).
+        st.markdown(
+            "  \n".join(
+                f"**{place_text(r)}** {md_plain(labels.get(r.method, r.method))} — {r.score}"
+                for r in rows
+            )
+        )
     if receipt := st.session_state.get(f"receipt_{w.code}"):
         st.caption(tr("join.your_receipt") + f": `{receipt}`")
 

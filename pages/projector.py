@@ -7,6 +7,8 @@ reload, no flicker, scroll kept); every projector shares one database read per s
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from core import charts, robustness
@@ -16,6 +18,7 @@ from core.instance import join_url
 from core.tally import DEFAULT_COUNTING
 from core.workshops import WorkshopView
 from ui import live
+from ui.guard import attempt
 from ui.i18n import error_text, lang, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
@@ -29,31 +32,43 @@ L = lang()
 
 code = current_code()
 if not code:
-    workshops = live.all_workshops()
-    if not workshops:
-        st.info(tr("projector.no_workshop"))
-        st.stop()
-    names = {w.code: f"{w.code} · {w.name}" for w in workshops}
-    chosen = st.selectbox(
-        tr("projector.choose"), list(names), format_func=names.__getitem__, key="projector_pick"
-    )
-    if st.button(tr("projector.show"), type="primary", key="projector_show"):
-        st.query_params["w"] = chosen
-        st.rerun()
+    # Asks for the code: the projector never lists the instance's workshops to anyone.
+    with st.form("projector_pick", enter_to_submit=False):
+        typed = st.text_input(tr("projector.choose"), key="projector_code", max_chars=12)
+        if st.form_submit_button(tr("projector.show"), type="primary"):
+            ok, found = attempt(lambda: live.workshop(typed.strip()))
+            if ok and found is not None:
+                st.query_params["w"] = found.code
+                st.rerun()
     st.stop()
 
+# Sized for 1920×1080 read from the back of a room: nothing below 1.5rem (24 px), and the
+# voting screen fits in one screen height (the last sentence is never cut off).
 st.markdown(
     """<style>
-    .block-container {max-width: 100%; padding-top: 1.2rem;}
-    .bd-code {font-size: 4.2rem; font-weight: 700; letter-spacing: .3rem; text-align:center;}
-    .bd-question {font-size: 3rem; font-weight: 700; line-height: 1.25;}
-    .bd-note {font-size: 1.7rem; padding: .6rem .9rem; margin: .35rem 0; border-radius: .4rem;
-              background: #F2F5F8; border-left: .45rem solid #0072B2;}
-    .bd-count {font-size: 5rem; font-weight: 700;}
-    .bd-sentence {font-size: 1.8rem;}
+    .block-container {max-width: 100%; padding-top: 1rem; padding-bottom: 0;}
+    .bd-code {font-size: 4.2rem; font-weight: 700; letter-spacing: .3rem; text-align:center;
+              line-height: 1.1;}
+    .bd-meta {font-size: 1.6rem; line-height: 1.35; color: #31333F; word-break: break-all;}
+    .bd-step {font-size: 2rem; font-weight: 600; color: #0072B2;}
+    .bd-question {font-size: 2.8rem; font-weight: 700; line-height: 1.25;}
+    .bd-note {font-size: 1.7rem; padding: .5rem .9rem; margin: .3rem 0; border-radius: .4rem;
+              background: #F2F5F8; border-left: .45rem solid #0072B2;
+              display: flex; justify-content: space-between; gap: 1rem;}
+    .bd-dots {white-space: nowrap; font-weight: 700; flex: none;}
+    .bd-theme {font-size: 2rem; font-weight: 700; margin-top: .6rem;}
+    .bd-count {font-size: 4.5rem; font-weight: 700; line-height: 1.1;}
+    .bd-count-label {font-size: 2rem;}
+    .bd-sentence {font-size: 1.8rem; line-height: 1.35;}
+    .bd-sub {font-size: 2rem; line-height: 1.3; margin: .4rem 0 .8rem;}
     </style>""",
     unsafe_allow_html=True,
 )
+
+
+def big(text: str, css: str) -> None:
+    """Plain text (escaped) in one of the projector's large styles."""
+    st.markdown(f'<div class="{css}">{html_plain(text)}</div>', unsafe_allow_html=True)
 
 
 @st.fragment(run_every=2)
@@ -67,16 +82,14 @@ def screen() -> None:
     with left:
         url = join_url(inst.settings, w.code)
         # A PNG: st.html sanitises inline SVG away.
-        st.image(live.qr_png(url), width=360)
-        st.markdown(f'<div class="bd-code">{w.code}</div>', unsafe_allow_html=True)
-        st.caption(url)
-        st.caption(f"{md_plain(w.name)} · {tr('common.stages.' + w.stage.value)}")
+        st.image(live.qr_png(url), width=300)
+        big(w.code, "bd-code")
+        big(url, "bd-meta")
+        big(f"{w.name} · {tr('common.stages.' + w.stage.value)}", "bd-meta")
     with right:
         if w.stage == Stage.DRAFT:
-            st.markdown(
-                f'<div class="bd-question">{tr("projector.welcome")}</div>', unsafe_allow_html=True
-            )
-            st.markdown(f"## {tr('projector.scan_to_join')}")
+            big(tr("projector.welcome"), "bd-question")
+            big(tr("projector.scan_to_join"), "bd-sub")
         elif w.stage == Stage.QUESTIONS:
             question_screen(w)
         else:
@@ -85,31 +98,36 @@ def screen() -> None:
 
 def question_screen(w: WorkshopView) -> None:
     q = w.questions[w.current_question]
-    st.caption(tr("join.question_n", n=q.position + 1, total=len(w.questions)))
-    st.markdown(
-        f'<div class="bd-question">{html_plain(q.text.get(L))}</div>', unsafe_allow_html=True
-    )
+    big(tr("join.question_n", n=q.position + 1, total=len(w.questions)), "bd-step")
+    big(q.text.get(L), "bd-question")
     items = live.wall(w.code, w.current_question)
     if not items:
-        st.markdown(f"## {tr('projector.notes_coming')}")
+        big(tr("projector.notes_coming"), "bd-sub")
         return
-    themed: dict[str, list[str]] = {}
+    themed: dict[str, list[tuple[str, int]]] = {}
     loose: list[tuple[str, int]] = []
     for note in items:
         if note.theme_name:
-            themed.setdefault(note.theme_name, []).append(note.text)
+            themed.setdefault(note.theme_name, []).append((note.text, note.dots))
         else:
             loose.append((note.text, note.dots))
-    cols = st.columns(2)
-    for i, (text, dots) in enumerate(loose):
-        cols[i % 2].markdown(
-            f'<div class="bd-note">{html_plain(text)} <b>· ● {dots}</b></div>',
+
+    def note_box(where: Any, text: str, dots: int) -> None:
+        # The dot count is its own unbreakable box: it never wraps away from its note.
+        where.markdown(
+            f'<div class="bd-note"><span>{html_plain(text)}</span>'
+            f'<span class="bd-dots">● {dots}</span></div>',
             unsafe_allow_html=True,
         )
-    for name, texts in themed.items():
-        st.markdown(f"### {md_plain(name)}")
-        for text in texts:
-            st.markdown(f'<div class="bd-note">{html_plain(text)}</div>', unsafe_allow_html=True)
+
+    cols = st.columns(2)
+    for i, (text, dots) in enumerate(loose):
+        note_box(cols[i % 2], text, dots)
+    for name, notes_in_theme in themed.items():
+        big(name, "bd-theme")
+        cols = st.columns(2)
+        for i, (text, dots) in enumerate(notes_in_theme):
+            note_box(cols[i % 2], text, dots)
 
 
 def voting_screen(w: WorkshopView) -> None:
@@ -117,12 +135,12 @@ def voting_screen(w: WorkshopView) -> None:
         live.refresh_live_results(w.code)
     count = live.ballot_count(w.code)
     if w.stage == Stage.VOTING:
-        st.markdown(
-            f'<div class="bd-question">{tr("projector.voting_now")}</div>', unsafe_allow_html=True
-        )
-        st.markdown(f"## {tr('projector.team_turns_back')}")
+        big(tr("projector.voting_now"), "bd-question")
+        big(tr("projector.team_turns_back"), "bd-sub")
     st.markdown(
-        f'<div class="bd-count">{count}</div>{tr("projector.ballots_cast")}', unsafe_allow_html=True
+        f'<div class="bd-count">{count}</div>'
+        f'<div class="bd-count-label">{html_plain(tr("projector.ballots_cast"))}</div>',
+        unsafe_allow_html=True,
     )
     published = live.published(w.code)
     # Why the last ballots wait for the reveal (issue 10: no result minus another < k).
@@ -134,14 +152,14 @@ def voting_screen(w: WorkshopView) -> None:
         st.caption(tr(decision.message.key, **decision.message.params))
     if published is None:
         if w.stage == Stage.CLOSED:
-            st.markdown(f"## {tr('projector.waiting_reveal')}")
+            big(tr("projector.waiting_reveal"), "bd-sub")
         return
     labels = w.method_labels(L)
     results = published.tallies
     if not published.is_final:
-        st.caption(tr("projector.batched", counted=published.ballots_counted, k=w.anonymity_k))
+        big(tr("projector.batched", counted=published.ballots_counted, k=w.anonymity_k), "bd-meta")
     elif w.is_live_results:
-        st.caption(tr("projector.final_includes_held", count=published.ballots_counted))
+        big(tr("projector.final_includes_held", count=published.ballots_counted), "bd-meta")
     st.altair_chart(charts.ranked_bars(results[DEFAULT_COUNTING], labels, L), width="stretch")
     # The room reads two or three sentences from the back; the full account is one tap away.
     agreement = robustness.agreement(results)

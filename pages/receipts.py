@@ -24,8 +24,13 @@ inst = instance()
 L = lang()
 
 st.title(tr("receipts.title"))
-code = current_code() or st.text_input(tr("common.workshop_code"), key="receipts_code")
+code = current_code()
 if not code:
+    with st.form("receipts_pick", enter_to_submit=False):
+        typed = st.text_input(tr("common.workshop_code"), key="receipts_code", max_chars=12)
+        if st.form_submit_button(tr("receipts.open"), type="primary") and typed.strip():
+            st.query_params["w"] = typed.strip()
+            st.rerun()
     st.stop()
 try:
     w = live.workshop(code)
@@ -38,7 +43,7 @@ if w.stage != Stage.REVEALED:
     st.info(tr("receipts.not_yet"))
     st.stop()
 
-with st.form("check_receipt"):
+with st.form("check_receipt", enter_to_submit=False):
     typed = st.text_input(
         tr("receipts.your_receipt"), key="receipt_input", placeholder="XXXXX-XXXXX"
     )

@@ -15,7 +15,9 @@ from core.export import prepare_downloads
 from core.i18n import LANGUAGES
 from core.tally import DEFAULT_COUNTING, pairwise, position_counts
 from core.workshops import unlock_console
-from ui import live, state
+from ui import console, live
+from ui.doors import client_key
+from ui.guard import attempt
 from ui.i18n import LANGUAGE_NAMES, error_text, lang, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
@@ -25,29 +27,30 @@ ensure_entry_point()
 
 inst = instance()
 L = lang()
-grants: dict[str, str] = st.session_state.setdefault(state.GRANTS, {})
+grants = console.grants()
 
 st.title(tr("results.title"))
-revealed = [w for w in live.all_workshops() if w.stage == Stage.REVEALED]
-if not revealed:
-    st.info(tr("results.none_revealed"))
-    st.stop()
-names = {w.code: f"{w.code} · {w.name}" for w in revealed}
-code = st.selectbox(
-    tr("results.choose"), list(names), format_func=names.__getitem__, key="results_code"
-)
-w = next(x for x in revealed if x.code == code)
-
-if code not in grants:
-    with st.form("results_unlock"):
+# Never a list of workshops: the open console's workshop, else the code and passphrase.
+opened = console.open_console()
+if opened is None:
+    with st.form("results_unlock", enter_to_submit=False):
+        typed = st.text_input(tr("common.workshop_code"), key="results_code", max_chars=12)
         phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="results_phrase")
-        if st.form_submit_button(tr("facilitator.unlock")):
-            try:
-                grants[code] = unlock_console(inst.db, inst.secret_key, code, phrase)
-            except BeiduiError as err:
-                st.error(error_text(err))
-            else:
+        if st.form_submit_button(tr("facilitator.unlock"), type="primary"):
+            ok, token = attempt(
+                lambda: unlock_console(
+                    inst.db, inst.secret_key, typed.strip(), phrase, client_key=client_key()
+                )
+            )
+            if ok and token:
+                console.remember(live.workshop(typed.strip()).code, token)
                 st.rerun()
+    st.stop()
+code = opened[0]
+w = live.workshop(code)
+st.caption(md_plain(w.name))
+if w.stage != Stage.REVEALED:
+    st.info(tr("results.none_revealed"))
     st.stop()
 
 published = live.published(code)

@@ -1,8 +1,9 @@
 """Regenerate the README screenshots: `.venv/bin/python -m scripts.screenshots`.
 
 Starts the app on a throw-away data folder (loopback only), seeds a realistic workshop from
-the default template through the core services (Chinese UI, the default), and saves four
-PNGs to docs/screenshots/ with the system Chromium (/usr/bin/chromium). Everything shown is
+the default template through the core services (Chinese UI, the default), and saves six
+PNGs to docs/screenshots/ (among them the console during a live question and the projector
+at 1920×1080 during voting) with the system Chromium (/usr/bin/chromium). Everything shown is
 made up here; no real workshop data is ever read.
 
 The ballots are drawn from a seeded random generator, so the pictures only change when the
@@ -129,6 +130,20 @@ def main() -> int:
             settle(projector, expect)
             projector.screenshot(path=str(OUT / "projector-question.png"))
 
+            # The facilitator's console during the live question, reopened from its URL token.
+            console = browser.new_context(**DESKTOP).new_page()
+            console.goto(f"{server.url}/facilitator?console={grant}")
+            expect(console.get_by_text(NOTES[0]).first).to_be_visible(timeout=TIMEOUT)
+            # Drawn, not just sent: the stage, the Next button and each note's theme box.
+            expect(console.get_by_test_id("stMetricValue").first).to_be_visible(timeout=TIMEOUT)
+            expect(console.locator(".st-key-next_step button")).to_be_visible(timeout=TIMEOUT)
+            expect(console.locator('[class*="st-key-theme_of_"] input').first).to_be_visible(
+                timeout=TIMEOUT
+            )
+            expect(console.get_by_test_id("stSkeleton")).to_have_count(0, timeout=TIMEOUT)
+            settle(console, expect)
+            console.screenshot(path=str(OUT / "console-live-question.png"), full_page=True)
+
             move_to(db, key, code, grant, StagePosition(Stage.VOTING))
             labels = available_templates()["default"].methods
             zh = {m.key: m.label.zh for m in labels}
@@ -153,6 +168,13 @@ def main() -> int:
 
             for card, role in zip(cards[1:31], ROLES, strict=True):
                 ballots.submit_ballot(db, key, code, card, weighted_ranking(rng, 5), role)
+            # The projector at 1080 during voting: one screen, nothing cut off.
+            expect(projector.locator(".bd-count")).to_have_text("30", timeout=TIMEOUT)
+            settle(projector, expect)
+            height = projector.evaluate("document.documentElement.scrollHeight")
+            if height > DESKTOP["viewport"]["height"]:
+                print(f"warning: the voting projector is {height} px tall", file=sys.stderr)
+            projector.screenshot(path=str(OUT / "projector-voting.png"))
             ballots.close_voting(db, key, code, grant)
             ballots.reveal(db, key, code, grant, PASSPHRASE)
             expect(projector.locator('[data-testid="stVegaLiteChart"]')).to_be_visible(

@@ -43,6 +43,8 @@ def _on_change() -> None:
 
 
 def language_switch(where: Any = st.sidebar) -> None:
+    """The zh/English switch. Call it from the entry point (sidebar) or, through
+    `page_language_switch`, from a page whose sidebar is hidden — never both in one run."""
     current = lang()
     where.segmented_control(
         t("common.language", current),
@@ -53,3 +55,13 @@ def language_switch(where: Any = st.sidebar) -> None:
         on_change=_on_change,
         label_visibility="collapsed",
     )
+
+
+def page_language_switch(where: Any) -> None:
+    """The switch at the top of a participant page, unless the sidebar already holds it.
+
+    The entry point records each run whether it drew the sidebar switch; two widgets with
+    the key `lang_switch` in one run crash the page (issue 12: `/join` without `?w=`).
+    """
+    if not st.session_state.get(state.LANG_SWITCH_IN_SIDEBAR):
+        language_switch(where)

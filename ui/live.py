@@ -8,7 +8,7 @@ import streamlit as st
 from core import notes, results
 from core.qr import qr_png_bytes
 from core.reveal_policy import RevealDecision
-from core.workshops import WorkshopView, get_workshop, list_workshops
+from core.workshops import WorkshopView, get_workshop
 from ui.runtime import instance
 
 
@@ -28,13 +28,29 @@ def wall(code: str, question: int) -> list[notes.NoteView]:
 
 
 @st.cache_data(ttl=1, show_spinner=False)
+def console_wall(code: str, question: int) -> list[notes.NoteView]:
+    """The facilitator's view of a question's notes: hidden and waiting ones too.
+
+    Only the console calls this (after its grant was checked); the projector and phones read
+    `wall`, which never holds a waiting note.
+    """
+    return notes.wall(instance().db, code, question, include_hidden=True, include_pending=True)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def pending_notes(code: str, question: int) -> int:
+    """How many notes wait for their batch in this process (their text is never shown)."""
+    return notes.pending_count(instance().db, code, question)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def themes(code: str, question: int) -> list[notes.ThemeView]:
+    return notes.themes(instance().db, code, question)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
 def published(code: str) -> results.PublishedResults | None:
     return results.published_results(instance().db, code)
-
-
-@st.cache_data(ttl=5, show_spinner=False)
-def all_workshops() -> list[WorkshopView]:
-    return list_workshops(instance().db)
 
 
 @st.cache_data(ttl=1, show_spinner=False)
@@ -70,8 +86,10 @@ def forget_cached_reads() -> None:
         workshop,
         ballot_count,
         wall,
+        console_wall,
+        pending_notes,
+        themes,
         published,
-        all_workshops,
         opened_rankings,
         receipts,
     ):

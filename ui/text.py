@@ -21,6 +21,15 @@ def md_plain(text: str) -> str:
     return "  \n".join(escaped.splitlines())
 
 
+# Inside an HTML block Markdown is not parsed, but should a renderer ever do so (or GFM turn
+# a bare address into a link), these characters are written as entities: they look the same
+# and can never form an image, a link, emphasis or an autolinked URL.
+_MARKDOWN_IN_HTML = {c: f"&#{ord(c)};" for c in "[]()!*_`~#:.@\\|"}
+
+
 def html_plain(text: str) -> str:
     """`text` inside an HTML block: escaped, and no blank line that would end the block."""
-    return "<br>".join(html.escape(line) for line in (text or "").splitlines())
+    return "<br>".join(
+        "".join(_MARKDOWN_IN_HTML.get(ch) or html.escape(ch) for ch in line)
+        for line in (text or "").splitlines()
+    )

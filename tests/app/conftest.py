@@ -20,6 +20,28 @@ _st_config.set_option("client.showErrorDetails", "full")
 ADMIN = "admin-pass-123"
 
 
+class _NavigationAlreadySeen:
+    """Stands in for `PagesManager` inside the script runner: the flag a real server clears
+    for good once any session has run `st.navigation`."""
+
+    uses_pages_directory = False
+
+
+def through_the_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `AppTest.switch_page` run a page the way a running server does: through
+    `evaluation_app.py` (its sidebar, its language switch, its routing).
+
+    AppTest resets Streamlit's process-wide "pages/ folder" flag before every run, so on its
+    own it runs `pages/x.py` as a bare script (the old multipage mode) and hides every fault
+    that only shows when the entry point and the page render together (issue 12: two
+    `lang_switch` widgets on /join). The server clears that flag for good after the first
+    session; the script runner is told the same here.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    monkeypatch.setattr(script_runner, "PagesManager", _NavigationAlreadySeen)
+
+
 @pytest.fixture
 def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Instance]:
     """Point the app at a fresh database and clear the process-wide cached instance."""
@@ -27,6 +49,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Instanc
     monkeypatch.setenv("BEIDUI_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("BEIDUI_ADMIN_PASSWORD", ADMIN)
     monkeypatch.setenv("BASE_URL", "http://beidui.test")
+    through_the_entry_point(monkeypatch)
     from ui.runtime import instance
 
     instance.clear()
@@ -45,6 +68,31 @@ def make_app(query: dict[str, str] | None = None, locale: str | None = None) -> 
     return at
 
 
-def confirm_box(at: AppTest) -> object:
-    """The console's stage-change confirmation (its key changes after every move)."""
-    return next(c for c in at.checkbox if (c.key or "").startswith("confirm_move_"))
+def unlock_console(at: AppTest, code: str, passphrase: str) -> AppTest:
+    """Open the console of `code` the way a facilitator does: type the code and passphrase."""
+    at.text_input(key="unlock_code").input(code)
+    at.text_input(key="unlock_phrase").input(passphrase)
+    next(b for b in at.button if b.key and b.key.startswith("FormSubmitter:unlock")).click().run()
+    return at
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Choose a console tab (bound to the URL's `tab` parameter) by its label."""
+    at.session_state["tab"] = label
+    return at.run()
+
+
+def next_step(at: AppTest) -> AppTest:
+    """Press the console's "next" button, confirming when the step cannot be undone."""
+    at.button(key="next_step").click().run()
+    confirm = [b for b in at.button if b.key == "confirm_next"]
+    if confirm:
+        confirm[0].click().run()
+    return at
+
+
+def submit(at: AppTest, form: str) -> AppTest:
+    """Press the (first) submit button of the form named `form`."""
+    prefix = f"FormSubmitter:{form}-"
+    next(b for b in at.button if (b.key or "").startswith(prefix)).click().run()
+    return at

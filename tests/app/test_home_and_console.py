@@ -7,7 +7,7 @@ import pytest
 from core.domain import Stage
 from core.instance import Instance
 from core.workshops import list_workshops
-from tests.app.conftest import ADMIN, confirm_box, make_app
+from tests.app.conftest import ADMIN, make_app, next_step, submit, unlock_console
 
 
 @pytest.mark.parametrize(
@@ -37,30 +37,27 @@ def test_a_facilitator_creates_a_workshop_and_steps_it_forward(app_env: Instance
     assert at.title[0].value == "Facilitator console"
 
     at.text_input(key="admin_pw").input("wrong")
-    at.button[0].click().run()
+    submit(at, "admin_login")
     assert "admin password is not correct" in at.error[0].value
 
     at.text_input(key="admin_pw").input(ADMIN)
-    at.button[0].click().run()
+    submit(at, "admin_login")
     at.text_input(key="new_name").input("Annual meeting")
     at.text_input(key="new_phrase").input("facilitator secret 1")
     at.text_input(key="new_phrase2").input("facilitator secret 1")
-    at.button[0].click().run()
+    submit(at, "create_workshop")
     assert not at.exception
     [w] = list_workshops(app_env.db)
     assert w.name == "Annual meeting"
     assert w.code in at.success[0].value
 
-    at.selectbox(key="console_code").set_value(w.code).run()
-    at.text_input(key="unlock_phrase").input("wrong passphrase")
-    at.button[0].click().run()
+    assert at.text_input(key="unlock_code").value == w.code  # the new workshop, ready to open
+    unlock_console(at, w.code, "wrong passphrase")
     assert at.error, "a wrong passphrase must be refused with a message"
-    at.text_input(key="unlock_phrase").input("facilitator secret 1")
-    at.button[0].click().run()
+    unlock_console(at, w.code, "facilitator secret 1")
     assert not at.exception
 
-    confirm_box(at).check().run()
-    at.button(key="move").click().run()
+    next_step(at)
     assert list_workshops(app_env.db)[0].stage == Stage.QUESTIONS
 
 

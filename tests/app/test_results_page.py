@@ -10,7 +10,7 @@ from core.domain import Stage, StagePosition
 from core.instance import Instance
 from core.templates import available_templates
 from core.workshops import create_workshop, move_to, unlock_console
-from tests.app.conftest import make_app
+from tests.app.conftest import make_app, submit
 
 PASS = "facilitator secret 1"
 
@@ -35,11 +35,13 @@ def test_the_results_page_needs_the_passphrase_then_builds_a_signed_bundle(
     at = make_app({"lang": "en"}).run()
     at.switch_page("pages/results.py").run()
     assert not at.exception
+    assert not at.selectbox  # no list of workshops: the code is typed
+    at.text_input(key="results_code").input(code)
     at.text_input(key="results_phrase").input("wrong passphrase")
-    at.button[0].click().run()
+    submit(at, "results_unlock")
     assert at.error
     at.text_input(key="results_phrase").input(PASS)
-    at.button[0].click().run()
+    submit(at, "results_unlock")
     assert not at.exception
     at.button(key="prepare").click().run()
     assert not at.exception

@@ -16,7 +16,7 @@ from core.domain import Stage
 from core.instance import Instance
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
-from tests.app.conftest import confirm_box, make_app
+from tests.app.conftest import make_app, next_step, open_tab, unlock_console
 
 PASS = "facilitator secret 1"
 
@@ -24,19 +24,15 @@ PASS = "facilitator secret 1"
 def _console(code: str) -> object:
     at = make_app({"lang": "en"}).run()
     at.switch_page("pages/facilitator.py").run()
-    at.selectbox(key="console_code").set_value(code).run()
-    at.text_input(key="unlock_phrase").input(PASS)
-    at.button[0].click().run()
+    unlock_console(at, code, PASS)
     assert not at.exception
     return at
 
 
 def _move(at, target_label_part: str) -> None:  # type: ignore[no-untyped-def]
-    box = at.selectbox(key="target_stage")
-    match = next(o for o in box.options if target_label_part in o)
-    box.select(match).run()
-    confirm_box(at).check().run()
-    at.button(key="move").click().run()
+    """The one "next" button, pressed until the console's stage names the target."""
+    assert target_label_part in at.button(key="next_step").label
+    next_step(at)
     assert not at.exception
 
 
@@ -46,7 +42,8 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
 
     # 1. cards
     con = _console(code)
-    con.number_input(key="cards_n").set_value(5).run()
+    open_tab(con, "Voting cards")
+    con.number_input(key="cards_n").set_value(5)
     con.button(key="cards_generate").click().run()
     assert not con.exception
     assert ballots.card_counts(db, code).issued == 5
@@ -55,6 +52,7 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
 
     # 2. first question; a phone joins by typing the code
     _move(con, "question 1")
+    assert con.session_state["tab"] == "Voting cards"  # an action keeps the chosen tab
     phone = make_app({"lang": "en"}).run()
     phone.switch_page("pages/join.py").run()
     phone.text_input(key="join_code").input(code.lower())
@@ -79,6 +77,9 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     assert next(n for n in notes.wall(db, code, 0) if n.id == target.id).dots == 1
 
     # 4. voting with a card
+    con.run()
+    for q in (2, 3, 4):
+        _move(con, f"question {q}")
     _move(con, "Voting")
     phone.run()
     phone.text_input(key=f"card_{code}").input(cards[0])
@@ -124,17 +125,13 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     con.run()
     _move(con, "Voting closed")
     assert get_workshop(db, code).stage == Stage.CLOSED
-    box = con.selectbox(key="target_stage")
     con.text_input(key="stage_phrase").input("not the passphrase")
-    confirm_box(con).check().run()
-    con.button(key="move").click().run()
+    con.button(key="FormSubmitter:reveal_form-Next: Results revealed").click().run()
     assert con.error and get_workshop(db, code).stage == Stage.CLOSED
     con.text_input(key="stage_phrase").input(PASS)
-    confirm_box(con).check().run()
-    con.button(key="move").click().run()
+    con.button(key="FormSubmitter:reveal_form-Next: Results revealed").click().run()
     assert not con.exception
     assert get_workshop(db, code).stage == Stage.REVEALED
-    assert box is not None
 
     # 7. projector and receipts
     projector = make_app({"lang": "en", "w": code}).run()
@@ -155,8 +152,10 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     assert any(fingerprint in c.value for c in projector.caption)
 
 
-def test_a_wrong_stage_move_is_refused_with_a_message(app_env: Instance) -> None:
+def test_from_draft_the_console_offers_the_first_question_never_the_reveal(
+    app_env: Instance,
+) -> None:
     code = create_workshop(app_env.db, available_templates()["default"], "W", PASS)
     con = _console(code)
-    labels = con.selectbox(key="target_stage").options
-    assert not any("Results revealed" in o for o in labels)  # never offered from draft
+    assert "question 1" in con.button(key="next_step").label
+    assert not any("Results revealed" in (b.label or "") for b in con.button)

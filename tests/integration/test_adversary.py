@@ -164,7 +164,12 @@ def test_no_column_anywhere_holds_a_time_finer_than_a_stage_change(instance: Ins
         for c in t.columns
         if c.type.python_type is datetime
     }
-    assert time_columns == {("workshops", "created_at"), ("workshops", "stage_changed_at")}
+    # A console session's expiry is the organiser's, never a participant's (issue 12).
+    assert time_columns == {
+        ("workshops", "created_at"),
+        ("workshops", "stage_changed_at"),
+        ("console_sessions", "expires_at"),
+    }
     for table, rows in dump(room.db).items():
         for row in rows:
             for name, value in row.items():

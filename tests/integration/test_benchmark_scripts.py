@@ -63,3 +63,20 @@ def test_the_notes_benchmark_prints_its_figures_and_stores_every_whole_batch() -
     assert re.fullmatch(r"notes: sqlite=\d+/s k=5 stored=40 waiting=2", lines[-1]), lines
     if PG_URL:
         assert any(re.fullmatch(r"notes-postgresql: \d+/s", line) for line in lines)
+
+
+def test_the_doors_benchmark_prints_attempts_per_minute() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.doors"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"doors: same-client=\d+/min fresh-clients=\d+/min honest-wait=\d+s limiter=\d+ ops/s",
+        last,
+    ), last

@@ -81,7 +81,8 @@ def test_ranked_bars_show_rank_label_and_points_in_large_type() -> None:
     result = tally.points(BALLOTS, METHODS, 3)
     spec = charts.ranked_bars(result, LABELS, "zh").to_dict()
     text = json.dumps(spec, ensure_ascii=False)
-    assert "1. 非限定性资金" in text or "1. 共创基金" in text
+    first = result.rows()[0]
+    assert f"{tally.place_text(first)}. {LABELS[first.method]}" in text
     assert spec["config"]["axis"]["labelFontSize"] >= 28
     assert t("tally.method.points.score", "zh") in text
 
@@ -89,7 +90,7 @@ def test_ranked_bars_show_rank_label_and_points_in_large_type() -> None:
 def test_the_ranked_table_holds_the_same_figures_as_the_chart() -> None:
     result = tally.points(BALLOTS, METHODS, 3)
     table = charts.ranked_table(result, LABELS, "en")
-    assert [row["Rank"] for row in table] == [r.rank for r in result.rows()]
+    assert [row["Rank"] for row in table] == [tally.place_text(r) for r in result.rows()]
     assert [row["Points"] for row in table] == [r.score for r in result.rows()]
     assert [row["Method"] for row in table] == [LABELS[m] for m in result.order]
 
@@ -184,3 +185,16 @@ def test_the_ranked_chart_keeps_its_bars_visible_with_long_names_at_projector_wi
     for label in _scene_items(scene, "axis-label"):
         lines = label["text"] if isinstance(label["text"], list) else [label["text"]]
         assert all(display_units(line) <= WRAP_UNITS for line in lines), lines
+
+
+def test_tied_places_read_the_same_on_every_screen() -> None:
+    """Issue 12: the projector showed 5, 5, 7, 7 and phones 5, 6, 7, 8 — one rule now."""
+    result = tally.TallyResult(
+        counting="points",
+        ranks=((1, ("a",)), (2, ("b", "c")), (4, ("d",))),
+        scores={"a": 9, "b": 5, "c": 5, "d": 1},
+        ballot_count=3,
+    )
+    assert [tally.place_text(r) for r in result.rows()] == ["1", "2=", "2=", "4"]
+    table = charts.ranked_table(result, {m: m for m in "abcd"}, "en")
+    assert [row["Rank"] for row in table] == ["1", "2=", "2=", "4"]

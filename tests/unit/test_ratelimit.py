@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,11 +122,15 @@ def test_a_room_under_pressure_makes_each_failing_client_wait_after_one_failure(
     # Many fresh sessions, one guess each, fill the workshop's budget...
     for i in range(21):
         fail(limiter, "W1", f"fresh-session-{i}", 1)
-    # ...so the next failing session waits after its very first failure,
+    # ...so the next failing session waits after its very first failure (2 s: seconds),
+    clock.advance(1)
     fail(limiter, "W1", "fresh-session-x", 1)
-    with pytest.raises(TooManyAttempts):
+    with pytest.raises(TooManyAttempts) as caught:
         limiter.check("W1", "fresh-session-x")
-    # while a participant with a correct code is never stopped, and other rooms are unaffected.
+    assert caught.value.retry_after_s == 2
+    # while a participant with a correct code waits about a second at most, and other rooms
+    # are unaffected.
+    clock.advance(1)
     limiter.check("W1", "participant-with-valid-code")
     fail(limiter, "W2", "phone-in-another-room", 1)
     limiter.check("W2", "phone-in-another-room")
@@ -232,3 +237,55 @@ def test_the_limiter_is_safe_under_many_threads(clock: FakeClock) -> None:
     for n in range(16):
         with pytest.raises(TooManyAttempts):
             limiter.check("W1", f"thread-{n}")
+
+
+def test_under_pressure_fresh_sessions_do_not_multiply_an_attackers_guesses(
+    clock: FakeClock,
+) -> None:
+    """Issue 12: a new browser session per guess reset the card limiter (736 guesses/min)."""
+    limiter = AttemptLimiter(clock=clock)
+    passed = 0
+    for i in range(2000):  # one minute of guesses, each from a brand-new session
+        clock.advance(0.03)
+        try:
+            limiter.check("W1", f"fresh-{i}")
+        except TooManyAttempts:
+            continue
+        passed += 1
+        limiter.record_failure("W1", f"fresh-{i}")
+    # 60 free failures fill the room's budget, then at most 4 a second get through.
+    assert passed < 60 + 4 * 60 + 10
+
+
+def test_under_pressure_a_correct_code_waits_seconds_at_most(clock: FakeClock) -> None:
+    limiter = AttemptLimiter(clock=clock)
+    for i in range(200):
+        clock.advance(0.01)
+        try:
+            limiter.check("W1", f"attacker-{i}")
+        except TooManyAttempts:
+            continue
+        limiter.record_failure("W1", f"attacker-{i}")
+    with pytest.raises(TooManyAttempts) as caught:
+        limiter.check("W1", "honest")
+        limiter.check("W1", "honest-2")
+    assert caught.value.retry_after_s <= 1
+
+
+def test_admin_password_guesses_are_limited_per_client_and_a_new_session_does_not_reset_them(
+    tmp_path: Path,
+) -> None:
+    """Issue 12: 500 admin-password guesses in 26 s met no limit. The client key is the
+    address (ui.doors.client_key), so a fresh browser session is the same client."""
+    from core.config import Settings
+    from core.instance import WrongAdminPassword, admin_login
+
+    settings = Settings(database_url="sqlite://", data_dir=tmp_path, admin_password="right-one")
+    for _ in range(5):
+        with pytest.raises(WrongAdminPassword):
+            admin_login(settings, "guess", client_key="ip:198.51.100.7")
+    with pytest.raises(WrongAdminPassword):
+        admin_login(settings, "guess", client_key="ip:198.51.100.7")
+    with pytest.raises(TooManyAttempts):
+        admin_login(settings, "right-one", client_key="ip:198.51.100.7")
+    admin_login(settings, "right-one", client_key="ip:203.0.113.9")  # someone else: fine

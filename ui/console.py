@@ -1,0 +1,65 @@
+"""The facilitator's open console in this browser: kept in the session and in the URL.
+
+Only the console token travels (query parameter `console`): a random value the database
+knows only as a keyed hash, that expires (core.workshops.CONSOLE_SESSION_LIFETIME) and that
+"lock" ends everywhere. The passphrase never reaches the browser after it is typed. A reload,
+or a laptop waking after the session's time-to-live, finds the token in the URL and resumes.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import BeiduiError
+from core.workshops import end_console, resume_console
+from ui import state
+from ui.runtime import instance
+
+CONSOLE_PARAM = "console"
+
+
+def grants() -> dict[str, str]:
+    granted: dict[str, str] = st.session_state.setdefault(state.GRANTS, {})
+    return granted
+
+
+def restore_from_url() -> None:
+    """Called by the entry point: a console token in the URL reopens its workshop."""
+    token = st.query_params.get(CONSOLE_PARAM)
+    if not token or token in grants().values():
+        return
+    inst = instance()
+    try:
+        code = resume_console(inst.db, inst.secret_key, token)
+    except BeiduiError:  # ended or expired: the facilitator types the passphrase again
+        st.query_params.pop(CONSOLE_PARAM, None)
+        return
+    grants()[code] = token
+    st.session_state[state.CONSOLE_CODE] = code
+
+
+def open_console() -> tuple[str, str] | None:
+    """(join code, token) of the console open in this session, written back to the URL."""
+    code = st.session_state.get(state.CONSOLE_CODE)
+    token = grants().get(code) if code else None
+    if not code or not token:
+        return None
+    if st.query_params.get(CONSOLE_PARAM) != token:
+        st.query_params[CONSOLE_PARAM] = token
+    return code, token
+
+
+def remember(code: str, token: str) -> None:
+    grants()[code] = token
+    st.session_state[state.CONSOLE_CODE] = code
+    st.query_params[CONSOLE_PARAM] = token
+
+
+def lock(code: str) -> None:
+    """End the console session on the server and forget it here."""
+    token = grants().pop(code, None)
+    st.session_state.pop(state.CONSOLE_CODE, None)
+    st.query_params.pop(CONSOLE_PARAM, None)
+    if token:
+        inst = instance()
+        end_console(inst.db, inst.secret_key, token)
