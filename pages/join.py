@@ -7,16 +7,14 @@ receipt that proves inclusion, never content.
 
 from __future__ import annotations
 
-import random
-
 import streamlit as st
 
-from core import ballots, notes
+from core import notes
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.tally import DEFAULT_COUNTING
 from core.workshops import WorkshopView
-from ui import live, state
+from ui import ballot_component, live, state
 from ui.i18n import error_text, lang, language_switch, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
@@ -138,134 +136,21 @@ def questions_stage() -> None:
     the_wall()
 
 
-def _client_key() -> str:
-    """An opaque per-session key for the failed-attempt limiter (kept only in memory)."""
-    return str(
-        st.session_state.setdefault("_limiter_client", random.SystemRandom().getrandbits(128))
-    )
-
-
-def _ballot_keys() -> dict[str, str]:
-    return {
-        "card": f"card_{w.code}",
-        "ranking": f"ranking_{w.code}",
-        "role": f"role_{w.code}",
-        "review": f"review_{w.code}",
-        "error": f"cast_error_{w.code}",
-        "receipt": f"receipt_{w.code}",
-        "order": f"order_{w.code}",
-    }
-
-
-def _to_review() -> None:
-    """Form submitted: hold the ballot for the review step (a callback: no extra rerun)."""
-    keys = _ballot_keys()
-    ranking = list(st.session_state.get(keys["ranking"]) or [])
-    if not ranking:
-        st.session_state[keys["error"]] = tr("join.rank_something")
-        return
-    st.session_state[keys["review"]] = {
-        "card": st.session_state.get(keys["card"]),
-        "ranking": ranking,
-        "role": st.session_state.get(keys["role"]),
-    }
-
-
-def _back_to_ballot() -> None:
-    keys = _ballot_keys()
-    pending = st.session_state.pop(keys["review"], None)
-    if pending:  # put the choices back into the form's widgets
-        st.session_state[keys["ranking"]] = pending["ranking"]
-        st.session_state[keys["role"]] = pending["role"]
-        if pending["card"] is not None:
-            st.session_state[keys["card"]] = pending["card"]
-
-
-def _cast() -> None:
-    """The one core call of the ballot. Afterwards nothing the ballot said stays here."""
-    keys = _ballot_keys()
-    pending = st.session_state.get(keys["review"])
-    if not pending:
-        return
-    try:
-        receipt = ballots.cast_ballot(
-            inst.db,
-            inst.secret_key,
-            w.code,
-            pending["card"],
-            pending["ranking"],
-            pending["role"],
-            client_key=_client_key(),
-        )
-    except BeiduiError as err:
-        st.session_state[keys["error"]] = error_text(err)
-        return
-    for name in ("card", "ranking", "role", "review", "order"):
-        st.session_state.pop(keys[name], None)
-    st.session_state[keys["receipt"]] = receipt
-    live.ballot_count.clear()
-
-
 def voting_stage() -> None:
-    keys = _ballot_keys()
-    if receipt := st.session_state.get(keys["receipt"]):
+    receipt_key = f"receipt_{w.code}"
+    if receipt := st.session_state.get(receipt_key):
         st.success(tr("join.thank_you"))
         st.markdown(f"## {tr('join.your_receipt')}\n# `{receipt}`")
         st.caption(tr("join.receipt_explained"))
         return
     st.header(tr("join.vote_title"))
-    if error := st.session_state.pop(keys["error"], None):
-        st.error(error)
-    labels = w.method_labels(L)
-    pending = st.session_state.get(keys["review"])
-    if pending is not None:
-        # Review, then confirm: "1. … 2. …" exactly as it will be sealed.
-        st.markdown(f"#### {tr('join.review')}")
-        st.markdown(
-            "\n".join(f"{i}. {md_plain(labels[m])}" for i, m in enumerate(pending["ranking"], 1))
-        )
-        if pending["role"]:
-            role_name = next(r.label.get(L) for r in w.roles if r.key == pending["role"])
-            st.caption(tr("join.review_role", role=md_plain(role_name)))
-        st.button(tr("join.cast"), type="primary", key="cast", on_click=_cast)
-        st.button(tr("join.change"), key="change_ballot", on_click=_back_to_ballot)
-        return
-    st.markdown(tr("join.vote_intro", k=w.ballot_size))
-    if w.is_open_mode:
-        st.warning(tr("join.open_mode_warning"))
-    # Each phone lists the methods in its own random order so position does not sway votes.
-    if set(st.session_state.get(keys["order"], ())) != set(w.method_keys):
-        shuffled = list(w.method_keys)
-        random.SystemRandom().shuffle(shuffled)
-        st.session_state[keys["order"]] = shuffled
-    role_labels = {r.key: r.label.get(L) for r in w.roles}
-    # One form: choosing costs no server round trip; the phone talks to us once per step.
-    with st.form(f"ballot_{w.code}", border=False, enter_to_submit=False):
-        if not w.is_open_mode:
-            st.text_input(
-                tr("join.card_code"),
-                key=keys["card"],
-                placeholder="XXXX-XXXX-XX",
-                help=tr("join.card_help"),
-            )
-        st.multiselect(
-            tr("join.rank_label", k=w.ballot_size),
-            st.session_state[keys["order"]],
-            format_func=labels.__getitem__,
-            max_selections=w.ballot_size,
-            select_all=False,  # tap order is the ranking: "all" would rank in list order
-            key=keys["ranking"],
-            placeholder=tr("join.rank_placeholder"),
-        )
-        st.selectbox(
-            tr("join.role_label", k=w.anonymity_k),
-            [None, *role_labels],
-            format_func=lambda r: tr("join.role_none") if r is None else role_labels[r],
-            key=keys["role"],
-        )
-        st.form_submit_button(
-            tr("join.review_button"), type="primary", key="review", on_click=_to_review
-        )
+    # Ranking, review, card and cast live in the component: one request to our route, which
+    # calls core's casting service. The page gets back only the receipt.
+    if receipt := ballot_component.ballot(w, L, card=st.session_state.get(f"card_{w.code}")):
+        st.session_state[receipt_key] = receipt
+        st.session_state.pop(f"card_{w.code}", None)
+        live.ballot_count.clear()
+        st.rerun()  # show the receipt view, and follow the room again until the reveal
     with st.expander(tr("join.what_methods_mean")):
         st.markdown(
             "\n".join(

@@ -290,41 +290,53 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         move_stage(console, "Voting")
         expect(projector.get_by_text("Secret ballot in progress")).to_be_visible()
         expect(projector.locator(".bd-count")).to_have_text("0")
-        for i, phone in enumerate(phones):
+        for phone in phones:
             expect(phone.get_by_role("heading", name="Secret ballot")).to_be_visible()
-            card_field = phone.get_by_label("Voting card code", exact=True)
-            expect(card_field).to_have_value(cards[i])  # filled from the link, like the QR
         step("4. phones tap their rankings")
         for n in range(max(len(r) for r in BALLOTS)):
             tapping = [(p, r) for p, r in zip(phones, BALLOTS, strict=True) if len(r) > n]
             for phone, ranking in tapping:
-                tap(phone, code, ranking[n])
-            for phone, _ in tapping:
-                expect(widget(phone, f"ranking_{code}").locator("[data-tag]")).to_have_count(n + 1)
-        for phone in phones:
-            phone.keyboard.press("Escape")  # close the list so it does not cover the form
-        role = phones[0].get_by_role("combobox", name=re.compile("^Your role"))
-        role.click()
-        phones[0].get_by_role("option", name="Partner", exact=True).click()
-        expect(role).to_have_value("Partner")
+                phone.get_by_role("button", name=ranking[n], exact=True).click()
+            for phone, ranking in tapping:
+                # The chip now carries its rank, and says so to a screen reader.
+                ranked = f"Ranked {n + 1}: {ranking[n]}. Tap to remove it."
+                expect(phone.get_by_role("button", name=ranked, exact=True)).to_be_visible()
+        phones[0].get_by_label(re.compile("^Your role")).select_option(label="Partner")
         for phone in phones:
             phone.get_by_role("button", name="Review my ranking").click()
-        for phone, ranking in zip(phones, BALLOTS, strict=True):
-            review = phone.locator('[data-testid="stMarkdownContainer"] ol li')
+        for i, (phone, ranking) in enumerate(zip(phones, BALLOTS, strict=True)):
+            review = phone.locator("ol.review li")
             expect(review).to_have_text(ranking)  # "1. … 2. …" exactly as it will be sealed
+            # The card field is on the review screen, filled from the link like the QR.
+            card_field = phone.get_by_label("Voting card code", exact=True)
+            expect(card_field).to_have_value(cards[i])
+            expect(card_field).to_be_focused()
         expect(phones[0].get_by_text("Your role: Partner")).to_be_visible()
         shot(phones[0], artifacts, "05-phone-ballot-review")
         step("4. phones reviewed")
+        # A card typed wrong is refused ON the review screen, next to the field, and the
+        # ranking waits there; the corrected card then casts.
+        wrong = phones[1].get_by_label("Voting card code", exact=True)
+        wrong.fill("")
+        phones[1].get_by_role("button", name=re.compile("^Confirm and cast")).click()
+        expect(phones[1].get_by_role("alert")).to_have_text(
+            re.compile("enter the code on your card")
+        )
+        expect(phones[1].locator("ol.review li")).to_have_text(BALLOTS[1])
+        wrong.fill(cards[1])
         receipts: list[str] = []
         for group in (phones[:4], phones[4:]):
             for phone in group:
                 phone.get_by_role("button", name=re.compile("^Confirm and cast")).click()
             for phone in group:
+                # The component shows the receipt the route answered with and hands it to
+                # the page, which keeps it (its own receipt view replaces the component).
+                page_receipt = phone.locator('[data-testid="stMarkdownContainer"] h1 code')
+                expect(page_receipt).to_have_text(re.compile(r"^[0-9A-Z]{5}-[0-9A-Z]{5}$"))
                 expect(phone.get_by_text("Thank you! Your ballot is sealed.")).to_be_visible()
-                receipt = phone.locator('[data-testid="stMarkdownContainer"] h1 code')
-                receipts.append(receipt.inner_text())
+                receipts.append(page_receipt.inner_text())
                 # The ranking is gone from the phone: only the receipt remains to be shown.
-                expect(phone.locator('[data-testid="stMarkdownContainer"] ol li')).to_have_count(0)
+                expect(phone.locator("ol.review li")).to_have_count(0)
             expect(projector.locator(".bd-count")).to_have_text(str(len(receipts)))
         assert len(set(receipts)) == len(BALLOTS)
         shot(phones[0], artifacts, "06-phone-receipt")

@@ -1,0 +1,209 @@
+"""The ballot's hot path: one POST from the phone's ballot component, answered with a receipt.
+
+Protocol (JSON both ways; `lang` picks the language of `message`):
+
+    POST /api/ballot         {workshop, token, card, ranking: [method keys], role, lang}
+    POST /api/ballot/status  {workshop, token, ticket, lang}
+
+Both answer one of
+    200 {"state": "stored",  "receipt": R}
+    202 {"state": "waiting", "ticket": T, "waiting_for": N}   (poll /status with T)
+    4xx {"state": "refused", "error": KEY, "message": TEXT}
+where KEY is the domain error's locale key (the same named errors the pages show) or
+`web.forbidden` (origin/token check failed, 403), `web.bad_request` (400),
+`web.unknown_ticket` (404); `crypto.too_many_attempts` comes with 429.
+
+Why a request can be trusted (XSRF): the route accepts only `application/json` (a
+cross-site form cannot send it without a CORS preflight, which we never grant), only with
+an `Origin` whose host is this request's `Host` (browsers always send Origin on a POST),
+and only with a page token (`web.page_token`) minted for this workshop by a page we
+rendered. Streamlit's own XSRF cookie is not reused: it is an internal of the websocket
+handshake and would tie the route to one replica's cookie secret; the signed token is
+stateless, so any replica behind the proxy can check it.
+
+Nothing about the request is logged or stored: the token's nonce is the card limiter's
+in-memory client key and goes nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core import ballots
+from core.errors import BeiduiError
+from core.i18n import normalize_language, t, tm
+from core.instance import Instance
+from core.ratelimit import TooManyAttempts
+from web import page_token
+from web.runtime import instance
+
+MAX_BODY_BYTES = 4096  # a ballot is a code, a card, at most a dozen keys and a role
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the phone is told: stored (with a receipt), waiting (with a ticket) or refused."""
+
+    state: str
+    receipt: str | None = None
+    ticket: str | None = None
+    waiting_for: int = 0
+
+
+# --- the seam: the only two places that call core's casting service ------------------------
+# With today's core, `cast_ballot` seals and stores at once, so the answer is always
+# "stored". When casting becomes mixed batches, swap these two bodies for
+#   ticket = ballots.submit_ballot(db, key, code, card, ranking, role, client_key=...)
+#   return _answer(ballots.ballot_status(ticket.id))
+# and `status`'s body for `_answer(ballots.ballot_status(ticket))`, where `_answer` maps
+# BallotStatus: stored -> Answer("stored", receipt), waiting -> Answer("waiting", ticket,
+# waiting_for), refused -> raise its named error. The routes, the protocol and the
+# component stay as they are.
+
+
+def submit(
+    inst: Instance,
+    code: str,
+    card: str | None,
+    ranking: list[str],
+    role: str | None,
+    *,
+    client_key: str,
+) -> Answer:
+    """Hand one ballot to core; raises core's named errors unchanged."""
+    receipt = ballots.cast_ballot(
+        inst.db, inst.secret_key, code, card, ranking, role, client_key=client_key
+    )
+    return Answer(state="stored", receipt=receipt)
+
+
+def status(inst: Instance, ticket: str) -> Answer | None:
+    """Where a waiting ballot is; None for a ticket core does not know (today: every one)."""
+    return None
+
+
+# --- request checks ---------------------------------------------------------------------
+
+
+def _refused(status_code: int, key: str, lang: str, **params: Any) -> JSONResponse:
+    return _json({"state": "refused", "error": key, "message": t(key, lang, **params)}, status_code)
+
+
+def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
+    # Receipts and tickets must never sit in a shared cache.
+    return JSONResponse(body, status_code, headers={"Cache-Control": "no-store"})
+
+
+def _answer(answer: Answer) -> JSONResponse:
+    if answer.state == "stored":
+        return _json({"state": "stored", "receipt": answer.receipt})
+    return _json(
+        {"state": "waiting", "ticket": answer.ticket, "waiting_for": answer.waiting_for}, 202
+    )
+
+
+def same_origin(request: Request) -> bool:
+    """The browser's Origin names the host this request was sent to (via the proxy, too)."""
+    origin = request.headers.get("origin")
+    host = request.headers.get("host")
+    if not origin or not host or origin == "null":
+        return False
+    return urlsplit(origin).netloc.lower() == host.lower()
+
+
+async def _read_json(request: Request) -> dict[str, Any] | None:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return None
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+async def _checked(request: Request) -> tuple[dict[str, Any], str, str, str] | JSONResponse:
+    """(body, lang, code, client_key), or the refusal to send."""
+    data = await _read_json(request)
+    lang = normalize_language(str((data or {}).get("lang") or ""))
+    if not same_origin(request):
+        return _refused(403, "web.forbidden", lang)
+    if data is None:
+        return _refused(400, "web.bad_request", lang)
+    inst = instance()
+    try:
+        code = ballots.join_code(data.get("workshop"))  # type: ignore[arg-type]
+    except BeiduiError as err:
+        return _refusal_for(err, lang, 400)
+    token = page_token.check(inst.secret_key, code, data.get("token"))
+    if token is None:
+        return _refused(403, "web.forbidden", lang)
+    return data, lang, code, token.client_key
+
+
+def _refusal_for(err: BeiduiError, lang: str, status_code: int = 422) -> JSONResponse:
+    code = 429 if isinstance(err, TooManyAttempts) else status_code
+    return _json({"state": "refused", "error": err.key, "message": tm(err.message, lang)}, code)
+
+
+async def cast(request: Request) -> JSONResponse:
+    checked = await _checked(request)
+    if isinstance(checked, JSONResponse):
+        return checked
+    data, lang, code, client_key = checked
+    ranking = data.get("ranking")
+    if not isinstance(ranking, list) or not all(isinstance(m, str) for m in ranking):
+        return _refused(400, "web.bad_request", lang)
+    try:
+        answer = await run_in_threadpool(
+            submit,
+            instance(),
+            code,
+            _text_or_none(data.get("card")),
+            ranking,
+            _text_or_none(data.get("role")),
+            client_key=client_key,
+        )
+    except BeiduiError as err:
+        return _refusal_for(err, lang)
+    return _answer(answer)
+
+
+async def ballot_status(request: Request) -> JSONResponse:
+    checked = await _checked(request)
+    if isinstance(checked, JSONResponse):
+        return checked
+    data, lang, _code, _client = checked
+    ticket = data.get("ticket")
+    if not isinstance(ticket, str) or not ticket or len(ticket) > 100:
+        return _refused(400, "web.bad_request", lang)
+    try:
+        answer = await run_in_threadpool(status, instance(), ticket)
+    except BeiduiError as err:
+        return _refusal_for(err, lang)
+    if answer is None:
+        return _refused(404, "web.unknown_ticket", lang)
+    return _answer(answer)
+
+
+CAST_PATH = "/api/ballot"
+STATUS_PATH = "/api/ballot/status"
+
+ROUTES = [
+    Route(CAST_PATH, cast, methods=["POST"]),
+    Route(STATUS_PATH, ballot_status, methods=["POST"]),
+]
