@@ -121,6 +121,8 @@ def move_stage(page: Any, target: str, passphrase: str | None = None) -> None:
         settle(page)
     # The confirmation box gets a fresh key after every move, so it always starts unticked.
     box = page.locator('[class*="st-key-confirm_move_"]')
+    # Right after a move the old, ticked box can linger while the rerun draws the new one.
+    expect(box).to_have_count(1, timeout=TIMEOUT)
     confirm = box.get_by_role("checkbox")
     expect(confirm).not_to_be_checked(timeout=TIMEOUT)
     box.locator("label").click()
