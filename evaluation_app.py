@@ -19,7 +19,7 @@ from ui.crash import show_localized_error
 from ui.i18n import lang, language_switch, tr
 from ui.routing import mark_entry_point
 from ui.runtime import instance
-from web.app import MIDDLEWARE, ROUTES
+from web.app import MIDDLEWARE, ROUTES, lifespan
 
 
 def main() -> None:
@@ -73,5 +73,6 @@ else:  # imported by `streamlit run` (uvicorn): the ASGI app around the script
         "evaluation_app.py",
         routes=ROUTES,
         middleware=MIDDLEWARE,
+        lifespan=lifespan,
         on_script_error=show_localized_error,
     )

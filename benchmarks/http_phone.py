@@ -8,6 +8,7 @@ burst, reopened if the server or proxy closed it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -40,10 +41,8 @@ class HttpPhone:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(Exception):
                 await self._writer.wait_closed()
-            except Exception:
-                pass
         self._reader = self._writer = None
 
     async def post_json(self, path: str, body: dict[str, Any], timeout: float = 60.0) -> Reply:

@@ -96,6 +96,7 @@ class StreamlitClient:
         self.values: dict[str, Any] = {}  # widget id -> (value field, value) the tab holds
         self.auto_reruns: dict[str, float] = {}  # fragment id -> interval (s)
         self.components: dict[str, Any] = {}  # custom component (v2) name -> its JSON data
+        self.component_ids: dict[str, str] = {}  # custom component (v2) name -> widget id
         self._inbox: asyncio.Queue[ForwardMsg | None] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self.bytes_in = 0
@@ -240,6 +241,7 @@ class StreamlitClient:
             elif etype == "bidi_component" and el.bidi_component.WhichOneof("data") == "json":
                 comp = el.bidi_component
                 self.components[comp.component_name] = json.loads(comp.json)
+                self.component_ids[comp.component_name] = comp.id
             elif result is not None and etype == "markdown":
                 result.markdown.append(el.markdown.body)
             elif result is not None and etype == "exception":

@@ -63,6 +63,14 @@ if card_from_link := st.query_params.get("card"):
     del st.query_params["card"]
 
 st.caption(f"{md_plain(w.name)} · {tr('common.workshop_code')} {w.code}")
+# The receipt the ballot component handed back (a few seconds after it showed it, maybe
+# after the stage moved on): the page keeps it, and the ballot's card goes.
+receipt_key = f"receipt_{w.code}"
+handed_back = ballot_component.handed_back_receipt(w.code)
+if handed_back and st.session_state.get(receipt_key) != handed_back:
+    st.session_state[receipt_key] = handed_back
+    st.session_state.pop(f"card_{w.code}", None)
+    live.ballot_count.clear()
 seen_key = f"seen_stage_{w.code}"
 st.session_state[seen_key] = (w.stage, w.current_question)
 
@@ -80,7 +88,7 @@ def follow_the_room() -> None:
 
 # A phone filling in its ballot does not poll: stages only move forward, and a cast after
 # the close is refused with a clear message anyway.
-if not (w.stage == Stage.VOTING and not st.session_state.get(f"receipt_{w.code}")):
+if not (w.stage == Stage.VOTING and not st.session_state.get(receipt_key)):
     follow_the_room()
 
 # --- stages -----------------------------------------------------------------------------
@@ -137,7 +145,6 @@ def questions_stage() -> None:
 
 
 def voting_stage() -> None:
-    receipt_key = f"receipt_{w.code}"
     if receipt := st.session_state.get(receipt_key):
         st.success(tr("join.thank_you"))
         st.markdown(f"## {tr('join.your_receipt')}\n# `{receipt}`")
@@ -145,12 +152,8 @@ def voting_stage() -> None:
         return
     st.header(tr("join.vote_title"))
     # Ranking, review, card and cast live in the component: one request to our route, which
-    # calls core's casting service. The page gets back only the receipt.
-    if receipt := ballot_component.ballot(w, L, card=st.session_state.get(f"card_{w.code}")):
-        st.session_state[receipt_key] = receipt
-        st.session_state.pop(f"card_{w.code}", None)
-        live.ballot_count.clear()
-        st.rerun()  # show the receipt view, and follow the room again until the reveal
+    # calls core's casting service. The page gets back only the receipt (see above).
+    ballot_component.ballot(w, L, card=st.session_state.get(f"card_{w.code}"))
     with st.expander(tr("join.what_methods_mean")):
         st.markdown(
             "\n".join(
@@ -168,7 +171,7 @@ def revealed_stage() -> None:
         labels = w.method_labels(L)
         rows = published.tallies[DEFAULT_COUNTING].rows()
         st.markdown("\n".join(f"{r.rank}. {md_plain(labels[r.method])} — {r.score}" for r in rows))
-    if receipt := st.session_state.get(f"receipt_{w.code}"):
+    if receipt := st.session_state.get(receipt_key):
         st.caption(tr("join.your_receipt") + f": `{receipt}`")
 
 

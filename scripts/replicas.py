@@ -32,7 +32,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,10 +202,8 @@ def main() -> None:
             print(f"replica r{i}: pid {s.process.pid} on {s.url}")
         print(f"nginx on {rep.url} (BASE_URL for phones: set it to this machine's address)")
         print("Ctrl-C stops everything.")
-        try:
+        with suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -32,9 +32,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    with tempfile.TemporaryDirectory(prefix="beidui-edge-") as tmp:
-        with streamlit_server(Path(tmp)) as srv:
-            yield srv
+    with (
+        tempfile.TemporaryDirectory(prefix="beidui-edge-") as tmp,
+        streamlit_server(Path(tmp)) as srv,
+    ):
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -228,7 +228,13 @@ function mount(root, data, setStateValue) {
       state.screen = "stored";
       live.textContent = "";
       render("#ballot-title");
-      setStateValue("receipt", answer.receipt);
+      // The page keeps the receipt (one script run); a little later, so that a room tapping
+      // at once gets its receipts before the server redraws every page.
+      const [low, high] = data.handbackMs;
+      setTimeout(
+        () => setStateValue("receipt", answer.receipt),
+        low + Math.random() * (high - low),
+      );
     } else if (answer.state === "waiting") {
       state.ranking = [];
       state.card = "";
@@ -274,9 +280,9 @@ function mount(root, data, setStateValue) {
   }
 
   render();
-  return () => {
-    if (pollTimer) clearTimeout(pollTimer);
-  };
+  // Streamlit may call the cleanup on a rerun while the phone still waits for its batch or
+  // is about to hand the receipt over: the timers stop by themselves once stored.
+  return () => {};
 }
 
 export default function (component) {
