@@ -97,6 +97,7 @@ class StreamlitClient:
         self.auto_reruns: dict[str, float] = {}  # fragment id -> interval (s)
         self.components: dict[str, Any] = {}  # custom component (v2) name -> its JSON data
         self.component_ids: dict[str, str] = {}  # custom component (v2) name -> widget id
+        self.extra_headers: dict[str, str] = {}  # e.g. a proxy's sticky cookie
         self._inbox: asyncio.Queue[ForwardMsg | None] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self.bytes_in = 0
@@ -112,6 +113,7 @@ class StreamlitClient:
             max_size=None,
             ping_interval=None,  # the server pings; the library answers by itself
             close_timeout=2,
+            additional_headers=self.extra_headers or None,
         )
         self._reader = asyncio.create_task(self._read_loop())
 
