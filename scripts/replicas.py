@@ -28,6 +28,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -36,6 +37,8 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.config import admin_password, settings_from_env
+from core.instance import lan_address
 from tests.server import Server, free_port, streamlit_server
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -46,7 +49,9 @@ def nginx_available() -> bool:
     return Path(NGINX).exists()
 
 
-def config_text(listen_port: int, backend_ports: list[int], run_dir: Path) -> str:
+def config_text(
+    listen_port: int, backend_ports: list[int], run_dir: Path, listen_host: str = "127.0.0.1"
+) -> str:
     """The nginx config for N replicas on loopback ports (no root needed to run it)."""
     names = [f"r{i}" for i in range(len(backend_ports))]
     upstreams = []
@@ -95,7 +100,7 @@ http {{
 {sticky}        default $fresh_replica;
     }}
     server {{
-        listen 127.0.0.1:{listen_port};
+        listen {listen_host}:{listen_port};
         client_max_body_size 6m;
         location = /_stcore/metrics {{ return 404; }}
         location / {{
@@ -147,6 +152,7 @@ def run_replicas(
     database_url: str,
     *,
     port: int | None = None,
+    listen_host: str = "127.0.0.1",
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[Replicas]:
     """Start n replicas (sharing `data_dir`'s secret) and nginx; stop all of them on exit."""
@@ -160,7 +166,7 @@ def run_replicas(
         ]
         run_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="beidui-nginx-")))
         conf = run_dir / "nginx.conf"
-        conf.write_text(config_text(port, [s.port for s in servers], run_dir))
+        conf.write_text(config_text(port, [s.port for s in servers], run_dir, listen_host))
         nginx = subprocess.Popen(
             [NGINX, "-c", str(conf), "-p", str(run_dir), "-e", str(run_dir / "error.log")],
             stdout=subprocess.DEVNULL,
@@ -183,6 +189,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--replicas", type=int, default=2)
     ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--host", default="0.0.0.0", help="where nginx listens (phones reach it)")
     ap.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     ap.add_argument(
         "--data-dir", type=Path, default=Path(os.environ.get("BEIDUI_DATA_DIR", "data"))
@@ -195,12 +202,28 @@ def main() -> None:
         )
     if not nginx_available():
         ap.error("nginx is not installed: apt-get install nginx (Debian)")
+    # A service manager stops with SIGTERM: unwind the context managers so that the replicas
+    # and nginx (each in its own session) stop too instead of lingering.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    data_dir = args.data_dir.resolve()
+    settings = settings_from_env({**os.environ, "BEIDUI_DATA_DIR": str(data_dir)})
+    shared = {
+        # Every replica: the same admin password and the same address in join links/QR.
+        "BEIDUI_ADMIN_PASSWORD": admin_password(settings),
+        "BASE_URL": os.environ.get("BASE_URL") or f"http://{lan_address()}:{args.port}",
+    }
     with run_replicas(
-        args.replicas, args.data_dir.resolve(), args.database_url, port=args.port
+        args.replicas,
+        data_dir,
+        args.database_url,
+        port=args.port,
+        listen_host=args.host,
+        extra_env=shared,
     ) as rep:
         for i, s in enumerate(rep.servers):
-            print(f"replica r{i}: pid {s.process.pid} on {s.url}")
-        print(f"nginx on {rep.url} (BASE_URL for phones: set it to this machine's address)")
+            print(f"replica r{i}: pid {s.process.pid} on {s.url} (log {s.log_path})")
+        print(f"nginx on {args.host}:{rep.port}; phones open {shared['BASE_URL']}")
+        print(f"admin password: {shared['BEIDUI_ADMIN_PASSWORD']}")
         print("Ctrl-C stops everything.")
         with suppress(KeyboardInterrupt):
             signal.pause()
