@@ -33,10 +33,11 @@ _COMPONENT = st.components.v2.component(
 # How often a phone whose ballot waits for its mixed batch asks again.
 POLL_MS = 1500
 # The component shows the receipt at once, and hands it to the page (one script run) a
-# random 1-6 s later: a room that taps at once would otherwise queue a script run per phone
+# random 1-10 s later: a room that taps at once would otherwise queue a script run per phone
 # behind the other phones' ballots (benchmarks/room.py measured p95 4 s instead of 0.3 s
-# for 200 phones when every phone handed back at once).
-HANDBACK_DELAY_MS = (1000, 6000)
+# for 200 phones when every phone handed back at once; with 1,000 phones on PostgreSQL a
+# 1-6 s spread still overlapped the burst).
+HANDBACK_DELAY_MS = (1000, 10000)
 
 _TEXT_KEYS = (
     "vote_intro",

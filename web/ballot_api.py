@@ -27,7 +27,9 @@ in-memory client key and goes nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +48,13 @@ from web import page_token
 from web.runtime import instance
 
 MAX_BODY_BYTES = 4096  # a ballot is a code, a card, at most a dozen keys and a role
+# At most this many casts run in threads at once; the others wait in the event loop, which
+# costs nothing. Without it a burst of 1,000 phones put 28 threads on the GIL and more
+# casts than the PostgreSQL pool has connections (a pool timeout answered 500 to 34 of
+# 1,000 phones in benchmarks/room.py); 8 threads is what benchmarks/cast.py measures with.
+CAST_CONCURRENCY = 8
+_cast_slots = asyncio.Semaphore(CAST_CONCURRENCY)
+_LOG = logging.getLogger("beidui.web")
 
 
 @dataclass(frozen=True)
@@ -169,17 +178,22 @@ async def cast(request: Request) -> JSONResponse:
     if not isinstance(ranking, list) or not all(isinstance(m, str) for m in ranking):
         return _refused(400, "web.bad_request", lang)
     try:
-        answer = await run_in_threadpool(
-            submit,
-            instance(),
-            code,
-            _text_or_none(data.get("card")),
-            ranking,
-            _text_or_none(data.get("role")),
-            client_key=client_key,
-        )
+        async with _cast_slots:
+            answer = await run_in_threadpool(
+                submit,
+                instance(),
+                code,
+                _text_or_none(data.get("card")),
+                ranking,
+                _text_or_none(data.get("role")),
+                client_key=client_key,
+            )
     except BeiduiError as err:
         return _refusal_for(err, lang)
+    except Exception as exc:  # e.g. the database went away: say so, in the phone's language
+        # The type only: a message could carry the card, and logs outlive the workshop.
+        _LOG.error("ballot route failed: %s", type(exc).__name__)
+        return _refused(503, "errors.generic", lang)
     return _answer(answer)
 
 
