@@ -27,7 +27,11 @@ const CARD_ERRORS = new Set([
   "crypto.too_many_attempts",
 ]);
 
-function mount(root, data, setStateValue) {
+function mount(parent, data, setStateValue) {
+  // Our own box inside the host: Streamlit puts the component's <style> in the host too,
+  // and redrawing must not remove it.
+  const root = el("div", { class: "ballot-root" });
+  parent.append(root);
   const T = data.text;
   const state = {
     screen: "choose", // choose -> review -> (sending) -> waiting | stored
@@ -51,10 +55,15 @@ function mount(root, data, setStateValue) {
 
   function render(focusSelector) {
     const view = el("div", { class: "ballot", lang: data.lang === "zh" ? "zh-CN" : "en" });
-    if (state.screen === "choose") view.append(...chooseScreen());
-    else if (state.screen === "review") view.append(...reviewScreen());
-    else if (state.screen === "waiting") view.append(...waitingScreen());
-    else view.append(...storedScreen());
+    const parts =
+      state.screen === "choose"
+        ? chooseScreen()
+        : state.screen === "review"
+          ? reviewScreen()
+          : state.screen === "waiting"
+            ? waitingScreen()
+            : storedScreen();
+    view.append(...parts.filter(Boolean));
     view.append(live);
     root.replaceChildren(view);
     if (focusSelector) focusFirst(focusSelector);
@@ -291,9 +300,14 @@ export default function (component) {
   // the page hands a new ballot (another workshop or a fresh token).
   const host = parentElement.host || parentElement;
   const identity = `${data.workshop}|${data.token}|${data.lang}`;
-  if (host.__beiduiBallot && host.__beiduiBallot.identity === identity && parentElement.firstChild) {
+  if (
+    host.__beiduiBallot &&
+    host.__beiduiBallot.identity === identity &&
+    parentElement.querySelector(".ballot-root")
+  ) {
     return host.__beiduiBallot.cleanup;
   }
+  parentElement.querySelector(".ballot-root")?.remove(); // another workshop or language
   const cleanup = mount(parentElement, data, setStateValue);
   host.__beiduiBallot = { identity, cleanup };
   return cleanup;
