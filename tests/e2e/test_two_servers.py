@@ -77,35 +77,37 @@ async def vote(base_ws: str, code: str, card: str) -> tuple[str | None, list[str
 
 
 async def tap_ballot(c: Any, code: str, timeout: float) -> tuple[str | None, list[str]]:
-    """The taps of pages/join.py on a connected client: (receipt or None, texts shown).
+    """What a phone does on pages/join.py, on a connected client: open the page, then cast
+    as its ballot component does — ONE POST to the server's /api/ballot with the page's
+    token. (receipt or None, texts shown: the page's and the route's refusal message)."""
+    from benchmarks.http_phone import HttpPhone
 
-    Follows both ballot flows the page has had: one form with a review button (now), or a
-    ranking, a confirm checkbox and a cast button (before).
-    """
-    from benchmarks.streamlit_client import receipt_in
-
-    texts: list[str] = []
-
-    async def run(**kw: Any) -> None:
-        result = await c.run(timeout=timeout, **kw)
-        texts.extend(result.markdown + result.exceptions)
-        if result.status != "FINISHED_SUCCESSFULLY":
-            raise RuntimeError(f"page run ended {result.status}")
-
-    await run()
-    ranking = c.widget(f"ranking_{code}")
-    c.set_value(f"ranking_{code}", "string_array_value", list(ranking.element.options)[:3])
+    result = await c.run(timeout=timeout)
+    texts = result.markdown + result.exceptions
+    if result.status != "FINISHED_SUCCESSFULLY":
+        raise RuntimeError(f"page run ended {result.status}")
+    data = c.components["beidui_ballot"]
+    base = c.url.replace("ws://", "http://").removesuffix("/_stcore/stream")
+    http = HttpPhone(base)
     try:
-        review = c.widget("review")
-    except KeyError:
-        await run()
-        c.set_value(f"confirm_{code}", "bool_value", True)
-        await run()
-    else:
-        await run(triggers=[review.id])
-    await run(triggers=[c.widget("cast").id])
-    receipt = next((r for b in texts if (r := receipt_in(b))), None)
-    return receipt, texts
+        reply = await http.post_json(
+            data["endpoint"],
+            {
+                "workshop": data["workshop"],
+                "token": data["token"],
+                "card": data["card"],
+                "ranking": [m["key"] for m in data["methods"][:3]],
+                "lang": data["lang"],
+            },
+            timeout=timeout,
+        )
+    finally:
+        await http.close()
+    if reply.status == 0:
+        raise ConnectionError(f"no answer from {base}")
+    if reply.body.get("state") == "stored":
+        return str(reply.body["receipt"]), texts
+    return None, [*texts, str(reply.body.get("message", reply.body))]
 
 
 async def projector_count(base_ws: str, code: str, expected: int, timeout: float = 30) -> int:
