@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 PORT    ?= 8501
 PYTHON  ?= python3
 
-.PHONY: run test test-quick lint bench setup clean-venv
+.PHONY: run run-replicas test test-quick lint bench setup clean-venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,17 @@ run: $(VENV)/.installed
 	$(PY) -m core.setup
 	$(PY) -m streamlit run evaluation_app.py --server.port $(PORT) --server.address 0.0.0.0 \
 		--browser.serverAddress "$$($(PY) -m core.setup --host)" --browser.serverPort $(PORT)
+
+## make run-replicas N=2: N app processes on one PostgreSQL behind nginx on $(PORT)
+## (needs DATABASE_URL=postgresql+psycopg://… and Debian's nginx; docs/deployment.md)
+N ?= 2
+run-replicas: $(VENV)/.installed
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+		echo "nginx is missing: sudo apt-get install nginx (Debian), then run this again."; exit 1; }
+	@case "$$DATABASE_URL" in postgresql*) ;; *) \
+		echo "Replicas share one PostgreSQL: set DATABASE_URL=postgresql+psycopg://user@host:5432/db"; \
+		echo "(SQLite is for one process: use 'make run')."; exit 1;; esac
+	$(PY) -m scripts.replicas --replicas $(N) --port $(PORT)
 
 ## make test: lint, type-check core/, then the whole pytest suite
 test: $(VENV)/.installed-dev lint

@@ -1,50 +1,55 @@
-"""A room of phones voting at once against a real server (figures, never pass/fail).
+"""A room of phones casting at once against real servers: the new ballot path and the
+framework's own ceiling, side by side in one run (figures, never pass/fail).
 
-Run: `.venv/bin/python -m benchmarks.room --phones 200 [--gc on|off] [--ticks on|off]
-[--database-url URL] [--timeout-s 120]`.
+Run: `.venv/bin/python -m benchmarks.room --phones 200 [--path both|component|form]
+[--database-url URL] [--replicas 2 [--kill-one]] [--through URL] [--think-s S]`.
 
-It makes a temp data folder, starts `streamlit run evaluation_app.py` on 127.0.0.1 (via
-`tests.server.streamlit_server`), creates a workshop through the core services, issues one
-card per phone and opens voting. Then N simulated phones (`benchmarks.streamlit_client`,
-one websocket each, asyncio, no browser) connect -- at most `--connect-concurrency`
-handshakes in flight -- and, once all are connected, each one: runs `/join?w=CODE&card=CARD`,
-ranks a random realistic top-5 (popular methods more likely, tap order kept), picks a role
-one time in two, submits the ballot form for review, and taps cast. The ballot is sealed and
-queued; the phone's page polls (a fragment) until its batch of k is stored and shows the
-receipt. "Tap -> receipt" is from sending the cast rerun until the receipt arrives, so it
-includes waiting for the batch. Once every phone has cast, the benchmark closes voting as a
-facilitator would, which stores the last batch (fewer than k).
+Each phase makes its own workshop (one card per phone, voting open), connects N simulated
+phones (`benchmarks.streamlit_client`: one websocket each, what a browser tab sends) and
+opens their page, then all phones tap at once ("a burst"; `--think-s` spreads the taps):
 
-With `--ticks on` (the default) each phone also does what a browser does for the page's
-`@st.fragment(run_every=3)`: a fragment rerun every 3 s, including after it has voted,
-until every phone is done -- the load a real room puts on the server. `--ticks off` leaves
-only the voting reruns. `--think-s` adds a pause before each tap (default 0: a burst).
+- **form** (the baseline): `streamlit run benchmarks/form_page.py`, the smallest Streamlit
+  page that casts — a form with card and ranking whose submit runs the script, which calls
+  `cast_ballot`. Tap -> receipt: from the submit's rerun to the receipt in the answer.
+- **component** (the new path): the app itself. The join page hands its ballot component
+  a token and the methods; at the tap each phone sends ONE `POST /api/ballot` on its
+  keep-alive connection (`benchmarks.http_phone`) and the answer holds the receipt (a
+  "waiting" answer is polled until stored, as the component does). Then, off the clock, the
+  phone sends the rerun the component triggers to hand the receipt to the page.
+- **component xN via nginx** (`--replicas N`, PostgreSQL only): the same through nginx in
+  front of N app processes (`scripts.replicas`); with `--kill-one` replica r0 is SIGKILLed
+  when half the receipts are in, phones that lose their answer tap again (as a person would
+  after the component's network error), and every acknowledged receipt is looked up.
+- `--through URL`: the component phase against an already running proxy (e.g. `make
+  run-replicas`); the workshop is made in this shell's DATABASE_URL / BEIDUI_* settings,
+  which must be the replicas' own.
 
-Everything stops by itself: each run waits at most `--run-timeout-s`, the whole room at
-most `--timeout-s`, then the server is stopped. Only 127.0.0.1 is contacted. The client
-shares this machine's cores with the server: its own CPU time is printed too.
+"Stored" counts the workshop's ballots in the database afterwards; "verified" looks every
+acknowledged receipt up. The phones run in this process on the same cores as the servers:
+its CPU time is printed too. Only 127.0.0.1 (or `--through`) is contacted.
 
-Last line: `room: phones=<n> acknowledged=<n> stored=<n> p50_ms=<n> p95_ms=<n>
-ballots_per_s=<n>`.
+Last lines: one `room: path=<p> phones=<n> acknowledged=<n> stored=<n> p50_ms=<n>
+p95_ms=<n> ballots_per_s=<n>` per phase, then `room-ratio: ...` lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
-import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.streamlit_client import StreamlitClient, receipt_in, wait_for_receipt
+from benchmarks.http_phone import HttpPhone
+from benchmarks.streamlit_client import StreamlitClient, receipt_in
 from core import ballots, results
 from core.config import settings_from_env
 from core.domain import Stage, StagePosition
@@ -55,23 +60,20 @@ from tests.server import Server, streamlit_server
 
 PASS = "benchmark passphrase for the room"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+COMPONENT = "beidui_ballot"
 
 
-# --- the server process -----------------------------------------------------------------
+# --- servers and the room ---------------------------------------------------------------
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process (fields 14 and 15 of /proc/PID/stat)."""
-    text = Path(f"/proc/{pid}/stat").read_text()
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # a killed replica
+        return 0.0
     fields = text[text.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def status_kib(pid: int, name: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(name + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 @dataclass
@@ -81,8 +83,13 @@ class Room:
     method_count: int
 
 
-def open_room(server: Server, phones: int) -> Room:
-    inst = open_instance(settings_from_env(server.env), migrate_schema=False)
+def _env_of(where: Server | dict[str, str]) -> dict[str, str]:
+    return where.env if isinstance(where, Server) else where
+
+
+def open_room(where: Server | dict[str, str], phones: int) -> Room:
+    """A workshop in voting with one card per phone, in the server's (or env's) database."""
+    inst = open_instance(settings_from_env(_env_of(where)), migrate_schema=False)
     tpl = available_templates()["default"]
     code = create_workshop(inst.db, tpl, "Room benchmark", PASS)
     grant = unlock_console(inst.db, inst.secret_key, code, PASS)
@@ -95,48 +102,30 @@ def open_room(server: Server, phones: int) -> Room:
     return Room(code, cards, len(tpl.methods))
 
 
-def start_profiler(pid: int, out: Path, idle: bool) -> subprocess.Popen[bytes]:
-    """`py-spy record` (PyPI `py-spy`, not a project dependency) on the server process.
-
-    With `idle`, waiting threads are sampled too: where a slow run spends its wall time."""
-    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    cmd = [exe, "record", "-p", str(pid), "-o", str(out), "--format", "raw", "-r", "67"]
-    cmd += ["--idle", "--threads"] if idle else []
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def close_room(server: Server, room: Room) -> None:
-    inst = open_instance(settings_from_env(server.env), migrate_schema=False)
+def close_room(where: Server | dict[str, str], code: str) -> None:
+    """Close voting as the facilitator would: the last batch (fewer than k) is written."""
+    inst = open_instance(settings_from_env(_env_of(where)), migrate_schema=False)
     try:
-        grant = unlock_console(inst.db, inst.secret_key, room.code, PASS)
-        ballots.close_voting(inst.db, inst.secret_key, room.code, grant)
+        grant = unlock_console(inst.db, inst.secret_key, code, PASS)
+        ballots.close_voting(inst.db, inst.secret_key, code, grant)
     finally:
         inst.db.dispose()
 
 
-def stored_ballots(server: Server, code: str) -> int:
-    inst = open_instance(settings_from_env(server.env), migrate_schema=False)
+def stored_ballots(where: Server | dict[str, str], code: str) -> int:
+    inst = open_instance(settings_from_env(_env_of(where)), migrate_schema=False)
     try:
         return results.ballot_count(inst.db, code)
     finally:
         inst.db.dispose()
 
 
-# --- one phone --------------------------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    connected: int = 0
-    connect_errors: list[str] = field(default_factory=list)
-    run_problems: Counter[str] = field(default_factory=Counter)
-    tap_to_receipt: list[float] = field(default_factory=list)
-    receipts: set[str] = field(default_factory=set)
-    ticks: int = 0
-    tick_seconds: list[float] = field(default_factory=list)
-    run_seconds: list[float] = field(default_factory=list)
-    first_cast_at: float | None = None
-    last_receipt_at: float | None = None
+def verified_receipts(where: Server | dict[str, str], code: str, receipts: set[str]) -> int:
+    inst = open_instance(settings_from_env(_env_of(where)), migrate_schema=False)
+    try:
+        return sum(results.verify_receipt(inst.db, code, r) for r in receipts)
+    finally:
+        inst.db.dispose()
 
 
 def realistic_top(options: list[str], k: int, rng: random.Random) -> list[str]:
@@ -153,170 +142,46 @@ def realistic_top(options: list[str], k: int, rng: random.Random) -> list[str]:
     return chosen
 
 
-class Phone:
-    def __init__(self, n: int, base_ws: str, room: Room, args: argparse.Namespace) -> None:
-        self.n = n
-        self.room = room
-        self.args = args
-        self.rng = random.Random(args.seed * 100_003 + n)
-        locale = "zh-CN" if n % 2 else "en-US"
-        self.client = StreamlitClient(
-            base_ws, "join", f"w={room.code}&card={room.cards[n]}", locale=locale
-        )
-        self.next_tick = float("inf")
-        self.has_cast = asyncio.Event()  # set once the cast tap was answered (or gave up)
-
-    async def _run(self, tally: Tally, what: str, **kw: object) -> bool:
-        result = await self.client.run(timeout=self.args.run_timeout_s, **kw)  # type: ignore[arg-type]
-        tally.run_seconds.append(result.seconds)
-        if result.exceptions:
-            tally.run_problems[f"{what}: exception {result.exceptions[0][:300]}"] += 1
-        if result.status not in ("FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"):
-            tally.run_problems[f"{what}: {result.status}"] += 1
-            return False
-        return True
-
-    async def _tick_if_due(self, tally: Tally) -> None:
-        if not self.args.ticks or time.monotonic() < self.next_tick:
-            return
-        for fragment_id, interval in list(self.client.auto_reruns.items()):
-            result = await self.client.run(fragment_id=fragment_id, timeout=self.args.run_timeout_s)
-            tally.ticks += 1
-            tally.tick_seconds.append(result.seconds)
-            if result.status != "FINISHED_FRAGMENT_RUN_SUCCESSFULLY":
-                tally.run_problems[f"tick: {result.status}"] += 1
-            self.next_tick = time.monotonic() + interval
-
-    async def _think(self, tally: Tally) -> None:
-        if self.args.think_s > 0:
-            await asyncio.sleep(self.rng.uniform(0.5, 1.5) * self.args.think_s)
-        await self._tick_if_due(tally)
-
-    async def vote(self, tally: Tally, t0: float) -> None:
-        c, code = self.client, self.room.code
-        if not await self._run(tally, "open page"):
-            return
-        if self.client.auto_reruns:
-            interval = min(self.client.auto_reruns.values())
-            self.next_tick = time.monotonic() + self.rng.uniform(0, interval)
-        try:
-            ranking = c.widget(f"ranking_{code}")
-        except KeyError:
-            tally.run_problems["open page: no ranking widget"] += 1
-            return
-        await self._think(tally)
-        options = list(ranking.element.options)
-        top = realistic_top(options, ranking.element.max_selections or 5, self.rng)
-        # The ballot is one form: choices travel with the submit, no run per tap.
-        c.set_value(f"ranking_{code}", "string_array_value", top)
-        if self.rng.random() < 0.5:
-            role = c.widget(f"role_{code}")
-            c.set_value(f"role_{code}", "string_value", self.rng.choice(list(role.element.options)))
-        await self._think(tally)
-        if not await self._run(tally, "review", triggers=[c.widget("review").id]):
-            return
-        await self._think(tally)
-        try:
-            cast = c.widget("cast")
-        except KeyError:
-            tally.run_problems["review: no cast button"] += 1
-            return
-        sent = time.perf_counter()
-        if tally.first_cast_at is None:
-            tally.first_cast_at = sent - t0
-        result = await c.run(
-            triggers=[cast.id],
-            timeout=self.args.run_timeout_s,
-            watch=lambda body: receipt_in(body) is not None,
-        )
-        tally.run_seconds.append(result.seconds)
-        self.has_cast.set()
-        # Sealed and queued: the receipt shows once the phone's batch of k is stored (the
-        # page's fragment polls), or, for the last few, once voting closes.
-        texts = result.markdown + result.exceptions
-        receipt = await wait_for_receipt(c, texts, self.args.timeout_s)
-        if receipt is None:
-            what = result.exceptions[:1] or [m[:80] for m in texts[-1:]]
-            tally.run_problems[f"cast: {result.status} no receipt {what}"] += 1
-            return
-        tally.tap_to_receipt.append(time.perf_counter() - sent)
-        tally.receipts.add(receipt)
-        tally.last_receipt_at = time.perf_counter() - t0
-
-    async def idle(self, tally: Tally, done: asyncio.Event) -> None:
-        """After voting the phone shows its receipt; the browser keeps ticking the fragment."""
-        while self.args.ticks and not done.is_set():
-            wait = max(0.0, self.next_tick - time.monotonic())
-            try:
-                await asyncio.wait_for(done.wait(), timeout=min(wait, 3600))
-                return
-            except TimeoutError:
-                await self._tick_if_due(tally)
+# --- what one phase measured ------------------------------------------------------------
 
 
-# --- the room ---------------------------------------------------------------------------
+@dataclass
+class Tally:
+    label: str
+    phones: int = 0
+    connected: int = 0
+    problems: Counter[str] = field(default_factory=Counter)
+    tap_to_receipt: list[float] = field(default_factory=list)
+    receipts: set[str] = field(default_factory=set)
+    retries: int = 0
+    first_tap_at: float | None = None
+    last_receipt_at: float | None = None
+    handed_back: int = 0
+    stored: int = 0
+    verified: int = 0
+    server_cpu: float | None = None
+    client_cpu: float = 0.0
+    open_s: float = 0.0
+    killed: str = ""
+    taps: int = 0
+    closed_at: float | None = None
 
+    def receipt(self, receipt: str, seconds: float, now: float) -> None:
+        self.tap_to_receipt.append(seconds)
+        self.receipts.add(receipt)
+        self.last_receipt_at = max(self.last_receipt_at or now, now)
 
-async def drive(server: Server, room: Room, args: argparse.Namespace) -> tuple[Tally, float]:
-    base_ws = server.url.replace("http://", "ws://")
-    tally = Tally()
-    phones = [Phone(i, base_ws, room, args) for i in range(args.phones)]
-    gate = asyncio.Semaphore(args.connect_concurrency)
+    def tapped(self, now: float) -> None:
+        self.first_tap_at = min(self.first_tap_at or now, now)
+        self.taps += 1
 
-    async def connect(p: Phone) -> bool:
-        async with gate:
-            try:
-                await p.client.connect(timeout=args.run_timeout_s)
-            except Exception as exc:
-                tally.connect_errors.append(f"{type(exc).__name__}: {exc}"[:120])
-                return False
-            tally.connected += 1
-            return True
+    @property
+    def window(self) -> float:
+        return max(0.0, (self.last_receipt_at or 0) - (self.first_tap_at or 0))
 
-    # A server in a real room is warm (the facilitator's console has run): one page load
-    # first, so the room does not measure the first import of the pages and the migration.
-    warm = StreamlitClient(base_ws, "join", f"w={room.code}")
-    await warm.connect(timeout=args.run_timeout_s)
-    await warm.run(timeout=args.run_timeout_s)
-    await warm.close()
-
-    t0 = time.perf_counter()
-    ok = await asyncio.gather(*(connect(p) for p in phones))
-    connected = [p for p, good in zip(phones, ok, strict=True) if good]
-    connect_s = time.perf_counter() - t0
-    print(f"connected {len(connected)}/{len(phones)} phones in {connect_s:.2f} s", flush=True)
-
-    done = asyncio.Event()
-    remaining = len(connected)
-
-    async def life(p: Phone) -> None:
-        nonlocal remaining
-        try:
-            await p.vote(tally, t0)
-        except Exception as exc:
-            tally.run_problems[f"phone error {type(exc).__name__}: {exc}"[:120]] += 1
-        finally:
-            p.has_cast.set()
-            remaining -= 1
-            if remaining == 0:
-                done.set()
-        await p.idle(tally, done)
-
-    async def facilitator() -> None:
-        # Once every phone has cast, the last ballots (fewer than k) wait for the close.
-        await asyncio.gather(*(p.has_cast.wait() for p in connected))
-        await asyncio.to_thread(close_room, server, room)
-
-    try:
-        await asyncio.wait_for(
-            asyncio.gather(facilitator(), *(life(p) for p in connected)),
-            timeout=args.timeout_s - connect_s,
-        )
-    except TimeoutError:
-        tally.run_problems[f"room timed out after {args.timeout_s} s"] += 1
-    elapsed = time.perf_counter() - t0
-    await asyncio.gather(*(p.client.close() for p in phones), return_exceptions=True)
-    return tally, elapsed
+    @property
+    def rate(self) -> float:
+        return len(self.receipts) / self.window if self.receipts and self.window > 0 else 0.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -326,111 +191,404 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+# --- phones -----------------------------------------------------------------------------
+
+
+class Phone:
+    """One phone: a websocket page session, and for the new path a keep-alive HTTP line."""
+
+    def __init__(self, n: int, base_url: str, page: str, query: str, args: argparse.Namespace):
+        self.n = n
+        self.args = args
+        self.rng = random.Random(args.seed * 100_003 + n)
+        self.base_url = base_url
+        locale = "zh-CN" if n % 2 else "en-US"
+        ws = base_url.replace("http://", "ws://").replace("https://", "wss://")
+        self.client = StreamlitClient(ws, page, query, locale=locale)
+        self.http: HttpPhone | None = None
+
+    async def open(self, tally: Tally) -> bool:
+        try:
+            await self.client.connect(timeout=self.args.run_timeout_s)
+            result = await self.client.run(timeout=self.args.run_timeout_s)
+        except Exception as exc:
+            tally.problems[f"open: {type(exc).__name__}: {exc}"[:120]] += 1
+            return False
+        if result.status != "FINISHED_SUCCESSFULLY" or result.exceptions:
+            tally.problems[f"open: {result.status} {result.exceptions[:1]}"[:160]] += 1
+            return False
+        tally.connected += 1
+        return True
+
+    async def think(self) -> None:
+        if self.args.think_s > 0:
+            await asyncio.sleep(self.rng.uniform(0.5, 1.5) * self.args.think_s)
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self.http is not None:
+            await self.http.close()
+
+
+async def cast_by_form(p: Phone, card: str, tally: Tally, t0: float) -> None:
+    c = p.client
+    try:
+        options = list(c.widget("ranking").element.options)
+        cast = c.widget("cast")
+    except KeyError:
+        tally.problems["form page: widgets missing"] += 1
+        return
+    await p.think()
+    c.set_value("card", "string_value", card)
+    c.set_value("ranking", "string_array_value", realistic_top(sorted(options), 5, p.rng))
+    sent = time.perf_counter()
+    tally.tapped(sent - t0)
+    result = await c.run(
+        triggers=[cast.id],
+        timeout=p.args.run_timeout_s,
+        watch=lambda body: receipt_in(body) is not None,
+    )
+    receipt = next((r for b in result.markdown if (r := receipt_in(b))), None)
+    if receipt is None or result.first_match_s is None:
+        tally.problems[f"form cast: {result.status} {result.markdown[-1:]}"[:160]] += 1
+        return
+    tally.receipt(receipt, result.first_match_s, time.perf_counter() - t0)
+
+
+async def cast_by_component(p: Phone, tally: Tally, t0: float) -> None:
+    data = p.client.components.get(COMPONENT)
+    if data is None or p.http is None:
+        tally.problems["join page: no ballot component"] += 1
+        return
+    await p.think()
+    keys = sorted(m["key"] for m in data["methods"])  # the room's favourites, not list order
+    body = {
+        "workshop": data["workshop"],
+        "token": data["token"],
+        "card": data["card"],
+        "ranking": realistic_top(keys, data["k"], p.rng),
+        "role": None,
+        "lang": data["lang"],
+    }
+    sent = time.perf_counter()
+    tally.tapped(sent - t0)
+    answer = None
+    for attempt in range(4):  # a lost answer (killed process, 502) makes the person tap again
+        reply = await p.http.post_json(data["endpoint"], body, timeout=p.args.run_timeout_s)
+        if reply.status in (0, 502, 503, 504):
+            tally.retries += 1
+            await asyncio.sleep(0.5 * (attempt + 1))
+            continue
+        answer = reply.body
+        while answer.get("state") == "waiting":  # a mixed batch: poll as the component does
+            await asyncio.sleep(data["pollMs"] / 1000)
+            status = {"workshop": data["workshop"], "token": data["token"], "lang": data["lang"]}
+            polled = await p.http.post_json(
+                data["statusEndpoint"], {**status, "ticket": answer["ticket"]}
+            )
+            answer = polled.body if polled.status else answer
+        break
+    if not answer or answer.get("state") != "stored":
+        tally.problems[f"cast: {answer.get('error') if answer else 'no answer'}"] += 1
+        return
+    receipt = str(answer["receipt"])
+    tally.receipt(receipt, time.perf_counter() - sent, time.perf_counter() - t0)
+    if p.args.handback:
+        # Off the clock: the component hands the receipt to the page (one more script run).
+        cid = p.client.component_ids.get(COMPONENT)
+        low, high = data.get("handbackMs", (0, 0))
+        await asyncio.sleep(p.rng.uniform(low, high) / 1000)  # as the component waits
+        if cid:
+            p.client.values[cid] = ("json_value", json.dumps({"receipt": receipt}))
+            done = await p.client.run(timeout=p.args.run_timeout_s)
+            if any(receipt_in(b) == receipt for b in done.markdown):
+                tally.handed_back += 1
+
+
+async def drive(
+    tally: Tally,
+    base_url: str,
+    page: str,
+    queries: list[str],
+    cast: Callable[[Phone, int, Tally, float], object],
+    args: argparse.Namespace,
+    *,
+    http: bool,
+    on_progress: Callable[[Tally], None] | None = None,
+    close: Callable[[], None] | None = None,
+) -> None:
+    tally.phones = len(queries)
+    phones = [Phone(i, base_url, page, q, args) for i, q in enumerate(queries)]
+    gate = asyncio.Semaphore(args.connect_concurrency)
+
+    async def ready(p: Phone) -> bool:
+        async with gate:
+            ok = await p.open(tally)
+            if ok and http:
+                p.http = HttpPhone(base_url)
+                try:
+                    await p.http.open()
+                except OSError as exc:
+                    tally.problems[f"http open: {exc}"[:100]] += 1
+                    return False
+            return ok
+
+    # A server in a real room is warm (the console has run): one page load first.
+    warm = Phone(10**6, base_url, page, queries[0].split("&card=")[0], args)
+    await warm.open(Tally("warm"))
+    await warm.close()
+    start = time.perf_counter()
+    ok = await asyncio.gather(*(ready(p) for p in phones))
+    tally.open_s = time.perf_counter() - start
+    live = [p for p, good in zip(phones, ok, strict=True) if good]
+    print(f"  {tally.label}: {len(live)}/{len(phones)} phones on the page in {tally.open_s:.1f} s")
+
+    t0 = time.perf_counter()
+
+    async def one(p: Phone) -> None:
+        try:
+            await cast(p, p.n, tally, t0)  # type: ignore[misc]
+        except Exception as exc:
+            tally.problems[f"phone error {type(exc).__name__}: {exc}"[:120]] += 1
+        if on_progress:
+            on_progress(tally)
+
+    async def closer() -> None:
+        # Ballots are written in batches of k: once every phone has tapped and no receipt
+        # has come for a second, the rest wait for the close, which the facilitator does.
+        seen = -1
+        while True:
+            await asyncio.sleep(0.5)
+            now = len(tally.receipts) + sum(tally.problems.values())
+            if tally.taps >= len(live) and now == seen:
+                break
+            seen = now
+        if close is not None:
+            tally.closed_at = time.perf_counter() - t0
+            await asyncio.to_thread(close)
+
+    closing = asyncio.create_task(closer())
+    try:
+        await asyncio.wait_for(asyncio.gather(*(one(p) for p in live)), args.timeout_s)
+    except TimeoutError:
+        tally.problems[f"room timed out after {args.timeout_s} s"] += 1
+    closing.cancel()
+    await asyncio.gather(closing, return_exceptions=True)
+    await asyncio.gather(*(p.close() for p in phones), return_exceptions=True)
+
+
+# --- phases -----------------------------------------------------------------------------
+
+
+def _measure(tally: Tally, pids: list[int], run: Callable[[], None]) -> None:
+    before = [cpu_seconds(p) for p in pids]
+    client_before = time.process_time()
+    run()
+    tally.client_cpu = time.process_time() - client_before
+    if pids:
+        tally.server_cpu = sum(cpu_seconds(p) - b for p, b in zip(pids, before, strict=True))
+
+
+def form_phase(args: argparse.Namespace, data_dir: Path) -> Tally:
+    tally = Tally("form (baseline)")
+    with streamlit_server(
+        data_dir, args.database_url, _server_env(args), script="benchmarks/form_page.py"
+    ) as server:
+        room = open_room(server, args.phones)
+        queries = [f"w={room.code}" for _ in room.cards]
+
+        async def cast(p: Phone, n: int, t: Tally, t0: float) -> None:
+            await cast_by_form(p, room.cards[n], t, t0)
+
+        _measure(
+            tally,
+            [server.process.pid],
+            lambda: asyncio.run(
+                drive(
+                    tally,
+                    server.url,
+                    "",
+                    queries,
+                    cast,
+                    args,
+                    http=False,
+                    close=lambda: close_room(server, room.code),
+                )
+            ),
+        )
+        tally.stored = stored_ballots(server, room.code)
+        tally.verified = verified_receipts(server, room.code, tally.receipts)
+    return tally
+
+
+def component_phase(
+    args: argparse.Namespace,
+    label: str,
+    base_url: str,
+    db_env: dict[str, str],
+    pids: list[int],
+    kill: Callable[[], str] | None = None,
+) -> Tally:
+    tally = Tally(label)
+    room = open_room(db_env, args.phones)
+    queries = [f"w={room.code}&card={card}" for card in room.cards]
+
+    def progress(t: Tally) -> None:
+        if kill is not None and not t.killed and len(t.receipts) >= args.phones // 2:
+            t.killed = kill()
+
+    async def cast(p: Phone, _n: int, t: Tally, t0: float) -> None:
+        await cast_by_component(p, t, t0)
+
+    _measure(
+        tally,
+        pids,
+        lambda: asyncio.run(
+            drive(
+                tally,
+                base_url,
+                "join",
+                queries,
+                cast,
+                args,
+                http=True,
+                on_progress=progress,
+                close=lambda: close_room(db_env, room.code),
+            )
+        ),
+    )
+    tally.stored = stored_ballots(db_env, room.code)
+    tally.verified = verified_receipts(db_env, room.code, tally.receipts)
+    return tally
+
+
+def _server_env(args: argparse.Namespace) -> dict[str, str]:
+    return {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def report(tallies: list[Tally]) -> None:
+    def row(name: str, cell: Callable[[Tally], str]) -> None:
+        print(f"{name:<24}" + "".join(f"{cell(t):>26}" for t in tallies))
+
+    def ms(values: list[float], q: float) -> str:
+        return f"{pct(values, q) * 1000:.0f} ms"
+
+    print()
+    row("", lambda t: t.label)
+    row("phones (on the page)", lambda t: f"{t.phones} ({t.connected})")
+    row("acknowledged", lambda t: str(len(t.receipts)))
+    row("stored", lambda t: str(t.stored))
+    row("acknowledged & found", lambda t: str(t.verified))
+    row("tap -> receipt p50", lambda t: ms(t.tap_to_receipt, 0.5))
+    row("tap -> receipt p95", lambda t: ms(t.tap_to_receipt, 0.95))
+    row("tap -> receipt max", lambda t: ms(t.tap_to_receipt, 1.0))
+    row("all receipts within", lambda t: f"{t.window:.2f} s")
+    row("ballots/s", lambda t: f"{t.rate:.0f}")
+    row("server CPU", lambda t: "n/a" if t.server_cpu is None else f"{t.server_cpu:.1f} s")
+    row("client CPU", lambda t: f"{t.client_cpu:.1f} s")
+    row("taps again (lost answer)", lambda t: str(t.retries))
+    row("receipt handed to page", lambda t: str(t.handed_back))
+    for t in tallies:
+        if t.killed:
+            print(f"{t.label}: {t.killed}")
+        for problem, count in t.problems.most_common(6):
+            print(f"{t.label}: problem x{count}: {problem}")
+    for t in tallies:
+        print(
+            f"room: path={t.label.split()[0]}{'-' + t.label.split()[1] if 'x' in t.label else ''} "
+            f"phones={t.phones} acknowledged={len(t.receipts)} stored={t.stored} "
+            f"p50_ms={pct(t.tap_to_receipt, 0.5) * 1000:.0f} "
+            f"p95_ms={pct(t.tap_to_receipt, 0.95) * 1000:.0f} ballots_per_s={t.rate:.0f}"
+        )
+    by = {t.label.split()[0] + (" x" if " x" in t.label else ""): t for t in tallies}
+    form, comp, proxied = by.get("form"), by.get("component"), by.get("component x")
+    if form and comp and form.rate:
+        print(f"room-ratio: component_vs_form={comp.rate / form.rate:.1f}x")
+    if comp and proxied and comp.rate:
+        print(f"room-ratio: proxied_vs_one_process={proxied.rate / comp.rate:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--phones", type=int, default=50)
+    ap.add_argument("--path", choices=["both", "component", "form"], default="both")
     ap.add_argument("--database-url", default=None)
-    ap.add_argument("--gc", choices=["on", "off"], default="off", help="runner.postScriptGC")
-    ap.add_argument("--ticks", choices=["on", "off"], default="on")
+    ap.add_argument("--replicas", type=int, default=0, help="also N processes behind nginx")
+    ap.add_argument("--kill-one", action="store_true", help="SIGKILL replica r0 mid-burst")
+    ap.add_argument("--through", default=None, help="component path via this running proxy")
+    ap.add_argument("--handback", choices=["on", "off"], default="on")
     ap.add_argument("--think-s", type=float, default=0.0)
-    ap.add_argument("--timeout-s", type=float, default=120.0)
-    ap.add_argument("--run-timeout-s", type=float, default=60.0)
-    ap.add_argument("--connect-concurrency", type=int, default=100)
+    ap.add_argument("--timeout-s", type=float, default=300.0)
+    ap.add_argument("--run-timeout-s", type=float, default=120.0)
+    ap.add_argument("--connect-concurrency", type=int, default=50)
     ap.add_argument("--seed", type=int, default=20261129)
-    ap.add_argument(
-        "--file-watcher",
-        default="none",
-        help="server.fileWatcherType (default none: a source edit mid-run re-imports modules "
-        "under the running sessions)",
-    )
-    ap.add_argument("--show-errors", action="store_true", help="client.showErrorDetails=full")
-    ap.add_argument(
-        "--profile",
-        type=Path,
-        default=None,
-        help="record the server with py-spy (collapsed stacks) into this file while phones run",
-    )
-    ap.add_argument("--profile-idle", action="store_true", help="py-spy --idle --threads")
-    ap.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
     args = ap.parse_args(argv)
-    args.ticks = args.ticks == "on"
+    args.handback = args.handback == "on"
     if not 1 <= args.phones <= 2000:
         ap.error("--phones must be 1..2000")
-    if args.phones > 500 and os.sysconf("SC_OPEN_MAX") < 2 * args.phones + 100:
-        import resource
+    if args.replicas and not (args.database_url or "").startswith("postgresql"):
+        ap.error("--replicas needs --database-url postgresql+psycopg://… (one shared database)")
+    import resource
 
-        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * args.phones + 256), hard))
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * args.phones + 1024), hard))
 
-    extra_env = {
-        "STREAMLIT_RUNNER_POST_SCRIPT_GC": "true" if args.gc == "on" else "false",
-        "STREAMLIT_SERVER_FILE_WATCHER_TYPE": args.file_watcher,
-    }
-    if args.show_errors:
-        extra_env["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
-    with (
-        tempfile.TemporaryDirectory(prefix="beidui-room-") as tmp,
-        streamlit_server(Path(tmp), args.database_url, extra_env) as server,
-    ):
-        pid = server.process.pid
-        room = open_room(server, args.phones)
-        print(f"server pid {pid} at {server.url}", flush=True)
-        cpu_before = cpu_seconds(pid)
-        client_cpu_before = time.process_time()
-        spy = start_profiler(pid, args.profile, args.profile_idle) if args.profile else None
-        tally, elapsed = asyncio.run(drive(server, room, args))
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(30)
-        server_cpu = cpu_seconds(pid) - cpu_before
-        client_cpu = time.process_time() - client_cpu_before
-        peak_rss_mib = status_kib(pid, "VmHWM") / 1024
-        threads = status_kib(pid, "Threads")
-        stored = stored_ballots(server, room.code)
-        log_tail = server.log()[-2000:]
-        if args.keep_log:
-            args.keep_log.write_text(server.log())
+    tallies: list[Tally] = []
+    with tempfile.TemporaryDirectory(prefix="beidui-room-") as tmp, ExitStack() as stack:
+        data_dir = Path(tmp)
+        if args.path in ("both", "form"):
+            print("phase: the Streamlit form page (baseline)", flush=True)
+            (data_dir / "form").mkdir()
+            tallies.append(form_phase(args, data_dir / "form"))
+        if args.path in ("both", "component"):
+            if args.through:
+                print(f"phase: the ballot component through {args.through}", flush=True)
+                tallies.append(
+                    component_phase(args, "component via proxy", args.through, dict(os.environ), [])
+                )
+            else:
+                print("phase: the ballot component, one process", flush=True)
+                (data_dir / "one").mkdir()
+                server = stack.enter_context(
+                    streamlit_server(data_dir / "one", args.database_url, _server_env(args))
+                )
+                tallies.append(
+                    component_phase(
+                        args, "component (new)", server.url, server.env, [server.process.pid]
+                    )
+                )
+                stack.close()
+        if args.replicas:
+            from scripts.replicas import run_replicas
 
-    acked = len(tally.receipts)
-    taps = [s * 1000 for s in tally.tap_to_receipt]
-    p50, p95 = pct(taps, 0.50), pct(taps, 0.95)
-    mx = max(taps) if taps else float("nan")
-    window = max(0.0, (tally.last_receipt_at or 0) - (tally.first_cast_at or 0))
-    rate = acked / window if acked and window > 0 else 0.0
-    runs = [s * 1000 for s in tally.run_seconds]
-    ticks = [s * 1000 for s in tally.tick_seconds]
-    print(f"phones:               {args.phones} (connected {tally.connected})")
-    print(
-        f"gc / ticks / think:   postScriptGC={args.gc} fragment_ticks={args.ticks} "
-        f"think_s={args.think_s}"
-    )
-    print(
-        f"connection errors:    {len(tally.connect_errors)}"
-        + (f" e.g. {tally.connect_errors[0]}" if tally.connect_errors else "")
-    )
-    print(f"ballots acknowledged: {acked}")
-    print(f"ballots stored:       {stored}")
-    print(f"tap -> receipt:       p50 {p50:.0f} ms  p95 {p95:.0f} ms  max {mx:.0f} ms")
-    print(f"ballots/s:            {rate:.1f} (first cast to last receipt, {window:.1f} s)")
-    print(f"every run (n={len(runs)}):  p50 {pct(runs, 0.5):.0f} ms  p95 {pct(runs, 0.95):.0f} ms")
-    print(
-        f"fragment ticks:       {tally.ticks}  p50 {pct(ticks, 0.5):.0f} ms  "
-        f"p95 {pct(ticks, 0.95):.0f} ms"
-    )
-    print(f"room wall time:       {elapsed:.1f} s")
-    print(
-        f"server CPU:           {server_cpu:.1f} s ({server_cpu / elapsed:.2f} cores)  "
-        f"peak RSS {peak_rss_mib:.0f} MiB  threads at end {threads}"
-    )
-    print(f"client CPU:           {client_cpu:.1f} s ({client_cpu / elapsed:.2f} cores)")
-    for problem, count in tally.run_problems.most_common(8):
-        print(f"problem x{count}: {problem}")
-    if tally.run_problems and "Traceback" in log_tail:
-        print("server log tail:\n" + log_tail)
-    print(
-        f"room: phones={args.phones} acknowledged={acked} stored={stored} "
-        f"p50_ms={p50:.0f} p95_ms={p95:.0f} ballots_per_s={rate:.0f}"
-    )
+            print(f"phase: the ballot component, {args.replicas} processes behind nginx")
+            (data_dir / "rep").mkdir()
+            assert args.database_url is not None
+            rep = stack.enter_context(
+                run_replicas(
+                    args.replicas, data_dir / "rep", args.database_url, extra_env=_server_env(args)
+                )
+            )
+            victim = rep.servers[0]
+
+            def kill() -> str:
+                os.kill(victim.process.pid, signal.SIGKILL)
+                return f"SIGKILLed replica r0 (pid {victim.process.pid}) at half the receipts"
+
+            tallies.append(
+                component_phase(
+                    args,
+                    f"component x{args.replicas} nginx",
+                    rep.url,
+                    rep.servers[0].env,
+                    [s.process.pid for s in rep.servers],
+                    kill if args.kill_one else None,
+                )
+            )
+    report(tallies)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -94,6 +95,9 @@ class StreamlitClient:
         self.widgets: dict[str, Widget] = {}  # by id, from the latest full run
         self.values: dict[str, Any] = {}  # widget id -> (value field, value) the tab holds
         self.auto_reruns: dict[str, float] = {}  # fragment id -> interval (s)
+        self.components: dict[str, Any] = {}  # custom component (v2) name -> its JSON data
+        self.component_ids: dict[str, str] = {}  # custom component (v2) name -> widget id
+        self.extra_headers: dict[str, str] = {}  # e.g. a proxy's sticky cookie
         self._inbox: asyncio.Queue[ForwardMsg | None] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self.bytes_in = 0
@@ -109,6 +113,7 @@ class StreamlitClient:
             max_size=None,
             ping_interval=None,  # the server pings; the library answers by itself
             close_timeout=2,
+            additional_headers=self.extra_headers or None,
         )
         self._reader = asyncio.create_task(self._read_loop())
 
@@ -235,6 +240,10 @@ class StreamlitClient:
                 proto = getattr(el, etype)
                 self.widgets[proto.id] = Widget(etype, proto.id, proto)
                 self._take_server_value(etype, proto)
+            elif etype == "bidi_component" and el.bidi_component.WhichOneof("data") == "json":
+                comp = el.bidi_component
+                self.components[comp.component_name] = json.loads(comp.json)
+                self.component_ids[comp.component_name] = comp.id
             elif result is not None and etype == "markdown":
                 result.markdown.append(el.markdown.body)
             elif result is not None and etype == "exception":

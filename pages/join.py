@@ -7,17 +7,14 @@ receipt that proves inclusion, never content.
 
 from __future__ import annotations
 
-import random
-
 import streamlit as st
 
-from core import ballots, notes
+from core import notes
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.tally import DEFAULT_COUNTING, place_text
 from core.workshops import WorkshopView
-from ui import live, state
-from ui.doors import client_key
+from ui import ballot_component, live, state
 from ui.guard import problem_text
 from ui.i18n import error_text, lang, page_language_switch, tr
 from ui.routing import ensure_entry_point
@@ -39,7 +36,8 @@ page_language_switch(top)
 if not code:
     st.title(tr("join.title"))
     with st.form("join_form", enter_to_submit=False):
-        typed = st.text_input(tr("join.enter_code"), key="join_code", max_chars=12)
+        # No max_chars: a longer paste would be cut silently; the lookup says what is wrong.
+        typed = st.text_input(tr("join.enter_code"), key="join_code")
         if st.form_submit_button(tr("join.join"), type="primary"):
             try:
                 found = live.workshop(typed)
@@ -69,12 +67,19 @@ if card_from_link := st.query_params.get("card"):
 # The receipt (never the card, never the ranking) lives in the URL too: a phone that reloads
 # or wakes in a new session after voting still shows it, and keeps following the room.
 RECEIPT_PARAM = "receipt"
-if (from_url := st.query_params.get(RECEIPT_PARAM)) and not st.session_state.get(
-    f"receipt_{w.code}"
-):
-    st.session_state[f"receipt_{w.code}"] = from_url[:40]
+receipt_key = f"receipt_{w.code}"
+if (from_url := st.query_params.get(RECEIPT_PARAM)) and not st.session_state.get(receipt_key):
+    st.session_state[receipt_key] = from_url[:40]
 
 st.caption(f"{md_plain(w.name)} · {tr('common.workshop_code')} {w.code}")
+# The receipt the ballot component handed back (a few seconds after it showed it, maybe
+# after the stage moved on): the page keeps it, in the URL too, and the ballot's card goes.
+handed_back = ballot_component.handed_back_receipt(w.code)
+if handed_back and st.session_state.get(receipt_key) != handed_back:
+    st.session_state[receipt_key] = handed_back
+    st.query_params[RECEIPT_PARAM] = handed_back
+    st.session_state.pop(f"card_{w.code}", None)
+    live.ballot_count.clear()
 seen_key = f"seen_stage_{w.code}"
 st.session_state[seen_key] = (w.stage, w.current_question)
 
@@ -92,7 +97,7 @@ def follow_the_room() -> None:
 
 # A phone filling in its ballot does not poll: stages only move forward, and a cast after
 # the close is refused with a clear message anyway.
-if not (w.stage == Stage.VOTING and not st.session_state.get(f"receipt_{w.code}")):
+if not (w.stage == Stage.VOTING and not st.session_state.get(receipt_key)):
     follow_the_room()
 
 # --- stages -----------------------------------------------------------------------------
@@ -184,173 +189,16 @@ def questions_stage() -> None:
     the_wall()
 
 
-def _ballot_keys() -> dict[str, str]:
-    return {
-        "card": f"card_{w.code}",
-        "ranking": f"ranking_{w.code}",
-        "role": f"role_{w.code}",
-        "review": f"review_{w.code}",
-        "error": f"cast_error_{w.code}",
-        "receipt": f"receipt_{w.code}",
-        "ticket": f"ticket_{w.code}",
-        "order": f"order_{w.code}",
-    }
-
-
-def _to_review() -> None:
-    """Form submitted: hold the ballot for the review step (a callback: no extra rerun)."""
-    keys = _ballot_keys()
-    ranking = list(st.session_state.get(keys["ranking"]) or [])
-    if not ranking:
-        st.session_state[keys["error"]] = tr("join.rank_something")
-        return
-    st.session_state[keys["review"]] = {
-        "card": st.session_state.get(keys["card"]),
-        "ranking": ranking,
-        "role": st.session_state.get(keys["role"]),
-    }
-
-
-def _back_to_ballot() -> None:
-    keys = _ballot_keys()
-    pending = st.session_state.pop(keys["review"], None)
-    if pending:  # put the choices back into the form's widgets
-        st.session_state[keys["ranking"]] = pending["ranking"]
-        st.session_state[keys["role"]] = pending["role"]
-        if pending["card"] is not None:
-            st.session_state[keys["card"]] = pending["card"]
-
-
-def _cast() -> None:
-    """The one core call of the ballot: seal and queue it. Afterwards nothing the ballot said
-    stays here; the receipt comes once its batch is stored (`_waiting_for_batch`)."""
-    keys = _ballot_keys()
-    pending = st.session_state.get(keys["review"])
-    if not pending:
-        return
-    try:
-        ticket = ballots.submit_ballot(
-            inst.db,
-            inst.secret_key,
-            w.code,
-            pending["card"],
-            pending["ranking"],
-            pending["role"],
-            client_key=client_key(),  # the address: a new session does not reset it
-        )
-    except Exception as err:
-        problem = problem_text(err)
-        if problem is None:
-            raise
-        st.session_state[keys["error"]] = problem  # the review (and the card) stay as typed
-        return
-    for name in ("card", "ranking", "role", "review", "order"):
-        st.session_state.pop(keys[name], None)
-    st.session_state[keys["ticket"]] = ticket.id
-
-
-@st.fragment(run_every=2)
-def _waiting_for_batch() -> None:
-    """Sealed, not yet stored: say so plainly; show the receipt once the batch is stored.
-
-    Reads only this server's memory (`ballot_status`), never the database.
-    """
-    keys = _ballot_keys()
-    try:
-        status = ballots.ballot_status(st.session_state[keys["ticket"]])
-    except BeiduiError as err:
-        st.session_state.pop(keys["ticket"], None)
-        st.session_state[keys["error"]] = error_text(err)
-        st.rerun()
-    if status.state is ballots.BallotState.WAITING:
-        if status.waiting_for:
-            st.info(tr("join.sealed_waiting", n=status.waiting_for))
-        else:
-            st.info(tr("join.sealed_mixing"))
-        return
-    st.session_state.pop(keys["ticket"], None)
-    if status.state is ballots.BallotState.REFUSED:
-        assert status.error is not None
-        st.session_state[keys["error"]] = error_text(status.error)
-        st.rerun()
-    st.session_state[keys["receipt"]] = status.receipt
-    st.query_params[RECEIPT_PARAM] = str(status.receipt)
-    live.ballot_count.clear()
-    _show_receipt(str(status.receipt))
-
-
-def _show_receipt(receipt: str) -> None:
-    st.success(tr("join.thank_you"))
-    st.markdown(f"## {tr('join.your_receipt')}\n# `{receipt}`")
-    st.caption(tr("join.receipt_explained"))
-
-
 def voting_stage() -> None:
-    keys = _ballot_keys()
-    if receipt := st.session_state.get(keys["receipt"]):
-        _show_receipt(receipt)
-        return
-    if st.session_state.get(keys["ticket"]):
-        _waiting_for_batch()
+    if receipt := st.session_state.get(receipt_key):
+        st.success(tr("join.thank_you"))
+        st.markdown(f"## {tr('join.your_receipt')}\n# `{receipt}`")
+        st.caption(tr("join.receipt_explained"))
         return
     st.header(tr("join.vote_title"))
-    if error := st.session_state.pop(keys["error"], None):
-        st.error(error)
-    labels = w.method_labels(L)
-    pending = st.session_state.get(keys["review"])
-    if pending is not None:
-        # Review, then confirm: "1. … 2. …" exactly as it will be sealed.
-        st.markdown(f"#### {tr('join.review')}")
-        st.markdown(
-            "\n".join(
-                f"{i}. {md_plain(labels.get(m, m))}" for i, m in enumerate(pending["ranking"], 1)
-            )
-        )
-        if pending["role"]:
-            role_name = next(
-                (r.label.get(L) for r in w.roles if r.key == pending["role"]), pending["role"]
-            )
-            st.caption(tr("join.review_role", role=md_plain(role_name)))
-        st.button(tr("join.cast"), type="primary", key="cast", on_click=_cast)
-        st.button(tr("join.change"), key="change_ballot", on_click=_back_to_ballot)
-        return
-    st.markdown(tr("join.vote_intro", k=w.ballot_size))
-    if w.is_open_mode:
-        st.warning(tr("join.open_mode_warning"))
-    # Each phone lists the methods in its own random order so position does not sway votes.
-    if set(st.session_state.get(keys["order"], ())) != set(w.method_keys):
-        shuffled = list(w.method_keys)
-        random.SystemRandom().shuffle(shuffled)
-        st.session_state[keys["order"]] = shuffled
-    role_labels = {r.key: r.label.get(L) for r in w.roles}
-    # One form: choosing costs no server round trip; the phone talks to us once per step.
-    with st.form(f"ballot_{w.code}", border=False, enter_to_submit=False):
-        if not w.is_open_mode:
-            st.text_input(
-                tr("join.card_code"),
-                key=keys["card"],
-                placeholder="XXXX-XXXX-XX",
-                help=tr("join.card_help"),
-            )
-        st.multiselect(
-            tr("join.rank_label", k=w.ballot_size),
-            st.session_state[keys["order"]],
-            format_func=lambda m: labels.get(m, m),
-            max_selections=w.ballot_size,
-            select_all=False,  # tap order is the ranking: "all" would rank in list order
-            key=keys["ranking"],
-            placeholder=tr("join.rank_placeholder"),
-        )
-        st.selectbox(
-            tr("join.role_label", k=w.anonymity_k),
-            [None, *role_labels],
-            format_func=lambda r: tr("join.role_none") if r is None else role_labels.get(r, r),
-            key=keys["role"],
-            placeholder=tr("common.choose"),
-        )
-        st.form_submit_button(
-            tr("join.review_button"), type="primary", key="review", on_click=_to_review
-        )
+    # Ranking, review, card and cast live in the component: one request to our route, which
+    # calls core's casting service. The page gets back only the receipt (see above).
+    ballot_component.ballot(w, L, card=st.session_state.get(f"card_{w.code}"))
     with st.expander(tr("join.what_methods_mean")):
         st.markdown(
             "\n".join(
@@ -374,7 +222,7 @@ def revealed_stage() -> None:
                 for r in rows
             )
         )
-    if receipt := st.session_state.get(f"receipt_{w.code}"):
+    if receipt := st.session_state.get(receipt_key):
         st.caption(tr("join.your_receipt") + f": `{receipt}`")
 
 
@@ -387,9 +235,7 @@ match w.stage:
         voting_stage()
     case Stage.CLOSED:
         waiting("join.closed")
-        if st.session_state.get(f"ticket_{w.code}"):  # cast just before the close
-            _waiting_for_batch()
-        elif receipt := st.session_state.get(f"receipt_{w.code}"):
+        if receipt := st.session_state.get(receipt_key):
             st.caption(tr("join.your_receipt") + f": `{receipt}`")
     case Stage.REVEALED:
         revealed_stage()

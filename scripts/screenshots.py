@@ -147,22 +147,13 @@ def main() -> int:
             move_to(db, key, code, grant, StagePosition(Stage.VOTING))
             labels = available_templates()["default"].methods
             zh = {m.key: m.label.zh for m in labels}
-            box = phone.locator(f".st-key-ranking_{code}")
-            expect(box).to_be_visible(timeout=TIMEOUT)
-            for n, method in enumerate(
-                ["unrestricted_funding", "mentor_accompaniment", "action_research"], 1
-            ):
-                option = phone.get_by_role("option", name=zh[method], exact=True)
-                if not option.is_visible():
-                    box.get_by_role("combobox").click()
-                option.click()
-                expect(box.locator("[data-tag]")).to_have_count(n, timeout=TIMEOUT)
-            phone.keyboard.press("Escape")
-            # The ballot form hands the choices over once; the page reads them back "1. … 2. …".
+            # The ballot component: tap in order (each chip shows its rank), then review.
+            for method in ["unrestricted_funding", "mentor_accompaniment", "action_research"]:
+                chip = phone.get_by_role("button", name=zh[method], exact=True)
+                chip.wait_for(timeout=TIMEOUT)
+                chip.click()
             phone.get_by_role("button", name=REVIEW_BUTTON).click()
-            expect(phone.locator('[data-testid="stMarkdownContainer"] ol li')).to_have_count(
-                3, timeout=TIMEOUT
-            )
+            expect(phone.locator("ol.review li")).to_have_count(3, timeout=TIMEOUT)
             settle(phone, expect)
             phone.screenshot(path=str(OUT / "ballot-phone.png"), full_page=True)
 

@@ -51,9 +51,15 @@ def wait_healthy(url: str, timeout: float = 60.0) -> None:
 
 @contextmanager
 def streamlit_server(
-    data_dir: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    *,
+    script: str = "evaluation_app.py",
+    port: int | None = None,
 ) -> Iterator[Server]:
-    port = free_port()
+    """`streamlit run SCRIPT` (the app by default) on 127.0.0.1, stopped on exit."""
+    port = port or free_port()
     env = dict(os.environ)
     env.update(
         {
@@ -62,6 +68,8 @@ def streamlit_server(
             "BEIDUI_ADMIN_PASSWORD": "admin-pass-123",
             "BASE_URL": f"http://127.0.0.1:{port}",
             "PORT": str(port),
+            # A script outside the root (tests/apps, benchmarks) still imports core and ui.
+            "PYTHONPATH": str(ROOT),
         }
     )
     env.update(extra_env or {})
@@ -78,7 +86,7 @@ def streamlit_server(
                 "-m",
                 "streamlit",
                 "run",
-                "evaluation_app.py",
+                script,
                 "--server.port",
                 str(port),
                 "--server.address",

@@ -79,39 +79,78 @@ async def vote(base_ws: str, code: str, card: str) -> tuple[str | None, list[str
         await c.close()
 
 
+async def post_ballot(c: Any, timeout: float) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """What a phone does on pages/join.py, on a connected client: open the page, then cast
+    as its ballot component does — ONE POST to the server's /api/ballot with the page's
+    token. Returns (the component's data, the route's answer, the texts the page showed)."""
+    from benchmarks.http_phone import HttpPhone
+
+    result = await c.run(timeout=timeout)
+    texts = result.markdown + result.exceptions
+    if result.status != "FINISHED_SUCCESSFULLY":
+        raise RuntimeError(f"page run ended {result.status}")
+    data = c.components["beidui_ballot"]
+    http = HttpPhone(_http_base(c))
+    try:
+        reply = await http.post_json(
+            data["endpoint"],
+            {
+                "workshop": data["workshop"],
+                "token": data["token"],
+                "card": data["card"],
+                "ranking": [m["key"] for m in data["methods"][:3]],
+                "lang": data["lang"],
+            },
+            timeout=timeout,
+        )
+    finally:
+        await http.close()
+    if reply.status == 0:
+        raise ConnectionError(f"no answer from {_http_base(c)}")
+    return data, reply.body, texts
+
+
+def _http_base(c: Any) -> str:
+    return str(c.url).replace("ws://", "http://").removesuffix("/_stcore/stream")
+
+
+async def poll_ballot(
+    c: Any, data: dict[str, Any], answer: dict[str, Any], wait: float
+) -> dict[str, Any]:
+    """Poll a "waiting" answer as the component does, for at most `wait` seconds."""
+    from benchmarks.http_phone import HttpPhone
+
+    http = HttpPhone(_http_base(c))
+    deadline = time.monotonic() + wait
+    try:
+        while answer.get("state") == "waiting" and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            reply = await http.post_json(
+                data["statusEndpoint"],
+                {
+                    "workshop": data["workshop"],
+                    "token": data["token"],
+                    "ticket": answer["ticket"],
+                    "lang": data["lang"],
+                },
+            )
+            answer = reply.body if reply.status else answer
+    finally:
+        await http.close()
+    return answer
+
+
 async def tap_ballot(
     c: Any, code: str, timeout: float, wait: float = 60.0
 ) -> tuple[str | None, list[str]]:
-    """The taps of pages/join.py on a connected client: (receipt or None, texts shown).
-
-    Follows both ballot flows the page has had: one form with a review button (now), or a
-    ranking, a confirm checkbox and a cast button (before).
-    """
-    from benchmarks.streamlit_client import wait_for_receipt
-
-    texts: list[str] = []
-
-    async def run(**kw: Any) -> None:
-        result = await c.run(timeout=timeout, **kw)
-        texts.extend(result.markdown + result.exceptions)
-        if result.status != "FINISHED_SUCCESSFULLY":
-            raise RuntimeError(f"page run ended {result.status}")
-
-    await run()
-    ranking = c.widget(f"ranking_{code}")
-    c.set_value(f"ranking_{code}", "string_array_value", list(ranking.element.options)[:3])
-    try:
-        review = c.widget("review")
-    except KeyError:
-        await run()
-        c.set_value(f"confirm_{code}", "bool_value", True)
-        await run()
-    else:
-        await run(triggers=[review.id])
-    await run(triggers=[c.widget("cast").id])
-    # Sealed and queued: the receipt shows once the batch of k is stored (or voting closes).
-    receipt = await wait_for_receipt(c, texts, wait)
-    return receipt, texts
+    """Cast as the phone's component does and wait (at most `wait` s) for the batch of k to
+    be stored: (receipt or None, texts shown: the page's and the route's message)."""
+    del code  # the component's data names the workshop
+    data, answer, texts = await post_ballot(c, timeout)
+    answer = await poll_ballot(c, data, answer, wait)
+    if answer.get("state") == "stored":
+        return str(answer["receipt"]), texts
+    return None, [*texts, str(answer.get("message", answer))]
 
 
 async def projector_count(base_ws: str, code: str, expected: int, timeout: float = 30) -> int:
@@ -140,7 +179,7 @@ def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ba
     shared_url: str, tmp_path: Path
 ) -> None:
     pytest.importorskip("websockets")
-    from benchmarks.streamlit_client import StreamlitClient, wait_for_receipt
+    from benchmarks.streamlit_client import StreamlitClient
 
     key = secrets.token_bytes(32)
     env = {"BEIDUI_SECRET_KEY": key.hex(), "BEIDUI_ADMIN_PASSWORD": "admin-pass-123"}
@@ -181,15 +220,13 @@ def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ba
                 c = StreamlitClient(ws(server_b.url), "join", f"w={code}&card={cards[-2]}")
                 await c.connect()
                 try:
-                    receipt, texts = await tap_ballot(c, code, timeout=60, wait=0)
-                    assert receipt is None
-                    waiting = t("join.sealed_waiting", "en", n=4)
-                    assert any(waiting in m for m in texts), texts
+                    data, answer, _ = await post_ballot(c, timeout=60)
+                    assert answer["state"] == "waiting" and answer["waiting_for"] == 4, answer
                     # ... until the facilitator closes voting elsewhere (here: a third
                     # process): B sees the stage and commits it into the mix.
                     await asyncio.to_thread(ballots.close_voting, db, key, code, grant)
-                    receipt = await wait_for_receipt(c, texts, 30)
-                    assert receipt is not None, texts[-3:]
+                    answer = await poll_ballot(c, data, answer, 30)
+                    assert answer["state"] == "stored", answer
                 finally:
                     await c.close()
                 assert (

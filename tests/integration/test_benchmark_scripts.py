@@ -80,3 +80,24 @@ def test_the_doors_benchmark_prints_attempts_per_minute() -> None:
         r"doors: same-client=\d+/min fresh-clients=\d+/min honest-wait=\d+s limiter=\d+ ops/s",
         last,
     ), last
+
+
+@pytest.mark.slow
+def test_the_room_benchmark_prints_the_baseline_and_the_new_path_side_by_side() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.room", "--phones", "4", "--handback", "off"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    rooms = [line for line in lines if line.startswith("room: ")]
+    pattern = (
+        r"room: path=(form|component) phones=4 acknowledged=4 stored=4 "
+        r"p50_ms=\d+ p95_ms=\d+ ballots_per_s=\d+"
+    )
+    assert [re.fullmatch(pattern, line) is not None for line in rooms] == [True, True], lines
+    assert re.fullmatch(r"room-ratio: component_vs_form=\d+\.\dx", lines[-1]), lines

@@ -84,3 +84,28 @@ def test_pages_issue_no_sql() -> None:
         if calls or sql_words:
             offenders[p.name] = sorted(calls) + sql_words
     assert offenders == {}
+
+
+def test_route_handlers_live_in_web_and_call_core_only() -> None:
+    """web/ (what st.App serves besides Streamlit) never reaches into Streamlit, the pages,
+    the page glue, SQL or crypto: a route does what a page does, through a core service."""
+    offenders = {}
+    for p in (ROOT / "web").rglob("*.py"):
+        bad = [
+            n
+            for n in _imports(p)
+            if n.split(".")[0] in {"streamlit", "pages", "ui"} or n.startswith(FORBIDDEN_IN_PAGES)
+        ]
+        if bad:
+            offenders[p.name] = bad
+    assert offenders == {}
+    assert (ROOT / "web" / "ballot_api.py").exists()
+
+
+def test_pages_and_ui_define_no_http_routes() -> None:
+    offenders = [
+        p.name
+        for p in [*(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]
+        if any(n == "starlette" or n.startswith("starlette.") for n in _imports(p))
+    ]
+    assert offenders == []

@@ -1,0 +1,187 @@
+"""The HTTP edge we control, asked over HTTP from a real `streamlit run` server.
+
+1. Every answer carries the security headers (CSP with frame-ancestors, no Referer, nosniff)
+   and `/_stcore/metrics` is not served.
+2. A ballot is ONE request to `/api/ballot` with the page's token: the receipt comes back
+   and the ballot is stored; core's named errors come back localized, with their key.
+3. A POST from another site, without the page's token or not as JSON is refused, and
+   stores nothing.
+4. A page that fails shows the localized error page, not Streamlit's English crash box,
+   and nothing of the exception reaches the phone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.room import Room, open_room, stored_ballots
+from benchmarks.streamlit_client import StreamlitClient
+from tests.server import Server, streamlit_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with (
+        tempfile.TemporaryDirectory(prefix="beidui-edge-") as tmp,
+        streamlit_server(Path(tmp)) as srv,
+    ):
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def room(server: Server) -> Room:
+    return open_room(server, 6)
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def post(
+    server: Server,
+    body: Any,
+    *,
+    origin: str | None = "same",
+    content_type: str = "application/json",
+    path: str = "/api/ballot",
+) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": content_type}
+    if origin is not None:
+        headers["Origin"] = server.url if origin == "same" else origin
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(server.url + path, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def ballot_data(server: Server, room: Room, card: str, locale: str = "en-US") -> dict[str, Any]:
+    """What the join page hands its ballot component (token, methods in this phone's order)."""
+
+    async def load() -> dict[str, Any]:
+        base = server.url.replace("http://", "ws://")
+        lang = "en" if locale.startswith("en") else "zh"
+        client = StreamlitClient(base, "join", f"w={room.code}&card={card}&lang={lang}")
+        await client.connect()
+        try:
+            result = await client.run(timeout=60)
+            assert result.status == "FINISHED_SUCCESSFULLY", result
+            return dict(client.components["beidui_ballot"])
+        finally:
+            await client.close()
+
+    return asyncio.run(load())
+
+
+def test_every_answer_carries_the_security_headers(server: Server) -> None:
+    for path in ("/", "/join?w=ABC123&card=ABCD-EFGH-JK", "/_stcore/health", "/nonexistent"):
+        status, headers, _ = get(server.url + path)
+        assert status in (200, 404), path
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp, path
+        assert "http:" not in csp and "https:" not in csp  # nothing from anywhere else
+        assert headers["referrer-policy"] == "no-referrer", path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["x-frame-options"] == "DENY", path
+
+
+def test_the_metrics_endpoint_is_not_served(server: Server) -> None:
+    for path in ("/_stcore/metrics", "/_stcore/metrics/"):
+        status, _, body = get(server.url + path)
+        assert status == 404 and b"session" not in body
+
+
+def test_a_ballot_is_one_request_and_its_receipt_is_stored(server: Server, room: Room) -> None:
+    data = ballot_data(server, room, room.cards[0])
+    assert data["card"] == room.cards[0] and data["k"] == 5
+    top = [m["key"] for m in data["methods"][:3]]
+    status, answer = post(
+        server,
+        {"workshop": room.code, "token": data["token"], "card": data["card"], "ranking": top},
+    )
+    assert status == 200 and answer["state"] == "stored", answer
+    assert len(answer["receipt"]) == 11
+    assert stored_ballots(server, room.code) == 1
+
+
+def test_core_errors_come_back_named_and_localized(server: Server, room: Room) -> None:
+    data = ballot_data(server, room, room.cards[1])
+    top = [data["methods"][0]["key"]]
+    body = {"workshop": room.code, "token": data["token"], "card": room.cards[1], "ranking": top}
+    assert post(server, body)[0] == 200
+    status, answer = post(server, {**body, "lang": "en"})
+    assert (status, answer["state"]) == (422, "refused")
+    assert answer["error"] == "ballot.errors.card_spent"
+    assert answer["message"] == "This card has already been used: each card casts one ballot."
+    status, answer = post(server, {**body, "card": room.cards[2], "ranking": [], "lang": "zh"})
+    assert (status, answer["error"]) == (422, "ballot.errors.empty_ballot")
+    assert "请" in answer["message"]
+    status, answer = post(server, {**body, "card": "", "lang": "en"})
+    assert answer["error"] == "ballot.errors.card_required"
+
+
+def test_a_cross_site_tokenless_or_non_json_post_is_refused(server: Server, room: Room) -> None:
+    data = ballot_data(server, room, room.cards[3])
+    top = [data["methods"][0]["key"]]
+    good = {"workshop": room.code, "token": data["token"], "card": room.cards[3], "ranking": top}
+    before = stored_ballots(server, room.code)
+    refusals = [
+        post(server, good, origin="http://evil.example"),
+        post(server, good, origin=None),
+        post(server, good, origin="null"),
+        post(server, {**good, "token": data["token"][:-2] + "AA"}),
+        post(server, {**good, "token": None}),
+        post(server, {**good, "workshop": "ZZZ999"}),  # a token is for one workshop
+    ]
+    assert [(s, a["error"]) for s, a in refusals[:4]] == [(403, "web.forbidden")] * 4
+    assert refusals[4][0] == 403
+    assert refusals[5][0] in (400, 403)
+    form = post(server, b"card=x", content_type="application/x-www-form-urlencoded")
+    assert form == (400, form[1]) and form[1]["error"] == "web.bad_request"
+    assert stored_ballots(server, room.code) == before
+    # ...and the same ballot, sent properly, is still accepted.
+    assert post(server, good)[1]["state"] == "stored"
+
+
+def test_an_unknown_ticket_is_refused_by_the_status_route(server: Server, room: Room) -> None:
+    data = ballot_data(server, room, room.cards[4])
+    body = {"workshop": room.code, "token": data["token"], "ticket": "nope", "lang": "en"}
+    status, answer = post(server, body, path="/api/ballot/status")
+    assert (status, answer["error"]) == (404, "web.unknown_ticket")
+
+
+def test_a_failing_page_shows_the_localized_error_page(tmp_path: Path) -> None:
+    with streamlit_server(tmp_path, script="tests/apps/crash_app.py") as srv:
+
+        async def load(lang: str) -> Any:
+            client = StreamlitClient(srv.url.replace("http://", "ws://"), "", f"lang={lang}")
+            await client.connect()
+            try:
+                return await client.run(timeout=60)
+            finally:
+                await client.close()
+
+        english = asyncio.run(load("en"))
+        chinese = asyncio.run(load("zh"))
+    assert english.exceptions == [] and chinese.exceptions == []  # no crash box, no trace
+    assert any("Sorry, this page ran into a problem." in m for m in english.markdown)
+    assert any("抱歉，这个页面出了问题。" in m for m in chinese.markdown)
+    shown = " ".join(english.markdown + chinese.markdown)
+    assert "ABCD-EFGH-JK" not in shown and "RuntimeError" not in shown

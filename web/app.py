@@ -1,0 +1,25 @@
+"""What `evaluation_app.py` hands to `st.App`: our routes, our middleware, our lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from web import ballot_api
+from web.runtime import instance
+from web.security import SecurityMiddleware
+
+ROUTES: list[BaseRoute] = [*ballot_api.ROUTES]
+MIDDLEWARE: list[Middleware] = [Middleware(SecurityMiddleware)]
+
+
+@asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    """Open (and migrate) the routes' instance at start, not under the first ballot."""
+    await run_in_threadpool(instance)
+    yield
