@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from core import export, notes
-from core.ballots import cast_ballot, close_voting, issue_cards, reveal
+from core.ballots import close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.templates import available_templates
@@ -107,7 +107,7 @@ def seed(db: Database) -> str:
     for question, rows in NOTES.items():
         move_to(*auth, StagePosition(Stage.QUESTIONS, question))
         for text, _, _ in rows:
-            notes.post_note(db, code, text)
+            notes.post_note(db, code, text, question)
         notes.flush_pending(*auth, question)
         wall = {n.text: n.id for n in notes.wall(db, code, question, include_hidden=True)}
         themes: dict[str, int] = {}
@@ -127,7 +127,7 @@ def seed(db: Database) -> str:
     roles = list(ROLES)
     rng.shuffle(roles)
     for card, role in zip(cards, roles, strict=False):
-        cast_ballot(db, secret_key, code, card, _draw(rng, size), role, client_key="demo")
+        submit_ballot(db, secret_key, code, card, _draw(rng, size), role, client_key="demo")
     close_voting(*auth)
     reveal(*auth, PASS)
     return code

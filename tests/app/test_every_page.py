@@ -158,13 +158,13 @@ def test_every_page_at_every_stage_speaks_only_chinese(app_env: Instance) -> Non
     _walk_all_pages_in_zh(code, grant, allowed, "draft")
     advance_stage(db, key, code, grant, w.position, w.position.__class__(Stage.QUESTIONS, 0))
     for text in ("资金要灵活", "同伴交流", "行动研究"):
-        notes.post_note(db, code, text)
+        notes.post_note(db, code, text, 0)
     _walk_all_pages_in_zh(code, grant, allowed, "questions")
     w = get_workshop(db, code)
     advance_stage(db, key, code, grant, w.position, w.position.__class__(Stage.VOTING))
     methods = list(w.method_keys)
     for card, first in zip(cards, methods, strict=False):
-        ballots.cast_ballot(db, key, code, card, [first, methods[-1]], None)
+        ballots.submit_ballot(db, key, code, card, [first, methods[-1]], None)
     _walk_all_pages_in_zh(code, grant, allowed, "voting")
     ballots.close_voting(db, key, code, grant)
     _walk_all_pages_in_zh(code, grant, allowed, "closed")

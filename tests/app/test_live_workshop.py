@@ -75,7 +75,9 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
     assert any(receipt in m.value for m in reloaded.markdown)
     assert not reloaded.multiselect  # no empty ballot
     for card in cards[1:3]:
-        ballots.cast_ballot(app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None)
+        ballots.submit_ballot(
+            app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None
+        )
     ballots.close_voting(app_env.db, app_env.secret_key, code, grant)
     ballots.reveal(app_env.db, app_env.secret_key, code, grant, PASS)
     live.forget_cached_reads()  # a second later, the shared one-second cache has expired
@@ -168,7 +170,7 @@ def test_promoting_a_note_keeps_the_notes_tab_and_a_theme_can_be_promoted(
     code, grant, _ = _room(app_env, Stage.DRAFT)
     move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 0))
     for text in ("资金要灵活", "同伴交流", "行动研究"):
-        notes.post_note(db, code, text)
+        notes.post_note(db, code, text, 0)
     theme = notes.create_theme(db, key, code, grant, 0, "学习")
     con = make_app({"lang": "en", "console": grant}).run()
     con.switch_page("pages/facilitator.py").run()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from core import editing, export, notes
-from core.ballots import cast_ballot, close_voting, issue_cards, reveal
+from core.ballots import close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.fonts import MissingGlyphs
@@ -44,7 +44,8 @@ def _workshop(tmp: Path) -> tuple[Database, tuple[Database, bytes, str, str], in
     method = editing.add_method(*auth, METHOD, "Community mutual aid (Taiwan)")
     move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
     for text in (NOTE, EMOJI_NOTE):
-        notes.post_note(db, code, text)
+        notes.post_note(db, code, text, 0)
+    notes.flush_pending(*auth, 0)  # two notes, k = 3: released as the facilitator may
     notes.flush_pending(*auth, 0)
     wall = {n.text: n.id for n in notes.wall(db, code, 0, include_hidden=True)}
     theme = notes.create_theme(*auth, 0, THEME)
@@ -53,7 +54,7 @@ def _workshop(tmp: Path) -> tuple[Database, tuple[Database, bytes, str, str], in
     move_to(*auth, StagePosition(Stage.VOTING))
     w = get_workshop(db, code)
     for card in issue_cards(*auth, 3):
-        cast_ballot(db, secret_key, code, card, (method, w.method_keys[0]), None, client_key="t")
+        submit_ballot(db, secret_key, code, card, (method, w.method_keys[0]), None, client_key="t")
     close_voting(*auth)
     reveal(*auth, PASS)
     return db, auth, wall[EMOJI_NOTE]

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from core import editing, export, notes
-from core.ballots import cast_ballot, close_voting, issue_cards, reveal
+from core.ballots import close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.templates import available_templates
@@ -73,7 +73,8 @@ def bundle(
     editing.set_roles(*auth, [(CORPUS[4], CORPUS[1])])
     move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
     for text in CORPUS:
-        notes.post_note(db, code, text)
+        notes.post_note(db, code, text, 0)
+    notes.flush_pending(*auth, 0)  # the remainder below k, released as the facilitator may
     notes.flush_pending(*auth, 0)
     wall = {n.text: n.id for n in notes.wall(db, code, 0, include_hidden=True)}
     theme = notes.create_theme(*auth, 0, CORPUS[1])
@@ -83,7 +84,7 @@ def bundle(
     w = get_workshop(db, code)
     role = w.roles[0].key
     for card in issue_cards(*auth, 4):
-        cast_ballot(
+        submit_ballot(
             db, secret_key, code, card, (injected_method, w.method_keys[0]), role, client_key="t"
         )
     close_voting(*auth)
