@@ -8,11 +8,15 @@ after an action, and its lock ends the session.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from sqlalchemy.exc import OperationalError
 
 from core import ballots, notes
 from core.domain import Stage, StagePosition
+from core.i18n import tm
 from core.instance import Instance
 from core.templates import available_templates
 from core.workshops import (
@@ -26,6 +30,7 @@ from core.workshops import (
 from tests.app.conftest import make_app, next_step, open_tab
 from tests.app.conftest import unlock_console as type_unlock
 from ui import live, state
+from web import ballot_api, page_token
 
 PASS = "facilitator secret 1"
 
@@ -47,17 +52,24 @@ def _phone(code: str, **query: str):  # type: ignore[no-untyped-def]
     return at
 
 
-def _fill_ballot(phone, code: str, card: str, *methods: str) -> None:  # type: ignore[no-untyped-def]
-    """The ballot steps, kept small so a new ballot component only changes this helper."""
-    phone.text_input(key=f"card_{code}").input(card)
-    box = phone.multiselect(key=f"ranking_{code}")
-    for m in methods:
-        box = box.select(m)
-    phone.button(key="review").click().run()
+def _component_data(phone) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """What the page hands its ballot component (ranking, review and cast happen in the
+    browser and reach /api/ballot in one request: tests/e2e drive that)."""
+    (mounted,) = phone.get("bidi_component")
+    return dict(json.loads(mounted.proto.json))
 
 
-def _cast(phone) -> None:  # type: ignore[no-untyped-def]
-    phone.button(key="cast").click().run()
+def _cast(phone, inst: Instance, code: str, card: str, *methods: str, role: str | None = None):  # type: ignore[no-untyped-def]
+    """The component's one request, through the route's seam with the page's own token."""
+    token = page_token.check(inst.secret_key, code, _component_data(phone)["token"])
+    assert token is not None
+    return ballot_api.submit(inst, code, card, list(methods), role, client_key=token.client_key)
+
+
+def _hand_back(phone, code: str, receipt: str) -> None:  # type: ignore[no-untyped-def]
+    """The component hands the receipt to the page, as the browser does a moment later."""
+    phone.session_state[f"ballot_{code}"] = {"receipt": receipt}
+    phone.run()
 
 
 def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_results(
@@ -65,19 +77,25 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
 ) -> None:
     code, grant, cards = _room(app_env)
     phone = _phone(code)
-    _fill_ballot(phone, code, cards[0], "action_research")
-    _cast(phone)
-    receipt = phone.session_state[f"receipt_{code}"]
+    answer = _cast(phone, app_env, code, cards[0], "action_research")
+    # k = 3: sealed and waiting for two more ballots before anything is written.
+    assert answer.state == "waiting" and answer.waiting_for == 2
+    for card in cards[1:3]:
+        ballots.submit_ballot(
+            app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None
+        )
+    stored = ballot_api.status(app_env, str(answer.ticket))
+    assert stored is not None and stored.state == "stored" and stored.receipt
+    receipt = stored.receipt
+    _hand_back(phone, code, receipt)
+    assert not phone.exception
+    assert phone.session_state[f"receipt_{code}"] == receipt
     assert phone.query_params["receipt"] == receipt
     assert "card" not in phone.query_params and cards[0] not in str(dict(phone.query_params))
     # The reload: a new session with only the URL.
     reloaded = _phone(code, receipt=receipt)
     assert any(receipt in m.value for m in reloaded.markdown)
-    assert not reloaded.multiselect  # no empty ballot
-    for card in cards[1:3]:
-        ballots.submit_ballot(
-            app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None
-        )
+    assert not reloaded.get("bidi_component")  # no empty ballot
     ballots.close_voting(app_env.db, app_env.secret_key, code, grant)
     ballots.reveal(app_env.db, app_env.secret_key, code, grant, PASS)
     live.forget_cached_reads()  # a second later, the shared one-second cache has expired
@@ -90,11 +108,12 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
 def test_a_cast_refused_after_the_close_says_it_was_not_counted(app_env: Instance) -> None:
     code, grant, cards = _room(app_env)
     phone = _phone(code)
-    _fill_ballot(phone, code, cards[0], "action_research")
     ballots.close_voting(app_env.db, app_env.secret_key, code, grant)
-    _cast(phone)
-    assert not phone.exception
-    assert "not counted" in phone.error[0].value
+    with pytest.raises(ballots.VotingClosed) as refused:
+        _cast(phone, app_env, code, cards[0], "action_research")
+    # The route answers with this message in the phone's language (web/ballot_api.py).
+    assert "not counted" in tm(refused.value.message, "en")
+    assert "没有被计入" in tm(refused.value.message, "zh")
 
 
 @pytest.mark.parametrize("field", ["ranking", "role"])
@@ -103,15 +122,15 @@ def test_a_tampered_method_or_role_gets_a_message_not_a_crash(
 ) -> None:
     code, _, cards = _room(app_env)
     phone = _phone(code)
-    _fill_ballot(phone, code, cards[0], "action_research")
-    review = dict(phone.session_state[f"review_{code}"])
-    review[field] = ["not_a_method"] if field == "ranking" else "not_a_role"
-    phone.session_state[f"review_{code}"] = review  # what a tampered client would send
-    phone.run()
-    _cast(phone)
-    assert not phone.exception
-    assert phone.error
-    assert phone.session_state[f"review_{code}"]["card"] == cards[0]  # nothing typed is lost
+    methods = ["not_a_method"] if field == "ranking" else ["action_research"]
+    role = "not_a_role" if field == "role" else None
+    expected = ballots.UnknownMethod if field == "ranking" else ballots.UnknownRole
+    with pytest.raises(expected) as refused:  # what a tampered client would send
+        _cast(phone, app_env, code, cards[0], *methods, role=role)
+    assert "reload" in tm(refused.value.message, "en")
+    # Nothing was spent: the same card casts a proper ballot (it waits for its batch).
+    answer = _cast(phone, app_env, code, cards[0], "action_research")
+    assert answer.state == "waiting"
 
 
 def test_a_locked_database_gets_a_message_and_the_note_stays_typed(
@@ -119,25 +138,26 @@ def test_a_locked_database_gets_a_message_and_the_note_stays_typed(
 ) -> None:
     code, _, _ = _room(app_env, Stage.QUESTIONS)
     phone = _phone(code)
-    q_id = get_workshop(app_env.db, code).questions[0].id
 
     def locked(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
     monkeypatch.setattr(notes, "post_note", locked)
-    phone.text_area(key=f"note_text_{q_id}").input("我的想法")
-    _submit_note(phone, q_id)
+    phone.text_area(key=f"note_text_{code}").input("我的想法")
+    _submit_note(phone, code)
     assert not phone.exception
     assert "busy" in phone.error[0].value
-    assert phone.text_area(key=f"note_text_{q_id}").value == "我的想法"
+    assert phone.text_area(key=f"note_text_{code}").value == "我的想法"
     monkeypatch.undo()
-    _submit_note(phone, q_id)
-    assert phone.success and phone.text_area(key=f"note_text_{q_id}").value == ""
+    _submit_note(phone, code)
+    # Received, and waiting in server memory for two more notes (k = 3) before it is saved.
+    assert "waiting for 2 more" in phone.info[0].value
+    assert phone.text_area(key=f"note_text_{code}").value == ""
 
 
-def _submit_note(phone, q_id: int) -> None:  # type: ignore[no-untyped-def]
+def _submit_note(phone, code: str) -> None:  # type: ignore[no-untyped-def]
     next(
-        b for b in phone.button if (b.key or "").startswith(f"FormSubmitter:note_form_{q_id}-")
+        b for b in phone.button if (b.key or "").startswith(f"FormSubmitter:note_form_{code}-")
     ).click().run()
 
 
