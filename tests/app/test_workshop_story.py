@@ -3,13 +3,20 @@
 1. The facilitator unlocks the console and generates voting cards.
 2. The room moves to the first question; a participant joins by code and posts notes.
 3. Notes appear on the wall in a batch of k; the participant gives a dot.
-4. Voting opens; the participant ranks methods, reviews "1. … 2. …" and casts with a card.
-5. A second try with the same card says it was used, and nothing else.
+4. Voting opens; the phone mounts the ballot component, whose one request casts with a card:
+   sealed and queued, it waits (nothing written) until k ballots make a batch, then the
+   component hands the receipt back and the page keeps it, in the URL too.
+5. A second try with the same card is refused, while it waits and once it is stored; a
+   ballot left over at the end waits until the close writes it.
 6. Voting closes; a wrong passphrase cannot reveal; the right one does.
 7. The projector shows the ranking; the receipts page finds the receipt.
 """
 
 from __future__ import annotations
+
+import json
+
+import pytest
 
 from core import ballots, notes, results
 from core.domain import Stage
@@ -17,6 +24,8 @@ from core.instance import Instance
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
 from tests.app.conftest import make_app, next_step, open_tab, unlock_console
+from ui.runtime import instance
+from web import ballot_api, page_token
 
 PASS = "facilitator secret 1"
 
@@ -76,55 +85,81 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     assert not phone.exception
     assert next(n for n in notes.wall(db, code, 0) if n.id == target.id).dots == 1
 
-    # 4. voting with a card
+    # 4. voting with a card. The page mounts the ballot component with a page token; ranking,
+    # review and cast happen in the browser and go to /api/ballot in one request (the browser
+    # story and tests/e2e/test_web_edge.py drive that). Here the route's seam casts, on the
+    # page's own instance (the mixer that holds the queue is this server's memory), and the
+    # component's hand-back of the receipt is played by setting its state.
     con.run()
     for q in (2, 3, 4):
         _move(con, f"question {q}")
     _move(con, "Voting")
     phone.run()
-    phone.text_input(key=f"card_{code}").input(cards[0])
-    phone.multiselect(key=f"ranking_{code}").select("unrestricted_funding").select(
-        "action_research"
+    (mounted,) = phone.get("bidi_component")
+    data = json.loads(mounted.proto.json)
+    assert [m["key"] for m in data["methods"]] != []
+    assert data["endpoint"] == ballot_api.CAST_PATH
+    token = page_token.check(app_env.secret_key, code, data["token"])
+    assert token is not None
+    server = instance()
+    answer = ballot_api.submit(
+        server,
+        code,
+        cards[0],
+        ["unrestricted_funding", "action_research"],
+        None,
+        client_key=token.client_key,
     )
-    phone.button(key="review").click().run()
-    assert any("1. Unrestricted funding\n2. Action research" in m.value for m in phone.markdown)
-    phone.button(key="cast").click().run()
-    assert not phone.exception
-    assert f"ranking_{code}" not in phone.session_state  # the ranking is wiped from the phone
-    # Sealed and queued, not written: the phone says so plainly (k = 3, so 2 more).
-    assert any("waiting for 2 more ballots" in m.value for m in phone.info)
+    # Sealed and queued, not written: k = 3, so it waits for 2 more and holds no receipt.
+    assert answer.state == "waiting" and answer.waiting_for == 2
+    assert answer.ticket and answer.receipt is None
     assert results.ballot_count(db, code) == 0
+    assert ballot_api.status(server, answer.ticket) == answer
+    phone.run()
+    assert not phone.exception
+    assert phone.get("bidi_component")  # nothing to hand back yet: the ballot stays
+    assert f"receipt_{code}" not in phone.session_state
 
-    # 5. the same card again, from another phone
-    other = make_app({"lang": "en", "w": code}).run()
-    other.switch_page("pages/join.py").run()
-    other.text_input(key=f"card_{code}").input(cards[0])
-    other.multiselect(key=f"ranking_{code}").select("co_creation_fund")
-    other.button(key="review").click().run()
-    other.button(key="cast").click().run()
-    assert "already been used" in other.error[0].value or "already" in other.error[0].value
+    # 5. the same card again, from another phone, while the first waits: core's named error,
+    # and nothing queued or written for it
+    with pytest.raises(ballots.CardAlreadySpent):
+        ballot_api.submit(server, code, cards[0], ["co_creation_fund"], None, client_key="x")
+    assert ballot_api.status(server, answer.ticket) == answer  # still waiting for 2
 
-    # Three more phones of the same server (the app's own engine: its mixer holds the queue).
-    from ui.runtime import instance
-
-    page_db = instance().db
-    for card, first in zip(
-        cards[1:4],
-        ("unrestricted_funding", "co_creation_fund", "unrestricted_funding"),
-        strict=True,
-    ):
-        ballots.submit_ballot(page_db, app_env.secret_key, code, card, [first], None)
-    # The batch of 3 is stored: the phone's next poll shows its receipt.
+    # Two more phones fill the batch of 3: all three are written together.
+    for card, first in zip(cards[1:3], ("co_creation_fund", "unrestricted_funding"), strict=True):
+        ballots.submit_ballot(server.db, server.secret_key, code, card, [first], None)
+    stored = ballot_api.status(server, answer.ticket)
+    assert stored is not None and stored.state == "stored" and stored.receipt
     assert results.ballot_count(db, code) == 3
+    # The component hands the receipt back; the page keeps it, in the URL too.
+    phone.session_state[f"ballot_{code}"] = {"receipt": stored.receipt}
     phone.run()
     assert not phone.exception
     receipt = phone.session_state[f"receipt_{code}"]
+    assert receipt == stored.receipt
+    assert phone.query_params["receipt"] == receipt
     assert any(receipt in m.value for m in phone.markdown)
+    assert not phone.get("bidi_component")  # the page shows the receipt, not the ballot
+
+    # The same card once its ballot is stored: refused again, from the database this time.
+    with pytest.raises(ballots.CardAlreadySpent):
+        ballot_api.submit(server, code, cards[0], ["co_creation_fund"], None, client_key="x")
+    assert results.ballot_count(db, code) == 3
+
+    # A fourth ballot is the start of the next batch: it waits, unwritten, until the close.
+    last = ballot_api.submit(server, code, cards[3], ["unrestricted_funding"], None, client_key="y")
+    assert last.state == "waiting" and last.waiting_for == 2 and last.ticket
+    assert results.ballot_count(db, code) == 3
 
     # 6. close; a wrong passphrase cannot reveal
     con.run()
     _move(con, "Voting closed")
     assert get_workshop(db, code).stage == Stage.CLOSED
+    # The close wrote the waiting remainder (joined to the whole box's mix): it is stored.
+    closed = ballot_api.status(server, last.ticket)
+    assert closed is not None and closed.state == "stored" and closed.receipt
+    assert results.ballot_count(db, code) == 4
     con.text_input(key="stage_phrase").input("not the passphrase")
     con.button(key="FormSubmitter:reveal_form-Next: Results revealed").click().run()
     assert con.error and get_workshop(db, code).stage == Stage.CLOSED

@@ -13,10 +13,13 @@ Chromium: a facilitator laptop, eight phones and a projector, each its own brows
    post a note each; the first batch of k=5 reaches the wall; every phone dots one note, and
    the projector shows the notes and the dots. One phone types a note while the facilitator
    moves on, and posts it after the move: no error box, and the note is not lost.
-4. The facilitator opens voting (confirming, it cannot be undone); each phone types its card,
-   taps methods in order (tap order = rank), reviews "1. … 2. …", casts, and sees a receipt;
-   the projector counts.
-5. The facilitator closes voting (confirming) and reveals with the passphrase.
+4. The facilitator opens voting (confirming, it cannot be undone); each phone taps method
+   chips in order (tap order = rank), reviews "1. … 2. …", types its card on the review
+   screen (a wrong one is refused there) and casts. Ballots are stored in batches of k=5:
+   the first four wait, sealed, with nothing stored; the fifth fills the batch and those
+   phones get receipts; the rest wait for the close. The projector counts stored ballots.
+5. The facilitator closes voting (confirming): the waiting ballots are written and their
+   phones, still polling, show receipts. Then the reveal with the passphrase.
 6. The projector shows the ranking in the order the phones voted for; so do the phones.
 
 Throughout, one phone runs in Chinese and reloads at every stage: it never shows an error
@@ -35,7 +38,8 @@ from typing import Any
 
 import pytest
 
-from core import notes
+from core import notes, results
+from core.crypto import new_card_code
 from core.db import Database
 from core.i18n import t
 from core.workshops import get_workshop
@@ -178,57 +182,59 @@ def reload(page: Any) -> None:
     settle(page)
 
 
-# --- the ballot, in small steps (a new ballot component only changes these) ----------------
+# --- the ballot component, in small steps ---------------------------------------------------
 
 
-def type_card(phone: Any, code: str, card: str) -> None:
-    field = widget(phone, f"card_{code}").locator("input")
-    field.fill(card)
+def lang_of(i: int) -> str:
+    return "zh" if i == 0 else "en"
 
 
-def rank(phone: Any, code: str, ranking: list[str]) -> None:
-    for label in ranking:
-        tap(phone, code, label)
-    expect(widget(phone, f"ranking_{code}").locator("[data-tag]")).to_have_count(len(ranking))
-    phone.keyboard.press("Escape")  # close the list so it does not cover the form
-
-
-def review(phone: Any) -> None:
-    widget(phone, "review").get_by_role("button").click()
+def tap_in_order(phone: Any, labels: list[str], lang: str) -> None:
+    """Tap the method chips in order (tap order = rank); each chip then carries its rank,
+    and says so to a screen reader."""
+    for n, label in enumerate(labels, start=1):
+        phone.get_by_role("button", name=label, exact=True).click()
+        ranked = t("join.ballot_chip_ranked", lang, n=n, method=label)
+        expect(phone.get_by_role("button", name=ranked, exact=True)).to_be_visible()
 
 
 def review_lines(phone: Any) -> Any:
-    return phone.locator('[data-testid="stMarkdownContainer"] ol li')
+    return phone.locator("ol.review li")
 
 
-def cast(phone: Any) -> None:
-    widget(phone, "cast").get_by_role("button").click()
+def card_field(phone: Any, lang: str) -> Any:
+    return phone.get_by_label(t("join.card_code", lang), exact=True)
+
+
+def cast(phone: Any, lang: str) -> None:
+    phone.get_by_role("button", name=t("join.cast", lang), exact=True).click()
 
 
 def receipt_on(phone: Any) -> Any:
-    return phone.locator('[data-testid="stMarkdownContainer"] h1 code')
+    """The receipt: in the component right after the cast, or drawn by the page once the
+    component handed it back (a heading while voting, a caption after the close)."""
+    return phone.locator(
+        "#ballot-receipt, "
+        '[data-testid="stMarkdownContainer"] h1 code, '
+        '[data-testid="stCaptionContainer"] code'
+    ).first
 
 
-def tap(phone: Any, code: str, label: str) -> None:
-    """Tap one method in the ranking multiselect, as a thumb would (tap order = rank).
+def waiting_text(lang: str, n: int | None = None) -> Any:
+    """The component's "sealed, waiting for n more ballots" line (any n when None)."""
+    if n is not None:
+        return t("join.ballot_waiting_for", lang, n=n)
+    before, after = t("join.ballot_waiting_for", lang, n="{n}").split("{n}")
+    return re.compile(re.escape(before) + r"\d+" + re.escape(after))
 
-    A tap on a list that is just closing is lost on a real phone too; the thumb taps again.
-    """
-    box = widget(phone, f"ranking_{code}")
-    chip = box.locator(f'[data-tag][aria-label="{label}"]')
-    option = phone.get_by_role("option", name=label, exact=True)
-    for _attempt in range(5):
-        if chip.count():
-            return
-        if not option.is_visible():
-            box.get_by_role("combobox").click()
-        option.click()
-        try:
-            expect(chip).to_have_count(1, timeout=3_000)
-            return
-        except AssertionError:
-            continue
-    expect(chip).to_have_count(1)
+
+def eventually(check: Any, what: str) -> None:
+    """Poll `check` until it holds (a condition across several phones, which `expect` cannot
+    state), failing after TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT / 1000
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.25)
 
 
 def card_codes_from_sheet(page: Any) -> list[str]:
@@ -415,36 +421,76 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         reload(zh_phone)
         assert_healthy_zh(zh_phone, *TYPED_WORDS)
         for i, phone in enumerate(phones):
-            lang = "zh" if i == 0 else "en"
-            expect(phone.get_by_role("heading", name=t("join.vote_title", lang))).to_be_visible()
-            type_card(phone, code, cards[i])
+            expect(
+                phone.get_by_role("heading", name=t("join.vote_title", lang_of(i)))
+            ).to_be_visible()
         step("4. phones tap their rankings")
-        for i, (phone, ranking) in enumerate(zip(phones, BALLOTS, strict=True)):
-            rank(phone, code, [zh_label[m] for m in ranking] if i == 0 else ranking)
-        role = phones[1].get_by_role("combobox", name=re.compile("^Your role"))
-        role.click()
-        phones[1].get_by_role("option", name="Partner", exact=True).click()
-        expect(role).to_have_value("Partner")
-        for phone in phones:
-            review(phone)
-        for i, (phone, ranking) in enumerate(zip(phones, BALLOTS, strict=True)):
-            expected = [zh_label[m] for m in ranking] if i == 0 else ranking
-            expect(review_lines(phone)).to_have_text(expected)  # exactly as it will be sealed
+        # The zh phone sees every label in Chinese: its chips are tapped by their zh names.
+        taps = [[zh_label[m] for m in r] if i == 0 else r for i, r in enumerate(BALLOTS)]
+        for i, (phone, ranking) in enumerate(zip(phones, taps, strict=True)):
+            tap_in_order(phone, ranking, lang_of(i))
+        phones[1].get_by_label(re.compile("^Your role")).select_option(label="Partner")
+        for i, phone in enumerate(phones):
+            phone.get_by_role("button", name=t("join.review_button", lang_of(i))).click()
+        for i, (phone, ranking) in enumerate(zip(phones, taps, strict=True)):
+            expect(review_lines(phone)).to_have_text(ranking)  # exactly as it will be sealed
+            # The card field is on the review screen (the phones joined by typing the code,
+            # so it is empty and has the focus): each phone types its card there.
+            field = card_field(phone, lang_of(i))
+            expect(field).to_be_focused()
+            field.fill(cards[i])
         expect(phones[1].get_by_text("Your role: Partner")).to_be_visible()
         shot(phones[1], artifacts, "05-phone-ballot-review")
         step("4. phones reviewed")
-        receipts: list[str] = []
-        for group in (phones[:4], phones[4:]):
-            for phone in group:
-                cast(phone)
-            for phone in group:
-                expect(receipt_on(phone)).to_be_visible()
-                receipts.append(receipt_on(phone).inner_text())
-                # The ranking is gone from the phone: only the receipt remains to be shown.
-                expect(review_lines(phone)).to_have_count(0)
-            expect(projector.locator(".bd-count")).to_have_text(str(len(receipts)))
-        assert len(set(receipts)) == len(BALLOTS)
-        # The reload after voting: the receipt stays, never the card or the ranking.
+        # A card typed wrong is refused ON the review screen, next to the field, and the
+        # ranking waits there; the corrected card then casts.
+        field = card_field(phones[1], "en")
+        field.fill(new_card_code())
+        cast(phones[1], "en")
+        expect(phones[1].get_by_role("alert")).to_have_text(t("ballot.errors.card_not_found", "en"))
+        expect(review_lines(phones[1])).to_have_text(BALLOTS[1])
+        field.fill(cards[1])
+        # Batches of k=5: the first four ballots are sealed and wait in the server's memory,
+        # nothing is stored and no phone has a receipt yet.
+        first, rest = phones[:4], phones[4:]
+        for i, phone in enumerate(first):
+            cast(phone, lang_of(i))
+        for i, phone in enumerate(first):
+            expect(phone.get_by_text(waiting_text(lang_of(i), n=1))).to_be_visible()
+            expect(receipt_on(phone)).to_have_count(0)
+            expect(review_lines(phone)).to_have_count(0)  # the ranking is gone from the phone
+        assert results.ballot_count(db, code) == 0
+        expect(projector.locator(".bd-count")).to_have_text("0")
+        shot(phones[1], artifacts, "06a-phone-ballot-waiting")
+        # The fifth ballot fills the batch; ballots cast at the same moment may join it. The
+        # ones after it wait for the next batch, or for the close.
+        for phone in rest:
+            cast(phone, "en")
+        for i, phone in enumerate(phones):
+            either = phone.get_by_text(waiting_text(lang_of(i))).or_(receipt_on(phone))
+            expect(either.first).to_be_visible()
+        eventually(lambda: results.ballot_count(db, code) >= 5, "no batch of 5 was stored")
+        stored = results.ballot_count(db, code)
+        left = len(phones) - stored  # queued for the next batch: 5 - left more are needed
+
+        def has_receipt(phone: Any) -> bool:
+            return receipt_on(phone).count() == 1 and receipt_on(phone).is_visible()
+
+        eventually(
+            lambda: sum(has_receipt(p) for p in phones) == stored,
+            f"{stored} ballots stored, but not as many phones show a receipt",
+        )
+        receipts: dict[int, str] = {
+            i: receipt_on(p).inner_text() for i, p in enumerate(phones) if has_receipt(p)
+        }
+        assert set(range(4)) <= set(receipts)  # the first four were in the first batch
+        waiting = [i for i in range(len(phones)) if i not in receipts]
+        for i in waiting:
+            expect(phones[i].get_by_text(waiting_text(lang_of(i), n=5 - left))).to_be_visible()
+        expect(projector.locator(".bd-count")).to_have_text(str(stored))
+        # The zh phone's receipt reaches the page (1-10 s later) and its URL; a reload keeps
+        # it there, never the card or the ranking.
+        expect(zh_phone).to_have_url(re.compile(f"receipt={receipts[0]}"))
         reload(zh_phone)
         expect(receipt_on(zh_phone)).to_have_text(receipts[0])
         assert cards[0] not in zh_phone.url
@@ -453,9 +499,17 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         shot(projector, artifacts, "07-projector-voting")
         assert projector.evaluate("document.documentElement.scrollHeight") <= 1080
 
-        step("4. ballots cast")
+        step(f"4. ballots cast ({stored} stored in the first batch, {left} waiting)")
         # 5. Close (confirmed: it cannot be undone), then reveal with the passphrase.
         next_step(console, "Voting closed")
+        # The close wrote the ballots still waiting: their phones (still polling) get their
+        # receipts now, and every ballot has one.
+        for i in waiting:
+            expect(phones[i].get_by_text(waiting_text(lang_of(i)))).to_have_count(0)
+            expect(receipt_on(phones[i])).to_be_visible()
+            receipts[i] = receipt_on(phones[i]).inner_text()
+        assert results.ballot_count(db, code) == len(phones)
+        assert len(set(receipts.values())) == len(phones)
         reload(console)
         expect(projector.get_by_text("Waiting for the facilitator to reveal")).to_be_visible()
         reload(zh_phone)
@@ -474,13 +528,19 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         assert text.index(A) < text.index(B) < text.index(C), text
         expect(projector.locator('[data-testid="stVegaLiteChart"]')).to_be_visible()
         shot(projector, artifacts, "08-projector-results")
-        expect(phones[1].get_by_role("heading", name="Results")).to_be_visible(timeout=20_000)
+        # Exact: the closed stage's heading ("… Results will be revealed soon.") contains it.
+        results_heading = phones[1].get_by_role(
+            "heading", name=t("join.results_title", "en"), exact=True
+        )
+        expect(results_heading).to_be_visible(timeout=20_000)
         ranking_text = phones[1].get_by_test_id("stMainBlockContainer").inner_text()
         for line in (f"{A} — 37", f"{B} — 30", f"{C} — 20"):
             assert line in ranking_text, ranking_text
         assert ranking_text.index(A) < ranking_text.index(B) < ranking_text.index(C)
         expect(phones[1].get_by_text(receipts[1])).to_be_visible()
-        expect(zh_phone.get_by_text(receipts[0])).to_be_visible(timeout=20_000)
+        zh_heading = zh_phone.get_by_role("heading", name=t("join.results_title", "zh"), exact=True)
+        expect(zh_heading).to_be_visible(timeout=20_000)
+        expect(zh_phone.get_by_text(receipts[0])).to_be_visible()
         reload(zh_phone)
         expect(zh_phone.get_by_text(receipts[0])).to_be_visible()
         assert_healthy_zh(zh_phone, *TYPED_WORDS)
