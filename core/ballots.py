@@ -1238,7 +1238,8 @@ def reveal(
             [r.key for r in w.roles],
             w.ballot_size,
         )
-        opened = _shuffled(_merge_small_roles(opened, [m.key for m in w.methods], w))
+        opened, merged = _merge_small_roles(opened, w)
+        opened = _shuffled(opened)
         if opened:
             session.execute(
                 insert(OPENED_BALLOTS),
@@ -1263,6 +1264,7 @@ def reveal(
             [m.key for m in w.methods],
             w.ballot_size,
             [ranking for ranking, _ in opened],
+            roles_merged=merged,
         )
         session.flush()
         view = view_of(w)
@@ -1272,14 +1274,16 @@ def reveal(
 
 
 def _merge_small_roles(
-    opened: Sequence[tuple[tuple[str, ...], str | None]], methods: Sequence[str], w: Workshop
-) -> list[tuple[tuple[str, ...], str | None]]:
+    opened: Sequence[tuple[tuple[str, ...], str | None]], w: Workshop
+) -> tuple[list[tuple[tuple[str, ...], str | None]], tuple[str, ...]]:
     """Each ballot's role as the screens show it: a role the breakdown does not show on its
-    own (too few ballots, or merged against differencing) becomes no role ("other")."""
+    own (too few ballots, or merged against differencing) becomes no role ("other"). Also
+    the names of the roles merged against differencing, so screens can still say why."""
     if not opened:
-        return list(opened)
+        return list(opened), ()
     plan = choose_groups(Counter(role or None for _, role in opened), k=w.anonymity_k)
-    return [(ranking, plan.group_of(role)) for ranking, role in opened]
+    merged = [(ranking, plan.group_of(role)) for ranking, role in opened]
+    return merged, plan.merged_against_subtraction
 
 
 __all__ = [

@@ -113,11 +113,13 @@ def choose_groups(
     *,
     k: int = DEFAULT_K,
     offered: Sequence[Role] = (),
+    merged_before: Sequence[Role] = (),
 ) -> GroupPlan:
     """Decide which roles are shown and which are merged into "other" (`GroupPlan`).
 
     `role_counts`: ballots per declared role (None or "" = no role). `offered`: the roles
-    the workshop offered; only those are ever named as too small. Stable
+    the workshop offered; only those are ever named as too small. `merged_before`: roles
+    the reveal stored merged against subtraction (`PublishedResults.roles_merged`). Stable
     public API: the reveal stores each ballot's `plan.group_of(role)` instead of its role.
 
     The rule, the smallest merge that resists differencing: every role with at least k
@@ -140,6 +142,9 @@ def choose_groups(
         del shown[smallest]
     # Only offered roles are named: that list is public and says nothing about whether
     # anyone declared them. A role seen only in ballots is never named unless shown.
+    # Roles the reveal already stored merged (their ballots now count as "other") are
+    # reported as merged against subtraction, as they were decided, not as too small.
+    merged += [r for r in merged_before if r not in shown and r not in merged]
     too_small = sorted(set(offered) - set(shown) - set(merged))
     other = total - sum(shown.values())
     return GroupPlan(
@@ -160,13 +165,19 @@ def breakdown(
     k: int = DEFAULT_K,
     counting: CountingId = DEFAULT_COUNTING,
     offered: Sequence[Role] = (),
+    merged_before: Sequence[Role] = (),
 ) -> Breakdown:
     """Count each group `choose_groups` shows on its own; the rest together as "other".
 
     An empty or blank role counts as no role. "Other" is shown only with at least k
     ballots. Roles are listed alphabetically (never by size or arrival), "other" last.
     """
-    plan = choose_groups(Counter(role or None for role, _ in ballots), k=k, offered=offered)
+    plan = choose_groups(
+        Counter(role or None for role, _ in ballots),
+        k=k,
+        offered=offered,
+        merged_before=merged_before,
+    )
     function = COUNTING_METHODS[counting].function
     # Fix K for every group from the whole room, so a group's points mean the same thing.
     size = build_profile([r for _, r in ballots], methods, ballot_size).ballot_size

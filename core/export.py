@@ -221,11 +221,18 @@ def k_safe_breakdown(
     k: int,
     counting: CountingId = DEFAULT_COUNTING,
     offered: Sequence[Role] = (),
+    merged_before: Sequence[Role] = (),
 ) -> Breakdown:
     """The role breakdown exports use: `core.breakdown.breakdown`, which also resists
     differencing (what it does not show is empty or holds at least k ballots)."""
     return breakdown(
-        ballots_with_roles, methods, ballot_size, k=k, counting=counting, offered=offered
+        ballots_with_roles,
+        methods,
+        ballot_size,
+        k=k,
+        counting=counting,
+        offered=offered,
+        merged_before=merged_before,
     )
 
 
@@ -235,6 +242,7 @@ def collect(db: Database, code: WorkshopCode) -> ExportData:
     if w.stage != Stage.REVEALED:
         raise NotRevealed(f"workshop {w.code} is {w.stage.value}", stage=w.stage.value)
     opened = results.opened_rankings(db, w.code)
+    final = results.published_results(db, w.code)
     with_roles = [(role or None, tuple(ranking)) for role, ranking in opened]
     # Sorted by content, whatever order storage gave: row order must never follow casting.
     rankings = tuple(sorted(ranking for _, ranking in with_roles))
@@ -257,6 +265,7 @@ def collect(db: Database, code: WorkshopCode) -> ExportData:
         w.ballot_size,
         k=w.anonymity_k,
         offered=[r.key for r in w.roles],
+        merged_before=final.roles_merged if final is not None else (),
     )
     questions = tuple(_question(db, w.code, q.position, q.text.zh, q.text.en) for q in w.questions)
     cards = ballots.card_counts(db, w.code)

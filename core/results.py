@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from sqlalchemy import func, select, update
@@ -81,6 +81,10 @@ class PublishedResults:
     totals: tuple[MethodTotals, ...]
     """Per method, in the workshop's method order."""
     tallies: Mapping[CountingId, TallyResult]
+    roles_merged: tuple[str, ...] = ()
+    """Final only: roles with at least k ballots that the reveal stored merged into "other"
+    to stop subtraction (`breakdown.GroupPlan.merged_against_subtraction`). Stored ballots no
+    longer carry those roles, so this is how screens and exports can still say why."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,6 +122,7 @@ def _to_json(results: PublishedResults) -> str:
             "is_final": results.is_final,
             "ballot_size": results.ballot_size,
             "ballots_counted": results.ballots_counted,
+            "roles_merged": list(results.roles_merged),
             "totals": [
                 [t.method, t.points, t.first_choices, t.appearances] for t in results.totals
             ],
@@ -152,6 +157,7 @@ def _from_json(text: str) -> PublishedResults:
             )
             for c, t in data["tallies"].items()
         },
+        roles_merged=tuple(str(r) for r in data.get("roles_merged", ())),
     )
 
 
@@ -178,9 +184,14 @@ def publish_final(
     methods: Sequence[MethodId],
     ballot_size: int,
     rankings: Sequence[Sequence[MethodId]],
+    roles_merged: Sequence[str] = (),
 ) -> PublishedResults:
-    """Store the final tally inside the reveal's transaction (called by `ballots.reveal`)."""
-    results = _aggregate(rankings, methods, ballot_size, None, is_final=True)
+    """Store the final tally inside the reveal's transaction (called by `ballots.reveal`),
+    with the names of the roles the reveal merged against subtraction (no counts)."""
+    results = replace(
+        _aggregate(rankings, methods, ballot_size, None, is_final=True),
+        roles_merged=tuple(sorted(roles_merged)),
+    )
     _store_publication(session, workshop_id, results)
     return results
 
@@ -301,7 +312,10 @@ def published_results(db: Database, code: WorkshopCode) -> PublishedResults | No
                 tuple(r.split("\n"))
                 for r in session.scalars(select(_O.ranking).where(_O.workshop_id == w.id))
             ]
-            return _aggregate(rankings, methods, w.ballot_size, None, is_final=True)
+            stored_final = session.scalar(select(_P.tally_json).where(_P.workshop_id == w.id))
+            merged = _from_json(stored_final).roles_merged if stored_final else ()
+            final = _aggregate(rankings, methods, w.ballot_size, None, is_final=True)
+            return replace(final, roles_merged=merged)
         if not w.is_live_results:
             return None
         stored = session.scalar(select(_P.tally_json).where(_P.workshop_id == w.id))

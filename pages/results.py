@@ -75,7 +75,14 @@ if rankings:
         st.dataframe(charts.place_table(counts, order, labels, L), hide_index=True)
     with st.expander(tr("results.by_role", k=w.anonymity_k)):
         offered = [r.key for r in w.roles]
-        groups = breakdown(rankings, w.method_keys, w.ballot_size, k=w.anonymity_k, offered=offered)
+        groups = breakdown(
+            rankings,
+            w.method_keys,
+            w.ballot_size,
+            k=w.anonymity_k,
+            offered=offered,
+            merged_before=published.roles_merged if published else (),
+        )
         role_labels = {r.key: r.label.get(L) for r in w.roles}
         # Which roles were offered, shown, merged and why: a vanished role is explained.
         for line in explain(groups.plan, role_labels, L, offered=offered):
