@@ -81,8 +81,13 @@ def follow_the_room() -> None:
 
 
 # A phone filling in its ballot does not poll: stages only move forward, and a cast after
-# the close is refused with a clear message anyway.
-if not (w.stage == Stage.VOTING and not st.session_state.get(f"receipt_{w.code}")):
+# the close is refused with a clear message anyway. A phone whose sealed ballot waits for
+# its batch does follow the room, so it moves on (and shows its receipt) after the close.
+if not (
+    w.stage == Stage.VOTING
+    and not st.session_state.get(f"receipt_{w.code}")
+    and not st.session_state.get(f"ticket_{w.code}")
+):
     follow_the_room()
 
 # --- stages -----------------------------------------------------------------------------
@@ -214,8 +219,13 @@ def _waiting_for_batch() -> None:
     Reads only this server's memory (`ballot_status`), never the database.
     """
     keys = _ballot_keys()
+    ticket = st.session_state.get(keys["ticket"])
+    if ticket is None:  # a late tick after the receipt arrived and the page moved on
+        if receipt := st.session_state.get(keys["receipt"]):
+            _show_receipt(receipt)
+        return
     try:
-        status = ballots.ballot_status(st.session_state[keys["ticket"]])
+        status = ballots.ballot_status(ticket)
     except BeiduiError as err:
         st.session_state.pop(keys["ticket"], None)
         st.session_state[keys["error"]] = error_text(err)
@@ -336,6 +346,6 @@ match w.stage:
         if st.session_state.get(f"ticket_{w.code}"):  # cast just before the close
             _waiting_for_batch()
         elif receipt := st.session_state.get(f"receipt_{w.code}"):
-            st.caption(tr("join.your_receipt") + f": `{receipt}`")
+            _show_receipt(receipt)
     case Stage.REVEALED:
         revealed_stage()

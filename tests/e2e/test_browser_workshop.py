@@ -12,8 +12,11 @@ Chromium: a facilitator laptop, eight phones and a projector, each its own brows
    and post a note each; the first batch of k=5 reaches the wall; every phone dots one note,
    and the projector shows the notes and the dots.
 4. The facilitator opens voting; each phone taps methods in order (tap order = rank), asks
-   for the "1. … 2. …" review, confirms and casts, and sees a receipt; the projector counts.
-5. The facilitator closes voting and reveals with the passphrase.
+   for the "1. … 2. …" review, confirms and casts; the first four see "sealed — waiting for
+   … more ballots" and nothing is stored; the fifth completes a batch of k = 5, which is
+   written at once, and those phones see their receipts; the projector counts.
+5. The facilitator closes voting (the last ballots are written now, every phone shows its
+   receipt) and reveals with the passphrase.
 6. The projector shows the ranking in the order the phones voted for; so do the phones.
 
 Screenshots of each step go to test-artifacts/e2e/ (git-ignored).
@@ -315,25 +318,34 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         expect(phones[0].get_by_text("Your role: Partner")).to_be_visible()
         shot(phones[0], artifacts, "05-phone-ballot-review")
         step("4. phones reviewed")
-        receipts: list[str] = []
-        for group in (phones[:4], phones[4:]):
-            for phone in group:
-                phone.get_by_role("button", name=re.compile("^Confirm and cast")).click()
-            for phone in group:
-                expect(phone.get_by_text("Thank you! Your ballot is sealed.")).to_be_visible()
-                receipt = phone.locator('[data-testid="stMarkdownContainer"] h1 code')
-                receipts.append(receipt.inner_text())
-                # The ranking is gone from the phone: only the receipt remains to be shown.
-                expect(phone.locator('[data-testid="stMarkdownContainer"] ol li')).to_have_count(0)
-            expect(projector.locator(".bd-count")).to_have_text(str(len(receipts)))
-        assert len(set(receipts)) == len(BALLOTS)
+        # k = 5: four ballots are sealed and wait in server memory; nothing is written.
+        for phone in phones[:4]:
+            phone.get_by_role("button", name=re.compile("^Confirm and cast")).click()
+        for phone in phones[:4]:
+            expect(phone.get_by_text(re.compile("^Sealed — waiting for"))).to_be_visible()
+            # The ranking is gone from the phone already.
+            expect(phone.locator('[data-testid="stMarkdownContainer"] ol li')).to_have_count(0)
+        expect(projector.locator(".bd-count")).to_have_text("0")
+        shot(phones[0], artifacts, "06-phone-sealed-waiting")
+        # The fifth completes the batch: at least five are written together.
+        for phone in phones[4:]:
+            phone.get_by_role("button", name=re.compile("^Confirm and cast")).click()
+        expect(projector.locator(".bd-count")).to_have_text(re.compile("^[5-8]$"))
+        expect(phones[0].get_by_text("Thank you! Your ballot is sealed.")).to_be_visible()
         shot(phones[0], artifacts, "06-phone-receipt")
         shot(projector, artifacts, "07-projector-voting")
 
         step("4. ballots cast")
-        # 5. Close, then reveal with the passphrase.
+        # 5. Close (the last ballots, fewer than k, are written now), then reveal.
         move_stage(console, "Voting closed")
         expect(projector.get_by_text("Waiting for the facilitator to reveal")).to_be_visible()
+        expect(projector.locator(".bd-count")).to_have_text(str(len(BALLOTS)))
+        receipts: list[str] = []
+        for phone in phones:
+            receipt = phone.locator('[data-testid="stMarkdownContainer"] h1 code')
+            expect(receipt).to_be_visible()
+            receipts.append(receipt.inner_text())
+        assert len(set(receipts)) == len(BALLOTS)
         move_stage(console, "Results revealed", passphrase=PASSPHRASE)
         expect(console.get_by_text("The workshop has been through every stage.")).to_be_visible()
 
