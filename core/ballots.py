@@ -667,6 +667,43 @@ def _finish(mixer: _Mixer, done: Sequence[_Pending], error: BeiduiError | None =
         p.done.set()
 
 
+def _read_stage_and_card(
+    db: Database, box: _Box, digest: bytes | None
+) -> tuple[str | None, tuple[bool, bool] | None]:
+    """The workshop's stage and the card's (is_spent, is_void), in one read transaction."""
+    wid = box.workshop_id
+    if db.is_sqlite:
+        sql = _sqlite_statements(db)
+        with _sqlite_gate(db):
+            pooled = db.engine.raw_connection()
+            try:
+                conn: Any = pooled.driver_connection
+                conn.execute("BEGIN")  # a read snapshot; takes no write lock under WAL
+                try:
+                    found = conn.execute(
+                        sql["read_stage"].sql, sql["read_stage"].args({"wid": wid})
+                    ).fetchone()
+                    row = None
+                    if digest is not None:
+                        args = {"b_digest": digest, "b_wid": wid}
+                        row = conn.execute(sql["card"].sql, sql["card"].args(args)).fetchone()
+                finally:
+                    conn.execute("ROLLBACK")
+            finally:
+                pooled.close()
+    else:
+        with _read_engine(db).connect() as rconn:
+            found = rconn.execute(_STAGE_READ, {"wid": wid}).one_or_none()
+            row = (
+                None
+                if digest is None
+                else rconn.execute(_CARD_STATE, {"b_digest": digest, "b_wid": wid}).one_or_none()
+            )
+    stage = None if found is None else str(found[0])
+    card = None if row is None else (bool(row[0]), bool(row[1]))
+    return stage, card
+
+
 def submit_ballot(
     db: Database,
     secret_key: bytes,
@@ -705,40 +742,40 @@ def submit_ballot(
         client = _client(client_key)
         CARD_LIMITER.check(box.code, client)
     mixer = _mixer(db, box)
-    with _sqlite_gate(db), _read_engine(db).connect() as conn:
-        stage = conn.execute(_STAGE_READ, {"wid": box.workshop_id}).scalar_one_or_none()
-        card = (
-            None
-            if digest is None
-            else conn.execute(
-                _CARD_STATE, {"b_digest": digest, "b_wid": box.workshop_id}
-            ).one_or_none()
-        )
-    if stage is None:
-        raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
-    _raise_unless_voting(Stage(stage))
+    # Reserve the card BEFORE reading it: a reservation is released only after its batch
+    # committed, so a second cast of the card either finds it reserved or reads it spent.
     if digest is not None:
-        if card is None or card.is_void:
-            CARD_LIMITER.record_failure(box.code, client)
-            raise CardNotFound("no usable card with this code")
-        if card.is_spent:
-            CARD_LIMITER.record_failure(box.code, client)
-            raise CardAlreadySpent("card already used")
-
-    # Sealed now, in memory: the queue never holds a ranking in the clear.
-    sealed = crypto.seal(box.public_key, encode_payload(ranked, declared), box.aad)
-    row = {
-        "id": random_id(),
-        "workshop_id": box.workshop_id,
-        "sealed": sealed,
-        "receipt": crypto.receipt_for(sealed),
-    }
-    pending = _Pending(box, digest, client, row)
-    with mixer.lock:
-        if digest is not None:
+        with mixer.lock:
             if digest in mixer.reserved:
                 raise CardAlreadySpent("card already waiting in a batch")
             mixer.reserved.add(digest)
+    try:
+        stage, card = _read_stage_and_card(db, box, digest)
+        if stage is None:
+            raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
+        _raise_unless_voting(Stage(stage))
+        if digest is not None:
+            if card is None or card[1]:
+                CARD_LIMITER.record_failure(box.code, client)
+                raise CardNotFound("no usable card with this code")
+            if card[0]:
+                CARD_LIMITER.record_failure(box.code, client)
+                raise CardAlreadySpent("card already used")
+        # Sealed now, in memory: the queue never holds a ranking in the clear.
+        sealed = crypto.seal(box.public_key, encode_payload(ranked, declared), box.aad)
+        row = {
+            "id": random_id(),
+            "workshop_id": box.workshop_id,
+            "sealed": sealed,
+            "receipt": crypto.receipt_for(sealed),
+        }
+        pending = _Pending(box, digest, client, row)
+    except BaseException:
+        if digest is not None:
+            with mixer.lock:
+                mixer.reserved.discard(digest)
+        raise
+    with mixer.lock:
         mixer.queue.append(pending)
         queued = len(mixer.queue)
     ticket_id = _register(pending)
@@ -896,8 +933,105 @@ def _flush(db: Database, mixer: _Mixer, *, force: bool) -> None:
                 mixer.queue[:0] = retry
 
 
-def _commit_batch(db: Database, mixer: _Mixer, batch: list[_Pending]) -> list[_Pending]:
+@dataclass(frozen=True)
+class _Prepared:
+    """A Core statement compiled once for a dialect: its SQL and its parameter order."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+
+    @classmethod
+    def of(cls, db: Database, stmt: Any) -> _Prepared:
+        compiled = stmt.compile(dialect=db.engine.dialect)
+        return cls(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+
+    def args(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[n] if n in values else self.defaults[n] for n in self.names)
+
+
+_SQLITE_PREPARED: dict[str, _Prepared] = {}
+
+
+def _sqlite_statements(db: Database) -> dict[str, _Prepared]:
+    if not _SQLITE_PREPARED:
+        _SQLITE_PREPARED.update(
+            stage=_Prepared.of(db, _STAGE_FOR_CAST),
+            read_stage=_Prepared.of(db, _STAGE_READ),
+            card=_Prepared.of(db, _CARD_STATE),
+            spend=_Prepared.of(db, _SPEND_CARD),
+            insert=_Prepared.of(db, _INSERT_SEALED),
+        )
+    return _SQLITE_PREPARED
+
+
+class _Closed(Exception):
+    """The SQLite fast path found the stage CLOSED: the general path mixes the box."""
+
+
+def _commit_batch_sqlite(db: Database, mixer: _Mixer, batch: list[_Pending]) -> list[_Pending]:
+    """`_commit_batch` while voting on SQLite: the same statements, compiled once and run on
+    the pooled driver connection, because SQLAlchemy's per-statement work cost as much as
+    the writing itself (benchmarks/cast.py); then the checkpoint on the same connection."""
+    box = batch[0].box
+    sql = _sqlite_statements(db)
+    try:
+        pooled = db.engine.raw_connection()
+        try:
+            conn: Any = pooled.driver_connection  # autocommit mode (core/db.py): BEGIN is ours
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = conn.execute(
+                    sql["stage"].sql, sql["stage"].args({"wid": box.workshop_id})
+                ).fetchone()
+                if found is None:
+                    raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
+                if Stage(found[0]) is Stage.CLOSED:
+                    raise _Closed()
+                _raise_unless_voting(Stage(found[0]))
+                stored: list[_Pending] = []
+                failed: list[_Pending] = []
+                for p in _shuffled(batch):
+                    if p.digest is not None:
+                        args = {"b_digest": p.digest, "b_wid": box.workshop_id}
+                        if conn.execute(sql["spend"].sql, sql["spend"].args(args)).rowcount != 1:
+                            failed.append(p)
+                            continue
+                    stored.append(p)
+                if failed and len(stored) < mixer.k:
+                    raise _TooFew(stored, failed)
+                conn.executemany(sql["insert"].sql, [sql["insert"].args(p.row) for p in stored])
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            with _sqlite_gate(db):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            pooled.close()
+    except _Closed:
+        return _commit_batch(db, mixer, batch, fast=False)
+    except _TooFew as few:
+        _refuse_cards(db, mixer, few.failed)
+        return few.kept
+    except BeiduiError as exc:
+        _finish(mixer, batch, exc)
+        return []
+    except Exception:
+        _finish(mixer, batch, BallotNotStored("batch not written"))
+        return []
+    _finish(mixer, stored)
+    _refuse_cards(db, mixer, failed)
+    return []
+
+
+def _commit_batch(
+    db: Database, mixer: _Mixer, batch: list[_Pending], *, fast: bool = True
+) -> list[_Pending]:
     """One transaction for the whole batch; returns the ballots to queue again, if any."""
+    if fast and db.is_sqlite:
+        return _commit_batch_sqlite(db, mixer, batch)
     box = batch[0].box
     is_closed = False
     try:
