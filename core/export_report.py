@@ -560,7 +560,7 @@ def build_pdf(data: ExportData, lang: str, fingerprint: str, chart: bytes) -> by
     pdf = Report(orientation="portrait", unit="mm", format="A4")
     pdf.set_auto_page_break(True, margin=18)
     pdf.set_margins(18, 18, 18)
-    pdf.add_font(family, style="", fname=str(fonts.font_path()))
+    pdf.add_font(family, style="", fname=str(fonts.print_font_path()))
     pdf.set_title(f"{t('export.report_title', order[0])}: {data.workshop.name}")
     pdf.set_creator("Beidui")
     pdf.set_creation_date(_EPOCH)

@@ -5,7 +5,7 @@ renderer gets its font from the repository, never from a system or a CDN:
 
 * vl-convert (charts to PNG/SVG/PDF): `register_with_vl_convert()`, then `CHART_FONT` in the
   chart config;
-* fpdf2 (PDF exports): `font_path()`;
+* fpdf2: `print_font_path()` for exports, `font_path()` (small) for card sheets;
 * browsers: Streamlit serves static/fonts/ at `app/static/fonts/...` (see docs/fonts.md);
   self-contained HTML embeds `woff2_data_url()`.
 
@@ -31,7 +31,11 @@ CHART_FONT = "Noto Sans SC"
 """The family name that vl-convert, fpdf2 and the browser @font-face all see."""
 
 REGULAR_TTF = FONTS_DIR / "NotoSansSC-Regular.ttf"
-"""The print font: every BMP hanzi GB 18030 requires, simplified and traditional."""
+"""The small TTF (the web coverage): card sheets, whose pages rerun the console often."""
+PRINT_DIR = FONTS_DIR / "print"
+PRINT_TTF = PRINT_DIR / "NotoSansSC-Print.ttf"
+"""The print font: every BMP hanzi GB 18030 requires, simplified and traditional. In its own
+folder, because vl-convert picks fonts by family name and must only ever see this one."""
 BOLD_TTF = FONTS_DIR / "NotoSansSC-Bold.ttf"
 REGULAR_WOFF2 = FONTS_DIR / "NotoSansSC-Regular.woff2"
 """The web font: a small subset (common hanzi and our own texts); browsers fall back to the
@@ -64,6 +68,13 @@ def font_path(bold: bool = False) -> Path:
     return REGULAR_TTF
 
 
+def print_font_path() -> Path:
+    """The TTF for exported PDFs (`pdf.add_font(CHART_FONT, fname=print_font_path())`):
+    covers what a Chinese input method types; parsing it costs ~0.7 s, so pages that
+    rerun often (the card sheet) use `font_path()` instead."""
+    return PRINT_TTF
+
+
 def register_with_vl_convert() -> None:
     """Make vl-convert see the shipped fonts; safe to call from any thread, any number of times.
 
@@ -78,7 +89,8 @@ def register_with_vl_convert() -> None:
             return
         import vl_convert
 
-        vl_convert.register_font_directory(str(FONTS_DIR))
+        # Only the print font: the small TTF has the same family name and lacks rare hanzi.
+        vl_convert.register_font_directory(str(PRINT_DIR))
         _registered = True
 
 
@@ -115,7 +127,7 @@ def font_face_css(family: str = CHART_FONT) -> str:
 def _print_cmap() -> frozenset[int]:
     from fontTools.ttLib import TTFont  # a dependency of fpdf2, so always installed
 
-    return frozenset(TTFont(REGULAR_TTF, lazy=True).getBestCmap())
+    return frozenset(TTFont(PRINT_TTF, lazy=True).getBestCmap())
 
 
 def needs_glyph(char: str) -> bool:
@@ -125,7 +137,7 @@ def needs_glyph(char: str) -> bool:
 
 
 def missing_glyphs(texts: Iterable[str]) -> list[str]:
-    """The distinct characters of `texts` the shipped TTF cannot draw, sorted."""
+    """The distinct characters of `texts` the print TTF cannot draw, sorted."""
     cmap = _print_cmap()
     return sorted({c for text in texts for c in text if needs_glyph(c) and ord(c) not in cmap})
 
@@ -165,7 +177,7 @@ def subset_face_css(text: str, family: str = CHART_FONT) -> str:
     options.name_IDs = ["*"]  # keep the copyright and licence records (OFL)
     options.notdef_outline = True
     options.recalc_timestamp = False
-    font = TTFont(REGULAR_TTF, recalcTimestamp=False)
+    font = TTFont(PRINT_TTF, recalcTimestamp=False)
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes={ord(c) for c in text} | {0x20})
     subsetter.subset(font)

@@ -13,9 +13,10 @@ we keep only what a workshop needs:
   * every character found in data/locales/** and data/templates/** when the script runs
     (emoji among them stay out: the source font has none, the viewer's emoji font draws them).
 
-Outputs (all committed): NotoSansSC-Regular.ttf (for vl-convert and fpdf2; it also covers
-every hanzi of GB 18030's BMP part, traditional included: see PRINT_RANGES),
-NotoSansSC-Regular.woff2 (for browsers: the list above only), OFL.txt, BUILD-INFO.json.
+Outputs (all committed): NotoSansSC-Regular.ttf and .woff2 (the list above: card sheets and
+browsers), print/NotoSansSC-Print.ttf (exports: PDF via fpdf2, charts via vl-convert; it also
+covers every hanzi of GB 18030's BMP part, traditional included: see PRINT_RANGES), OFL.txt
+in both folders, BUILD-INFO.json.
 The result is byte-for-byte reproducible for the same inputs and fontTools/brotli versions:
 the `head.modified` timestamp is kept from the source font.
 
@@ -188,7 +189,7 @@ def missing_in_shipped_font() -> list[str]:
     """Text characters used in data/ that the committed TTF cannot show."""
     from fontTools.ttLib import TTFont
 
-    cmap = TTFont(OUT_DIR / "NotoSansSC-Regular.ttf").getBestCmap()
+    cmap = TTFont(OUT_DIR / "NotoSansSC-Regular.ttf").getBestCmap()  # the smaller coverage
     return sorted(c for c in project_text_chars() if must_cover(c) and ord(c) not in cmap)
 
 
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     # Two coverages: browsers get the small WOFF2 (a hundred phones download it over the
     # room's Wi-Fi, and their own fonts draw rarer characters); PDF and chart images, which
     # have no fallback font, get the TTF that covers GB 18030's BMP hanzi.
-    coverage = {"ttf": print_codepoints(), "woff2": codepoints}
+    print_cps = print_codepoints()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     (OUT_DIR / "OFL.txt").write_bytes(licence)
     info: dict[str, object] = {
@@ -245,15 +246,22 @@ def main(argv: list[str] | None = None) -> int:
             "tarball_sha256": NPM_TARBALL_SHA256,
         },
         "tools": {"fonttools": fontTools.version, "brotli": brotli.version},
-        "codepoints": {ext: len(cps) for ext, cps in coverage.items()},
+        "codepoints": {"web": len(codepoints), "print": len(print_codepoints())},
         "files": {},
     }
     files: dict[str, object] = {}
     for style in ("Regular", "Bold") if args.bold else ("Regular",):
-        for ext, cps in coverage.items():
-            ttf, woff2, glyphs = subset_font(sources[style], cps)
-            data = ttf if ext == "ttf" else woff2
-            name = f"NotoSansSC-{style}.{ext}"
+        ttf, woff2, glyphs = subset_font(sources[style], codepoints)
+        outputs = [
+            (f"NotoSansSC-{style}.ttf", ttf, glyphs),
+            (f"NotoSansSC-{style}.woff2", woff2, glyphs),
+        ]
+        if style == "Regular":
+            print_ttf, _, print_glyphs = subset_font(sources[style], print_cps)
+            (OUT_DIR / "print").mkdir(exist_ok=True)
+            (OUT_DIR / "print" / "OFL.txt").write_bytes(licence)
+            outputs.append(("print/NotoSansSC-Print.ttf", print_ttf, print_glyphs))
+        for name, data, glyphs in outputs:
             (OUT_DIR / name).write_bytes(data)
             files[name] = {
                 "bytes": len(data),
