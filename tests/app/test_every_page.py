@@ -37,6 +37,8 @@ _URL = re.compile(r"https?://\S+")
 _TAG = re.compile(r"<style>.*?</style>|<[^>]+>", re.S)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 _CODE = re.compile(r"^[A-Z0-9-]+$")  # join codes, card and receipt shapes (XXXX-XXXX-XX)
+# A command in inline code (`python -m core.verify …`) is typed as it is, in any language.
+_INLINE_CODE = re.compile(r"`[^`\n]+`")
 
 
 def _nodes(node: Any) -> Iterator[Any]:
@@ -78,7 +80,7 @@ def english_words(at: AppTest, allowed: set[str]) -> list[str]:
     found: list[str] = []
     for node in _nodes(at._tree):
         for text in _texts(node):
-            text = _URL.sub(" ", html.unescape(_TAG.sub(" ", text)))
+            text = _URL.sub(" ", html.unescape(_TAG.sub(" ", _INLINE_CODE.sub(" ", text))))
             for word in _WORD.findall(text):
                 if word in allowed or _CODE.match(word):
                     continue

@@ -43,7 +43,8 @@ def test_the_results_page_needs_the_passphrase_then_builds_a_signed_bundle(
     at.text_input(key="results_phrase").input(PASS)
     submit(at, "results_unlock")
     assert not at.exception
-    at.button(key="prepare").click().run()
+    # Building the whole signed bundle (charts in two languages, PDF) takes seconds, not ms.
+    at.button(key="prepare").click().run(timeout=180)
     assert not at.exception
     downloads = at.session_state["downloads"]
     names = zipfile.ZipFile(io.BytesIO(downloads.zip_bytes)).namelist()
