@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from core import crypto
 from core.breakdown import choose_groups  # the one rule for which roles are shown
-from core.db import Database
+from core.db import Database, checkpoint_wal
 from core.domain import (
     MAX_BALLOT_SIZE,
     Stage,
@@ -1167,15 +1167,7 @@ def scrub_storage(db: Database, tables: Sequence[str], *, rewrite: bool = True) 
     """
     try:
         if db.is_sqlite:
-            raw = db.engine.raw_connection()
-            try:
-                # The driver connection is in autocommit mode (isolation_level None, see
-                # core/db.py), so the checkpoint runs outside any transaction.
-                raw.driver_connection.execute(  # type: ignore[union-attr]
-                    "PRAGMA wal_checkpoint(TRUNCATE)"
-                ).fetchall()
-            finally:
-                raw.close()
+            checkpoint_wal(db)
         elif tables:
             with db.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")

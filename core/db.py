@@ -134,3 +134,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def checkpoint_wal(db: Database) -> None:
+    """SQLite: checkpoint the WAL with TRUNCATE, so the -wal file no longer holds page
+    versions in commit order (PostgreSQL: nothing to do here). Raises what SQLite raises."""
+    if not db.is_sqlite:
+        return
+    raw = db.engine.raw_connection()
+    try:
+        # The driver connection is in autocommit mode (isolation_level None, see
+        # make_engine), so the checkpoint runs outside any transaction.
+        raw.driver_connection.execute(  # type: ignore[union-attr]
+            "PRAGMA wal_checkpoint(TRUNCATE)"
+        ).fetchall()
+    finally:
+        raw.close()

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import crypto
-from core.db import Database
+from core.db import Database, checkpoint_wal
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
 from core.models import Note, Question, SummaryPoint, Theme, Workshop, random_id
@@ -386,20 +386,10 @@ def _checkpoint(db: Database) -> None:
     snapshot makes SQLite wait (busy handler) and, past the timeout, leave the -wal as it is;
     the next batch's checkpoint tries again (docs/threat-model.md states this residual).
     """
-    if not db.is_sqlite:
-        return
     # Never raises: the batch is already committed, and a post must not be reported as
     # failed (and so typed again) because the -wal could not be emptied this time.
     with suppress(Exception):
-        raw = db.engine.raw_connection()
-        try:
-            # The driver connection is in autocommit mode (isolation_level None, see
-            # core/db.py), so the checkpoint runs outside any transaction.
-            raw.driver_connection.execute(  # type: ignore[union-attr]
-                "PRAGMA wal_checkpoint(TRUNCATE)"
-            ).fetchall()
-        finally:
-            raw.close()
+        checkpoint_wal(db)
 
 
 def _insert_batch(session: Session, question_id: int, texts: Sequence[str]) -> int:

@@ -19,23 +19,28 @@ from tests.conftest import PG_URL
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
-def test_the_cast_benchmark_prints_its_figures_on_both_databases() -> None:
-    env = {**os.environ, "BEIDUI_BENCH_BALLOTS": "40", "BEIDUI_BENCH_THREADS": "4"}
+def _bench(*args: str, timeout: int = 300, **env_vars: str) -> list[str]:
+    """Run `python -m benchmarks.<args>` (PostgreSQL too when the suite has one); its lines."""
+    env = {**os.environ, **env_vars}
     env.pop("BEIDUI_BENCH_DATABASE_URL", None)
     if PG_URL:
         env["BEIDUI_BENCH_DATABASE_URL"] = PG_URL
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.cast"],
+        [sys.executable, "-m", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
+    return done.stdout.strip().splitlines()
+
+
+@pytest.mark.slow
+def test_the_cast_benchmark_prints_its_figures_on_both_databases() -> None:
+    lines = _bench("benchmarks.cast", BEIDUI_BENCH_BALLOTS="40", BEIDUI_BENCH_THREADS="4")
     batch = r" k=\d+ batch=\d+\.\d \(min \d+, max \d+\)"
     assert re.fullmatch(r"cast: service=\d+/s raw=\d+/s ratio=\d+\.\d\d" + batch, lines[-1]), lines
     if PG_URL:
@@ -44,21 +49,7 @@ def test_the_cast_benchmark_prints_its_figures_on_both_databases() -> None:
 
 @pytest.mark.slow
 def test_the_notes_benchmark_prints_its_figures_and_stores_every_whole_batch() -> None:
-    env = {**os.environ, "BEIDUI_BENCH_NOTES": "42", "BEIDUI_BENCH_THREADS": "4"}
-    env.pop("BEIDUI_BENCH_DATABASE_URL", None)
-    if PG_URL:
-        env["BEIDUI_BENCH_DATABASE_URL"] = PG_URL
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.notes"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
+    lines = _bench("benchmarks.notes", BEIDUI_BENCH_NOTES="42", BEIDUI_BENCH_THREADS="4")
     # 42 notes, k = 5: eight whole batches stored, two notes still waiting in memory.
     assert re.fullmatch(r"notes: sqlite=\d+/s k=5 stored=40 waiting=2", lines[-1]), lines
     if PG_URL:
@@ -66,16 +57,7 @@ def test_the_notes_benchmark_prints_its_figures_and_stores_every_whole_batch() -
 
 
 def test_the_doors_benchmark_prints_attempts_per_minute() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.doors"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    last = done.stdout.strip().splitlines()[-1]
+    last = _bench("benchmarks.doors")[-1]
     assert re.fullmatch(
         r"doors: same-client=\d+/min fresh-clients=\d+/min honest-wait=\d+s limiter=\d+ ops/s",
         last,
@@ -84,16 +66,7 @@ def test_the_doors_benchmark_prints_attempts_per_minute() -> None:
 
 @pytest.mark.slow
 def test_the_room_benchmark_prints_the_baseline_and_the_new_path_side_by_side() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.room", "--phones", "4", "--handback", "off"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
+    lines = _bench("benchmarks.room", "--phones", "4", "--handback", "off", timeout=600)
     rooms = [line for line in lines if line.startswith("room: ")]
     pattern = (
         r"room: path=(form|component) phones=4 acknowledged=4 stored=4 "

@@ -239,9 +239,9 @@ def test_storage_order_within_a_batch_does_not_follow_posting_order(
 # --- 4. SQLite: the -wal never keeps more than the last batch -----------------------------
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # SQLite's -wal; PostgreSQL's WAL is above
 def test_the_sqlite_wal_is_emptied_after_every_batch(db: Database) -> None:
-    if not db.is_sqlite:
-        pytest.skip("SQLite's -wal only; PostgreSQL's WAL is covered above")
+    assert db.is_sqlite
     room = Room(db, k=3)
     storage = Storage(db)
     posted = unique_texts(6)
