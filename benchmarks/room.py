@@ -157,6 +157,7 @@ class Tally:
     first_tap_at: float | None = None
     last_receipt_at: float | None = None
     handed_back: int = 0
+    tickets_handed_back: int = 0
     stored: int = 0
     verified: int = 0
     server_cpu: float | None = None
@@ -273,6 +274,7 @@ async def cast_by_component(p: Phone, tally: Tally, t0: float) -> None:
     sent = time.perf_counter()
     tally.tapped(sent - t0)
     answer = None
+    ticket_run: asyncio.Task[bool] | None = None
     for attempt in range(4):  # a lost answer (killed process, 502) makes the person tap again
         reply = await p.http.post_json(data["endpoint"], body, timeout=p.args.run_timeout_s)
         if reply.status in (0, 502, 503, 504):
@@ -280,6 +282,10 @@ async def cast_by_component(p: Phone, tally: Tally, t0: float) -> None:
             await asyncio.sleep(0.5 * (attempt + 1))
             continue
         answer = reply.body
+        if answer.get("state") == "waiting" and p.args.handback and ticket_run is None:
+            # The component hands the ticket to the page at once (one script run), so that a
+            # reload while waiting resumes; it polls meanwhile.
+            ticket_run = asyncio.create_task(hand_back(p, {"ticket": answer["ticket"]}))
         while answer.get("state") == "waiting":  # a mixed batch: poll as the component does
             await asyncio.sleep(data["pollMs"] / 1000)
             status = {"workshop": data["workshop"], "token": data["token"], "lang": data["lang"]}
@@ -288,6 +294,8 @@ async def cast_by_component(p: Phone, tally: Tally, t0: float) -> None:
             )
             answer = polled.body if polled.status else answer
         break
+    if ticket_run is not None and await ticket_run:
+        tally.tickets_handed_back += 1
     if not answer or answer.get("state") != "stored":
         tally.problems[f"cast: {answer.get('error') if answer else 'no answer'}"] += 1
         return
@@ -295,14 +303,25 @@ async def cast_by_component(p: Phone, tally: Tally, t0: float) -> None:
     tally.receipt(receipt, time.perf_counter() - sent, time.perf_counter() - t0)
     if p.args.handback:
         # Off the clock: the component hands the receipt to the page (one more script run).
-        cid = p.client.component_ids.get(COMPONENT)
         low, high = data.get("handbackMs", (0, 0))
         await asyncio.sleep(p.rng.uniform(low, high) / 1000)  # as the component waits
-        if cid:
-            p.client.values[cid] = ("json_value", json.dumps({"receipt": receipt}))
-            done = await p.client.run(timeout=p.args.run_timeout_s)
-            if any(receipt_in(b) == receipt for b in done.markdown):
-                tally.handed_back += 1
+        if await hand_back(p, {"receipt": receipt}):
+            tally.handed_back += 1
+
+
+async def hand_back(p: Phone, value: dict[str, str]) -> bool:
+    """The component's setStateValue: one script run of the page; True if the page took it
+    (it shows the receipt, or keeps the ticket in its URL)."""
+    cid = p.client.component_ids.get(COMPONENT)
+    if not cid:
+        return False
+    p.client.values[cid] = ("json_value", json.dumps(value))
+    done = await p.client.run(timeout=p.args.run_timeout_s)
+    if "receipt" in value:
+        # A heading while voting; a caption once the closer has closed the vote (most
+        # hand-backs arrive after it: counting only headings said ~20 of 200).
+        return any(value["receipt"] in b for b in done.markdown)
+    return done.status not in ("timeout", "closed") and not done.exceptions
 
 
 async def drive(
@@ -490,6 +509,7 @@ def report(tallies: list[Tally]) -> None:
     row("server CPU", lambda t: "n/a" if t.server_cpu is None else f"{t.server_cpu:.1f} s")
     row("client CPU", lambda t: f"{t.client_cpu:.1f} s")
     row("taps again (lost answer)", lambda t: str(t.retries))
+    row("ticket handed to page", lambda t: str(t.tickets_handed_back))
     row("receipt handed to page", lambda t: str(t.handed_back))
     for t in tallies:
         if t.killed:

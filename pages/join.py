@@ -70,6 +70,14 @@ RECEIPT_PARAM = "receipt"
 receipt_key = f"receipt_{w.code}"
 if (from_url := st.query_params.get(RECEIPT_PARAM)) and not st.session_state.get(receipt_key):
     st.session_state[receipt_key] = from_url[:40]
+# While the ballot waits for its mixed batch, its ticket lives in the URL instead (issue 12:
+# a reload or a new session mid-wait must not lose the receipt). A ticket yields only the
+# receipt, from this server's memory; never the card or the ranking.
+TICKET_PARAM = "ticket"
+ticket_key = f"ticket_{w.code}"
+ticket_seen_key = f"ticket_seen_{w.code}"
+if (ticket_from_url := st.query_params.get(TICKET_PARAM)) and not st.session_state.get(receipt_key):
+    st.session_state.setdefault(ticket_key, ticket_from_url[:100])
 
 st.caption(f"{md_plain(w.name)} · {tr('common.workshop_code')} {w.code}")
 # The receipt the ballot component handed back (a few seconds after it showed it, maybe
@@ -80,6 +88,45 @@ if handed_back and st.session_state.get(receipt_key) != handed_back:
     st.query_params[RECEIPT_PARAM] = handed_back
     st.session_state.pop(f"card_{w.code}", None)
     live.ballot_count.clear()
+# The ticket the component handed back at once when its ballot started waiting ("" when the
+# server no longer knew it): kept in the URL so a reload resumes the wait.
+handed_ticket = ballot_component.handed_back_ticket(w.code)
+if handed_ticket is not None and handed_ticket != st.session_state.get(ticket_seen_key):
+    st.session_state[ticket_seen_key] = handed_ticket
+    if handed_ticket and not st.session_state.get(receipt_key):
+        st.session_state[ticket_key] = handed_ticket
+        st.query_params[TICKET_PARAM] = handed_ticket
+    else:
+        st.session_state.pop(ticket_key, None)
+        if TICKET_PARAM in st.query_params:
+            del st.query_params[TICKET_PARAM]
+if st.session_state.get(receipt_key):
+    st.session_state.pop(ticket_key, None)
+    if TICKET_PARAM in st.query_params:  # the receipt replaces the ticket in the URL
+        del st.query_params[TICKET_PARAM]
+
+# A kept ticket, asked where its ballot is (memory only): stored -> the receipt replaces it;
+# unknown (the server restarted before the batch was written: nothing stored, the card is
+# unused) -> say so and show the ballot again; waiting -> the component resumes polling.
+ticket_waiting_for: int | None = None
+ticket_notice: str | None = None
+if held_ticket := st.session_state.get(ticket_key):
+    try:
+        found = ballot_component.ticket_answer(held_ticket)
+    except BeiduiError as err:  # the batch was refused: nothing stored, the card is unused
+        found, ticket_notice = None, error_text(err)
+    if found is not None and found.state == "stored" and found.receipt:
+        st.session_state[receipt_key] = found.receipt
+        st.query_params[RECEIPT_PARAM] = found.receipt
+        st.session_state.pop(f"card_{w.code}", None)
+    elif found is not None:
+        ticket_waiting_for = found.waiting_for
+    else:
+        ticket_notice = ticket_notice or tr("join.ballot_ticket_lost")
+    if (found is None or found.state == "stored") and TICKET_PARAM in st.query_params:
+        del st.query_params[TICKET_PARAM]
+    if found is None or found.state == "stored":
+        st.session_state.pop(ticket_key, None)
 seen_key = f"seen_stage_{w.code}"
 st.session_state[seen_key] = (w.stage, w.current_question)
 
@@ -198,7 +245,15 @@ def voting_stage() -> None:
     st.header(tr("join.vote_title"))
     # Ranking, review, card and cast live in the component: one request to our route, which
     # calls core's casting service. The page gets back only the receipt (see above).
-    ballot_component.ballot(w, L, card=st.session_state.get(f"card_{w.code}"))
+    held = st.session_state.get(ticket_key)
+    ballot_component.ballot(
+        w,
+        L,
+        card=st.session_state.get(f"card_{w.code}"),
+        ticket=held,
+        waiting_for=ticket_waiting_for or 0,
+        notice=ticket_notice,
+    )
     with st.expander(tr("join.what_methods_mean")):
         st.markdown(
             "\n".join(

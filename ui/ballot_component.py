@@ -3,9 +3,10 @@ app: the JS and CSS are files in `ui/ballot_component/`, no CDN, no build step).
 
 Ranking, review and the card are handled in the browser; casting is ONE request to
 `/api/ballot` (web/ballot_api.py), which calls core's casting service. The page runs only
-to mount the component, and once more when the component hands the receipt back (the
-component's `receipt` state), so the page can keep it. The ranking never comes back to the
-Streamlit session at all.
+to mount the component, once when the answer is "waiting" (the component hands its ticket
+back at once, so the page keeps it in the URL and a reload resumes the wait), and once more
+when the component hands the receipt back (the component's `receipt` state), so the page can
+keep it. The ranking and the card never come back to the Streamlit session at all.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ POLL_MS = 1500
 # random 1-10 s later: a room that taps at once would otherwise queue a script run per phone
 # behind the other phones' ballots (benchmarks/room.py measured p95 4 s instead of 0.3 s
 # for 200 phones when every phone handed back at once; with 1,000 phones on PostgreSQL a
-# 1-6 s spread still overlapped the burst).
+# 1-6 s spread still overlapped the burst). A reload inside that spread keeps the receipt
+# anyway: the component writes it into the address bar itself at once (no script run).
 HANDBACK_DELAY_MS = (1000, 10000)
 
 _TEXT_KEYS = (
@@ -64,6 +66,7 @@ _TEXT_KEYS = (
     "ballot_sealed",
     "ballot_waiting_for",
     "ballot_network_error",
+    "ballot_ticket_lost",
 )
 
 
@@ -96,7 +99,7 @@ def _method_order(w: WorkshopView) -> list[str]:
 
 
 def _ignore() -> None:
-    """The page reads the receipt from the return value; nothing to do in a callback."""
+    """The page reads the receipt and ticket from session state; nothing to do here."""
 
 
 def _key(code: str) -> str:
@@ -114,8 +117,36 @@ def handed_back_receipt(code: str) -> str | None:
     return receipt if isinstance(receipt, str) and receipt else None
 
 
-def ballot(w: WorkshopView, lang: str, *, card: str | None = None) -> str | None:
-    """Mount the ballot for workshop `w`; the receipt once the component has one, else None."""
+def handed_back_ticket(code: str) -> str | None:
+    """The ticket the component handed back when its ballot started waiting for its batch:
+    "" once the server no longer knew it, None if it handed none back."""
+    value = st.session_state.get(_key(code))
+    ticket = value.get("ticket") if isinstance(value, Mapping) else getattr(value, "ticket", None)
+    return ticket if isinstance(ticket, str) else None
+
+
+def ticket_answer(ticket: str) -> ballot_api.Answer | None:
+    """Where the ballot behind a ticket the phone kept is (this process's memory only, no
+    database read): stored with its receipt, still waiting, or None if this server does not
+    know the ticket (it restarted before the batch was written: the card is unused). A
+    refused batch raises core's named error, as the route does."""
+    return ballot_api.status(instance(), ticket)
+
+
+def ballot(
+    w: WorkshopView,
+    lang: str,
+    *,
+    card: str | None = None,
+    ticket: str | None = None,
+    waiting_for: int = 0,
+    notice: str | None = None,
+) -> str | None:
+    """Mount the ballot for workshop `w`; the receipt once the component has one, else None.
+
+    With `ticket` (a ballot already cast, waiting for its batch: the page kept the ticket in
+    the URL across a reload) the component shows the waiting message and resumes polling.
+    `notice` is shown above a fresh ballot (e.g. "your ballot was not stored")."""
     labels = w.method_labels(lang)
     described = {m.key: m.description.get(lang) for m in w.methods}
     data: dict[str, Any] = {
@@ -126,6 +157,9 @@ def ballot(w: WorkshopView, lang: str, *, card: str | None = None) -> str | None
         "anonymityK": w.anonymity_k,
         "isOpenMode": w.is_open_mode,
         "card": card or "",
+        "ticket": ticket or "",
+        "waitingFor": waiting_for,
+        "notice": notice or "",
         "methods": [
             {"key": m, "label": labels[m], "description": described.get(m, "")}
             for m in _method_order(w)
@@ -137,6 +171,8 @@ def ballot(w: WorkshopView, lang: str, *, card: str | None = None) -> str | None
         "pollMs": POLL_MS,
         "handbackMs": list(HANDBACK_DELAY_MS),
     }
-    result = _COMPONENT(key=_key(w.code), data=data, on_receipt_change=_ignore)
+    result = _COMPONENT(
+        key=_key(w.code), data=data, on_receipt_change=_ignore, on_ticket_change=_ignore
+    )
     receipt = getattr(result, "receipt", None)
     return receipt if isinstance(receipt, str) and receipt else None

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from core import ballots, notes
 from core.domain import Stage, StagePosition
-from core.i18n import tm
+from core.i18n import t, tm
 from core.instance import Instance
 from core.templates import available_templates
 from core.workshops import (
@@ -103,6 +103,69 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
     assert not reloaded.exception
     assert reloaded.header[0].value == "Results"
     assert any(receipt in c.value for c in reloaded.caption)
+
+
+def _hand_back_ticket(phone, code: str, ticket: str) -> None:  # type: ignore[no-untyped-def]
+    """The component hands its ticket to the page at once when the answer is "waiting"."""
+    phone.session_state[f"ballot_{code}"] = {"ticket": ticket}
+    phone.run()
+
+
+def test_a_phone_that_reloads_while_its_ballot_waits_resumes_and_gets_its_receipt(
+    app_env: Instance,
+) -> None:
+    code, _, cards = _room(app_env)
+    phone = _phone(code)
+    answer = _cast(phone, app_env, code, cards[0], "action_research")
+    assert answer.state == "waiting" and answer.ticket
+    ticket = str(answer.ticket)
+    _hand_back_ticket(phone, code, ticket)
+    assert not phone.exception
+    # The ticket (never the card, never the ranking) is what the URL keeps while waiting.
+    assert phone.query_params["ticket"] == ticket
+    assert cards[0] not in str(dict(phone.query_params))
+    # The reload, a new session with only the URL: the component resumes the wait.
+    reloaded = _phone(code, ticket=ticket)
+    data = _component_data(reloaded)
+    assert data["ticket"] == ticket and data["waitingFor"] == 2 and not data["notice"]
+    assert data["card"] == "" and "action_research" not in json.dumps(data["ticket"])
+    # Two more ballots fill the batch; the resumed component polls, gets the receipt and
+    # hands it back: the page shows it and the receipt replaces the ticket in the URL.
+    for card in cards[1:3]:
+        ballots.submit_ballot(
+            app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None
+        )
+    stored = ballot_api.status(app_env, ticket)
+    assert stored is not None and stored.state == "stored" and stored.receipt
+    _hand_back(reloaded, code, stored.receipt)
+    assert not reloaded.exception
+    assert any(stored.receipt in m.value for m in reloaded.markdown)
+    assert reloaded.query_params["receipt"] == stored.receipt
+    assert "ticket" not in reloaded.query_params
+    # A reload before the component handed anything back: the page finds the receipt itself.
+    again = _phone(code, ticket=ticket)
+    assert any(stored.receipt in m.value for m in again.markdown)
+    assert again.query_params["receipt"] == stored.receipt and "ticket" not in again.query_params
+    assert not again.get("bidi_component")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_ticket_the_server_no_longer_knows_says_the_ballot_was_not_stored_and_shows_it_again(
+    app_env: Instance, lang: str
+) -> None:
+    code, _, _ = _room(app_env)
+    # A restart forgot every ticket: the ballot was never written, its card is unused.
+    at = make_app({"lang": lang, "w": code, "ticket": "forgotten-by-a-restart"}).run()
+    at.switch_page("pages/join.py").run()
+    assert not at.exception
+    data = _component_data(at)
+    assert data["ticket"] == ""  # a fresh ballot, not a silent empty wait
+    assert data["notice"] == t("join.ballot_ticket_lost", lang)
+    assert ("not stored" if lang == "en" else "没有被存储") in data["notice"]
+    assert [m["key"] for m in data["methods"]]  # the ballot to cast again
+    assert "ticket" not in at.query_params
+    # The component says the same when its poll is answered "unknown ticket" (no reload).
+    assert data["text"]["ticket_lost"] == data["notice"]
 
 
 def test_a_cast_refused_after_the_close_says_it_was_not_counted(app_env: Instance) -> None:

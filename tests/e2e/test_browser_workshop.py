@@ -488,6 +488,20 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         for i in waiting:
             expect(phones[i].get_by_text(waiting_text(lang_of(i), n=5 - left))).to_be_visible()
         expect(projector.locator(".bd-count")).to_have_text(str(stored))
+        # A receipt is in the address bar as soon as it is on screen (the component writes it
+        # there itself; the page's hand-back comes 1-10 s later): a reload right away keeps it.
+        expect(phones[2]).to_have_url(re.compile(f"receipt={receipts[2]}"))
+        reload(phones[2])
+        expect(receipt_on(phones[2])).to_have_text(receipts[2])
+        assert cards[2] not in phones[2].url
+        # A waiting phone reloads before the close: its URL kept the ticket (never the card
+        # or the ranking), and the ballot resumes waiting; it gets its receipt at the close.
+        if waiting:
+            reloader = phones[waiting[0]]
+            expect(reloader).to_have_url(re.compile(r"ticket=[\w-]+"))
+            reload(reloader)
+            expect(reloader.get_by_text(waiting_text("en", n=5 - left))).to_be_visible()
+            assert cards[waiting[0]] not in reloader.url and "receipt=" not in reloader.url
         # The zh phone's receipt reaches the page (1-10 s later) and its URL; a reload keeps
         # it there, never the card or the ranking.
         expect(zh_phone).to_have_url(re.compile(f"receipt={receipts[0]}"))

@@ -2,6 +2,8 @@
 // request to /api/ballot (web/ballot_api.py). Plain ES module, no build step, no network
 // but that route. Every text comes from Python (locale keys); data is put into the page
 // with textContent only, never as HTML. Nothing is kept after the receipt arrives.
+// What survives a reload is in the address bar: the ticket while the ballot waits for its
+// batch (it yields only the receipt), then the receipt. Never the card or the ranking.
 
 const el = (tag, attrs = {}, ...children) => {
   const node = document.createElement(tag);
@@ -14,6 +16,29 @@ const el = (tag, attrs = {}, ...children) => {
   for (const child of children) if (child) node.append(child);
   return node;
 };
+
+// The receipt (or the ticket) goes into the address bar at once, without a script run, so a
+// reload a second later keeps it; the page writes the same value when it is handed back.
+function keepInAddressBar(name, value, drop) {
+  try {
+    const url = new URL(window.location.href);
+    url.searchParams.set(name, value);
+    if (drop) url.searchParams.delete(drop);
+    window.history.replaceState(window.history.state, "", url);
+  } catch (err) {
+    // A sandboxed frame may refuse: the hand-back still reaches the page.
+  }
+}
+
+function dropFromAddressBar(name) {
+  try {
+    const url = new URL(window.location.href);
+    url.searchParams.delete(name);
+    window.history.replaceState(window.history.state, "", url);
+  } catch (err) {
+    // as above
+  }
+}
 
 const fill = (text, params) =>
   text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
@@ -38,12 +63,18 @@ function mount(parent, data, setStateValue) {
     ranking: [],
     role: "",
     card: data.card || "",
-    error: null, // {key, message}
+    error: data.notice ? { key: "ticket_lost", message: data.notice } : null, // {key, message}
     busy: false,
     ticket: null,
     waitingFor: 0,
     receipt: null,
   };
+  if (data.ticket) {
+    // A reload while the ballot waited for its batch: the page kept the ticket in the URL.
+    state.screen = "waiting";
+    state.ticket = data.ticket;
+    state.waitingFor = data.waitingFor || 0;
+  }
   let pollTimer = null;
   const labelOf = Object.fromEntries(data.methods.map((m) => [m.key, m.label]));
   const live = el("p", { class: "sr-only", "aria-live": "polite", role: "status" });
@@ -235,8 +266,10 @@ function mount(parent, data, setStateValue) {
       state.card = "";
       state.receipt = answer.receipt;
       state.screen = "stored";
+      state.ticket = null;
       live.textContent = "";
       render("#ballot-title");
+      keepInAddressBar("receipt", answer.receipt, "ticket");
       // The page keeps the receipt (one script run); a little later, so that a room tapping
       // at once gets its receipts before the server redraws every page.
       const [low, high] = data.handbackMs;
@@ -251,7 +284,21 @@ function mount(parent, data, setStateValue) {
       state.waitingFor = answer.waiting_for;
       state.screen = "waiting";
       render("#ballot-title");
+      // The ticket (never the card or the ranking) goes to the page at once, one script run:
+      // the page keeps it in the URL, so a reload resumes this wait and still gets the
+      // receipt. Only ballots whose batch did not fill within the route's settle time wait.
+      keepInAddressBar("ticket", answer.ticket);
+      setStateValue("ticket", answer.ticket);
       pollTimer = setTimeout(poll, data.pollMs);
+    } else if (answer.error === "web.unknown_ticket") {
+      // The server restarted before the batch was written: nothing was stored, the card is
+      // unused. Say so and show the ballot again (the ranking was not kept: tap it again).
+      state.ticket = null;
+      state.screen = "choose";
+      state.error = { key: "ticket_lost", message: T.ticket_lost };
+      dropFromAddressBar("ticket");
+      setStateValue("ticket", "");
+      render(".chip");
     } else {
       state.error = { key: answer.error, message: answer.message || T.network_error };
       if (state.screen !== "review") state.screen = "review";
@@ -289,6 +336,7 @@ function mount(parent, data, setStateValue) {
   }
 
   render();
+  if (state.ticket) pollTimer = setTimeout(poll, data.pollMs);
   // Streamlit may call the cleanup on a rerun while the phone still waits for its batch or
   // is about to hand the receipt over: the timers stop by themselves once stored.
   return () => {};
