@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -29,7 +30,7 @@ from typing import Any
 import pytest
 
 from benchmarks.http_phone import HttpPhone
-from benchmarks.room import Room, open_room, stored_ballots, verified_receipts
+from benchmarks.room import Room, close_room, open_room, stored_ballots, verified_receipts
 from benchmarks.streamlit_client import StreamlitClient
 from scripts.replicas import COOKIE, Replicas, nginx_available, run_replicas
 from tests.conftest import PgSchema, require_postgres
@@ -101,6 +102,33 @@ async def cast(base: str, data: Any, cookie: str | None = None) -> tuple[int, An
     return reply.status, reply.body, reply.cookies.get(COOKIE, "")
 
 
+async def settle(
+    base: str, data: Any, answer: tuple[int, Any, str], wait: float = 30.0
+) -> tuple[int, Any, str]:
+    """Poll a "waiting" answer on the process that holds its ticket (the cookie nginx gave),
+    as the component does, until it is stored or refused, or `wait` seconds pass."""
+    status, body, replica = answer
+    deadline = time.monotonic() + wait
+    while body.get("state") == "waiting" and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+        phone = HttpPhone(base)
+        phone.cookies[COOKIE] = replica
+        try:
+            reply = await phone.post_json(
+                data["statusEndpoint"],
+                {
+                    "workshop": data["workshop"],
+                    "token": data["token"],
+                    "ticket": body["ticket"],
+                    "lang": "en",
+                },
+            )
+        finally:
+            await phone.close()
+        status, body = reply.status, reply.body
+    return status, body, replica
+
+
 def test_each_replica_serves_its_pages_and_qr_images_behind_nginx(
     replicas: Replicas, browser: Any
 ) -> None:
@@ -137,7 +165,17 @@ def test_ballots_cast_through_nginx_are_all_stored_whichever_process_answers(
         pinned = await ballot_page(replicas.url, room, room.cards[0], cookie="r0")
         across = await cast(replicas.url, pinned, cookie="r1")
         datas = [await ballot_page(replicas.url, room, card) for card in room.cards[1:]]
-        return list(await asyncio.gather(*(cast(replicas.url, d) for d in datas))), across
+        answers = list(await asyncio.gather(*(cast(replicas.url, d) for d in datas)))
+        # Each process writes its own batches of k = 5; what waits (fewer than k on each)
+        # is written when the facilitator closes voting, wherever that happens.
+        await asyncio.to_thread(close_room, replicas.servers[0].env, room.code)
+        settled = await asyncio.gather(
+            *(
+                settle(replicas.url, d, a)
+                for d, a in zip([pinned, *datas], [across, *answers], strict=True)
+            )
+        )
+        return settled[1:], settled[0]
 
     answers, across = run_async(run())
     assert across[0] == 200 and across[1]["state"] == "stored" and across[2] == "r1"
@@ -151,17 +189,41 @@ def test_ballots_cast_through_nginx_are_all_stored_whichever_process_answers(
 def test_a_killed_process_loses_no_acknowledged_ballot(replicas: Replicas) -> None:
     room = open_room(replicas.servers[0].env, 12)
 
-    async def run() -> list[tuple[int, Any, str]]:
+    env = replicas.servers[1].env
+
+    async def run() -> tuple[set[str], int]:
         datas = [await ballot_page(replicas.url, room, card) for card in room.cards]
-        first = [await cast(replicas.url, d) for d in datas[:6]]
+        first = await asyncio.gather(*(cast(replicas.url, d) for d in datas[:6]))
+        first = await asyncio.gather(
+            *(settle(replicas.url, d, a, 2) for d, a in zip(datas[:6], first, strict=True))
+        )
+        acknowledged = {b["receipt"] for s, b, _ in first if b.get("state") == "stored"}
         os.kill(replicas.servers[0].process.pid, signal.SIGKILL)
         replicas.servers[0].process.wait(10)
+        # A ballot that waited in the killed process was never acknowledged and never
+        # written: its card is unused, and its phone (told "not stored") casts again. One
+        # waiting in the live process keeps its ticket there.
+        dead = "r0"  # the cookie nginx gives for replicas.servers[0]
+        again = [
+            d
+            for d, (_, b, r) in zip(datas[:6], first, strict=True)
+            if b.get("state") != "stored" and r == dead
+        ]
+        kept = [
+            (d, a)
+            for d, a in zip(datas[:6], first, strict=True)
+            if a[1].get("state") == "waiting" and a[2] != dead
+        ]
         # Tokens from pages the dead process drew still work on the live one.
-        return first + list(await asyncio.gather(*(cast(replicas.url, d) for d in datas[6:])))
+        rest = [*again, *datas[6:]]
+        answers = await asyncio.gather(*(cast(replicas.url, d) for d in rest))
+        await asyncio.to_thread(close_room, env, room.code)
+        pending = [*zip(rest, answers, strict=True), *kept]
+        answers = await asyncio.gather(*(settle(replicas.url, d, a) for d, a in pending))
+        acknowledged |= {b["receipt"] for s, b, _ in answers if b.get("state") == "stored"}
+        return acknowledged, len(again)
 
-    answers = run_async(run())
-    acknowledged = {body["receipt"] for status, body, _ in answers if status == 200}
-    assert len(acknowledged) == 12
-    env = replicas.servers[1].env
+    acknowledged, cast_again = run_async(run())
+    assert len(acknowledged) == 12, cast_again
     assert verified_receipts(env, room.code, acknowledged) == 12
     assert stored_ballots(env, room.code) == 12

@@ -2,8 +2,9 @@
 
 1. Every answer carries the security headers (CSP with frame-ancestors, no Referer, nosniff)
    and `/_stcore/metrics` is not served.
-2. A ballot is ONE request to `/api/ballot` with the page's token: the receipt comes back
-   and the ballot is stored; core's named errors come back localized, with their key.
+2. A ballot is ONE request to `/api/ballot` with the page's token: it is sealed and waits
+   for its batch of k ("waiting", with a ticket to poll), and the request that completes a
+   batch gets its receipt at once; core's named errors come back localized, with their key.
 3. A POST from another site, without the page's token or not as JSON is refused, and
    stores nothing.
 4. A page that fails shows the localized error page, not Streamlit's English crash box,
@@ -41,7 +42,7 @@ def server() -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def room(server: Server) -> Room:
-    return open_room(server, 6)
+    return open_room(server, 12)
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -108,29 +109,46 @@ def test_the_metrics_endpoint_is_not_served(server: Server) -> None:
         assert status == 404 and b"session" not in body
 
 
-def test_a_ballot_is_one_request_and_its_receipt_is_stored(server: Server, room: Room) -> None:
-    data = ballot_data(server, room, room.cards[0])
-    assert data["card"] == room.cards[0] and data["k"] == 5
+def _cast(server: Server, room: Room, card: str) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    data = ballot_data(server, room, card)
     top = [m["key"] for m in data["methods"][:3]]
-    status, answer = post(
-        server,
-        {"workshop": room.code, "token": data["token"], "card": data["card"], "ranking": top},
-    )
-    assert status == 200 and answer["state"] == "stored", answer
-    assert len(answer["receipt"]) == 11
-    assert stored_ballots(server, room.code) == 1
+    body = {"workshop": room.code, "token": data["token"], "card": data["card"], "ranking": top}
+    status, answer = post(server, body)
+    return data, status, answer
+
+
+def test_a_ballot_is_one_request_and_its_receipt_comes_with_its_batch(
+    server: Server, room: Room
+) -> None:
+    data, status, answer = _cast(server, room, room.cards[0])
+    assert data["card"] == room.cards[0] and data["k"] == 5
+    # Sealed and queued (anonymity k = 5): answered "waiting", nothing written yet.
+    assert status == 202 and answer["state"] == "waiting" and answer["waiting_for"] == 4
+    assert stored_ballots(server, room.code) == 0
+    for n, card in enumerate(room.cards[1:4], start=1):
+        _, status, waiting = _cast(server, room, card)
+        assert (status, waiting["state"], waiting["waiting_for"]) == (202, "waiting", 4 - n)
+    # The fifth ballot completes the batch: its own answer holds its receipt at once ...
+    _, status, fifth = _cast(server, room, room.cards[4])
+    assert status == 200 and fifth["state"] == "stored" and len(fifth["receipt"]) == 11
+    # ... and the first phone's poll finds its receipt (the component polls this route).
+    poll = {"workshop": room.code, "token": data["token"], "ticket": answer["ticket"]}
+    status, polled = post(server, poll, path="/api/ballot/status")
+    assert status == 200 and polled["state"] == "stored" and len(polled["receipt"]) == 11
+    assert polled["receipt"] != fifth["receipt"]
+    assert stored_ballots(server, room.code) == 5
 
 
 def test_core_errors_come_back_named_and_localized(server: Server, room: Room) -> None:
-    data = ballot_data(server, room, room.cards[1])
+    data = ballot_data(server, room, room.cards[5])
     top = [data["methods"][0]["key"]]
-    body = {"workshop": room.code, "token": data["token"], "card": room.cards[1], "ranking": top}
-    assert post(server, body)[0] == 200
+    body = {"workshop": room.code, "token": data["token"], "card": room.cards[5], "ranking": top}
+    assert post(server, body)[0] == 202  # sealed, waiting for its batch: the card is taken
     status, answer = post(server, {**body, "lang": "en"})
     assert (status, answer["state"]) == (422, "refused")
     assert answer["error"] == "ballot.errors.card_spent"
     assert answer["message"] == "This card has already been used: each card casts one ballot."
-    status, answer = post(server, {**body, "card": room.cards[2], "ranking": [], "lang": "zh"})
+    status, answer = post(server, {**body, "card": room.cards[6], "ranking": [], "lang": "zh"})
     assert (status, answer["error"]) == (422, "ballot.errors.empty_ballot")
     assert "请" in answer["message"]
     status, answer = post(server, {**body, "card": "", "lang": "en"})
@@ -138,9 +156,9 @@ def test_core_errors_come_back_named_and_localized(server: Server, room: Room) -
 
 
 def test_a_cross_site_tokenless_or_non_json_post_is_refused(server: Server, room: Room) -> None:
-    data = ballot_data(server, room, room.cards[3])
+    data = ballot_data(server, room, room.cards[7])
     top = [data["methods"][0]["key"]]
-    good = {"workshop": room.code, "token": data["token"], "card": room.cards[3], "ranking": top}
+    good = {"workshop": room.code, "token": data["token"], "card": room.cards[7], "ranking": top}
     before = stored_ballots(server, room.code)
     refusals = [
         post(server, good, origin="http://evil.example"),
@@ -157,11 +175,12 @@ def test_a_cross_site_tokenless_or_non_json_post_is_refused(server: Server, room
     assert form == (400, form[1]) and form[1]["error"] == "web.bad_request"
     assert stored_ballots(server, room.code) == before
     # ...and the same ballot, sent properly, is still accepted.
-    assert post(server, good)[1]["state"] == "stored"
+    status, answer = post(server, good)
+    assert (status, answer["state"]) in ((202, "waiting"), (200, "stored"))
 
 
 def test_an_unknown_ticket_is_refused_by_the_status_route(server: Server, room: Room) -> None:
-    data = ballot_data(server, room, room.cards[4])
+    data = ballot_data(server, room, room.cards[8])
     body = {"workshop": room.code, "token": data["token"], "ticket": "nope", "lang": "en"}
     status, answer = post(server, body, path="/api/ballot/status")
     assert (status, answer["error"]) == (404, "web.unknown_ticket")
