@@ -17,6 +17,7 @@ failure can be looked at.
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -220,6 +221,8 @@ def chart_problems(report: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: bar {n} is {bar['width']:.1f}x{bar['height']:.1f} px")
     labels = [label for axis in report["axes"] for label in axis if not label["hidden"]]
     for label in [label for axis in report["axes"] for label in axis if label["hidden"]]:
+        if re.fullmatch(r"[\d.,\s%]+", label["text"]):
+            continue  # a thinned-out tick number on a score axis is by design, not a loss
         problems.append(f"{name}: {label['text']!r} is not shown (Vega hid it: no room)")
     for item in [*labels, *report["texts"], *report["legend"]]:
         if not _inside(item["box"], svg):
@@ -295,11 +298,13 @@ def _check(page: Any, shot: Path) -> list[str]:
     return [f"{shot.name}: {p}" for p in problems]
 
 
-# What this test found on the first run (see the report in the commit message), not yet fixed:
-# the comparison grid is 340 px x 5 counts squeezed into a 786 px column, so Vega hides
-# every other row and column label and cuts its top labels; the role grid's two-line column
-# labels are cut at the top; the places legend's last entry is clipped at 1280; a three-line
-# zh label's box runs into the next row. strict: the day these are fixed, this must pass.
+# What this test found on its first runs, not yet fixed in core/charts.py (both sizes, both
+# languages unless said): the comparison grid (340 px x 5 counts squeezed into the column)
+# hides every other method and count name and cuts its top labels; the role grid hides
+# method names and cuts its two-line column labels at the top; the places chart hides
+# method names (12) or lets five-line English names run into the next row (8) and clips its
+# legend; with 8 methods a three-line zh name's box runs into the next row on the ranked
+# bars (projector and results). strict: the day these are fixed, this must pass.
 FOUND = "charts do not fit yet: hidden, clipped and overlapping labels (issue 11, item 6)"
 
 
