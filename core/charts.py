@@ -60,6 +60,18 @@ def _configure(chart: Any, font: str) -> Any:
     )
 
 
+def on_screen(chart: Any) -> Any:
+    """`chart` for `st.altair_chart(..., width="stretch")`: only the WIDTH fits the column.
+
+    Streamlit's theme asks Vega to fit the whole chart, axes included, into the container's
+    width AND the spec's height, with labelOverlap on. The top axis and the title then eat
+    into the rows, rows shrink below a wrapped label's lines, and Vega silently hides every
+    other method name (seen in Chromium: tests/e2e/test_charts_fit_browser.py). Fitting
+    the width only keeps each row as tall as its label; the page scrolls instead.
+    """
+    return chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+
+
 WRAP_UNITS: Final = 26
 """Longest axis-label line, in display units (a CJK character is 2, Latin 1): at 28 px that
 is about 360 px, so bars keep most of a 786 px column (1280 px screen) in either language."""
