@@ -72,6 +72,12 @@ def on_screen(chart: Any) -> Any:
     return chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
 
 
+GRID_WRAP_UNITS: Final = 18
+"""Method names beside a grid of columns wrap narrower, leaving the columns room."""
+GRID_LABEL_SIZE: Final = LABEL_SIZE - 8
+COLUMN_LABEL_EXPR: Final = "split(replace(datum.value, /([-\\s])/g, '$1\\n'), '\\n')"
+"""A column name broken after each space and hyphen ("Round-by-" / "round " / ...)."""
+
 WRAP_UNITS: Final = 26
 """Longest axis-label line, in display units (a CJK character is 2, Latin 1): at 28 px that
 is about 360 px, so bars keep most of a 786 px column (1280 px screen) in either language."""
@@ -106,7 +112,9 @@ def wrap_label(text: str, units: int = WRAP_UNITS) -> str:
 
 def _row_height(labels: Sequence[str]) -> float:
     lines = max((label.count("\n") + 1 for label in labels), default=1)
-    return max(ROW_HEIGHT, lines * (LABEL_SIZE + 6) + 10)
+    # A CJK line's box is about 1.45 em tall in Chromium: rows leave room for it, or two
+    # wrapped names' boxes touch (seen in the browser test at 28 px).
+    return max(ROW_HEIGHT, lines * (LABEL_SIZE + 8) + 16)
 
 
 def _ranked_label(row: ResultRow, label: str) -> str:
@@ -238,7 +246,15 @@ def place_distribution(
                 sort=place_labels,
                 scale=alt.Scale(domain=place_labels, range=colours),
                 title=t("tally.chart.place", lang),
-                legend=alt.Legend(orient="bottom", direction="horizontal", titleLimit=900),
+                # Title above, three places a line: in one line "5th" was cut off
+                # at the right edge of a 1280 px screen in Chinese.
+                legend=alt.Legend(
+                    orient="bottom",
+                    direction="horizontal",
+                    titleLimit=900,
+                    titleOrient="top",
+                    columns=3,
+                ),
             ),
             order=alt.Order("place:Q", sort="ascending"),
             tooltip=[alt.Tooltip("label:N"), alt.Tooltip("place_label:N"), "ballots:Q"],
@@ -279,7 +295,7 @@ def _comparison_rows(
             "counting_name": t(COUNTING_METHODS[counting].name_key, lang),
             "method": row.method,
             "label": labels.get(row.method, row.method),
-            "axis_label": wrap_label(labels.get(row.method, row.method)),
+            "axis_label": wrap_label(labels.get(row.method, row.method), GRID_WRAP_UNITS),
             "rank": row.rank,
             "rank_text": f"{row.rank}=" if row.is_tied else str(row.rank),
         }
@@ -303,7 +319,8 @@ def method_comparison(
     rows = _comparison_rows(results, labels, lang)
     first = next(iter(results.values()))
     row_order = [
-        wrap_label(labels.get(m, m)) for m in (order if order is not None else first.order)
+        wrap_label(labels.get(m, m), GRID_WRAP_UNITS)
+        for m in (order if order is not None else first.order)
     ]
     col_order = [t(COUNTING_METHODS[c].name_key, lang) for c in results]
     n = len(first.order)
@@ -314,7 +331,17 @@ def method_comparison(
             sort=col_order,
             # No axis title: it sat on top of the middle column's label.
             title=None,
-            axis=alt.Axis(orient="top", labelAngle=0, labelLimit=330),
+            # Five columns share what the names leave of a 786 px column (1280 px screen):
+            # each count's name goes on lines at its spaces and hyphens, in a smaller size.
+            # Below the grid: a name's further lines then run away from the cells (above
+            # it they ran into them, and lifting them got them cut off at the top).
+            axis=alt.Axis(
+                orient="bottom",
+                labelAngle=0,
+                labelLimit=330,
+                labelFontSize=GRID_LABEL_SIZE,
+                labelExpr=COLUMN_LABEL_EXPR,
+            ),
         ),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
@@ -474,16 +501,14 @@ def role_share_grid(
             "group_lines:N",
             sort=groups,
             title=None,
+            # Below the grid, name then count going down: above it, the lifted first line
+            # was cut off at the chart's top edge (seen in Chromium).
             axis=alt.Axis(
-                orient="top",
+                orient="bottom",
                 labelAngle=0,
                 labelLimit=cell_width - 10,
                 labelExpr="split(datum.value, '\\n')",
                 labelFontSize=LABEL_SIZE - 6,
-                # Vega stacks the second line below the first: lift the first by one line
-                # so the count never runs into the grid.
-                labelLineHeight=LABEL_SIZE - 2,
-                labelPadding=LABEL_SIZE + 2,
             ),
         ),
         tooltip=[alt.Tooltip("group:N"), alt.Tooltip("label:N"), alt.Tooltip("share:Q")],
@@ -499,7 +524,8 @@ def role_share_grid(
     )
     chart = (cells + text).properties(
         width=cell_width * max(1, len(groups)),
-        height=_row_height(method_order) * 0.8 * max(1, len(order)),
+        # A full row per method: at 0.8 Vega hid every other wrapped name for lack of room.
+        height=_row_height(method_order) * max(1, len(order)),
     )
     return _configure(chart, font)  # type: ignore[no-any-return]
 
