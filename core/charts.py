@@ -88,6 +88,32 @@ _TOKEN: Final = re.compile(
 )
 Y_LABEL_EXPR: Final = "split(datum.value, '\\n')"
 """Axis labels carry their line breaks as \\n; Vega draws an array as lines."""
+LINE_HEIGHT: Final = LABEL_SIZE + 4
+
+
+def _y_axis() -> alt.Axis:
+    """A method-name axis whose wrapped names sit centred on their row: Vega puts a
+    label's first line at the row's middle and hangs the rest below it (seen in Chromium,
+    a three-line name ran into the next bar), so each label is lifted by half its extra
+    lines."""
+    return alt.Axis(
+        labelExpr=Y_LABEL_EXPR,
+        labelLineHeight=LINE_HEIGHT,
+        # Vega-Lite evaluates these tests per label: one lift per count of extra lines.
+        labelOffset=cast(
+            Any,
+            {
+                "condition": [
+                    {
+                        "test": f"length(split(datum.value, '\\n')) == {n}",
+                        "value": -(n - 1) * LINE_HEIGHT / 2,
+                    }
+                    for n in range(2, 9)
+                ],
+                "value": 0,
+            },
+        ),
+    )
 
 
 def display_units(text: str) -> int:
@@ -139,7 +165,7 @@ def _ranked_rows(result: TallyResult, labels: Mapping[MethodId, str]) -> list[di
 def _bars(rows: list[dict[str, Any]], score_title: str, width: int) -> alt.LayerChart:
     order = [r["ranked_label"] for r in rows]
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("ranked_label:N", sort=order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)),
+        y=alt.Y("ranked_label:N", sort=order, title=None, axis=_y_axis()),
         x=alt.X("score:Q", title=score_title, axis=alt.Axis(format="d", tickMinStep=1)),
         tooltip=[
             alt.Tooltip("rank:Q"),
@@ -234,7 +260,7 @@ def place_distribution(
                 "axis_label:N",
                 sort=[wrap_label(labels.get(m, m)) for m in order],
                 title=None,
-                axis=alt.Axis(labelExpr=Y_LABEL_EXPR),
+                axis=_y_axis(),
             ),
             x=alt.X(
                 "sum(ballots):Q",
@@ -325,7 +351,7 @@ def method_comparison(
     col_order = [t(COUNTING_METHODS[c].name_key, lang) for c in results]
     n = len(first.order)
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("axis_label:N", sort=row_order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)),
+        y=alt.Y("axis_label:N", sort=row_order, title=None, axis=_y_axis()),
         x=alt.X(
             "counting_name:N",
             sort=col_order,
@@ -494,9 +520,7 @@ def role_share_grid(
     groups = list(dict.fromkeys(r["group_lines"] for r in rows))
     method_order = [wrap_label(labels.get(m, m)) for m in order]
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y(
-            "axis_label:N", sort=method_order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)
-        ),
+        y=alt.Y("axis_label:N", sort=method_order, title=None, axis=_y_axis()),
         x=alt.X(
             "group_lines:N",
             sort=groups,

@@ -184,6 +184,7 @@ _MEASURE = """
 """
 
 SLACK = 1.0  # px: anti-aliasing and sub-pixel layout
+ROW_SLACK = 10.0  # px: a label box's centre vs its row's (glyph boxes are not symmetric)
 
 
 def _inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
@@ -231,6 +232,15 @@ def chart_problems(report: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: {item['text']!r} runs past the content column")
         if item["text"].endswith("…"):
             problems.append(f"{name}: {item['text']!r} is cut short")
+    bars = report["bars"]
+    for axis in report["axes"]:
+        # The method names left of the bars or cells: each sits centred on a row of marks,
+        # not hanging from its first line into the next row.
+        if bars and axis and all(la["box"]["right"] <= min(b["left"] for b in bars) for la in axis):
+            for label in axis:
+                middle = (label["box"]["top"] + label["box"]["bottom"]) / 2
+                if not any(abs(middle - (b["top"] + b["bottom"]) / 2) <= ROW_SLACK for b in bars):
+                    problems.append(f"{name}: {label['text']!r} is not centred on its row")
     for axis in report["axes"]:
         axis = [label for label in axis if not label["hidden"]]
         for i, a in enumerate(axis):
