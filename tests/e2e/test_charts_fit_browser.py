@@ -306,6 +306,10 @@ def _check(page: Any, shot: Path) -> list[str]:
     # Streamlit scrolls inside its own container: each chart gets its own picture too.
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     for i in range(charts.count()):
+        # The SVG itself too: a tall chart's element picture only has what was scrolled in.
+        svg = charts.nth(i).locator("svg").first
+        if svg.count():
+            shot.with_name(f"{shot.stem}-chart{i}.svg").write_text(svg.evaluate("s => s.outerHTML"))
         if charts.nth(i).is_visible():
             charts.nth(i).screenshot(
                 path=str(shot.with_name(f"{shot.stem}-chart{i}.png")), timeout=5_000
@@ -336,6 +340,6 @@ def test_every_chart_fits_its_screen_at_1280_and_1920_in_zh_and_en(
             problems += _check(page, tmp_path / f"{tag}-projector.png")
             _open_results(page, server, code, lang)
             problems += _check(page, tmp_path / f"{tag}-results.png")
-    for png in tmp_path.glob("*.png"):
-        shutil.copy(png, artifacts / png.name)
+    for picture in [*tmp_path.glob("*.png"), *tmp_path.glob("*.svg")]:
+        shutil.copy(picture, artifacts / picture.name)
     assert not problems, "\n".join(problems)
