@@ -60,6 +60,24 @@ def _configure(chart: Any, font: str) -> Any:
     )
 
 
+def on_screen(chart: Any) -> Any:
+    """`chart` for `st.altair_chart(..., width="stretch")`: only the WIDTH fits the column.
+
+    Streamlit's theme asks Vega to fit the whole chart, axes included, into the container's
+    width AND the spec's height, with labelOverlap on. The top axis and the title then eat
+    into the rows, rows shrink below a wrapped label's lines, and Vega silently hides every
+    other method name (seen in Chromium: tests/e2e/test_charts_fit_browser.py). Fitting
+    the width only keeps each row as tall as its label; the page scrolls instead.
+    """
+    return chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+
+
+GRID_WRAP_UNITS: Final = 18
+"""Method names beside a grid of columns wrap narrower, leaving the columns room."""
+GRID_LABEL_SIZE: Final = LABEL_SIZE - 8
+COLUMN_LABEL_EXPR: Final = "split(replace(datum.value, /([-\\s])/g, '$1\\n'), '\\n')"
+"""A column name broken after each space and hyphen ("Round-by-" / "round " / ...)."""
+
 WRAP_UNITS: Final = 26
 """Longest axis-label line, in display units (a CJK character is 2, Latin 1): at 28 px that
 is about 360 px, so bars keep most of a 786 px column (1280 px screen) in either language."""
@@ -70,6 +88,32 @@ _TOKEN: Final = re.compile(
 )
 Y_LABEL_EXPR: Final = "split(datum.value, '\\n')"
 """Axis labels carry their line breaks as \\n; Vega draws an array as lines."""
+LINE_HEIGHT: Final = LABEL_SIZE + 4
+
+
+def _y_axis() -> alt.Axis:
+    """A method-name axis whose wrapped names sit centred on their row: Vega puts a
+    label's first line at the row's middle and hangs the rest below it (seen in Chromium,
+    a three-line name ran into the next bar), so each label is lifted by half its extra
+    lines."""
+    return alt.Axis(
+        labelExpr=Y_LABEL_EXPR,
+        labelLineHeight=LINE_HEIGHT,
+        # Vega-Lite evaluates these tests per label: one lift per count of extra lines.
+        labelOffset=cast(
+            Any,
+            {
+                "condition": [
+                    {
+                        "test": f"length(split(datum.value, '\\n')) == {n}",
+                        "value": -(n - 1) * LINE_HEIGHT / 2,
+                    }
+                    for n in range(2, 9)
+                ],
+                "value": 0,
+            },
+        ),
+    )
 
 
 def display_units(text: str) -> int:
@@ -94,7 +138,9 @@ def wrap_label(text: str, units: int = WRAP_UNITS) -> str:
 
 def _row_height(labels: Sequence[str]) -> float:
     lines = max((label.count("\n") + 1 for label in labels), default=1)
-    return max(ROW_HEIGHT, lines * (LABEL_SIZE + 6) + 10)
+    # A CJK line's box is about 1.45 em tall in Chromium: rows leave room for it, or two
+    # wrapped names' boxes touch (seen in the browser test at 28 px).
+    return max(ROW_HEIGHT, lines * (LABEL_SIZE + 8) + 16)
 
 
 def _ranked_label(row: ResultRow, label: str) -> str:
@@ -119,7 +165,7 @@ def _ranked_rows(result: TallyResult, labels: Mapping[MethodId, str]) -> list[di
 def _bars(rows: list[dict[str, Any]], score_title: str, width: int) -> alt.LayerChart:
     order = [r["ranked_label"] for r in rows]
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("ranked_label:N", sort=order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)),
+        y=alt.Y("ranked_label:N", sort=order, title=None, axis=_y_axis()),
         x=alt.X("score:Q", title=score_title, axis=alt.Axis(format="d", tickMinStep=1)),
         tooltip=[
             alt.Tooltip("rank:Q"),
@@ -214,7 +260,7 @@ def place_distribution(
                 "axis_label:N",
                 sort=[wrap_label(labels.get(m, m)) for m in order],
                 title=None,
-                axis=alt.Axis(labelExpr=Y_LABEL_EXPR),
+                axis=_y_axis(),
             ),
             x=alt.X(
                 "sum(ballots):Q",
@@ -226,7 +272,15 @@ def place_distribution(
                 sort=place_labels,
                 scale=alt.Scale(domain=place_labels, range=colours),
                 title=t("tally.chart.place", lang),
-                legend=alt.Legend(orient="bottom", direction="horizontal", titleLimit=900),
+                # Title above, three places a line: in one line "5th" was cut off
+                # at the right edge of a 1280 px screen in Chinese.
+                legend=alt.Legend(
+                    orient="bottom",
+                    direction="horizontal",
+                    titleLimit=900,
+                    titleOrient="top",
+                    columns=3,
+                ),
             ),
             order=alt.Order("place:Q", sort="ascending"),
             tooltip=[alt.Tooltip("label:N"), alt.Tooltip("place_label:N"), "ballots:Q"],
@@ -267,7 +321,7 @@ def _comparison_rows(
             "counting_name": t(COUNTING_METHODS[counting].name_key, lang),
             "method": row.method,
             "label": labels.get(row.method, row.method),
-            "axis_label": wrap_label(labels.get(row.method, row.method)),
+            "axis_label": wrap_label(labels.get(row.method, row.method), GRID_WRAP_UNITS),
             "rank": row.rank,
             "rank_text": f"{row.rank}=" if row.is_tied else str(row.rank),
         }
@@ -291,18 +345,29 @@ def method_comparison(
     rows = _comparison_rows(results, labels, lang)
     first = next(iter(results.values()))
     row_order = [
-        wrap_label(labels.get(m, m)) for m in (order if order is not None else first.order)
+        wrap_label(labels.get(m, m), GRID_WRAP_UNITS)
+        for m in (order if order is not None else first.order)
     ]
     col_order = [t(COUNTING_METHODS[c].name_key, lang) for c in results]
     n = len(first.order)
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("axis_label:N", sort=row_order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)),
+        y=alt.Y("axis_label:N", sort=row_order, title=None, axis=_y_axis()),
         x=alt.X(
             "counting_name:N",
             sort=col_order,
             # No axis title: it sat on top of the middle column's label.
             title=None,
-            axis=alt.Axis(orient="top", labelAngle=0, labelLimit=330),
+            # Five columns share what the names leave of a 786 px column (1280 px screen):
+            # each count's name goes on lines at its spaces and hyphens, in a smaller size.
+            # Below the grid: a name's further lines then run away from the cells (above
+            # it they ran into them, and lifting them got them cut off at the top).
+            axis=alt.Axis(
+                orient="bottom",
+                labelAngle=0,
+                labelLimit=330,
+                labelFontSize=GRID_LABEL_SIZE,
+                labelExpr=COLUMN_LABEL_EXPR,
+            ),
         ),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
@@ -455,23 +520,19 @@ def role_share_grid(
     groups = list(dict.fromkeys(r["group_lines"] for r in rows))
     method_order = [wrap_label(labels.get(m, m)) for m in order]
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y(
-            "axis_label:N", sort=method_order, title=None, axis=alt.Axis(labelExpr=Y_LABEL_EXPR)
-        ),
+        y=alt.Y("axis_label:N", sort=method_order, title=None, axis=_y_axis()),
         x=alt.X(
             "group_lines:N",
             sort=groups,
             title=None,
+            # Below the grid, name then count going down: above it, the lifted first line
+            # was cut off at the chart's top edge (seen in Chromium).
             axis=alt.Axis(
-                orient="top",
+                orient="bottom",
                 labelAngle=0,
                 labelLimit=cell_width - 10,
                 labelExpr="split(datum.value, '\\n')",
                 labelFontSize=LABEL_SIZE - 6,
-                # Vega stacks the second line below the first: lift the first by one line
-                # so the count never runs into the grid.
-                labelLineHeight=LABEL_SIZE - 2,
-                labelPadding=LABEL_SIZE + 2,
             ),
         ),
         tooltip=[alt.Tooltip("group:N"), alt.Tooltip("label:N"), alt.Tooltip("share:Q")],
@@ -487,7 +548,8 @@ def role_share_grid(
     )
     chart = (cells + text).properties(
         width=cell_width * max(1, len(groups)),
-        height=_row_height(method_order) * 0.8 * max(1, len(order)),
+        # A full row per method: at 0.8 Vega hid every other wrapped name for lack of room.
+        height=_row_height(method_order) * max(1, len(order)),
     )
     return _configure(chart, font)  # type: ignore[no-any-return]
 

@@ -160,7 +160,9 @@ def voting_screen(w: WorkshopView) -> None:
         big(tr("projector.batched", counted=published.ballots_counted, k=w.anonymity_k), "bd-meta")
     elif w.is_live_results:
         big(tr("projector.final_includes_held", count=published.ballots_counted), "bd-meta")
-    st.altair_chart(charts.ranked_bars(results[DEFAULT_COUNTING], labels, L), width="stretch")
+    st.altair_chart(
+        charts.on_screen(charts.ranked_bars(results[DEFAULT_COUNTING], labels, L)), width="stretch"
+    )
     # The room reads two or three sentences from the back; the full account is one tap away.
     agreement = robustness.agreement(results)
     headline = [*agreement[:1], *robustness.margins(results[DEFAULT_COUNTING], top=2)]

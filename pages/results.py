@@ -58,12 +58,16 @@ labels = w.method_labels(L)
 rankings = live.opened_rankings(code)
 if published is not None:
     tallies = published.tallies
-    st.altair_chart(charts.ranked_bars(tallies[DEFAULT_COUNTING], labels, L), width="stretch")
+    st.altair_chart(
+        charts.on_screen(charts.ranked_bars(tallies[DEFAULT_COUNTING], labels, L)), width="stretch"
+    )
     head_to_head = pairwise([r for _, r in rankings], w.method_keys, w.ballot_size)
     for message in robustness.summarize(tallies, close_within=w.ballot_size, pairwise=head_to_head):
         st.markdown(md_plain(robustness.render(message, L, labels)))
     with st.expander(tr("results.compare")):
-        st.altair_chart(charts.method_comparison(tallies, labels, L), width="stretch")
+        st.altair_chart(
+            charts.on_screen(charts.method_comparison(tallies, labels, L)), width="stretch"
+        )
         st.dataframe(charts.comparison_table(tallies, labels, L), hide_index=True)
 
 if rankings:
@@ -71,7 +75,9 @@ if rankings:
     order = tallies[DEFAULT_COUNTING].order if published else w.method_keys
     with st.expander(tr("results.places")):
         counts = position_counts(only, w.method_keys, w.ballot_size)
-        st.altair_chart(charts.place_distribution(counts, order, labels, L), width="stretch")
+        st.altair_chart(
+            charts.on_screen(charts.place_distribution(counts, order, labels, L)), width="stretch"
+        )
         st.dataframe(charts.place_table(counts, order, labels, L), hide_index=True)
     with st.expander(tr("results.by_role", k=w.anonymity_k)):
         offered = [r.key for r in w.roles]
@@ -90,7 +96,9 @@ if rankings:
         if groups.roles:  # "other" alone would just be the whole room again
             st.caption(tr("results.role_grid_note"))
             st.altair_chart(
-                charts.role_share_grid(groups, order, labels, L, role_labels=role_labels),
+                charts.on_screen(
+                    charts.role_share_grid(groups, order, labels, L, role_labels=role_labels)
+                ),
                 width="stretch",
             )
             st.dataframe(
