@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import ballots, editing, notes, results
+from core import ballots, editing, notes
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
 from core.console import advance_stage, is_reversible, next_step
 from core.domain import Stage, StagePosition, next_positions
@@ -214,7 +214,7 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
     if w.is_open_mode:
         st.warning(tr("facilitator.open_mode_no_cards"))
         return
-    counts = ballots.card_counts(inst.db, w.code)
+    counts = live.card_counts(w.code)
     c1, c2, c3 = st.columns(3)
     c1.metric(tr("facilitator.cards_issued"), counts.issued)
     c2.metric(tr("facilitator.cards_spent"), counts.spent)
@@ -307,7 +307,7 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
             ):
                 st.rerun()
     st.markdown(f"#### {tr('facilitator.summary_title')}")
-    current_points = notes.summary_points(inst.db, w.code, question)
+    current_points = live.summary_points(w.code, question)
     with st.form(f"summary_{question}", enter_to_submit=False):
         text = st.text_area(
             tr("facilitator.summary_help"),
@@ -505,13 +505,13 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
 
 
 def participation_tab(w: WorkshopView) -> None:
-    part = notes.participation(inst.db, w.code)
+    part = live.participation(w.code)
     for q, n in zip(w.questions, part.notes_per_question, strict=False):
         st.metric(md_plain(f"{q.position + 1}. {q.text.get(L)}"), tr("facilitator.n_notes", n=n))
-    counts = ballots.card_counts(inst.db, w.code)
+    counts = live.card_counts(w.code)
     st.metric(
         tr("facilitator.ballots_vs_cards"),
-        f"{results.ballot_count(inst.db, w.code)} / {counts.issued}",
+        f"{live.ballot_count(w.code)} / {counts.issued}",
     )
     st.caption(tr("facilitator.join_at", url=base_url(inst.settings)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import notes, results
+from core import ballots, notes, results
 from core.qr import qr_png_bytes
 from core.reveal_policy import RevealDecision
 from core.workshops import WorkshopView, get_workshop
@@ -41,6 +41,21 @@ def console_wall(code: str, question: int) -> list[notes.NoteView]:
 def pending_notes(code: str, question: int) -> int:
     """How many notes wait for their batch in this process (their text is never shown)."""
     return notes.pending_count(instance().db, code, question)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def card_counts(code: str) -> ballots.CardCounts:
+    return ballots.card_counts(instance().db, code)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def participation(code: str) -> notes.Participation:
+    return notes.participation(instance().db, code)
+
+
+@st.cache_data(ttl=1, show_spinner=False)
+def summary_points(code: str, question: int) -> list[str]:
+    return notes.summary_points(instance().db, code, question)
 
 
 @st.cache_data(ttl=1, show_spinner=False)
@@ -88,6 +103,9 @@ def forget_cached_reads() -> None:
         wall,
         console_wall,
         pending_notes,
+        card_counts,
+        participation,
+        summary_points,
         themes,
         published,
         opened_rankings,
