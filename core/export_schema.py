@@ -2,7 +2,7 @@
 
 R, pandas and SPSS users (and their validators) load `results.json` without guessing what a
 field is: every object lists its fields, says what each means and forbids any other. Built
-from code so it cannot drift from `core.export.json_document`: a test validates each export
+from code so it cannot drift from `core.export_json.json_document`: a test validates each export
 against it. Deterministic, like the document it describes.
 """
 
@@ -66,9 +66,124 @@ def _result(description: str) -> dict[str, Any]:
     )
 
 
+COUNTING_NAMES: Final = ["points", "first_choices", "appearances", "instant_runoff", "schulze"]
+
+
+def _workshop() -> dict[str, Any]:
+    return _obj(
+        {
+            "code": _str("workshop join code"),
+            "name": _str("workshop name as typed"),
+            "template": _str("template key"),
+            "ballot_size": _int("K: most methods one ballot ranks", 1),
+            "anonymity_k": _int("k: smallest group ever shown", 3),
+            "is_open_mode": {"type": "boolean"},
+            "is_live_results": {"type": "boolean"},
+            "revealed_on": _str("ISO date (UTC) of the reveal; never a time"),
+        }
+    )
+
+
+def _questions() -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": _obj(
+            {
+                "number": _int("1-based", 1),
+                "text": _BILINGUAL,
+                "themes": {"type": "array", "items": {"type": "string"}},
+                "summary_points": {"type": "array", "items": {"type": "string"}},
+                "notes": {
+                    "type": "array",
+                    "description": "sorted by theme, dots, text: never arrival",
+                    "items": _obj(
+                        {
+                            "text": _str("as typed"),
+                            "theme": {"type": ["string", "null"]},
+                            "dots": _int("dots received"),
+                            "is_hidden": {"type": "boolean"},
+                        }
+                    ),
+                },
+            }
+        ),
+    }
+
+
+def _counting() -> dict[str, Any]:
+    return _obj(
+        {
+            "default": {"enum": COUNTING_NAMES},
+            "methods": _obj(
+                {c: _obj({"name": _BILINGUAL, "description": _BILINGUAL}) for c in COUNTING_NAMES}
+            ),
+            "irv_tie_rule": _BILINGUAL,
+        }
+    )
+
+
+def _shares() -> dict[str, Any]:
+    return {
+        "type": "array",
+        "description": "per method, in the default counting's order",
+        "items": _obj(
+            {
+                "method": _str("method key"),
+                "points": _int("points (K for 1st … 1 for K-th)"),
+                "points_pct": _pct("share of all points"),
+                "first_choices": _int("ballots ranking it first"),
+                "first_pct": _pct("% of ballots ranking it first"),
+                "chosen": _int("ballots ranking it at all"),
+                "chosen_pct": _pct("% of ballots ranking it at all"),
+                "average_score": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "average ranked score: points per ballot",
+                },
+            }
+        ),
+    }
+
+
+def _breakdown() -> dict[str, Any]:
+    return _obj(
+        {
+            "k": _int("anonymity threshold", 3),
+            "counting": {"enum": COUNTING_NAMES},
+            "roles_offered": {"type": "array", "items": {"type": "string"}},
+            "roles_shown": {"type": "array", "items": {"type": "string"}},
+            "roles_too_small": {
+                "type": "array",
+                "description": "offered roles with fewer than k ballots (maybe 0)",
+                "items": {"type": "string"},
+            },
+            "roles_merged_against_subtraction": {
+                "type": "array",
+                "description": "roles with k+ ballots merged into 'other' so no "
+                "smaller group can be derived by subtraction",
+                "items": {"type": "string"},
+            },
+            "groups": {
+                "type": "array",
+                "items": {
+                    **_result("one shown group"),
+                    "properties": {
+                        **_result("")["properties"],
+                        "group": _str("role key or 'other'"),
+                        "points_pct": {
+                            "type": "object",
+                            "additionalProperties": {"type": "number"},
+                        },
+                    },
+                    "required": ["ballot_count", "group", "points_pct", "ranks", "scores"],
+                },
+            },
+        }
+    )
+
+
 def results_schema() -> dict[str, Any]:
     """The schema as a dict."""
-    counting_names = ["points", "first_choices", "appearances", "instant_runoff", "schulze"]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -76,41 +191,8 @@ def results_schema() -> dict[str, Any]:
         **_obj(
             {
                 "format": {"const": "beidui-results/1"},
-                "workshop": _obj(
-                    {
-                        "code": _str("workshop join code"),
-                        "name": _str("workshop name as typed"),
-                        "template": _str("template key"),
-                        "ballot_size": _int("K: most methods one ballot ranks", 1),
-                        "anonymity_k": _int("k: smallest group ever shown", 3),
-                        "is_open_mode": {"type": "boolean"},
-                        "is_live_results": {"type": "boolean"},
-                        "revealed_on": _str("ISO date (UTC) of the reveal; never a time"),
-                    }
-                ),
-                "questions": {
-                    "type": "array",
-                    "items": _obj(
-                        {
-                            "number": _int("1-based", 1),
-                            "text": _BILINGUAL,
-                            "themes": {"type": "array", "items": {"type": "string"}},
-                            "summary_points": {"type": "array", "items": {"type": "string"}},
-                            "notes": {
-                                "type": "array",
-                                "description": "sorted by theme, dots, text: never arrival",
-                                "items": _obj(
-                                    {
-                                        "text": _str("as typed"),
-                                        "theme": {"type": ["string", "null"]},
-                                        "dots": _int("dots received"),
-                                        "is_hidden": {"type": "boolean"},
-                                    }
-                                ),
-                            },
-                        }
-                    ),
-                },
+                "workshop": _workshop(),
+                "questions": _questions(),
                 "methods": {
                     "type": "array",
                     "items": _obj(
@@ -121,18 +203,7 @@ def results_schema() -> dict[str, Any]:
                     "type": "array",
                     "items": _obj({"key": _str("role key or 'other'"), "ballot_count": _int("")}),
                 },
-                "counting": _obj(
-                    {
-                        "default": {"enum": counting_names},
-                        "methods": _obj(
-                            {
-                                c: _obj({"name": _BILINGUAL, "description": _BILINGUAL})
-                                for c in counting_names
-                            }
-                        ),
-                        "irv_tie_rule": _BILINGUAL,
-                    }
-                ),
+                "counting": _counting(),
                 "counts": _obj(
                     {
                         "ballots": _int("opened ballots"),
@@ -145,27 +216,8 @@ def results_schema() -> dict[str, Any]:
                     "description": "every opened ballot, best first, sorted by content",
                     "items": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 },
-                "tallies": _obj({c: _result(f"result under {c}") for c in counting_names}),
-                "shares": {
-                    "type": "array",
-                    "description": "per method, in the default counting's order",
-                    "items": _obj(
-                        {
-                            "method": _str("method key"),
-                            "points": _int("points (K for 1st … 1 for K-th)"),
-                            "points_pct": _pct("share of all points"),
-                            "first_choices": _int("ballots ranking it first"),
-                            "first_pct": _pct("% of ballots ranking it first"),
-                            "chosen": _int("ballots ranking it at all"),
-                            "chosen_pct": _pct("% of ballots ranking it at all"),
-                            "average_score": {
-                                "type": "number",
-                                "minimum": 0,
-                                "description": "average ranked score: points per ballot",
-                            },
-                        }
-                    ),
-                },
+                "tallies": _obj({c: _result(f"result under {c}") for c in COUNTING_NAMES}),
+                "shares": _shares(),
                 "head_to_head": _obj(
                     {
                         "methods": {"type": "array", "items": {"type": "string"}},
@@ -176,46 +228,7 @@ def results_schema() -> dict[str, Any]:
                         },
                     }
                 ),
-                "breakdown": _obj(
-                    {
-                        "k": _int("anonymity threshold", 3),
-                        "counting": {"enum": counting_names},
-                        "roles_offered": {"type": "array", "items": {"type": "string"}},
-                        "roles_shown": {"type": "array", "items": {"type": "string"}},
-                        "roles_too_small": {
-                            "type": "array",
-                            "description": "offered roles with fewer than k ballots (maybe 0)",
-                            "items": {"type": "string"},
-                        },
-                        "roles_merged_against_subtraction": {
-                            "type": "array",
-                            "description": "roles with k+ ballots merged into 'other' so no "
-                            "smaller group can be derived by subtraction",
-                            "items": {"type": "string"},
-                        },
-                        "groups": {
-                            "type": "array",
-                            "items": {
-                                **_result("one shown group"),
-                                "properties": {
-                                    **_result("")["properties"],
-                                    "group": _str("role key or 'other'"),
-                                    "points_pct": {
-                                        "type": "object",
-                                        "additionalProperties": {"type": "number"},
-                                    },
-                                },
-                                "required": [
-                                    "ballot_count",
-                                    "group",
-                                    "points_pct",
-                                    "ranks",
-                                    "scores",
-                                ],
-                            },
-                        },
-                    }
-                ),
+                "breakdown": _breakdown(),
                 "receipts": {
                     "type": "array",
                     "description": "sorted; never next to a ballot",

@@ -15,8 +15,8 @@ import zipfile
 from datetime import datetime
 from typing import Any, Final
 
-from core.export import (
-    ExportData,
+from core.export_data import ExportData, Rendering
+from core.export_tables import (
     Table,
     breakdown_table,
     head_to_head_table,
@@ -29,6 +29,7 @@ from core.export import (
 )
 from core.i18n import t
 
+RESULTS_XLSX: Final = "results.xlsx"
 _EPOCH: Final = datetime(2000, 1, 1)
 _MAX_WIDTH: Final = 60
 
@@ -160,3 +161,8 @@ def reproducible_zip(xlsx: bytes) -> bytes:
             fixed.external_attr = 0o644 << 16
             target.writestr(fixed, content)
     return out.getvalue()
+
+
+def files(r: Rendering) -> dict[str, bytes]:
+    """The Excel format of a bundle, with the ranked chart (see `core.export_formats`)."""
+    return {RESULTS_XLSX: build_xlsx(r.data, r.lang, r.chart)}

@@ -161,6 +161,12 @@ def _from_json(text: str) -> PublishedResults:
     )
 
 
+def final_roles_merged(session: Session, workshop_id: int) -> tuple[str, ...]:
+    """The roles the stored final publication merged against subtraction (none if absent)."""
+    stored = session.scalar(select(_P.tally_json).where(_P.workshop_id == workshop_id))
+    return _from_json(stored).roles_merged if stored else ()
+
+
 def _store_publication(session: Session, workshop_id: int, results: PublishedResults) -> None:
     payload = _to_json(results)
     changed = session.execute(
@@ -370,6 +376,7 @@ __all__ = [
     "MethodTotals",
     "PublishedResults",
     "ballot_count",
+    "final_roles_merged",
     "live_decision",
     "opened_rankings",
     "published_results",

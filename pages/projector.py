@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import charts, robustness
+from core import charts_ranked, charts_style, robustness
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.instance import join_url
@@ -161,7 +161,8 @@ def voting_screen(w: WorkshopView) -> None:
     elif w.is_live_results:
         big(tr("projector.final_includes_held", count=published.ballots_counted), "bd-meta")
     st.altair_chart(
-        charts.on_screen(charts.ranked_bars(results[DEFAULT_COUNTING], labels, L)), width="stretch"
+        charts_style.on_screen(charts_ranked.ranked_bars(results[DEFAULT_COUNTING], labels, L)),
+        width="stretch",
     )
     # The room reads two or three sentences from the back; the full account is one tap away.
     agreement = robustness.agreement(results)
@@ -176,7 +177,9 @@ def voting_screen(w: WorkshopView) -> None:
             )
 
     with st.expander(tr("projector.as_table")):
-        st.dataframe(charts.ranked_table(results[DEFAULT_COUNTING], labels, L), hide_index=True)
+        st.dataframe(
+            charts_ranked.ranked_table(results[DEFAULT_COUNTING], labels, L), hide_index=True
+        )
     # Public: the room can note the key the evaluators' signed bundle must carry (issue 11).
     st.caption(
         tr(

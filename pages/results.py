@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import charts, robustness
+from core import (
+    charts_comparison,
+    charts_places,
+    charts_ranked,
+    charts_roles,
+    charts_style,
+    robustness,
+)
 from core.breakdown import breakdown, explain
 from core.domain import Stage
 from core.errors import BeiduiError
@@ -59,16 +66,18 @@ rankings = live.opened_rankings(code)
 if published is not None:
     tallies = published.tallies
     st.altair_chart(
-        charts.on_screen(charts.ranked_bars(tallies[DEFAULT_COUNTING], labels, L)), width="stretch"
+        charts_style.on_screen(charts_ranked.ranked_bars(tallies[DEFAULT_COUNTING], labels, L)),
+        width="stretch",
     )
     head_to_head = pairwise([r for _, r in rankings], w.method_keys, w.ballot_size)
     for message in robustness.summarize(tallies, close_within=w.ballot_size, pairwise=head_to_head):
         st.markdown(md_plain(robustness.render(message, L, labels)))
     with st.expander(tr("results.compare")):
         st.altair_chart(
-            charts.on_screen(charts.method_comparison(tallies, labels, L)), width="stretch"
+            charts_style.on_screen(charts_comparison.method_comparison(tallies, labels, L)),
+            width="stretch",
         )
-        st.dataframe(charts.comparison_table(tallies, labels, L), hide_index=True)
+        st.dataframe(charts_comparison.comparison_table(tallies, labels, L), hide_index=True)
 
 if rankings:
     only = [r for _, r in rankings]
@@ -76,9 +85,10 @@ if rankings:
     with st.expander(tr("results.places")):
         counts = position_counts(only, w.method_keys, w.ballot_size)
         st.altair_chart(
-            charts.on_screen(charts.place_distribution(counts, order, labels, L)), width="stretch"
+            charts_style.on_screen(charts_places.place_distribution(counts, order, labels, L)),
+            width="stretch",
         )
-        st.dataframe(charts.place_table(counts, order, labels, L), hide_index=True)
+        st.dataframe(charts_places.place_table(counts, order, labels, L), hide_index=True)
     with st.expander(tr("results.by_role", k=w.anonymity_k)):
         offered = [r.key for r in w.roles]
         groups = breakdown(
@@ -96,13 +106,13 @@ if rankings:
         if groups.roles:  # "other" alone would just be the whole room again
             st.caption(tr("results.role_grid_note"))
             st.altair_chart(
-                charts.on_screen(
-                    charts.role_share_grid(groups, order, labels, L, role_labels=role_labels)
+                charts_style.on_screen(
+                    charts_roles.role_share_grid(groups, order, labels, L, role_labels=role_labels)
                 ),
                 width="stretch",
             )
             st.dataframe(
-                charts.role_share_table(groups, order, labels, L, role_labels=role_labels),
+                charts_roles.role_share_table(groups, order, labels, L, role_labels=role_labels),
                 hide_index=True,
             )
         else:

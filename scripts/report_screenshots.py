@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from core import export, notes
+from core import export, export_html, export_pdf, export_signing, notes
 from core.ballots import close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
@@ -156,10 +156,10 @@ def main() -> int:
         tmp = Path(tmp_name)
         db = Database.connect(f"sqlite:///{tmp / 'demo.db'}")
         code = seed(db)
-        key = export.load_or_create_signing_key(export.signing_key_path(tmp))
+        key = export_signing.load_or_create_signing_key(export_signing.signing_key_path(tmp))
         for lang in ("zh", "en"):
             bundle = export.build_bundle(db, code, tmp / "out", lang, key)
-            _html_shot(bundle / export.REPORT_HTML, OUT / f"report-html-{lang}.png")
+            _html_shot(bundle / export_html.REPORT_HTML, OUT / f"report-html-{lang}.png")
             prefix = tmp / f"pdf-{lang}"
             subprocess.run(
                 [
@@ -171,7 +171,7 @@ def main() -> int:
                     "1",
                     "-l",
                     "2",
-                    str(bundle / export.REPORT_PDF),
+                    str(bundle / export_pdf.REPORT_PDF),
                     str(prefix),
                 ],
                 check=True,

@@ -3,9 +3,12 @@ second per workshop, however many screens poll (st.cache_data with a 1 s time-to
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from core import ballots, notes, results
+from core.export_signing import instance_fingerprint
 from core.qr import qr_png_bytes
 from core.reveal_policy import RevealDecision
 from core.workshops import WorkshopView, get_workshop
@@ -117,8 +120,4 @@ def forget_cached_reads() -> None:
 @st.cache_data(show_spinner=False)
 def signing_fingerprint(data_dir: str) -> str:
     """The instance's export-signing fingerprint (it never changes while the app runs)."""
-    from pathlib import Path
-
-    from core.export import instance_fingerprint
-
     return instance_fingerprint(Path(data_dir))

@@ -180,7 +180,7 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     rec.button[0].click().run()
     assert "Found" in rec.success[0].value
     # Issue 11: both public screens show the key fingerprint every export is signed with.
-    from core.export import instance_fingerprint
+    from core.export_signing import instance_fingerprint
 
     fingerprint = instance_fingerprint(app_env.settings.data_dir)
     assert any(fingerprint in c.value for c in rec.caption)

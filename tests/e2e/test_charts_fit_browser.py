@@ -318,7 +318,7 @@ def _check(page: Any, shot: Path) -> list[str]:
     return [f"{shot.name}: {p}" for p in problems]
 
 
-# What this test found on its first runs, fixed since in core/charts.py: Vega hid every
+# What this test found on its first runs, fixed since in core/charts_*.py: Vega hid every
 # other method name (Streamlit fit the whole chart into the spec's height; rows shrank),
 # the comparison grid's count names were hidden and cut at the top, the role grid's column
 # labels cut at the top, wrapped zh names' boxes touched, the places legend was cut at 1280.

@@ -34,7 +34,19 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from core import crypto, export, notes, results
+from core import (
+    crypto,
+    export,
+    export_collect,
+    export_csv,
+    export_html,
+    export_json,
+    export_pdf,
+    export_signing,
+    export_xlsx,
+    notes,
+    results,
+)
 from core.ballots import card_counts, close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
@@ -153,7 +165,7 @@ def story(
     secret_key = secrets.token_bytes(32)
     code, cards, sealed = _run_workshop(db, secret_key)
     # 5. the export, twice
-    key = export.load_or_create_signing_key(export.signing_key_path(tmp))
+    key = export_signing.load_or_create_signing_key(export_signing.signing_key_path(tmp))
     seen: list[tuple[float, str]] = []
     bundle = export.build_bundle(
         db, code, tmp / "out", "zh", key, on_progress=lambda f, m: seen.append((f, m))
@@ -223,7 +235,7 @@ def _expected(story: Story) -> dict[str, Any]:
 def test_the_rankings_csv_holds_every_opened_ballot_sorted_by_content_not_casting_order(
     story: Story,
 ) -> None:
-    rows = _csv(story.bundle / export.RANKINGS_CSV)
+    rows = _csv(story.bundle / export_csv.RANKINGS_CSV)
     size = get_workshop(story.db, story.code).ballot_size
     exported = [_ranking(r, size) for r in rows]
     cast_order = [r for _, r in CAST]
@@ -239,7 +251,7 @@ def test_the_tally_csv_matches_tally_all_for_every_counting_method_and_every_met
     story: Story,
 ) -> None:
     expected = _expected(story)
-    rows = _csv(story.bundle / export.TALLY_CSV)
+    rows = _csv(story.bundle / export_csv.TALLY_CSV)
     assert len(rows) == len(COUNTING_METHODS) * len(expected["w"].methods)
     for counting, result in expected["tallies"].items():
         mine = {r["method"]: r for r in rows if r["counting"] == counting}
@@ -255,12 +267,12 @@ def test_the_tally_csv_matches_tally_all_for_every_counting_method_and_every_met
 
 def test_the_rankings_exported_recount_to_the_same_tallies(story: Story) -> None:
     w = get_workshop(story.db, story.code)
-    rankings = [_ranking(r, w.ballot_size) for r in _csv(story.bundle / export.RANKINGS_CSV)]
+    rankings = [_ranking(r, w.ballot_size) for r in _csv(story.bundle / export_csv.RANKINGS_CSV)]
     assert tally_all(rankings, w.method_keys, w.ballot_size) == _expected(story)["tallies"]
 
 
 def test_the_json_document_is_enough_to_recount_independently(story: Story) -> None:
-    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    document = json.loads((story.bundle / export_json.RESULTS_JSON).read_text(encoding="utf-8"))
     methods = [m["key"] for m in document["methods"]]
     size = document["workshop"]["ballot_size"]
     recount = tally_all(document["ballots"], methods, size)
@@ -279,7 +291,7 @@ def test_the_json_document_is_enough_to_recount_independently(story: Story) -> N
 def test_the_notes_csv_is_sorted_by_question_theme_and_dots_with_hidden_notes_flagged(
     story: Story,
 ) -> None:
-    rows = _csv(story.bundle / export.NOTES_CSV)
+    rows = _csv(story.bundle / export_csv.NOTES_CSV)
     assert sorted(r["note"] for r in rows) == sorted(n for ns in NOTES.values() for n in ns)
     keys = [
         (int(r["question"]), r["theme"] == "", r["theme"], -int(r["dots"]), r["note"]) for r in rows
@@ -294,7 +306,7 @@ def test_the_notes_csv_is_sorted_by_question_theme_and_dots_with_hidden_notes_fl
 
 
 def test_the_receipts_csv_lists_every_receipt_sorted(story: Story) -> None:
-    rows = _csv(story.bundle / export.RECEIPTS_CSV)
+    rows = _csv(story.bundle / export_csv.RECEIPTS_CSV)
     assert [r["receipt"] for r in rows] == sorted(results.receipts(story.db, story.code))
     assert len(rows) == 12
 
@@ -305,7 +317,7 @@ def test_the_xlsx_has_the_same_figures_readable_headers_a_frozen_row_and_the_cha
     from openpyxl import load_workbook
 
     expected = _expected(story)
-    workbook = load_workbook(story.bundle / export.RESULTS_XLSX)
+    workbook = load_workbook(story.bundle / export_xlsx.RESULTS_XLSX)
     chart_sheet = workbook["图表"]
     assert len(chart_sheet._images) == 1
     tally = workbook["所有计票方法"]
@@ -326,7 +338,7 @@ def test_the_xlsx_has_the_same_figures_readable_headers_a_frozen_row_and_the_cha
 def test_every_xlsx_sheet_has_distinct_non_empty_headers(story: Story) -> None:
     from openpyxl import load_workbook
 
-    for sheet in load_workbook(story.bundle / export.RESULTS_XLSX):
+    for sheet in load_workbook(story.bundle / export_xlsx.RESULTS_XLSX):
         if sheet.max_column < 2:
             continue
         header = [c.value for c in sheet[1]]
@@ -337,7 +349,7 @@ def test_every_xlsx_sheet_has_distinct_non_empty_headers(story: Story) -> None:
 def test_the_shares_and_head_to_head_files_match_the_ballots(story: Story) -> None:
     expected = _expected(story)
     w, rankings = expected["w"], expected["rankings"]
-    shares = {r["method"]: r for r in _csv(story.bundle / export.SHARES_CSV)}
+    shares = {r["method"]: r for r in _csv(story.bundle / export_csv.SHARES_CSV)}
     points = expected["tallies"]["points"].scores
     total = sum(points.values())
     for m in w.method_keys:
@@ -348,14 +360,14 @@ def test_the_shares_and_head_to_head_files_match_the_ballots(story: Story) -> No
         assert float(shares[m]["first_pct"]) == round(100 * first / len(rankings), 1)
         assert float(shares[m]["chosen_pct"]) == round(100 * chosen / len(rankings), 1)
         assert float(shares[m]["average_score"]) == round(points[m] / len(rankings), 2)
-    for row in _csv(story.bundle / export.HEAD_TO_HEAD_CSV):
+    for row in _csv(story.bundle / export_csv.HEAD_TO_HEAD_CSV):
         a, b = row["method_a"], row["method_b"]
         a_over_b = sum(1 for r in rankings if a in r and (b not in r or r.index(a) < r.index(b)))
         assert int(row["a_over_b"]) == a_over_b, (a, b)
 
 
 def test_the_english_section_of_the_report_says_yes_and_no_in_english(story: Story) -> None:
-    page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
+    page = (story.bundle / export_html.REPORT_HTML).read_text(encoding="utf-8")
     english = page[page.index('<section class="language" lang="en">') :]
     english = english[: english.index("</section>")]
     assert "是" not in english.replace("是否", "") and ">否<" not in english
@@ -364,7 +376,7 @@ def test_the_english_section_of_the_report_says_yes_and_no_in_english(story: Sto
 def test_the_report_html_stands_alone_and_names_every_question_and_method_in_both_languages(
     story: Story,
 ) -> None:
-    page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
+    page = (story.bundle / export_html.REPORT_HTML).read_text(encoding="utf-8")
     w = get_workshop(story.db, story.code)
     for lang in ("zh", "en"):
         for q in w.questions:
@@ -378,14 +390,14 @@ def test_the_report_html_stands_alone_and_names_every_question_and_method_in_bot
     assert "平局规则" in page and "Tie rule" in page
     assert "data:image/png;base64," in page and "@font-face" in page
     assert "http://" not in page and "https://" not in page
-    assert export.signing_fingerprint(story.key) in page
+    assert export_signing.signing_fingerprint(story.key) in page
     for receipt in results.receipts(story.db, story.code):
         assert receipt in page
     assert "小结1：同伴很重要" in page and "主题1" in page
 
 
 def test_the_pdf_carries_chinese_text_the_result_table_and_the_summaries(story: Story) -> None:
-    extracted = _pdf_text(story.bundle / export.REPORT_PDF)
+    extracted = _pdf_text(story.bundle / export_pdf.REPORT_PDF)
     w = get_workshop(story.db, story.code)
     squeezed = "".join(extracted.split())
     for q in w.questions:
@@ -407,8 +419,8 @@ def test_the_report_tells_the_story_in_html_and_pdf_alike_in_both_languages(
     story: Story,
 ) -> None:
     # Issue 11: an evaluator writes the annual report's evaluation section from this alone.
-    page = html.unescape((story.bundle / export.REPORT_HTML).read_text(encoding="utf-8"))
-    pdf = "".join(_pdftotext_pages(story.bundle / export.REPORT_PDF))
+    page = html.unescape((story.bundle / export_html.REPORT_HTML).read_text(encoding="utf-8"))
+    pdf = "".join(_pdftotext_pages(story.bundle / export_pdf.REPORT_PDF))
     w = get_workshop(story.db, story.code)
     squeezed_page = "".join(page.split())
     expected = [
@@ -444,8 +456,8 @@ def test_the_report_tells_the_story_in_html_and_pdf_alike_in_both_languages(
 
 
 def test_every_pdf_page_has_its_number_and_the_signing_key_fingerprint(story: Story) -> None:
-    pages = _pdftotext_pages(story.bundle / export.REPORT_PDF)
-    fingerprint = "".join(export.signing_fingerprint(story.key).split())
+    pages = _pdftotext_pages(story.bundle / export_pdf.REPORT_PDF)
+    fingerprint = "".join(export_signing.signing_fingerprint(story.key).split())
     assert len(pages) > 2
     for n, page_text in enumerate(pages, start=1):
         assert f"第{n}页，共{len(pages)}页" in page_text, n
@@ -456,7 +468,7 @@ def test_the_pdf_text_is_also_readable_by_pdftotext(story: Story) -> None:
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (Debian poppler-utils) is not installed; pypdf test covers it")
     out = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(story.bundle / export.REPORT_PDF), "-"],
+        ["pdftotext", "-enc", "UTF-8", str(story.bundle / export_pdf.REPORT_PDF), "-"],
         capture_output=True,
         check=True,
     ).stdout.decode("utf-8")
@@ -467,8 +479,8 @@ def test_the_pdf_text_is_also_readable_by_pdftotext(story: Story) -> None:
 
 
 def test_the_same_workshop_exports_byte_identical_csv_json_and_xlsx(story: Story) -> None:
-    names = [p.name for p in story.bundle.glob("*.csv")] + [export.RESULTS_JSON]
-    names.append(export.RESULTS_XLSX)  # issue 11: its modified time was the export time
+    names = [p.name for p in story.bundle.glob("*.csv")] + [export_json.RESULTS_JSON]
+    names.append(export_xlsx.RESULTS_XLSX)  # issue 11: its modified time was the export time
     assert len(names) == 14
     for name in names:
         assert (story.bundle / name).read_bytes() == (story.second / name).read_bytes(), name
@@ -478,20 +490,25 @@ def test_the_same_workshop_exports_byte_identical_csv_json_and_xlsx(story: Story
 
 
 def test_an_untouched_bundle_verifies(story: Story) -> None:
-    result = verify_bundle(story.bundle, export.signing_fingerprint(story.key))
+    result = verify_bundle(story.bundle, export_signing.signing_fingerprint(story.key))
     assert result.is_valid and result.problem is None
 
 
 def test_changing_one_byte_of_any_exported_file_fails_verification_naming_that_file(
     story: Story, tmp_path: Path
 ) -> None:
-    manifest = json.loads((story.bundle / export.MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest = json.loads((story.bundle / export_signing.MANIFEST_NAME).read_text(encoding="utf-8"))
     assert set(manifest["files"]) == {
         p.name
         for p in story.bundle.iterdir()
-        if p.name not in (export.MANIFEST_NAME, export.SIGNATURE_NAME, export.PUBLIC_KEY_NAME)
+        if p.name
+        not in (
+            export_signing.MANIFEST_NAME,
+            export_signing.SIGNATURE_NAME,
+            export_signing.PUBLIC_KEY_NAME,
+        )
     }
-    for name in [*manifest["files"], export.MANIFEST_NAME, export.SIGNATURE_NAME]:
+    for name in [*manifest["files"], export_signing.MANIFEST_NAME, export_signing.SIGNATURE_NAME]:
         copy = tmp_path / name.replace(".", "_")
         shutil.copytree(story.bundle, copy)
         raw = bytearray((copy / name).read_bytes())
@@ -509,14 +526,14 @@ def test_a_missing_file_or_a_signature_by_another_key_fails_verification(
 ) -> None:
     missing = tmp_path / "missing"
     shutil.copytree(story.bundle, missing)
-    (missing / export.NOTES_CSV).unlink()
+    (missing / export_csv.NOTES_CSV).unlink()
     result = verify_bundle(missing)
-    assert (result.is_valid, result.changed_file) == (False, export.NOTES_CSV)
+    assert (result.is_valid, result.changed_file) == (False, export_csv.NOTES_CSV)
     forged = tmp_path / "forged"
     shutil.copytree(story.bundle, forged)
     other = crypto.new_signing_key()
-    (forged / export.SIGNATURE_NAME).write_bytes(
-        crypto.sign(other, (forged / export.MANIFEST_NAME).read_bytes())
+    (forged / export_signing.SIGNATURE_NAME).write_bytes(
+        crypto.sign(other, (forged / export_signing.MANIFEST_NAME).read_bytes())
     )
     result = verify_bundle(forged)
     assert not result.is_valid
@@ -533,18 +550,20 @@ def test_the_verify_command_prints_valid_or_the_changed_file(story: Story, tmp_p
     assert ok.returncode == 0 and ok.stdout.startswith("valid")
     bad = tmp_path / "bad"
     shutil.copytree(story.bundle, bad)
-    (bad / export.TALLY_CSV).write_bytes((bad / export.TALLY_CSV).read_bytes() + b"x")
+    (bad / export_csv.TALLY_CSV).write_bytes((bad / export_csv.TALLY_CSV).read_bytes() + b"x")
     failed = subprocess.run(
         [sys.executable, "-m", "core.verify", str(bad)], capture_output=True, text=True, cwd=ROOT
     )
-    assert failed.returncode == 1 and export.TALLY_CSV in failed.stdout
+    assert failed.returncode == 1 and export_csv.TALLY_CSV in failed.stdout
 
 
 def test_the_signing_key_is_created_once_and_readable_only_by_its_owner(story: Story) -> None:
-    path = export.signing_key_path(story.tmp)
+    path = export_signing.signing_key_path(story.tmp)
     assert path.stat().st_mode & 0o777 == 0o600
-    again = export.load_or_create_signing_key(path)
-    assert export.signing_fingerprint(again) == export.signing_fingerprint(story.key)
+    again = export_signing.load_or_create_signing_key(path)
+    assert export_signing.signing_fingerprint(again) == export_signing.signing_fingerprint(
+        story.key
+    )
 
 
 def test_the_bundle_zip_holds_every_file_with_fixed_dates(story: Story) -> None:
@@ -618,11 +637,11 @@ def test_no_row_or_object_holds_a_receipt_next_to_a_ranking(story: Story) -> Non
         for row in csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"))):
             if receipts & set(row):
                 assert not (set(row) & (methods | labels)), f"{path.name}: {row}"
-    for title, rows in _xlsx_rows(story.bundle / export.RESULTS_XLSX).items():
+    for title, rows in _xlsx_rows(story.bundle / export_xlsx.RESULTS_XLSX).items():
         for row in rows:
             if receipts & set(row):
                 assert not (set(row) & (methods | labels)), f"{title}: {row}"
-    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    document = json.loads((story.bundle / export_json.RESULTS_JSON).read_text(encoding="utf-8"))
     for node in _walk(document):
         children = list(node.values()) if isinstance(node, dict) else node
         if isinstance(node, dict | list) and any(
@@ -632,7 +651,7 @@ def test_no_row_or_object_holds_a_receipt_next_to_a_ranking(story: Story) -> Non
     # The receipt list and the ballot list are sorted independently: the i-th receipt is not
     # "the i-th ballot's" receipt in any sense a reader could use.
     assert document["receipts"] == sorted(receipts)
-    page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
+    page = (story.bundle / export_html.REPORT_HTML).read_text(encoding="utf-8")
     start = page.index('<div class="receipts">')
     assert all(page.index(r) > start for r in receipts)
     assert not any(label in page[start:] for label in labels)
@@ -646,13 +665,15 @@ def test_a_role_below_k_never_has_a_group_a_count_or_a_result_in_any_export(stor
     # is public: every phone shows it), but never with a count or a result of their own.
     blobs = _every_exported_blob(story.bundle)
     for where, content in blobs.items():
-        if where.startswith((export.RESULTS_JSON, export.REPORT_HTML, export.REPORT_PDF)):
+        if where.startswith(
+            (export_json.RESULTS_JSON, export_html.REPORT_HTML, export_pdf.REPORT_PDF)
+        ):
             continue  # checked below: named only in the explanation
         for forbidden in ("学员", "Trainee", "trainee", "观察员", "Observer", "observer"):
             assert forbidden.encode() not in content, f"{where} names the role {forbidden}"
-    groups = {r["group"]: int(r["ballots"]) for r in _csv(story.bundle / export.BREAKDOWN_CSV)}
+    groups = {r["group"]: int(r["ballots"]) for r in _csv(story.bundle / export_csv.BREAKDOWN_CSV)}
     assert groups == {"partner": 6, "other": 6}
-    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    document = json.loads((story.bundle / export_json.RESULTS_JSON).read_text(encoding="utf-8"))
     assert {g["key"] for g in document["roles_shown"]} == {"partner", "other"}
     assert {g["group"] for g in document["breakdown"]["groups"]} == {"partner", "other"}
     assert document["breakdown"]["roles_merged_against_subtraction"] == ["trainee"]
@@ -662,19 +683,19 @@ def test_a_role_below_k_never_has_a_group_a_count_or_a_result_in_any_export(stor
         del without_lists[name]
     rest = json.dumps(without_lists)
     assert '"trainee"' not in rest and '"mentor"' not in rest
-    sheet = _xlsx_rows(story.bundle / export.RESULTS_XLSX)["按角色"]
+    sheet = _xlsx_rows(story.bundle / export_xlsx.RESULTS_XLSX)["按角色"]
     assert {r[0] for r in sheet[1:]} == {"partner", "other"}
-    page = (story.bundle / export.REPORT_HTML).read_text(encoding="utf-8")
+    page = (story.bundle / export_html.REPORT_HTML).read_text(encoding="utf-8")
     for role_label in ("<td>导师</td>", "<td>Mentor</td>", "<td>学员</td>", "<td>Trainee</td>"):
         assert role_label not in page
         assert role_label[4:-5] not in "".join(re.findall(r"<th>[^<]*</th>", page))
     headers = "".join(re.findall(r"<th>[^<]*</th>", page))
     assert "伙伴（6张票）" in headers and "Partner (6 ballots)" in headers
-    assert "mentor" not in {r["group"] for r in _csv(story.bundle / export.BREAKDOWN_CSV)}
+    assert "mentor" not in {r["group"] for r in _csv(story.bundle / export_csv.BREAKDOWN_CSV)}
 
 
 def test_counts_only_cards_issued_and_spent_never_which(story: Story) -> None:
-    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    document = json.loads((story.bundle / export_json.RESULTS_JSON).read_text(encoding="utf-8"))
     counted = card_counts(story.db, story.code)
     assert document["counts"]["cards_issued"] == counted.issued == 14
     assert document["counts"]["cards_spent"] == counted.spent == 12
@@ -692,8 +713,8 @@ def test_nothing_can_be_exported_before_the_reveal(db: Database, stage: str) -> 
         move_to(db, secret_key, code, grant, StagePosition(Stage.VOTING))
     if stage == "closed":
         close_voting(db, secret_key, code, grant)
-    with pytest.raises(export.NotRevealed) as caught:
-        export.collect(db, code)
+    with pytest.raises(export_collect.NotRevealed) as caught:
+        export_collect.collect(db, code)
     assert caught.value.key == "export.errors.not_revealed"
 
 
@@ -715,7 +736,7 @@ def test_the_export_command_writes_a_bundle_that_verifies(
     bundle = tmp_path / "cli" / export.bundle_name(story.code, "en")
     assert str(bundle) in capsys.readouterr().out
     assert verify_bundle(bundle).is_valid
-    assert (export.signing_key_path(tmp_path)).stat().st_mode & 0o777 == 0o600
+    assert (export_signing.signing_key_path(tmp_path)).stat().st_mode & 0o777 == 0o600
 
 
 # --- issue 11: tidy data with a codebook and a schema -----------------------------------------
@@ -724,9 +745,9 @@ def test_the_export_command_writes_a_bundle_that_verifies(
 def test_results_json_validates_against_the_shipped_schema(story: Story) -> None:
     import jsonschema
 
-    schema = json.loads((story.bundle / export.RESULTS_SCHEMA).read_text(encoding="utf-8"))
+    schema = json.loads((story.bundle / export_json.RESULTS_SCHEMA).read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
-    document = json.loads((story.bundle / export.RESULTS_JSON).read_text(encoding="utf-8"))
+    document = json.loads((story.bundle / export_json.RESULTS_JSON).read_text(encoding="utf-8"))
     jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
     document["unexpected"] = 1
     with pytest.raises(jsonschema.ValidationError):
@@ -735,7 +756,7 @@ def test_results_json_validates_against_the_shipped_schema(story: Story) -> None
 
 def test_the_long_ballots_file_has_one_row_per_ballot_and_rank_and_recounts(story: Story) -> None:
     expected = _expected(story)
-    rows = _csv(story.bundle / export.BALLOTS_LONG_CSV)
+    rows = _csv(story.bundle / export_csv.BALLOTS_LONG_CSV)
     assert len(rows) == sum(len(r) for r in expected["rankings"])
     ballots: dict[int, list[tuple[int, str]]] = {}
     for row in rows:
@@ -749,10 +770,10 @@ def test_the_long_ballots_file_has_one_row_per_ballot_and_rank_and_recounts(stor
 def test_the_codebook_describes_every_column_of_every_csv_and_every_coded_value(
     story: Story,
 ) -> None:
-    book = _csv(story.bundle / export.CODEBOOK_CSV)
+    book = _csv(story.bundle / export_csv.CODEBOOK_CSV)
     described = {(r["file"], r["column"]) for r in book}
     for path in story.bundle.glob("*.csv"):
-        if path.name == export.CODEBOOK_CSV:
+        if path.name == export_csv.CODEBOOK_CSV:
             continue
         with path.open(encoding="utf-8-sig", newline="") as f:
             header = next(csv.reader(f))
@@ -763,7 +784,7 @@ def test_the_codebook_describes_every_column_of_every_csv_and_every_coded_value(
     method_values = next(r["values"] for r in book if r["column"] == "method")
     for key in w.method_keys:
         assert f"{key} = " in method_values
-    themes = _csv(story.bundle / export.THEMES_CSV)
+    themes = _csv(story.bundle / export_csv.THEMES_CSV)
     assert {(r["question"], r["theme"]) for r in themes} == {
         (str(q + 1), f"主题{q + 1}") for q in NOTES
     }
@@ -772,20 +793,20 @@ def test_the_codebook_describes_every_column_of_every_csv_and_every_coded_value(
 def test_the_manifest_signs_the_new_files_and_verify_catches_a_change_in_them(
     story: Story, tmp_path: Path
 ) -> None:
-    manifest = json.loads((story.bundle / export.MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest = json.loads((story.bundle / export_signing.MANIFEST_NAME).read_text(encoding="utf-8"))
     for name in (
-        export.BALLOTS_LONG_CSV,
-        export.CODEBOOK_CSV,
-        export.RESULTS_SCHEMA,
-        export.SHARES_CSV,
-        export.HEAD_TO_HEAD_CSV,
-        export.ROLE_GRID_CSV,
+        export_csv.BALLOTS_LONG_CSV,
+        export_csv.CODEBOOK_CSV,
+        export_json.RESULTS_SCHEMA,
+        export_csv.SHARES_CSV,
+        export_csv.HEAD_TO_HEAD_CSV,
+        export_csv.ROLE_GRID_CSV,
     ):
         assert name in manifest["files"], name
         copy = tmp_path / name.replace(".", "_")
         shutil.copytree(story.bundle, copy)
         (copy / name).write_bytes((copy / name).read_bytes() + b" ")
-        result = verify_bundle(copy, export.signing_fingerprint(story.key))
+        result = verify_bundle(copy, export_signing.signing_fingerprint(story.key))
         assert not result.is_valid and name in str(result.problem.params), name
 
 
@@ -797,7 +818,7 @@ def test_every_chart_ships_in_both_languages_as_2x_png_and_standalone_svg_titled
 ) -> None:
     from PIL import Image
 
-    from core.export_report import CHART_KINDS, chart_file_name
+    from core.export_charts import CHART_KINDS, chart_file_name
 
     for lang in ("zh", "en"):
         for kind in CHART_KINDS:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core import editing, export, notes
+from core import editing, export, export_pdf, export_signing, notes
 from core.ballots import close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
@@ -68,7 +68,7 @@ def test_rare_and_traditional_characters_reach_the_pdf_text_and_an_emoji_fails_l
     tmp_path: Path,
 ) -> None:
     db, auth, emoji_note = _workshop(tmp_path)
-    key = export.load_or_create_signing_key(export.signing_key_path(tmp_path))
+    key = export_signing.load_or_create_signing_key(export_signing.signing_key_path(tmp_path))
     # 1. A visible note with an emoji: no PDF with a box in it, a named error instead.
     with pytest.raises(MissingGlyphs) as caught:
         export.build_bundle(db, auth[2], tmp_path / "out", "zh", key)
@@ -79,7 +79,7 @@ def test_rare_and_traditional_characters_reach_the_pdf_text_and_an_emoji_fails_l
     bundle = export.build_bundle(db, auth[2], tmp_path / "out", "zh", key)
     pdf_text = _squeeze(
         subprocess.run(
-            ["pdftotext", "-enc", "UTF-8", str(bundle / export.REPORT_PDF), "-"],
+            ["pdftotext", "-enc", "UTF-8", str(bundle / export_pdf.REPORT_PDF), "-"],
             check=True,
             capture_output=True,
             text=True,

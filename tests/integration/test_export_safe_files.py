@@ -25,7 +25,17 @@ from pathlib import Path
 
 import pytest
 
-from core import editing, export, notes
+from core import (
+    editing,
+    export,
+    export_csv,
+    export_html,
+    export_json,
+    export_signing,
+    export_tables,
+    export_xlsx,
+    notes,
+)
 from core.ballots import close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
@@ -48,9 +58,9 @@ they are covered by the unit test of `neutralise_csv_text` below."""
 
 def test_a_text_starting_with_a_formula_trigger_gets_a_leading_apostrophe_in_csv() -> None:
     for trigger in ("=", "+", "-", "@", "\t", "\r"):
-        assert export.neutralise_csv_text(f"{trigger}1+1") == f"'{trigger}1+1"
-    assert export.neutralise_csv_text("普通的话 =1") == "普通的话 =1"
-    assert export.neutralise_csv_text("'=1") == "'=1"  # already text for a spreadsheet
+        assert export_csv.neutralise_csv_text(f"{trigger}1+1") == f"'{trigger}1+1"
+    assert export_csv.neutralise_csv_text("普通的话 =1") == "普通的话 =1"
+    assert export_csv.neutralise_csv_text("'=1") == "'=1"  # already text for a spreadsheet
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -89,7 +99,7 @@ def bundle(
         )
     close_voting(*auth)
     reveal(*auth, PASS)
-    key = export.load_or_create_signing_key(export.signing_key_path(tmp))
+    key = export_signing.load_or_create_signing_key(export_signing.signing_key_path(tmp))
     yield export.build_bundle(db, code, tmp / "out", "en", key)
     db.dispose()
     if schema is not None:
@@ -102,7 +112,9 @@ def test_every_csv_cell_that_a_spreadsheet_would_run_is_neutralised(bundle: Path
         rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
         for row in rows:
             for cell in row:
-                assert not export.is_formula_like(cell), f"{path.name}: live formula {cell!r}"
+                assert not export_tables.is_formula_like(cell), (
+                    f"{path.name}: live formula {cell!r}"
+                )
                 if cell.startswith("'"):
                     seen.add(cell[1:])
     # Every corpus text reached some CSV (notes, themes, method and role names, summaries).
@@ -112,7 +124,7 @@ def test_every_csv_cell_that_a_spreadsheet_would_run_is_neutralised(bundle: Path
 def test_every_workbook_text_is_a_string_cell_never_a_formula(bundle: Path) -> None:
     from openpyxl import load_workbook
 
-    xlsx = bundle / export.RESULTS_XLSX
+    xlsx = bundle / export_xlsx.RESULTS_XLSX
     with zipfile.ZipFile(xlsx) as archive:
         for member in archive.namelist():
             if member.startswith("xl/worksheets/"):
@@ -123,7 +135,7 @@ def test_every_workbook_text_is_a_string_cell_never_a_formula(bundle: Path) -> N
             for cell in row:
                 if isinstance(cell.value, str):
                     assert cell.data_type == "s", (sheet.title, cell.coordinate, cell.value)
-                    if export.is_formula_like(cell.value):
+                    if export_tables.is_formula_like(cell.value):
                         assert cell.quotePrefix, (sheet.title, cell.coordinate)
                     texts.add(cell.value)
     # The exact text typed, with no apostrophe added: the quote-prefix flag does that job.
@@ -132,8 +144,8 @@ def test_every_workbook_text_is_a_string_cell_never_a_formula(bundle: Path) -> N
 
 
 def test_json_and_html_keep_the_text_as_typed(bundle: Path) -> None:
-    document = json.dumps(json.loads((bundle / export.RESULTS_JSON).read_text("utf-8")))
-    page = html.unescape((bundle / export.REPORT_HTML).read_text("utf-8"))
+    document = json.dumps(json.loads((bundle / export_json.RESULTS_JSON).read_text("utf-8")))
+    page = html.unescape((bundle / export_html.REPORT_HTML).read_text("utf-8"))
     for text in CORPUS:
         assert json.dumps(text)[1:-1] in document, text
         assert text in page, text

@@ -1,4 +1,4 @@
-"""core.charts: charts serialize, stay offline, and never show a suppressed role."""
+"""core.charts_*: charts serialize, stay offline, and never show a suppressed role."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from core import charts, tally
+from core import (
+    charts_comparison,
+    charts_places,
+    charts_ranked,
+    charts_roles,
+    charts_style,
+    fonts,
+    tally,
+)
 from core.breakdown import breakdown
 from core.i18n import t
 
@@ -49,10 +57,10 @@ def every_chart(role_breakdown: Any, lang: str) -> list[Any]:
     results = tally.tally_all(BALLOTS, METHODS, 3)
     counts = tally.position_counts(BALLOTS, METHODS, 3)
     return [
-        charts.ranked_bars(results["points"], LABELS, lang),
-        charts.place_distribution(counts, results["points"].order, LABELS, lang),
-        charts.method_comparison(results, LABELS, lang),
-        charts.role_small_multiples(role_breakdown, LABELS, lang),
+        charts_ranked.ranked_bars(results["points"], LABELS, lang),
+        charts_places.place_distribution(counts, results["points"].order, LABELS, lang),
+        charts_comparison.method_comparison(results, LABELS, lang),
+        charts_roles.role_small_multiples(role_breakdown, LABELS, lang),
     ]
 
 
@@ -69,9 +77,9 @@ def test_every_chart_serializes_with_inline_data_and_no_urls(
 def test_a_suppressed_role_never_appears_in_any_chart(role_breakdown: Any) -> None:
     assert role_breakdown.roles == ("funder", "grantee")
     for lang in ("zh", "en"):
-        chart = charts.role_small_multiples(role_breakdown, LABELS, lang)
+        chart = charts_roles.role_small_multiples(role_breakdown, LABELS, lang)
         assert "secret-small-role" not in spec_text(chart)
-        table = charts.role_table(role_breakdown, LABELS, lang)
+        table = charts_roles.role_table(role_breakdown, LABELS, lang)
         assert "secret-small-role" not in json.dumps(table, ensure_ascii=False)
         groups = {row[t("tally.table.group", lang)] for row in table}
         assert groups == {"funder", "grantee", t("tally.breakdown.other", lang)}
@@ -79,7 +87,7 @@ def test_a_suppressed_role_never_appears_in_any_chart(role_breakdown: Any) -> No
 
 def test_ranked_bars_show_rank_label_and_points_in_large_type() -> None:
     result = tally.points(BALLOTS, METHODS, 3)
-    spec = charts.ranked_bars(result, LABELS, "zh").to_dict()
+    spec = charts_ranked.ranked_bars(result, LABELS, "zh").to_dict()
     text = json.dumps(spec, ensure_ascii=False)
     first = result.rows()[0]
     assert f"{tally.place_text(first)}. {LABELS[first.method]}" in text
@@ -89,7 +97,7 @@ def test_ranked_bars_show_rank_label_and_points_in_large_type() -> None:
 
 def test_the_ranked_table_holds_the_same_figures_as_the_chart() -> None:
     result = tally.points(BALLOTS, METHODS, 3)
-    table = charts.ranked_table(result, LABELS, "en")
+    table = charts_ranked.ranked_table(result, LABELS, "en")
     assert [row["Rank"] for row in table] == [tally.place_text(r) for r in result.rows()]
     assert [row["Points"] for row in table] == [r.score for r in result.rows()]
     assert [row["Method"] for row in table] == [LABELS[m] for m in result.order]
@@ -97,33 +105,34 @@ def test_the_ranked_table_holds_the_same_figures_as_the_chart() -> None:
 
 def test_the_place_table_counts_each_place() -> None:
     counts = tally.position_counts(BALLOTS, METHODS, 3)
-    table = charts.place_table(counts, METHODS, LABELS, "en")
+    table = charts_places.place_table(counts, METHODS, LABELS, "en")
     assert table[0] == {"Method": "非限定性资金", "#1": 6, "#2": 3, "#3": 0}
 
 
 def test_the_comparison_table_marks_tied_ranks() -> None:
     results = tally.tally_all([["a"], ["b"]], ["a", "b", "c"], 1)
-    table = charts.comparison_table(results, {}, "en")
+    table = charts_comparison.comparison_table(results, {}, "en")
     assert table[0]["Points"] == "1="
     assert table[2]["Points"] == "3"
 
 
 def test_charts_use_the_colour_blind_safe_palette() -> None:
     counts = tally.position_counts(BALLOTS, METHODS, 3)
-    spec = charts.place_distribution(counts, METHODS, LABELS, "en").to_dict()
-    assert spec["encoding"]["color"]["scale"]["range"] == list(charts.OKABE_ITO[:3])
+    spec = charts_places.place_distribution(counts, METHODS, LABELS, "en").to_dict()
+    assert spec["encoding"]["color"]["scale"]["range"] == list(charts_style.OKABE_ITO[:3])
 
 
 def test_a_breakdown_with_no_group_shown_still_draws_a_notice() -> None:
     empty = breakdown([("tiny", ["a"])] * 2, ["a", "b"], 1, k=5)
-    chart = charts.role_small_multiples(empty, {}, "en")
+    chart = charts_roles.role_small_multiples(empty, {}, "en")
     assert t("tally.breakdown.none_shown", "en") in spec_text(chart)
-    assert charts.role_table(empty, {}, "en") == []
+    assert charts_roles.role_table(empty, {}, "en") == []
 
 
 def test_a_twelve_place_ballot_gets_twelve_distinct_colours() -> None:
     # Issue 11: colours repeated beyond 8 places.
-    from core.charts import PLACE_COLOURS, place_distribution
+    from core.charts_places import place_distribution
+    from core.charts_style import PLACE_COLOURS
 
     methods = [f"m{i}" for i in range(12)]
     counts = {m: tuple(range(12)) for m in methods}
@@ -163,8 +172,8 @@ def test_the_ranked_chart_keeps_its_bars_visible_with_long_names_at_projector_wi
     # the whole width. Laid out as Streamlit does (width = the column, autosize fit).
     import vl_convert
 
-    from core import fonts
-    from core.charts import WRAP_UNITS, display_units, ranked_bars
+    from core.charts_ranked import ranked_bars
+    from core.charts_style import WRAP_UNITS, display_units
     from core.tally import points
 
     methods = [f"m{i}" for i in range(n_methods)]
@@ -196,5 +205,5 @@ def test_tied_places_read_the_same_on_every_screen() -> None:
         ballot_count=3,
     )
     assert [tally.place_text(r) for r in result.rows()] == ["1", "2=", "2=", "4"]
-    table = charts.ranked_table(result, {m: m for m in "abcd"}, "en")
+    table = charts_ranked.ranked_table(result, {m: m for m in "abcd"}, "en")
     assert [row["Rank"] for row in table] == ["1", "2=", "2=", "4"]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import crypto
-from core.export import (
+from core.export_signing import (
     MANIFEST_NAME,
     PUBLIC_KEY_NAME,
     SIGNATURE_NAME,

@@ -1,0 +1,124 @@
+"""Comparison of counting methods: each method's rank under every count, as a heatmap.
+
+Every text comes from the caller (`labels`) or the locale files; data are inline only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+
+from core.charts_style import (
+    COLUMN_LABEL_EXPR,
+    DEFAULT_FONT,
+    GRID_LABEL_SIZE,
+    GRID_WRAP_UNITS,
+    LABEL_SIZE,
+    configure,
+    row_height,
+    wrap_label,
+    y_axis,
+)
+from core.i18n import t
+from core.tally import COUNTING_METHODS, CountingId, MethodId, TallyResult
+
+
+def _comparison_rows(
+    results: Mapping[CountingId, TallyResult], labels: Mapping[MethodId, str], lang: str
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "counting": counting,
+            "counting_name": t(COUNTING_METHODS[counting].name_key, lang),
+            "method": row.method,
+            "label": labels.get(row.method, row.method),
+            "axis_label": wrap_label(labels.get(row.method, row.method), GRID_WRAP_UNITS),
+            "rank": row.rank,
+            "rank_text": f"{row.rank}=" if row.is_tied else str(row.rank),
+        }
+        for counting, result in results.items()
+        for row in result.rows()
+    ]
+
+
+def method_comparison(
+    results: Mapping[CountingId, TallyResult],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    order: Sequence[MethodId] | None = None,
+    font: str = DEFAULT_FONT,
+) -> alt.LayerChart:
+    """Heatmap: each method's rank (the number is printed, "2=" for a tie) per counting method.
+
+    Rows follow `order`, by default the first result's order (points, as registered).
+    """
+    rows = _comparison_rows(results, labels, lang)
+    first = next(iter(results.values()))
+    row_order = [
+        wrap_label(labels.get(m, m), GRID_WRAP_UNITS)
+        for m in (order if order is not None else first.order)
+    ]
+    col_order = [t(COUNTING_METHODS[c].name_key, lang) for c in results]
+    n = len(first.order)
+    base = alt.Chart({"values": rows}).encode(
+        y=alt.Y("axis_label:N", sort=row_order, title=None, axis=y_axis()),
+        x=alt.X(
+            "counting_name:N",
+            sort=col_order,
+            # No axis title: it sat on top of the middle column's label.
+            title=None,
+            # Five columns share what the names leave of a 786 px column (1280 px screen):
+            # each count's name goes on lines at its spaces and hyphens, in a smaller size.
+            # Below the grid: a name's further lines then run away from the cells (above
+            # it they ran into them, and lifting them got them cut off at the top).
+            axis=alt.Axis(
+                orient="bottom",
+                labelAngle=0,
+                labelLimit=330,
+                labelFontSize=GRID_LABEL_SIZE,
+                labelExpr=COLUMN_LABEL_EXPR,
+            ),
+        ),
+    )
+    cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color(
+            "rank:Q",
+            scale=alt.Scale(scheme="blues", reverse=True, domain=[1, max(n, 2)]),
+            legend=None,
+        ),
+        tooltip=["label:N", "counting_name:N", "rank_text:N"],
+    )
+    text = base.mark_text(fontSize=LABEL_SIZE, fontWeight="bold").encode(
+        text="rank_text:N",
+        # Light ranks sit on dark cells: white text there keeps the contrast.
+        color=alt.condition(
+            f"datum.rank <= {max(1, n // 2)}", alt.value("white"), alt.value("black")
+        ),
+    )
+    chart = (cells + text).properties(
+        width=340 * max(1, len(results)), height=row_height(row_order) * max(1, n)
+    )
+    return configure(chart, font)  # type: ignore[no-any-return]
+
+
+def comparison_table(
+    results: Mapping[CountingId, TallyResult],
+    labels: Mapping[MethodId, str],
+    lang: str,
+    *,
+    order: Sequence[MethodId] | None = None,
+) -> list[dict[str, Any]]:
+    """The text alternative of `method_comparison`: a row per method, a column per count."""
+    first = next(iter(results.values()))
+    rows: list[dict[str, Any]] = []
+    for m in order if order is not None else first.order:
+        row: dict[str, Any] = {t("tally.table.method", lang): labels.get(m, m)}
+        for counting, result in results.items():
+            tied = any(m in group and len(group) > 1 for _, group in result.ranks)
+            rank = result.rank_of(m)
+            row[t(COUNTING_METHODS[counting].name_key, lang)] = f"{rank}=" if tied else str(rank)
+        rows.append(row)
+    return rows
