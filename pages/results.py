@@ -9,7 +9,6 @@ import streamlit as st
 
 from core import charts, robustness
 from core.breakdown import breakdown, explain
-from core.domain import Stage
 from core.errors import BeiduiError
 from core.export import prepare_downloads
 from core.i18n import LANGUAGES
@@ -49,7 +48,7 @@ if opened is None:
 code = opened[0]
 w = live.workshop(code)
 st.caption(md_plain(w.name))
-if w.stage != Stage.REVEALED:
+if not w.stage.shows_results:
     st.info(tr("results.none_revealed"))
     st.stop()
 
