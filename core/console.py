@@ -1,10 +1,11 @@
-"""The facilitator's one "next" step: which move comes next, and making it.
+"""Every move of the room, the close and the reveal included, through one service.
 
-The console offers a single obvious button for the most frequent live action. This module
-decides what that button does (`next_step`), whether the step can be taken back
-(`is_reversible`), and makes it (`advance_stage`), so the page calls one service whatever the
-stage: a plain move, closing the box (`ballots.close_voting`) or the reveal
-(`ballots.reveal`, which needs the passphrase and counts wrong ones against the client).
+The console offers a single obvious button for the most frequent live action. Which move
+that button makes and whether it can be taken back are rules of the stages
+(`StagePosition.next_step`, `StagePosition.is_reversible` in core.domain); this module makes
+every move (`advance_stage`), so the page calls one service whatever the stage: a plain move,
+closing the box (`ballots.close_voting`) or the reveal (`ballots.reveal`, which needs the
+passphrase and counts wrong ones against the client).
 
 `advance_stage` takes the position the facilitator's screen showed: a stale screen, or a
 second console that already moved the room on, is refused (`RoomMovedOn`) instead of
@@ -29,28 +30,6 @@ class RoomMovedOn(BeiduiError):
     key: ClassVar[str] = "errors.room_moved_on"
 
 
-def next_step(current: StagePosition, n_questions: int) -> StagePosition | None:
-    """The step "next" takes from `current`; None once the results are revealed."""
-    match current.stage:
-        case Stage.DRAFT:
-            return StagePosition(Stage.QUESTIONS, 0) if n_questions else StagePosition(Stage.VOTING)
-        case Stage.QUESTIONS:
-            if current.question + 1 < n_questions:
-                return StagePosition(Stage.QUESTIONS, current.question + 1)
-            return StagePosition(Stage.VOTING)
-        case Stage.VOTING:
-            return StagePosition(Stage.CLOSED)
-        case Stage.CLOSED:
-            return StagePosition(Stage.REVEALED)
-        case _:
-            return None
-
-
-def is_reversible(target: StagePosition) -> bool:
-    """Only moves between questions can be taken back; the rest needs a confirmation."""
-    return target.stage == Stage.QUESTIONS
-
-
 def advance_stage(
     db: Database,
     secret_key: bytes,
@@ -70,13 +49,16 @@ def advance_stage(
     now = get_workshop(db, code)
     if now.position != seen:
         raise RoomMovedOn("stale console", stage=now.stage.value)
-    if target.stage == Stage.CLOSED:
-        return ballots.close_voting(db, secret_key, now.code, grant)
-    if target.stage == Stage.REVEALED:
-        PASSPHRASE_LIMITER.check(now.code, client_key)
-        try:
-            return ballots.reveal(db, secret_key, now.code, grant, passphrase)
-        except WrongPassphrase:
-            PASSPHRASE_LIMITER.record_failure(now.code, client_key)
-            raise
-    return move_to(db, secret_key, now.code, grant, target)
+    # One case per stage, so a new stage has to say here how the room gets there.
+    match target.stage:
+        case Stage.DRAFT | Stage.QUESTIONS | Stage.VOTING:
+            return move_to(db, secret_key, now.code, grant, target)
+        case Stage.CLOSED:
+            return ballots.close_voting(db, secret_key, now.code, grant)
+        case Stage.REVEALED:
+            PASSPHRASE_LIMITER.check(now.code, client_key)
+            try:
+                return ballots.reveal(db, secret_key, now.code, grant, passphrase)
+            except WrongPassphrase:
+                PASSPHRASE_LIMITER.record_failure(now.code, client_key)
+                raise

@@ -32,6 +32,69 @@ class Stage(StrEnum):
     REVEALED = "revealed"
     """The box has been opened and the ranked result is public."""
 
+    # The rules every page and service asks a stage, so none of them lists stages itself.
+    # (Properties, not sets in the class body: those would become members of the enum.)
+
+    @property
+    def is_editable(self) -> bool:
+        """Methods, roles, settings and themes may still change: nobody has voted yet."""
+        return self in (Stage.DRAFT, Stage.QUESTIONS)
+
+    @property
+    def are_questions_editable(self) -> bool:
+        """The questions themselves change only before the room has discussed any."""
+        return self is Stage.DRAFT
+
+    @property
+    def accepts_notes(self) -> bool:
+        """Phones may send notes on the question on the screen."""
+        return self is Stage.QUESTIONS
+
+    @property
+    def accepts_ballots(self) -> bool:
+        """Cards may be spent on ballots."""
+        return self is Stage.VOTING
+
+    @property
+    def has_voting_ended(self) -> bool:
+        """No ballot can be cast any more (closed, or already revealed)."""
+        return self in (Stage.CLOSED, Stage.REVEALED)
+
+    @property
+    def awaits_reveal(self) -> bool:
+        """Voting is over and the ballots are sealed until the facilitator reveals them."""
+        return self is Stage.CLOSED
+
+    @property
+    def shows_live_results(self) -> bool:
+        """Live results (if the workshop chose them) may be on show: voting or closed."""
+        return self in (Stage.VOTING, Stage.CLOSED)
+
+    @property
+    def shows_results(self) -> bool:
+        """The final ranked result, receipts and the export are public."""
+        return self is Stage.REVEALED
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing comes after this stage."""
+        return self is Stage.REVEALED
+
+    @property
+    def rewrites_box(self) -> bool:
+        """Moving here rewrites the ballot box (the close or the reveal), not only the stage."""
+        return self in (Stage.CLOSED, Stage.REVEALED)
+
+    @property
+    def needs_passphrase(self) -> bool:
+        """Moving here opens the box, which needs the workshop's passphrase."""
+        return self is Stage.REVEALED
+
+    @property
+    def is_revisitable(self) -> bool:
+        """A move here can be taken back (discussions return to an earlier question)."""
+        return self is Stage.QUESTIONS
+
 
 STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
 
@@ -50,6 +113,36 @@ class StagePosition:
 
     stage: Stage
     question: int = 0
+
+    @property
+    def question_on_screen(self) -> int | None:
+        """The question the room is discussing, or None outside the questions."""
+        return self.question if self.stage is Stage.QUESTIONS else None
+
+    @property
+    def is_reversible(self) -> bool:
+        """Only moves between questions can be taken back; the rest needs a confirmation."""
+        return self.stage.is_revisitable
+
+    def next_step(self, n_questions: int) -> StagePosition | None:
+        """The step the console's "next" takes from here; None once nothing comes after."""
+        match self.stage:
+            case Stage.DRAFT:
+                return (
+                    StagePosition(Stage.QUESTIONS, 0)
+                    if n_questions
+                    else StagePosition(Stage.VOTING)
+                )
+            case Stage.QUESTIONS:
+                if self.question + 1 < n_questions:
+                    return StagePosition(Stage.QUESTIONS, self.question + 1)
+                return StagePosition(Stage.VOTING)
+            case Stage.VOTING:
+                return StagePosition(Stage.CLOSED)
+            case Stage.CLOSED:
+                return StagePosition(Stage.REVEALED)
+            case Stage.REVEALED:
+                return None
 
 
 def check_transition(

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import Database
-from core.domain import Stage, WorkshopCode
+from core.domain import StagePosition, WorkshopCode
 from core.errors import BeiduiError
 from core.models import Method, Note, Question, Role, SummaryPoint, Theme, Workshop
 from core.notes import NoteNotFound, ThemeNotFound, load_locked, normalize_text
@@ -32,9 +32,6 @@ MAX_NAME_LENGTH = 200
 MAX_ROLES = 12
 # Not a rule of the method: a ballot the room can read on a phone in one sitting.
 MAX_METHODS = 30
-
-_BEFORE_VOTING = frozenset({Stage.DRAFT.value, Stage.QUESTIONS.value})
-_DRAFT_ONLY = frozenset({Stage.DRAFT.value})
 
 
 class EditingLocked(BeiduiError):
@@ -73,13 +70,15 @@ def _editable(
     secret_key: bytes,
     code: WorkshopCode,
     grant: str,
-    stages: frozenset[str],
+    *,
+    is_question_edit: bool = False,
 ) -> Workshop:
     """The locked workshop, if the grant is good and the stage still allows this edit."""
     w = load_locked(session, code)
     require_grant(session, secret_key, w, grant)
-    if w.stage not in stages:
-        raise EditingLocked("editing locked at this stage", stage=w.stage)
+    allowed = w.stage.are_questions_editable if is_question_edit else w.stage.is_editable
+    if not allowed:
+        raise EditingLocked("editing locked at this stage", stage=w.stage.value)
     return w
 
 
@@ -173,7 +172,7 @@ def update_settings(
 ) -> None:
     """Change the given settings (None keeps one); before voting opens only."""
     with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        w = _editable(session, secret_key, code, grant)
         new_name = w.name
         if name is not None:
             new_name = normalize_text(name, keep_newlines=False)
@@ -208,7 +207,7 @@ def set_questions(
     attached; removing a question that already holds notes, themes or a summary is refused.
     """
     with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, _DRAFT_ONLY)
+        w = _editable(session, secret_key, code, grant, is_question_edit=True)
         if not 1 <= len(questions) <= MAX_QUESTIONS:
             raise InvalidCount("questions", field="questions", low=1, high=MAX_QUESTIONS)
         cleaned = [
@@ -256,7 +255,7 @@ def add_method(
 ) -> str:
     """Append a method to the ballot; returns its new key (slug of the English label)."""
     with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        w = _editable(session, secret_key, code, grant)
         return _append_method(session, w, label_zh, label_en, description_zh, description_en)
 
 
@@ -265,7 +264,7 @@ def remove_method(
 ) -> None:
     """Take a method off the ballot; refused if the ballot size would exceed what is left."""
     with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        w = _editable(session, secret_key, code, grant)
         method = _method(w, key)
         validate_settings(w.ballot_size, w.anonymity_k, len(w.methods) - 1)
         w.methods.remove(method)
@@ -277,7 +276,7 @@ def reorder_methods(
 ) -> None:
     """Put the methods in the order of `keys` (every current key exactly once)."""
     with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        w = _editable(session, secret_key, code, grant)
         if sorted(keys) != sorted(m.key for m in w.methods):
             raise InvalidOrder("keys are not the current methods")
         order = {k: i for i, k in enumerate(keys)}
@@ -299,7 +298,7 @@ def edit_method(
 ) -> None:
     """Change a method's texts (None keeps one); its key never changes."""
     with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        w = _editable(session, secret_key, code, grant)
         m = _method(w, key)
         zh = m.label_zh if label_zh is None else _text(label_zh, "label_zh", 1, MAX_LABEL_LENGTH)
         en = m.label_en if label_en is None else _text(label_en, "label_en", 1, MAX_LABEL_LENGTH)
@@ -330,15 +329,14 @@ def promote_note_to_method(
     before the wall does.
     """
     with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        w = _editable(session, secret_key, code, grant)
         note = session.get(Note, note_id) if isinstance(note_id, str) else None
         if note is None or note.question_id not in {q.id for q in w.questions}:
             raise NoteNotFound("no such note", note_id=str(note_id))
         on_screen = next(q for q in w.questions if q.id == note.question_id)
         if (
             not note.is_published
-            and w.stage == Stage.QUESTIONS.value
-            and w.current_question == on_screen.position
+            and StagePosition(w.stage, w.current_question).question_on_screen == on_screen.position
         ):
             raise NotePending("note waits for its batch")
         words = note.text[:MAX_DESCRIPTION_LENGTH]
@@ -356,7 +354,7 @@ def promote_theme_to_method(
 ) -> str:
     """Put a theme the room formed on the ballot; the theme's name becomes the description."""
     with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        w = _editable(session, secret_key, code, grant)
         theme = session.get(Theme, theme_id) if isinstance(theme_id, int) else None
         if theme is None or theme.question_id not in {q.id for q in w.questions}:
             raise ThemeNotFound("no such theme", theme_id=theme_id)
@@ -375,7 +373,7 @@ def set_roles(
 ) -> None:
     """Replace the roles people may declare (zh, en); keys derive from the English labels."""
     with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, _BEFORE_VOTING)
+        w = _editable(session, secret_key, code, grant)
         if len(roles) > MAX_ROLES:
             raise InvalidCount("roles", field="roles", low=0, high=MAX_ROLES)
         cleaned = [

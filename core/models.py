@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -24,14 +24,36 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from core.domain import Stage
 
 
 def random_id() -> str:
     """A 128-bit random key: says nothing about when or by whom a row was written."""
     return secrets.token_hex(16)
+
+
+class StageColumn(TypeDecorator[Stage]):
+    """A `Stage` stored as its value in the same VARCHAR(20) column as always.
+
+    Not `sqlalchemy.Enum`: that one adds a CHECK constraint or a native type on some
+    backends, and the schema (and the migrations that build it) must not change. A value
+    that is not a stage fails on the way in and on the way out, never silently.
+    """
+
+    impl = String(20)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else Stage(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Stage | None:
+        return None if value is None else Stage(value)
 
 
 class Base(DeclarativeBase):
@@ -45,7 +67,7 @@ class Workshop(Base):
     code: Mapped[str] = mapped_column(String(12), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     template_key: Mapped[str] = mapped_column(String(64))
-    stage: Mapped[str] = mapped_column(String(20), default="draft")
+    stage: Mapped[Stage] = mapped_column(StageColumn(), default=Stage.DRAFT)
     current_question: Mapped[int] = mapped_column(Integer, default=0)
     ballot_size: Mapped[int] = mapped_column(Integer, default=5)
     anonymity_k: Mapped[int] = mapped_column(Integer, default=5)
@@ -67,6 +89,12 @@ class Workshop(Base):
     secrets: Mapped[WorkshopSecrets | None] = relationship(
         back_populates="workshop", cascade="all, delete-orphan"
     )
+
+    @validates("stage")
+    def _is_a_stage(self, _key: str, value: Stage | str) -> Stage:
+        # Read back in the same transaction, the attribute is what was assigned: keep it a
+        # `Stage` (its rules are asked of it), and refuse a misspelt stage at the assignment.
+        return Stage(value)
 
 
 class WorkshopSecrets(Base):

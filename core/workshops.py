@@ -107,7 +107,7 @@ def view_of(w: Workshop) -> WorkshopView:
         code=w.code,
         name=w.name,
         template_key=w.template_key,
-        stage=Stage(w.stage),
+        stage=w.stage,
         current_question=w.current_question,
         ballot_size=w.ballot_size,
         anonymity_k=w.anonymity_k,
@@ -192,7 +192,7 @@ def create_workshop(
                     code=code,
                     name=name,
                     template_key=template.key,
-                    stage=Stage.DRAFT.value,
+                    stage=Stage.DRAFT,
                     current_question=0,
                     ballot_size=k_size,
                     anonymity_k=k_anon,
@@ -382,7 +382,7 @@ def move_to(
     Closing and revealing are not plain moves: they rewrite the ballot box, so they go
     through `ballots.close_voting` and `ballots.reveal`; asking for them here is refused.
     """
-    if target.stage in (Stage.CLOSED, Stage.REVEALED):
+    if target.stage.rewrites_box:
         raise StageTransitionRefused(
             f"use ballots.close_voting / ballots.reveal for {target.stage}",
             stage=target.stage.value,
@@ -395,13 +395,10 @@ def move_to(
     with stage_change(db) as write_waiting_notes, db.write.begin() as session:
         w = load_workshop(session, code)
         require_grant(session, secret_key, w, grant)
-        check_transition(
-            StagePosition(Stage(w.stage), w.current_question), target, len(w.questions)
-        )
-        w.stage = target.stage.value
-        w.current_question = (
-            target.question if target.stage == Stage.QUESTIONS else w.current_question
-        )
+        check_transition(StagePosition(w.stage, w.current_question), target, len(w.questions))
+        w.stage = target.stage
+        if (question := target.question_on_screen) is not None:
+            w.current_question = question
         w.stage_changed_at = minute_now()
         session.flush()
         # Moving on shows the waiting notes of the question just left, for good (they are

@@ -18,8 +18,8 @@ import streamlit as st
 
 from core import ballots, editing, notes
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
-from core.console import advance_stage, is_reversible, next_step
-from core.domain import Stage, StagePosition, next_positions
+from core.console import advance_stage
+from core.domain import StagePosition, next_positions
 from core.instance import admin_login, base_url, join_url
 from core.templates import available_templates
 from core.workshops import WorkshopView, create_workshop, unlock_console
@@ -51,9 +51,9 @@ def run(action: Callable[[], Any], success: str | None = None) -> Any:
 
 def stage_label(pos: StagePosition, n_questions: int) -> str:
     name = tr(f"common.stages.{pos.stage.value}")
-    if pos.stage == Stage.QUESTIONS:
-        return tr("facilitator.question_n", name=name, n=pos.question + 1, total=n_questions)
-    return name
+    if (question := pos.question_on_screen) is None:
+        return name
+    return tr("facilitator.question_n", name=name, n=question + 1, total=n_questions)
 
 
 def new_workshop_form() -> None:
@@ -113,14 +113,14 @@ def where_we_are(w: WorkshopView) -> None:
     cols[0].metric(tr("common.stage"), stage_label(w.position, n_q))
     cols[1].metric(tr("facilitator.ballots_cast"), live.ballot_count(w.code))
     cols[2].metric(tr("common.workshop_code"), w.code)
-    if w.stage == Stage.QUESTIONS:
-        st.info(md_plain(w.questions[w.current_question].text.get(L)))
+    if (question := w.position.question_on_screen) is not None:
+        st.info(md_plain(w.questions[question].text.get(L)))
 
 
 def next_button(w: WorkshopView, grant: str) -> None:
     """The one obvious "next" step; a confirmation only where the step cannot be undone."""
     n_q = len(w.questions)
-    target = next_step(w.position, n_q)
+    target = w.position.next_step(n_q)
     if target is None:
         st.success(tr("facilitator.all_done"))
         return
@@ -143,7 +143,7 @@ def next_button(w: WorkshopView, grant: str) -> None:
             st.session_state.pop("confirm_step", None)
             st.rerun()
 
-    if target.stage == Stage.REVEALED:
+    if target.stage.needs_passphrase:
         st.info(tr("facilitator.reveal_explained"))
         with st.form("reveal_form", enter_to_submit=False):
             phrase = st.text_input(
@@ -152,7 +152,7 @@ def next_button(w: WorkshopView, grant: str) -> None:
             if st.form_submit_button(label, type="primary"):
                 advance(phrase)
         return
-    if is_reversible(target):
+    if target.is_reversible:
         if st.button(label, type="primary", key="next_step", width="stretch"):
             advance()
         return
@@ -174,8 +174,8 @@ def next_button(w: WorkshopView, grant: str) -> None:
 def other_moves(w: WorkshopView, grant: str) -> None:
     """Going back to an earlier question (discussions return), or skipping ahead."""
     n_q = len(w.questions)
-    options = [p for p in next_positions(w.position, n_q) if p != next_step(w.position, n_q)]
-    options = [p for p in options if is_reversible(p)]
+    following = w.position.next_step(n_q)
+    options = [p for p in next_positions(w.position, n_q) if p != following and p.is_reversible]
     if not options:
         return
     with st.expander(tr("facilitator.other_moves")):
@@ -195,7 +195,7 @@ def other_moves(w: WorkshopView, grant: str) -> None:
 
 def live_results_box(w: WorkshopView, grant: str) -> None:
     """Live results need the box key on the server during voting: say so, then unlock."""
-    if not w.is_live_results or w.stage == Stage.REVEALED:
+    if not w.is_live_results or w.stage.shows_results:
         return
     with st.expander(tr("facilitator.live_unlock_title")):
         st.warning(tr("facilitator.live_unlock_warning", k=w.anonymity_k))
@@ -338,7 +338,7 @@ def notes_list(code: str, question: int, grant: str) -> None:
     theme_list = live.themes(code, question)
     theme_names: dict[int | None, str] = {None: tr("facilitator.notes_no_theme")}
     theme_names.update({t.id: t.name for t in theme_list})
-    can_promote = w.stage in (Stage.DRAFT, Stage.QUESTIONS)
+    can_promote = w.stage.is_editable
     if theme_list:
         st.markdown(f"#### {tr('facilitator.themes_title')}")
     for theme in theme_list:
@@ -418,11 +418,11 @@ def promote_form(w: WorkshopView, grant: str) -> None:
 
 def questions_tab(w: WorkshopView, grant: str) -> None:
     """Edit the questions (while the workshop is still in preparation)."""
-    if w.stage != Stage.DRAFT:
+    if not w.stage.are_questions_editable:
         st.info(tr("facilitator.questions_locked"))
     for q in w.questions:
         st.text(f"{q.position + 1}. {q.text.get(L)}")
-    if w.stage != Stage.DRAFT:
+    if not w.stage.are_questions_editable:
         return
     with st.form("questions", enter_to_submit=False):
         lines = st.text_area(

@@ -144,7 +144,7 @@ def follow_the_room() -> None:
 
 # A phone filling in its ballot does not poll: stages only move forward, and a cast after
 # the close is refused with a clear message anyway.
-if not (w.stage == Stage.VOTING and not st.session_state.get(receipt_key)):
+if not (w.stage.accepts_ballots and not st.session_state.get(receipt_key)):
     follow_the_room()
 
 # --- stages -----------------------------------------------------------------------------

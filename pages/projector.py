@@ -87,13 +87,20 @@ def screen() -> None:
         big(url, "bd-meta")
         big(f"{w.name} · {tr('common.stages.' + w.stage.value)}", "bd-meta")
     with right:
-        if w.stage == Stage.DRAFT:
-            big(tr("projector.welcome"), "bd-question")
-            big(tr("projector.scan_to_join"), "bd-sub")
-        elif w.stage == Stage.QUESTIONS:
-            question_screen(w)
-        else:
-            voting_screen(w)
+        # One case per stage (tests/unit/test_stage_screens.py checks every stage has one): a
+        # new stage must choose its screen, never fall into the voting screen by default.
+        match w.stage:
+            case Stage.DRAFT:
+                welcome_screen()
+            case Stage.QUESTIONS:
+                question_screen(w)
+            case Stage.VOTING | Stage.CLOSED | Stage.REVEALED:
+                voting_screen(w)
+
+
+def welcome_screen() -> None:
+    big(tr("projector.welcome"), "bd-question")
+    big(tr("projector.scan_to_join"), "bd-sub")
 
 
 def question_screen(w: WorkshopView) -> None:
@@ -134,7 +141,7 @@ def voting_screen(w: WorkshopView) -> None:
     if w.is_live_results:
         live.refresh_live_results(w.code)
     count = live.ballot_count(w.code)
-    if w.stage == Stage.VOTING:
+    if w.stage.accepts_ballots:
         big(tr("projector.voting_now"), "bd-question")
         big(tr("projector.team_turns_back"), "bd-sub")
     st.markdown(
@@ -146,12 +153,12 @@ def voting_screen(w: WorkshopView) -> None:
     # Why the last ballots wait for the reveal (issue 10: no result minus another < k).
     if (
         w.is_live_results
-        and w.stage == Stage.CLOSED
+        and w.stage.awaits_reveal
         and (decision := live.live_decision(w.code)) is not None
     ):
         st.caption(tr(decision.message.key, **decision.message.params))
     if published is None:
-        if w.stage == Stage.CLOSED:
+        if w.stage.awaits_reveal:
             big(tr("projector.waiting_reveal"), "bd-sub")
         return
     labels = w.method_labels(L)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core import results
-from core.domain import Stage
 from core.errors import BeiduiError
 from ui import live
 from ui.i18n import error_text, lang, tr
@@ -39,7 +38,7 @@ except BeiduiError as err:
     st.stop()
 st.query_params["w"] = w.code
 st.caption(md_plain(w.name))
-if w.stage != Stage.REVEALED:
+if not w.stage.shows_results:
     st.info(tr("receipts.not_yet"))
     st.stop()
 

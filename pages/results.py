@@ -16,7 +16,6 @@ from core import (
     robustness,
 )
 from core.breakdown import breakdown, explain
-from core.domain import Stage
 from core.errors import BeiduiError
 from core.export import prepare_downloads
 from core.i18n import LANGUAGES
@@ -56,7 +55,7 @@ if opened is None:
 code = opened[0]
 w = live.workshop(code)
 st.caption(md_plain(w.name))
-if w.stage != Stage.REVEALED:
+if not w.stage.shows_results:
     st.info(tr("results.none_revealed"))
     st.stop()
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from core.db import current_revision, migrate
+from core.domain import Stage, StagePosition
 from core.models import Base
-from core.workshops import get_workshop
+from core.templates import available_templates
+from core.workshops import create_workshop, get_workshop, move_to, unlock_console
 from tests.conftest import DbFactory
 
 
@@ -59,3 +63,29 @@ def test_the_migrations_match_the_models(db_factory: DbFactory) -> None:
         d for d in diff if not (isinstance(d, tuple) and d[0] in ("add_index", "remove_index"))
     ]
     assert structural == []
+
+
+def test_the_stage_column_keeps_the_plain_stage_names_it_always_held(
+    db_factory: DbFactory,
+) -> None:
+    # The ORM reads and writes a `Stage`; the column stays the VARCHAR of migration 0001 and
+    # holds the same strings, so older databases and backups need no migration.
+    db, key = db_factory(), secrets.token_bytes(32)
+    code = create_workshop(db, available_templates()["default"], "W", "correct horse battery")
+    grant = unlock_console(db, key, code, "correct horse battery")
+    move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 1))
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT stage FROM workshops WHERE code = :c"), {"c": code})
+        assert stored.scalar_one() == "questions"
+    assert get_workshop(db, code).stage is Stage.QUESTIONS
+
+
+def test_a_stage_the_code_does_not_know_is_refused_never_read_as_another(
+    db_factory: DbFactory,
+) -> None:
+    db = db_factory()
+    code = create_workshop(db, available_templates()["default"], "W", "correct horse battery")
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE workshops SET stage = 'paused' WHERE code = :c"), {"c": code})
+    with pytest.raises(ValueError, match="paused"):
+        get_workshop(db, code)
