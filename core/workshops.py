@@ -20,8 +20,6 @@ from sqlalchemy.orm import Session, selectinload
 from core import crypto
 from core.db import Database
 from core.domain import (
-    MAX_BALLOT_SIZE,
-    MIN_ANONYMITY_K,
     Stage,
     StagePosition,
     StageTransitionRefused,
@@ -29,6 +27,7 @@ from core.domain import (
     check_transition,
 )
 from core.errors import BeiduiError
+from core.limits import MAX_ANONYMITY_K, MAX_BALLOT_SIZE, MIN_ANONYMITY_K
 from core.models import ConsoleSession, Method, Question, Role, Workshop, WorkshopSecrets
 from core.ratelimit import AttemptLimiter
 from core.templates import BilingualText, Template
@@ -149,7 +148,9 @@ def validate_settings(ballot_size: int, anonymity_k: int, n_methods: int) -> Non
             "ballot size", setting="ballot_size", low=1, high=min(MAX_BALLOT_SIZE, n_methods)
         )
     if anonymity_k < MIN_ANONYMITY_K:
-        raise InvalidSetting("anonymity k", setting="anonymity_k", low=MIN_ANONYMITY_K, high=1000)
+        raise InvalidSetting(
+            "anonymity k", setting="anonymity_k", low=MIN_ANONYMITY_K, high=MAX_ANONYMITY_K
+        )
 
 
 def create_workshop(
