@@ -74,6 +74,17 @@ MAX_CODE_TEXT: Final = 64
 MAX_CODE_INPUT_CHARS: Final = 12
 """Width of a join-code text box: 6 symbols with room for spaces and dashes people type."""
 
+MAX_URL_RECEIPT_CHARS: Final = 40
+"""Characters of a receipt taken from the phone's URL (a receipt is shorter; the rest is junk)."""
+
+MAX_URL_TICKET_CHARS: Final = 100
+"""Characters of a waiting ballot's ticket taken from the phone's URL."""
+
+# --- Backups ---------------------------------------------------------------------------------
+
+MAX_DOCUMENT_BYTES: Final = 512 * 1024 * 1024
+"""Bytes of any one file inside an uploaded backup, unpacked (refused before reading it)."""
+
 # --- Passphrases -----------------------------------------------------------------------------
 
 MIN_PASSPHRASE_LENGTH: Final = 8
