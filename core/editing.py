@@ -28,6 +28,7 @@ from core.limits import (
     MAX_QUESTION_LENGTH,
     MAX_QUESTIONS,
     MAX_ROLES,
+    MAX_SLUG_LENGTH,
 )
 from core.models import Method, Note, Question, Role, SummaryPoint, Theme, Workshop
 from core.notes import NoteNotFound, ThemeNotFound, load_locked, normalize_text
@@ -97,7 +98,7 @@ def slug(label: str) -> str:
     Returns "" when nothing usable is left (e.g. a label in Chinese only).
     """
     ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
-    key = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:48].rstrip("_")
+    key = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:MAX_SLUG_LENGTH].rstrip("_")
     return key if KEY_PATTERN.match(key) else ""
 
 

@@ -42,6 +42,9 @@ DEFAULT_ANONYMITY_K: Final = 5
 MAX_NAME_LENGTH: Final = 200
 """Characters in a workshop's name."""
 
+MAX_SLUG_LENGTH: Final = 48
+"""Characters of a method or role key made from its English label, leaving room for `_2`."""
+
 MAX_QUESTIONS: Final = 10
 """Evaluation questions one workshop discusses."""
 
@@ -59,6 +62,18 @@ MAX_NOTE_LENGTH: Final = 280
 
 MAX_RAW_NOTE_LENGTH: Final = 4 * MAX_NOTE_LENGTH
 """Characters typed for a note past which it is refused before any cleaning work on it."""
+
+MAX_THEME_NAME_LENGTH: Final = 200
+"""Characters in the name of a theme the facilitator groups notes under."""
+
+MAX_SUMMARY_POINTS: Final = 8
+"""Summary points the facilitator writes for one question."""
+
+MAX_SUMMARY_POINT_LENGTH: Final = 200
+"""Characters in one summary point."""
+
+DOTS_PER_QUESTION: Final = 3
+"""Dots one phone may give to notes under one question."""
 
 # --- Cards and codes -------------------------------------------------------------------------
 
@@ -85,6 +100,9 @@ MAX_URL_TICKET_CHARS: Final = 100
 MAX_DOCUMENT_BYTES: Final = 512 * 1024 * 1024
 """Bytes of any one file inside an uploaded backup, unpacked (refused before reading it)."""
 
+MAX_CONSOLE_TOKEN_TEXT: Final = 200
+"""Characters of a console token from a URL past which it is refused unread."""
+
 # --- Passphrases -----------------------------------------------------------------------------
 
 MIN_PASSPHRASE_LENGTH: Final = 8
@@ -92,6 +110,9 @@ MIN_PASSPHRASE_LENGTH: Final = 8
 
 MAX_PASSPHRASE_LENGTH: Final = 1024
 """Characters in a workshop passphrase, at most (typed text up to 4x is folded, then refused)."""
+
+MAX_PASSPHRASE_TEXT: Final = 4 * MAX_PASSPHRASE_LENGTH
+"""Characters typed as a passphrase past which it is refused before any folding or scrypt."""
 
 # --- The sealed ballot's plaintext -----------------------------------------------------------
 

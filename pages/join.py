@@ -216,7 +216,7 @@ def questions_stage() -> None:
     @st.fragment(run_every=10)
     def the_wall() -> None:
         st.markdown(f"#### {tr('join.wall')}")
-        st.caption(tr("join.dots_left", n=notes.DOTS_PER_QUESTION - len(used)))
+        st.caption(tr("join.dots_left", n=limits.DOTS_PER_QUESTION - len(used)))
         items = live.wall(w.code, w.current_question)
         if not items:
             st.info(tr("join.wall_empty"))
@@ -224,7 +224,7 @@ def questions_stage() -> None:
             row = st.container(border=True, horizontal=True, vertical_alignment="center")
             row.markdown(md_plain(note.text))
             row.markdown(f"**● {note.dots}**")
-            disabled = note.id in used or len(used) >= notes.DOTS_PER_QUESTION
+            disabled = note.id in used or len(used) >= limits.DOTS_PER_QUESTION
             if row.button("＋●", key=f"dot_{note.id}", disabled=disabled, help=tr("join.give_dot")):
                 try:
                     notes.add_dot(inst.db, w.code, note.id)
