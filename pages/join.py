@@ -203,7 +203,7 @@ def questions_stage() -> None:
     with st.form(f"note_form_{w.code}", border=True, enter_to_submit=False):
         # No max_chars: the browser would silently drop a longer paste and the post would
         # then read as empty. The service says "too long (max N)" and the text stays here.
-        st.text_area(tr("join.your_note"), key=NOTE_BOX, height=100)
+        st.text_area(tr("join.your_note", high=limits.MAX_NOTE_LENGTH), key=NOTE_BOX, height=100)
         st.form_submit_button(
             tr("join.post"), type="primary", on_click=_post_note, args=(q.position,)
         )
