@@ -95,13 +95,16 @@ MAX_URL_RECEIPT_CHARS: Final = 40
 MAX_URL_TICKET_CHARS: Final = 100
 """Characters of a waiting ballot's ticket taken from the phone's URL."""
 
+MAX_CONSOLE_TOKEN_TEXT: Final = 200
+"""Characters of a console token from a URL past which it is refused unread."""
+
 # --- Backups ---------------------------------------------------------------------------------
 
 MAX_DOCUMENT_BYTES: Final = 512 * 1024 * 1024
-"""Bytes of any one file inside an uploaded backup, unpacked (refused before reading it)."""
+"""Bytes of any one file inside an uploaded backup, unpacked, refused before it is read.
 
-MAX_CONSOLE_TOKEN_TEXT: Final = 200
-"""Characters of a console token from a URL past which it is refused unread."""
+A workshop of 100k ballots is ~250 MB of JSON; anything that inflates further is refused.
+"""
 
 # --- Passphrases -----------------------------------------------------------------------------
 
