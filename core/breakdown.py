@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
 
 from core.errors import BeiduiError
+from core.limits import DEFAULT_ANONYMITY_K, MIN_ANONYMITY_K
 from core.tally import (
     COUNTING_METHODS,
     DEFAULT_COUNTING,
@@ -32,9 +32,6 @@ from core.tally import (
 Role = str
 """A self-declared role ("funder", "grantee staff", ...), as stored with the ballot."""
 
-MIN_K: Final = 3
-DEFAULT_K: Final = 5
-
 
 class ThresholdTooSmall(BeiduiError):
     """The workshop's anonymity threshold k is below the minimum of 3."""
@@ -44,12 +41,12 @@ class ThresholdTooSmall(BeiduiError):
 
 def check_threshold(k: int) -> int:
     """Return k, or raise `ThresholdTooSmall` when it would identify people."""
-    if k < MIN_K:
-        raise ThresholdTooSmall(k=k, minimum=MIN_K)
+    if k < MIN_ANONYMITY_K:
+        raise ThresholdTooSmall(k=k, minimum=MIN_ANONYMITY_K)
     return k
 
 
-def guard_count(count: int, k: int = DEFAULT_K) -> int | None:
+def guard_count(count: int, k: int = DEFAULT_ANONYMITY_K) -> int | None:
     """A count shown per role or group: the count itself if at least k, else None (hidden)."""
     check_threshold(k)
     return count if count >= k else None
@@ -111,7 +108,7 @@ class GroupPlan:
 def choose_groups(
     role_counts: Mapping[Role | None, int],
     *,
-    k: int = DEFAULT_K,
+    k: int = DEFAULT_ANONYMITY_K,
     offered: Sequence[Role] = (),
     merged_before: Sequence[Role] = (),
 ) -> GroupPlan:
@@ -162,7 +159,7 @@ def breakdown(
     methods: Sequence[MethodId],
     ballot_size: int | None = None,
     *,
-    k: int = DEFAULT_K,
+    k: int = DEFAULT_ANONYMITY_K,
     counting: CountingId = DEFAULT_COUNTING,
     offered: Sequence[Role] = (),
     merged_before: Sequence[Role] = (),

@@ -10,12 +10,13 @@ from enum import StrEnum
 
 from core.errors import BeiduiError
 
+# Re-exported only because core/ballots.py (mid-split, not ours to edit) imports it from here:
+# repoint it to core.limits on merge, then delete this line.
+from core.limits import MAX_BALLOT_SIZE as MAX_BALLOT_SIZE
+
 WorkshopCode = str
 MethodId = str
 RoleId = str
-
-MIN_ANONYMITY_K = 3
-MAX_BALLOT_SIZE = 10
 
 
 class Stage(StrEnum):

@@ -19,19 +19,21 @@ from sqlalchemy.orm import Session
 from core.db import Database
 from core.domain import StagePosition, WorkshopCode
 from core.errors import BeiduiError
+from core.limits import (
+    MAX_ANONYMITY_K,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_LABEL_LENGTH,
+    MAX_METHODS,
+    MAX_NAME_LENGTH,
+    MAX_QUESTION_LENGTH,
+    MAX_QUESTIONS,
+    MAX_ROLES,
+    MAX_SLUG_LENGTH,
+)
 from core.models import Method, Note, Question, Role, SummaryPoint, Theme, Workshop
 from core.notes import NoteNotFound, ThemeNotFound, load_locked, normalize_text
 from core.templates import KEY_PATTERN
 from core.workshops import InvalidSetting, require_grant, validate_settings
-
-MAX_QUESTIONS = 10
-MAX_QUESTION_LENGTH = 300
-MAX_LABEL_LENGTH = 200
-MAX_DESCRIPTION_LENGTH = 1000
-MAX_NAME_LENGTH = 200
-MAX_ROLES = 12
-# Not a rule of the method: a ballot the room can read on a phone in one sitting.
-MAX_METHODS = 30
 
 
 class EditingLocked(BeiduiError):
@@ -95,7 +97,7 @@ def slug(label: str) -> str:
     Returns "" when nothing usable is left (e.g. a label in Chinese only).
     """
     ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
-    key = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:48].rstrip("_")
+    key = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:MAX_SLUG_LENGTH].rstrip("_")
     return key if KEY_PATTERN.match(key) else ""
 
 
@@ -182,7 +184,7 @@ def update_settings(
         k = w.anonymity_k if anonymity_k is None else anonymity_k
         for setting, value in (("ballot_size", size), ("anonymity_k", k)):
             if not isinstance(value, int) or isinstance(value, bool):
-                raise InvalidSetting(setting, setting=setting, low=1, high=1000)
+                raise InvalidSetting(setting, setting=setting, low=1, high=MAX_ANONYMITY_K)
         validate_settings(size, k, len(w.methods))
         w.name, w.ballot_size, w.anonymity_k = new_name, size, k
         if is_live_results is not None:

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from core.breakdown import DEFAULT_K, check_threshold
+from core.breakdown import check_threshold
 from core.i18n import Message
+from core.limits import DEFAULT_ANONYMITY_K
 
 
 class RevealReason(Enum):
@@ -57,7 +58,7 @@ def decide_reveal(
     last_published_count: int | None,
     current_count: int,
     *,
-    k: int = DEFAULT_K,
+    k: int = DEFAULT_ANONYMITY_K,
     is_voting_closed: bool = False,
 ) -> RevealDecision:
     """Decide whether to publish a live tally now that `current_count` ballots are stored.

@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from core.config import TEMPLATES_DIR
-from core.domain import MAX_BALLOT_SIZE, MIN_ANONYMITY_K
 from core.errors import BeiduiError
+from core.limits import (
+    DEFAULT_ANONYMITY_K,
+    DEFAULT_BALLOT_SIZE,
+    MAX_ANONYMITY_K,
+    MAX_BALLOT_SIZE,
+    MAX_KEY_LENGTH,
+    MIN_ANONYMITY_K,
+)
 
-KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+KEY_PATTERN = re.compile(rf"^[a-z][a-z0-9_]{{0,{MAX_KEY_LENGTH - 1}}}$")
 
 
 class TemplateError(BeiduiError):
@@ -142,14 +149,16 @@ def parse_template(path: Path, text: str) -> Template:
         )
         for i, r in enumerate(_list(path, data, "roles"))
     )
-    ballot_size = _int(path, head, "ballot_size", 5, 1, MAX_BALLOT_SIZE)
+    ballot_size = _int(path, head, "ballot_size", DEFAULT_BALLOT_SIZE, 1, MAX_BALLOT_SIZE)
     if ballot_size > len(methods):
         raise TemplateError(path, "template.ballot_size", "is larger than the number of methods")
     return Template(
         key=key,
         name=name,
         ballot_size=ballot_size,
-        anonymity_k=_int(path, head, "anonymity_k", 5, MIN_ANONYMITY_K, 1000),
+        anonymity_k=_int(
+            path, head, "anonymity_k", DEFAULT_ANONYMITY_K, MIN_ANONYMITY_K, MAX_ANONYMITY_K
+        ),
         questions=questions,
         methods=tuple(methods),
         roles=roles,

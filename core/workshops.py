@@ -20,8 +20,6 @@ from sqlalchemy.orm import Session, selectinload
 from core import crypto
 from core.db import Database
 from core.domain import (
-    MAX_BALLOT_SIZE,
-    MIN_ANONYMITY_K,
     Stage,
     StagePosition,
     StageTransitionRefused,
@@ -29,6 +27,13 @@ from core.domain import (
     check_transition,
 )
 from core.errors import BeiduiError
+from core.limits import (
+    MAX_ANONYMITY_K,
+    MAX_BALLOT_SIZE,
+    MAX_CONSOLE_TOKEN_TEXT,
+    MAX_NAME_LENGTH,
+    MIN_ANONYMITY_K,
+)
 from core.models import ConsoleSession, Method, Question, Role, Workshop, WorkshopSecrets
 from core.ratelimit import AttemptLimiter
 from core.templates import BilingualText, Template
@@ -149,7 +154,9 @@ def validate_settings(ballot_size: int, anonymity_k: int, n_methods: int) -> Non
             "ballot size", setting="ballot_size", low=1, high=min(MAX_BALLOT_SIZE, n_methods)
         )
     if anonymity_k < MIN_ANONYMITY_K:
-        raise InvalidSetting("anonymity k", setting="anonymity_k", low=MIN_ANONYMITY_K, high=1000)
+        raise InvalidSetting(
+            "anonymity k", setting="anonymity_k", low=MIN_ANONYMITY_K, high=MAX_ANONYMITY_K
+        )
 
 
 def create_workshop(
@@ -173,8 +180,8 @@ def create_workshop(
     from core.notes import normalize_text
 
     name = normalize_text(name if isinstance(name, str) else "", keep_newlines=False)
-    if not name or len(name) > 200:
-        raise InvalidSetting("name", setting="name", low=1, high=200)
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidSetting("name", setting="name", low=1, high=MAX_NAME_LENGTH)
     crypto.check_passphrase_strength(passphrase)
     k_size = template.ballot_size if ballot_size is None else ballot_size
     k_anon = template.anonymity_k if anonymity_k is None else anonymity_k
@@ -320,7 +327,7 @@ def unlock_console(
 
 
 def _live_console_session(session: Session, secret_key: bytes, token: str) -> ConsoleSession | None:
-    if not isinstance(token, str) or not token or len(token) > 200:
+    if not isinstance(token, str) or not token or len(token) > MAX_CONSOLE_TOKEN_TEXT:
         return None
     row = session.get(ConsoleSession, _console_token_hash(secret_key, token))
     if row is None:

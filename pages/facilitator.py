@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import ballots, editing, notes
+from core import ballots, editing, limits, notes
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
 from core.console import advance_stage
 from core.domain import StagePosition, next_positions
@@ -35,7 +35,6 @@ ensure_entry_point()
 
 inst = instance()
 L = lang()
-FLASH = "facilitator_flash"
 
 
 def run(action: Callable[[], Any], success: str | None = None) -> Any:
@@ -44,7 +43,7 @@ def run(action: Callable[[], Any], success: str | None = None) -> Any:
     if not ok:
         return None
     if success:
-        st.session_state[FLASH] = success
+        st.session_state[state.FLASH] = success
     live.forget_cached_reads()
     return result if result is not None else True
 
@@ -76,7 +75,9 @@ def new_workshop_form() -> None:
                 key="new_template",
                 placeholder=tr("common.choose"),
             )
-            name = st.text_input(tr("facilitator.workshop_name"), key="new_name", max_chars=200)
+            name = st.text_input(
+                tr("facilitator.workshop_name"), key="new_name", max_chars=limits.MAX_NAME_LENGTH
+            )
             live_results = st.checkbox(tr("facilitator.live_results"), key="new_live")
             open_mode = st.checkbox(tr("facilitator.open_mode"), key="new_open")
             phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="new_phrase")
@@ -99,8 +100,8 @@ def new_workshop_form() -> None:
                         )
                     )
                     if code:
-                        st.session_state[FLASH] = tr("facilitator.created", code=code)
-                        st.session_state["prefill_code"] = code
+                        st.session_state[state.FLASH] = tr("facilitator.created", code=code)
+                        st.session_state[state.PREFILL_CODE] = code
                         st.rerun()
 
 
@@ -140,7 +141,7 @@ def next_button(w: WorkshopView, grant: str) -> None:
                 client_key=client_key(),
             )
         ):
-            st.session_state.pop("confirm_step", None)
+            st.session_state.pop(state.CONFIRM_STEP, None)
             st.rerun()
 
     if target.stage.needs_passphrase:
@@ -157,9 +158,9 @@ def next_button(w: WorkshopView, grant: str) -> None:
             advance()
         return
     # Opening or closing voting cannot be taken back: ask once more, with the reason.
-    if st.session_state.get("confirm_step") != (w.code, seen):
+    if st.session_state.get(state.CONFIRM_STEP) != (w.code, seen):
         if st.button(label, type="primary", key="next_step", width="stretch"):
-            st.session_state["confirm_step"] = (w.code, seen)
+            st.session_state[state.CONFIRM_STEP] = (w.code, seen)
             st.rerun()
         return
     st.warning(tr(f"facilitator.confirm_{target.stage.value}"))
@@ -167,7 +168,7 @@ def next_button(w: WorkshopView, grant: str) -> None:
     if yes.button(tr("facilitator.confirm_yes", stage=label), type="primary", key="confirm_next"):
         advance()
     if no.button(tr("common.cancel"), key="cancel_next"):
-        st.session_state.pop("confirm_step", None)
+        st.session_state.pop(state.CONFIRM_STEP, None)
         st.rerun()
 
 
@@ -221,7 +222,11 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
     c3.metric(tr("facilitator.cards_void"), counts.void)
     with st.form("cards_form", enter_to_submit=False, border=False):
         how_many = st.number_input(
-            tr("facilitator.cards_how_many"), min_value=1, max_value=500, value=60, key="cards_n"
+            tr("facilitator.cards_how_many"),
+            min_value=1,
+            max_value=limits.MAX_CARDS_PER_CALL,
+            value=limits.DEFAULT_CARDS_PER_CALL,
+            key="cards_n",
         )
         generate = st.form_submit_button(
             tr("facilitator.cards_generate"), type="primary", key="cards_generate"
@@ -232,9 +237,9 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
         )
         if codes:
             # Shown once: the codes live only in this browser session until it is closed.
-            st.session_state["fresh_cards"] = (w.code, codes)
+            st.session_state[state.FRESH_CARDS] = (w.code, codes)
             st.rerun()
-    fresh = st.session_state.get("fresh_cards")
+    fresh = st.session_state.get(state.FRESH_CARDS)
     if fresh and fresh[0] == w.code:
         codes = fresh[1]
         st.success(tr("facilitator.cards_ready", n=len(codes)))
@@ -255,14 +260,14 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
             key="cards_pdf",
         )
         if st.button(tr("facilitator.cards_forget"), key="cards_forget"):
-            st.session_state.pop("fresh_cards", None)
+            st.session_state.pop(state.FRESH_CARDS, None)
             st.rerun()
     with st.expander(tr("facilitator.cards_void_title")):
         sure = st.checkbox(tr("facilitator.cards_void_confirm"), key="void_confirm")
         if st.button(tr("facilitator.cards_void_button"), disabled=not sure, key="cards_void"):
             n = run(lambda: ballots.void_unused_cards(inst.db, inst.secret_key, w.code, grant))
             if n is not None:
-                st.session_state["facilitator_flash"] = tr("facilitator.cards_voided", n=n)
+                st.session_state[state.FLASH] = tr("facilitator.cards_voided", n=n)
                 st.rerun()
 
 
@@ -347,7 +352,7 @@ def notes_list(code: str, question: int, grant: str) -> None:
         if can_promote and row.button(
             tr("facilitator.theme_promote"), key=f"promote_theme_{theme.id}"
         ):
-            st.session_state["promote"] = ("theme", theme.id, theme.name)
+            st.session_state[state.PROMOTE] = ("theme", theme.id, theme.name)
             st.rerun()
     if not items:
         st.info(tr("facilitator.notes_none_yet"))
@@ -383,21 +388,21 @@ def notes_list(code: str, question: int, grant: str) -> None:
         ):
             st.rerun()
         if can_promote and cols[2].button(tr("facilitator.note_promote"), key=f"promote_{note.id}"):
-            st.session_state["promote"] = ("note", note.id, note.text)
+            st.session_state[state.PROMOTE] = ("note", note.id, note.text)
             st.rerun()
 
 
 def promote_form(w: WorkshopView, grant: str) -> None:
     """Put a note or a theme the room wrote on the ballot, under a name in both languages."""
-    chosen = st.session_state.get("promote")
+    chosen = st.session_state.get(state.PROMOTE)
     if not chosen:
         return
     kind, target_id, words = chosen
     with st.form("promote_form", enter_to_submit=False):
         st.markdown(tr(f"facilitator.promote_{kind}_title"))
         st.text(words)
-        zh = st.text_input("中文", key="promote_zh", max_chars=200)
-        en = st.text_input("English", key="promote_en", max_chars=200)
+        zh = st.text_input("中文", key="promote_zh", max_chars=limits.MAX_LABEL_LENGTH)
+        en = st.text_input("English", key="promote_en", max_chars=limits.MAX_LABEL_LENGTH)
         go, cancel = st.columns(2)
         if go.form_submit_button(tr("facilitator.note_promote"), type="primary"):
             promote = (
@@ -409,10 +414,10 @@ def promote_form(w: WorkshopView, grant: str) -> None:
                 lambda: promote(inst.db, inst.secret_key, w.code, grant, target_id, zh, en),
                 tr("facilitator.promoted"),
             ):
-                st.session_state.pop("promote", None)
+                st.session_state.pop(state.PROMOTE, None)
                 st.rerun()
         if cancel.form_submit_button(tr("common.cancel")):
-            st.session_state.pop("promote", None)
+            st.session_state.pop(state.PROMOTE, None)
             st.rerun()
 
 
@@ -447,8 +452,20 @@ def questions_tab(w: WorkshopView, grant: str) -> None:
 def settings_tab(w: WorkshopView, grant: str) -> None:
     with st.form("settings", enter_to_submit=False):
         name = st.text_input(tr("facilitator.workshop_name"), value=w.name, key="set_name")
-        k_size = st.number_input(tr("facilitator.ballot_size"), 1, 10, w.ballot_size, key="set_K")
-        k_anon = st.number_input(tr("facilitator.anonymity_k"), 3, 1000, w.anonymity_k, key="set_k")
+        k_size = st.number_input(
+            tr("facilitator.ballot_size"),
+            min_value=1,
+            max_value=limits.MAX_BALLOT_SIZE,
+            value=w.ballot_size,
+            key="set_K",
+        )
+        k_anon = st.number_input(
+            tr("facilitator.anonymity_k"),
+            min_value=limits.MIN_ANONYMITY_K,
+            max_value=limits.MAX_ANONYMITY_K,
+            value=w.anonymity_k,
+            key="set_k",
+        )
         live_results = st.checkbox(
             tr("facilitator.live_results"), w.is_live_results, key="set_live"
         )
@@ -478,8 +495,8 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
             st.rerun()
     with st.form("add_method", clear_on_submit=True, enter_to_submit=False):
         st.markdown(tr("facilitator.method_add"))
-        zh = st.text_input("中文", key="method_zh", max_chars=200)
-        en = st.text_input("English", key="method_en", max_chars=200)
+        zh = st.text_input("中文", key="method_zh", max_chars=limits.MAX_LABEL_LENGTH)
+        en = st.text_input("English", key="method_en", max_chars=limits.MAX_LABEL_LENGTH)
         if st.form_submit_button(tr("facilitator.method_add_button")) and run(
             lambda: editing.add_method(inst.db, inst.secret_key, w.code, grant, zh, en)
         ):
@@ -518,14 +535,19 @@ def participation_tab(w: WorkshopView) -> None:
 
 def unlock_form() -> None:
     """Open a console by typing its code and passphrase: no list of workshops to anyone."""
-    if prefill := st.session_state.pop("prefill_code", None):
-        st.session_state["unlock_code"] = prefill  # the workshop just created
+    if prefill := st.session_state.pop(state.PREFILL_CODE, None):
+        st.session_state[state.UNLOCK_CODE] = prefill  # the workshop just created
     with st.form("unlock", enter_to_submit=False):
         st.caption(tr("facilitator.console_help"))
         code = st.text_input(
-            tr("common.workshop_code"), key="unlock_code", max_chars=12, placeholder="ABC123"
+            tr("common.workshop_code"),
+            key=state.UNLOCK_CODE,
+            max_chars=limits.MAX_CODE_INPUT_CHARS,
+            placeholder="ABC123",
         )
-        phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="unlock_phrase")
+        phrase = st.text_input(
+            tr("facilitator.passphrase"), type="password", key=state.UNLOCK_PHRASE
+        )
         if st.form_submit_button(tr("facilitator.unlock"), type="primary"):
             token = run(
                 lambda: unlock_console(
@@ -534,7 +556,7 @@ def unlock_form() -> None:
             )
             if token:
                 console.remember(live.workshop(code.strip()).code, token)
-                st.session_state.pop("unlock_phrase", None)
+                st.session_state.pop(state.UNLOCK_PHRASE, None)
                 st.rerun()
 
 
@@ -585,7 +607,7 @@ def the_console(code: str, grant: str) -> None:
 
 
 st.title(tr("facilitator.title"))
-if flash := st.session_state.pop(FLASH, None):
+if flash := st.session_state.pop(state.FLASH, None):
     st.success(flash)
 
 opened = console.open_console()

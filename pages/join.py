@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import notes
+from core import limits, notes
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.tally import DEFAULT_COUNTING, place_text
@@ -61,23 +61,23 @@ except BeiduiError as err:
 # A card code arriving in the join link is taken into this session and removed from the URL,
 # so it does not linger in the phone's address bar or history.
 if card_from_link := st.query_params.get("card"):
-    st.session_state.setdefault(f"card_{w.code}", card_from_link)
+    st.session_state.setdefault(state.card(w.code), card_from_link)
     del st.query_params["card"]
 
 # The receipt (never the card, never the ranking) lives in the URL too: a phone that reloads
 # or wakes in a new session after voting still shows it, and keeps following the room.
 RECEIPT_PARAM = "receipt"
-receipt_key = f"receipt_{w.code}"
+receipt_key = state.receipt(w.code)
 if (from_url := st.query_params.get(RECEIPT_PARAM)) and not st.session_state.get(receipt_key):
-    st.session_state[receipt_key] = from_url[:40]
+    st.session_state[receipt_key] = from_url[: limits.MAX_URL_RECEIPT_CHARS]
 # While the ballot waits for its mixed batch, its ticket lives in the URL instead (issue 12:
 # a reload or a new session mid-wait must not lose the receipt). A ticket yields only the
 # receipt, from this server's memory; never the card or the ranking.
 TICKET_PARAM = "ticket"
-ticket_key = f"ticket_{w.code}"
-ticket_seen_key = f"ticket_seen_{w.code}"
+ticket_key = state.ticket(w.code)
+ticket_seen_key = state.ticket_seen(w.code)
 if (ticket_from_url := st.query_params.get(TICKET_PARAM)) and not st.session_state.get(receipt_key):
-    st.session_state.setdefault(ticket_key, ticket_from_url[:100])
+    st.session_state.setdefault(ticket_key, ticket_from_url[: limits.MAX_URL_TICKET_CHARS])
 
 st.caption(f"{md_plain(w.name)} · {tr('common.workshop_code')} {w.code}")
 # The receipt the ballot component handed back (a few seconds after it showed it, maybe
@@ -86,7 +86,7 @@ handed_back = ballot_component.handed_back_receipt(w.code)
 if handed_back and st.session_state.get(receipt_key) != handed_back:
     st.session_state[receipt_key] = handed_back
     st.query_params[RECEIPT_PARAM] = handed_back
-    st.session_state.pop(f"card_{w.code}", None)
+    st.session_state.pop(state.card(w.code), None)
     live.ballot_count.clear()
 # The ticket the component handed back at once when its ballot started waiting ("" when the
 # server no longer knew it): kept in the URL so a reload resumes the wait.
@@ -118,7 +118,7 @@ if held_ticket := st.session_state.get(ticket_key):
     if found is not None and found.state == "stored" and found.receipt:
         st.session_state[receipt_key] = found.receipt
         st.query_params[RECEIPT_PARAM] = found.receipt
-        st.session_state.pop(f"card_{w.code}", None)
+        st.session_state.pop(state.card(w.code), None)
     elif found is not None:
         ticket_waiting_for = found.waiting_for
     else:
@@ -127,7 +127,7 @@ if held_ticket := st.session_state.get(ticket_key):
         del st.query_params[TICKET_PARAM]
     if found is None or found.state == "stored":
         st.session_state.pop(ticket_key, None)
-seen_key = f"seen_stage_{w.code}"
+seen_key = state.seen_stage(w.code)
 st.session_state[seen_key] = (w.stage, w.current_question)
 
 
@@ -158,9 +158,8 @@ def waiting(message_key: str) -> None:
 # One note box for every question (a stable key): when the room moves on and the page is
 # redrawn, text typed but not yet posted stays in the box instead of vanishing with the old
 # question's form (issue 12: "a little later the typed text is silently dropped").
-NOTE_BOX = f"note_text_{w.code}"
-NOTE_FLASH = "note_flash"
-NOTE_QUESTION_SEEN = f"note_question_seen_{w.code}"
+NOTE_BOX = state.note_text(w.code)
+NOTE_QUESTION_SEEN = state.note_question_seen(w.code)
 
 
 def _post_note(position: int) -> None:
@@ -172,21 +171,24 @@ def _post_note(position: int) -> None:
         # did not see (the room may have moved on a moment ago).
         posted = notes.post_note(inst.db, w.code, typed, position)
     except notes.QuestionMovedOn as err:
-        st.session_state[NOTE_FLASH] = ("error", error_text(err))
+        st.session_state[state.NOTE_FLASH] = ("error", error_text(err))
         live.workshop.clear()  # redraw with the question the room is on, the text kept
         return
     except Exception as err:
         problem = problem_text(err)
         if problem is None:
             raise
-        st.session_state[NOTE_FLASH] = ("error", problem)
+        st.session_state[state.NOTE_FLASH] = ("error", problem)
         return
     st.session_state[NOTE_BOX] = ""
     if posted.is_stored:
         live.wall.clear()  # the batch this note completed should show on this phone at once
-        st.session_state[NOTE_FLASH] = ("success", tr("join.posted_saved"))
+        st.session_state[state.NOTE_FLASH] = ("success", tr("join.posted_saved"))
     else:
-        st.session_state[NOTE_FLASH] = ("info", tr("join.posted_waiting", n=posted.waiting_for))
+        st.session_state[state.NOTE_FLASH] = (
+            "info",
+            tr("join.posted_waiting", n=posted.waiting_for),
+        )
 
 
 def questions_stage() -> None:
@@ -201,20 +203,20 @@ def questions_stage() -> None:
     with st.form(f"note_form_{w.code}", border=True, enter_to_submit=False):
         # No max_chars: the browser would silently drop a longer paste and the post would
         # then read as empty. The service says "too long (max N)" and the text stays here.
-        st.text_area(tr("join.your_note"), key=NOTE_BOX, height=100)
+        st.text_area(tr("join.your_note", high=limits.MAX_NOTE_LENGTH), key=NOTE_BOX, height=100)
         st.form_submit_button(
             tr("join.post"), type="primary", on_click=_post_note, args=(q.position,)
         )
-    if flash := st.session_state.pop(NOTE_FLASH, None):
+    if flash := st.session_state.pop(state.NOTE_FLASH, None):
         kind, message = flash
         {"error": st.error, "success": st.success}.get(kind, st.info)(message)
     # Dots are limited per browser session; nothing records who gave which dot.
-    used: list[str] = st.session_state.setdefault(f"dots_{w.code}_{q.id}", [])
+    used: list[str] = st.session_state.setdefault(state.dots(w.code, q.id), [])
 
     @st.fragment(run_every=10)
     def the_wall() -> None:
         st.markdown(f"#### {tr('join.wall')}")
-        st.caption(tr("join.dots_left", n=notes.DOTS_PER_QUESTION - len(used)))
+        st.caption(tr("join.dots_left", n=limits.DOTS_PER_QUESTION - len(used)))
         items = live.wall(w.code, w.current_question)
         if not items:
             st.info(tr("join.wall_empty"))
@@ -222,7 +224,7 @@ def questions_stage() -> None:
             row = st.container(border=True, horizontal=True, vertical_alignment="center")
             row.markdown(md_plain(note.text))
             row.markdown(f"**● {note.dots}**")
-            disabled = note.id in used or len(used) >= notes.DOTS_PER_QUESTION
+            disabled = note.id in used or len(used) >= limits.DOTS_PER_QUESTION
             if row.button("＋●", key=f"dot_{note.id}", disabled=disabled, help=tr("join.give_dot")):
                 try:
                     notes.add_dot(inst.db, w.code, note.id)
@@ -249,7 +251,7 @@ def voting_stage() -> None:
     ballot_component.ballot(
         w,
         L,
-        card=st.session_state.get(f"card_{w.code}"),
+        card=st.session_state.get(state.card(w.code)),
         ticket=held,
         waiting_for=ticket_waiting_for or 0,
         notice=ticket_notice,

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import charts_ranked, charts_style, robustness
+from core import charts_ranked, charts_style, limits, robustness
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.instance import join_url
@@ -34,7 +34,9 @@ code = current_code()
 if not code:
     # Asks for the code: the projector never lists the instance's workshops to anyone.
     with st.form("projector_pick", enter_to_submit=False):
-        typed = st.text_input(tr("projector.choose"), key="projector_code", max_chars=12)
+        typed = st.text_input(
+            tr("projector.choose"), key="projector_code", max_chars=limits.MAX_CODE_INPUT_CHARS
+        )
         if st.form_submit_button(tr("projector.show"), type="primary"):
             ok, found = attempt(lambda: live.workshop(typed.strip()))
             if ok and found is not None:

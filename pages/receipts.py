@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import results
+from core import limits, results
 from core.errors import BeiduiError
 from ui import live
 from ui.i18n import error_text, lang, tr
@@ -26,7 +26,9 @@ st.title(tr("receipts.title"))
 code = current_code()
 if not code:
     with st.form("receipts_pick", enter_to_submit=False):
-        typed = st.text_input(tr("common.workshop_code"), key="receipts_code", max_chars=12)
+        typed = st.text_input(
+            tr("common.workshop_code"), key="receipts_code", max_chars=limits.MAX_CODE_INPUT_CHARS
+        )
         if st.form_submit_button(tr("receipts.open"), type="primary") and typed.strip():
             st.query_params["w"] = typed.strip()
             st.rerun()

@@ -13,6 +13,7 @@ from core import (
     charts_ranked,
     charts_roles,
     charts_style,
+    limits,
     robustness,
 )
 from core.breakdown import breakdown, explain
@@ -21,7 +22,7 @@ from core.export import prepare_downloads
 from core.i18n import LANGUAGES
 from core.tally import DEFAULT_COUNTING, pairwise, position_counts
 from core.workshops import unlock_console
-from ui import console, live
+from ui import console, live, state
 from ui.doors import client_key
 from ui.guard import attempt
 from ui.i18n import LANGUAGE_NAMES, error_text, lang, tr
@@ -40,7 +41,9 @@ st.title(tr("results.title"))
 opened = console.open_console()
 if opened is None:
     with st.form("results_unlock", enter_to_submit=False):
-        typed = st.text_input(tr("common.workshop_code"), key="results_code", max_chars=12)
+        typed = st.text_input(
+            tr("common.workshop_code"), key="results_code", max_chars=limits.MAX_CODE_INPUT_CHARS
+        )
         phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="results_phrase")
         if st.form_submit_button(tr("facilitator.unlock"), type="primary"):
             ok, token = attempt(
@@ -128,7 +131,7 @@ export_lang = st.segmented_control(
 if st.button(tr("results.prepare"), type="primary", key="prepare"):
     bar = st.progress(0.0, text=tr("results.preparing"))
     try:
-        st.session_state["downloads"] = prepare_downloads(
+        st.session_state[state.DOWNLOADS] = prepare_downloads(
             inst.db,
             inst.secret_key,
             inst.settings.data_dir,
@@ -139,7 +142,7 @@ if st.button(tr("results.prepare"), type="primary", key="prepare"):
         )
     except BeiduiError as err:
         st.error(error_text(err))
-downloads = st.session_state.get("downloads")
+downloads = st.session_state.get(state.DOWNLOADS)
 if downloads is not None and downloads.bundle_name.split("-")[1] == code:
     st.success(tr("results.ready", fingerprint=downloads.fingerprint))
     st.download_button(

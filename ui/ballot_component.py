@@ -20,6 +20,7 @@ from typing import Any
 import streamlit as st
 
 from core.workshops import WorkshopView
+from ui import state
 from ui.i18n import tr
 from ui.runtime import instance
 from web import ballot_api, page_token
@@ -81,16 +82,16 @@ def _texts() -> dict[str, str]:
 
 def _page_token(code: str) -> str:
     """One token per browser session and workshop: its nonce is the card limiter's key."""
-    held = f"_ballot_token_{code}"
+    held = state.ballot_token(code)
     if held not in st.session_state:
-        nonce = st.session_state.setdefault("_ballot_nonce", secrets.token_bytes(16))
+        nonce = st.session_state.setdefault(state.BALLOT_NONCE, secrets.token_bytes(16))
         st.session_state[held] = page_token.mint(instance().secret_key, code, nonce)
     return str(st.session_state[held])
 
 
 def _method_order(w: WorkshopView) -> list[str]:
     # Each phone lists the methods in its own random order so position does not sway votes.
-    held = f"order_{w.code}"
+    held = state.method_order(w.code)
     if set(st.session_state.get(held, ())) != set(w.method_keys):
         shuffled = list(w.method_keys)
         random.SystemRandom().shuffle(shuffled)
@@ -102,14 +103,10 @@ def _ignore() -> None:
     """The page reads the receipt and ticket from session state; nothing to do here."""
 
 
-def _key(code: str) -> str:
-    return f"ballot_{code}"
-
-
 def handed_back_receipt(code: str) -> str | None:
     """The receipt the component handed back for this workshop, if it has (on any stage:
     the hand-over may arrive after the facilitator closed the vote)."""
-    value = st.session_state.get(_key(code))
+    value = st.session_state.get(state.ballot(code))
     if isinstance(value, Mapping):
         receipt = value.get("receipt")
     else:
@@ -120,7 +117,7 @@ def handed_back_receipt(code: str) -> str | None:
 def handed_back_ticket(code: str) -> str | None:
     """The ticket the component handed back when its ballot started waiting for its batch:
     "" once the server no longer knew it, None if it handed none back."""
-    value = st.session_state.get(_key(code))
+    value = st.session_state.get(state.ballot(code))
     ticket = value.get("ticket") if isinstance(value, Mapping) else getattr(value, "ticket", None)
     return ticket if isinstance(ticket, str) else None
 
@@ -172,7 +169,7 @@ def ballot(
         "handbackMs": list(HANDBACK_DELAY_MS),
     }
     result = _COMPONENT(
-        key=_key(w.code), data=data, on_receipt_change=_ignore, on_ticket_change=_ignore
+        key=state.ballot(w.code), data=data, on_receipt_change=_ignore, on_ticket_change=_ignore
     )
     receipt = getattr(result, "receipt", None)
     return receipt if isinstance(receipt, str) and receipt else None

@@ -14,7 +14,7 @@ import secrets
 
 import streamlit as st
 
-_SESSION_KEY = "_limiter_client"
+from ui import state
 
 
 def client_key() -> str:
@@ -24,4 +24,6 @@ def client_key() -> str:
         address = None
     if address:
         return f"ip:{address}"
-    return "session:" + str(st.session_state.setdefault(_SESSION_KEY, secrets.token_hex(16)))
+    return "session:" + str(
+        st.session_state.setdefault(state.LIMITER_CLIENT, secrets.token_hex(16))
+    )

@@ -35,7 +35,7 @@ def error_text(err: BeiduiError) -> str:
 
 
 def _on_change() -> None:
-    chosen = st.session_state["lang_switch"]
+    chosen = st.session_state[state.LANG_SWITCH]
     if chosen not in LANGUAGES:  # a second tap on the selected option clears it: keep ours
         return
     st.session_state[state.LANG] = chosen
@@ -51,7 +51,7 @@ def language_switch(where: Any = st.sidebar) -> None:
         options=list(LANGUAGES),
         format_func=lambda code: LANGUAGE_NAMES[code],
         default=current,
-        key="lang_switch",
+        key=state.LANG_SWITCH,
         on_change=_on_change,
         label_visibility="collapsed",
     )

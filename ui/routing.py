@@ -14,15 +14,15 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-ENTRY_POINT_SEEN = "_entry_point_seen"
+from ui import state
 
 
 def mark_entry_point() -> None:
     """Called by `evaluation_app.py` on every run."""
-    st.session_state[ENTRY_POINT_SEEN] = True
+    st.session_state[state.ENTRY_POINT_SEEN] = True
 
 
 def ensure_entry_point() -> None:
-    if PagesManager.uses_pages_directory and not st.session_state.get(ENTRY_POINT_SEEN):
+    if PagesManager.uses_pages_directory and not st.session_state.get(state.ENTRY_POINT_SEEN):
         PagesManager.uses_pages_directory = False
         st.rerun()

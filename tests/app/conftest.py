@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import settings_from_env
 from core.instance import Instance, open_instance
+from ui import state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +79,7 @@ def unlock_console(at: AppTest, code: str, passphrase: str) -> AppTest:
 
 def open_tab(at: AppTest, label: str) -> AppTest:
     """Choose a console tab (bound to the URL's `tab` parameter) by its label."""
-    at.session_state["tab"] = label
+    at.session_state[state.CONSOLE_TAB] = label
     return at.run()
 
 

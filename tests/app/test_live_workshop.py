@@ -68,7 +68,7 @@ def _cast(phone, inst: Instance, code: str, card: str, *methods: str, role: str 
 
 def _hand_back(phone, code: str, receipt: str) -> None:  # type: ignore[no-untyped-def]
     """The component hands the receipt to the page, as the browser does a moment later."""
-    phone.session_state[f"ballot_{code}"] = {"receipt": receipt}
+    phone.session_state[state.ballot(code)] = {"receipt": receipt}
     phone.run()
 
 
@@ -89,7 +89,7 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
     receipt = stored.receipt
     _hand_back(phone, code, receipt)
     assert not phone.exception
-    assert phone.session_state[f"receipt_{code}"] == receipt
+    assert phone.session_state[state.receipt(code)] == receipt
     assert phone.query_params["receipt"] == receipt
     assert "card" not in phone.query_params and cards[0] not in str(dict(phone.query_params))
     # The reload: a new session with only the URL.
@@ -107,7 +107,7 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
 
 def _hand_back_ticket(phone, code: str, ticket: str) -> None:  # type: ignore[no-untyped-def]
     """The component hands its ticket to the page at once when the answer is "waiting"."""
-    phone.session_state[f"ballot_{code}"] = {"ticket": ticket}
+    phone.session_state[state.ballot(code)] = {"ticket": ticket}
     phone.run()
 
 

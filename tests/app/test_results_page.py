@@ -11,6 +11,7 @@ from core.instance import Instance
 from core.templates import available_templates
 from core.workshops import create_workshop, move_to, unlock_console
 from tests.app.conftest import make_app, submit
+from ui import state
 
 PASS = "facilitator secret 1"
 
@@ -46,7 +47,7 @@ def test_the_results_page_needs_the_passphrase_then_builds_a_signed_bundle(
     # Building the whole signed bundle (charts in two languages, PDF) takes seconds, not ms.
     at.button(key="prepare").click().run(timeout=180)
     assert not at.exception
-    downloads = at.session_state["downloads"]
+    downloads = at.session_state[state.DOWNLOADS]
     names = zipfile.ZipFile(io.BytesIO(downloads.zip_bytes)).namelist()
     assert any(n.endswith("manifest.sig") for n in names)
     assert any(n.endswith("results.xlsx") for n in names)

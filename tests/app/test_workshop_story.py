@@ -24,6 +24,7 @@ from core.instance import Instance
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
 from tests.app.conftest import make_app, next_step, open_tab, unlock_console
+from ui import state
 from ui.runtime import instance
 from web import ballot_api, page_token
 
@@ -56,12 +57,12 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     con.button(key="cards_generate").click().run()
     assert not con.exception
     assert ballots.card_counts(db, code).issued == 5
-    cards = con.session_state["fresh_cards"][1]
+    cards = con.session_state[state.FRESH_CARDS][1]
     assert len(cards) == 5
 
     # 2. first question; a phone joins by typing the code
     _move(con, "question 1")
-    assert con.session_state["tab"] == "Voting cards"  # an action keeps the chosen tab
+    assert con.session_state[state.CONSOLE_TAB] == "Voting cards"  # an action keeps the chosen tab
     phone = make_app({"lang": "en"}).run()
     phone.switch_page("pages/join.py").run()
     phone.text_input(key="join_code").input(code.lower())
@@ -133,10 +134,10 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     assert stored is not None and stored.state == "stored" and stored.receipt
     assert results.ballot_count(db, code) == 3
     # The component hands the receipt back; the page keeps it, in the URL too.
-    phone.session_state[f"ballot_{code}"] = {"receipt": stored.receipt}
+    phone.session_state[state.ballot(code)] = {"receipt": stored.receipt}
     phone.run()
     assert not phone.exception
-    receipt = phone.session_state[f"receipt_{code}"]
+    receipt = phone.session_state[state.receipt(code)]
     assert receipt == stored.receipt
     assert phone.query_params["receipt"] == receipt
     assert any(receipt in m.value for m in phone.markdown)

@@ -11,7 +11,6 @@ from sqlalchemy import text
 from core.db import Database
 from core.domain import Stage
 from core.editing import (
-    MAX_ROLES,
     EditingLocked,
     InvalidCount,
     InvalidOrder,
@@ -30,6 +29,7 @@ from core.editing import (
     set_roles,
     update_settings,
 )
+from core.limits import MAX_ROLES
 from core.notes import (
     NoteNotFound,
     ThemeNotFound,

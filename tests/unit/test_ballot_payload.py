@@ -14,9 +14,9 @@ from core.ballots import (
     decode_payload,
     encode_payload,
 )
-from core.domain import MAX_BALLOT_SIZE
+from core.limits import MAX_BALLOT_SIZE, MAX_KEY_LENGTH
 
-KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,63}", fullmatch=True)
+KEYS = st.from_regex(rf"[a-z][a-z0-9_]{{0,{MAX_KEY_LENGTH - 1}}}", fullmatch=True)
 
 
 @given(
@@ -32,8 +32,8 @@ def test_every_payload_has_one_length_and_decodes_back(
 
 
 def test_the_longest_ballot_a_template_allows_still_fits() -> None:
-    ranking = [chr(ord("a") + i) + "x" * 63 for i in range(MAX_BALLOT_SIZE)]
-    assert len(encode_payload(ranking, "r" * 64)) == PAYLOAD_LENGTH
+    ranking = [chr(ord("a") + i) + "x" * (MAX_KEY_LENGTH - 1) for i in range(MAX_BALLOT_SIZE)]
+    assert len(encode_payload(ranking, "r" * MAX_KEY_LENGTH)) == PAYLOAD_LENGTH
 
 
 def test_sealed_ballots_of_any_content_have_the_same_size() -> None:

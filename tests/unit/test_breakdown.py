@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.breakdown import MIN_K, ThresholdTooSmall, breakdown, choose_groups, guard_count
+from core.breakdown import ThresholdTooSmall, breakdown, choose_groups, guard_count
+from core.limits import MIN_ANONYMITY_K
 
 METHODS = ["a", "b", "c"]
 
@@ -66,7 +67,7 @@ def test_a_threshold_below_three_is_rejected_with_a_named_error() -> None:
     with pytest.raises(ThresholdTooSmall) as caught:
         breakdown(ballots_for("funder", 5), METHODS, 3, k=2)
     assert caught.value.message.key == "tally.errors.threshold_too_small"
-    assert caught.value.message.params == {"k": 2, "minimum": MIN_K}
+    assert caught.value.message.params == {"k": 2, "minimum": MIN_ANONYMITY_K}
     with pytest.raises(ThresholdTooSmall):
         guard_count(10, k=1)
 
