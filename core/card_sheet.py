@@ -200,29 +200,10 @@ def render_card_sheet_pdf(
     pdf.set_creator("Beidui")
     pdf.set_creation_date(_EPOCH)
 
-    first = lang_order[0]
     pages = [codes[i : i + CARDS_PER_PAGE] for i in range(0, len(codes), CARDS_PER_PAGE)]
-    qr_size = 30.0
-    pad = 3.5
     for number, page in enumerate(pages, start=1):
         pdf.add_page()
-        pdf.set_text_color(60)
-        pdf.set_font(fonts.CHART_FONT, size=7.5)
-        header = "    ".join(
-            (
-                workshop_name,
-                _bilingual("cards.cut_hint", lang_order),
-                t("cards.cards_count", first, count=len(codes))
-                + " · "
-                + t("cards.page_of", first, page=number, pages=len(pages)),
-            )
-        )
-        pdf.set_xy(PAGE_MARGIN_MM, PAGE_MARGIN_MM)
-        pdf.cell(
-            w=COLUMNS * CARD_WIDTH_MM,
-            h=HEADER_MM - 1,
-            text=_fit(pdf, header, COLUMNS * CARD_WIDTH_MM),
-        )
+        _pdf_page_header(pdf, workshop_name, lang_order, len(codes), number, len(pages))
         top = PAGE_MARGIN_MM + HEADER_MM
         pdf.set_draw_color(136)
         pdf.set_line_width(0.25)
@@ -230,40 +211,67 @@ def render_card_sheet_pdf(
         for index, code in enumerate(page):
             x = PAGE_MARGIN_MM + (index % COLUMNS) * CARD_WIDTH_MM
             y = top + (index // COLUMNS) * CARD_HEIGHT_MM
-            pdf.rect(x, y, CARD_WIDTH_MM, CARD_HEIGHT_MM)
-            png = qr.qr_png_bytes(join_url_for(code), scale=8)
-            pdf.image(io.BytesIO(png), x=x + pad, y=y + pad, w=qr_size, h=qr_size)
-            text_x = x + pad + qr_size + 3
-            text_w = CARD_WIDTH_MM - (text_x - x) - pad
-            pdf.set_text_color(0)
-            pdf.set_xy(text_x, y + pad)
-            pdf.set_font(fonts.CHART_FONT, size=8)
-            pdf.cell(w=text_w, h=3.6, text=_fit(pdf, workshop_name, text_w))
-            pdf.set_text_color(60)
-            pdf.set_font(fonts.CHART_FONT, size=6.5)
-            pdf.set_xy(text_x, pdf.get_y() + 3.6)
-            pdf.cell(w=text_w, h=3, text=_bilingual("cards.card_heading", lang_order))
-            pdf.set_xy(text_x, pdf.get_y() + 3)
-            pdf.set_font(fonts.CHART_FONT, size=6)
-            pdf.cell(w=text_w, h=2.8, text=_bilingual("cards.code_label", lang_order, " / "))
-            pdf.set_text_color(0)
-            pdf.set_font("Courier", style="B", size=16)
-            pdf.set_xy(text_x, pdf.get_y() + 2.9)
-            code_text = code if code.isascii() else ""
-            if code_text:
-                pdf.cell(w=text_w, h=7, text=_fit(pdf, code_text, text_w))
-            else:  # the core fonts have no CJK; keep the code readable in the shipped font
-                pdf.set_font(fonts.CHART_FONT, size=14)
-                pdf.cell(w=text_w, h=7, text=_fit(pdf, code, text_w))
-            pdf.set_xy(text_x, pdf.get_y() + 8)
-            for lang in lang_order:
-                pdf.set_font(fonts.CHART_FONT, size=7 if lang == "zh" else 6.3)
-                pdf.set_text_color(0 if lang == "zh" else 34)
-                pdf.multi_cell(
-                    w=text_w, h=2.9 if lang == "zh" else 2.6, text=instructions(lang), align="L"
-                )
-                pdf.set_xy(text_x, pdf.get_y() + 0.8)
+            _pdf_card(pdf, x, y, code, join_url_for(code), workshop_name, lang_order)
     return bytes(pdf.output())
+
+
+def _pdf_page_header(
+    pdf: Any, workshop_name: str, lang_order: Sequence[str], count: int, number: int, of: int
+) -> None:
+    first = lang_order[0]
+    pdf.set_text_color(60)
+    pdf.set_font(fonts.CHART_FONT, size=7.5)
+    header = "    ".join(
+        (
+            workshop_name,
+            _bilingual("cards.cut_hint", lang_order),
+            t("cards.cards_count", first, count=count)
+            + " · "
+            + t("cards.page_of", first, page=number, pages=of),
+        )
+    )
+    pdf.set_xy(PAGE_MARGIN_MM, PAGE_MARGIN_MM)
+    width = COLUMNS * CARD_WIDTH_MM
+    pdf.cell(w=width, h=HEADER_MM - 1, text=_fit(pdf, header, width))
+
+
+_QR_MM = 30.0
+_PAD_MM = 3.5
+
+
+def _pdf_card(
+    pdf: Any, x: float, y: float, code: str, url: str, workshop_name: str, lang_order: Sequence[str]
+) -> None:
+    """One cut-out card at (x, y): its QR code, the workshop, the code and the instructions."""
+    pad, qr_size = _PAD_MM, _QR_MM
+    pdf.rect(x, y, CARD_WIDTH_MM, CARD_HEIGHT_MM)
+    png = qr.qr_png_bytes(url, scale=8)
+    pdf.image(io.BytesIO(png), x=x + pad, y=y + pad, w=qr_size, h=qr_size)
+    text_x = x + pad + qr_size + 3
+    text_w = CARD_WIDTH_MM - (text_x - x) - pad
+    pdf.set_text_color(0)
+    pdf.set_xy(text_x, y + pad)
+    pdf.set_font(fonts.CHART_FONT, size=8)
+    pdf.cell(w=text_w, h=3.6, text=_fit(pdf, workshop_name, text_w))
+    pdf.set_text_color(60)
+    pdf.set_font(fonts.CHART_FONT, size=6.5)
+    pdf.set_xy(text_x, pdf.get_y() + 3.6)
+    pdf.cell(w=text_w, h=3, text=_bilingual("cards.card_heading", lang_order))
+    pdf.set_xy(text_x, pdf.get_y() + 3)
+    pdf.set_font(fonts.CHART_FONT, size=6)
+    pdf.cell(w=text_w, h=2.8, text=_bilingual("cards.code_label", lang_order, " / "))
+    pdf.set_text_color(0)
+    pdf.set_font("Courier", style="B", size=16)
+    pdf.set_xy(text_x, pdf.get_y() + 2.9)
+    if not code.isascii():  # the core fonts have no CJK; keep the code readable in ours
+        pdf.set_font(fonts.CHART_FONT, size=14)
+    pdf.cell(w=text_w, h=7, text=_fit(pdf, code, text_w))
+    pdf.set_xy(text_x, pdf.get_y() + 8)
+    for lang in lang_order:
+        pdf.set_font(fonts.CHART_FONT, size=7 if lang == "zh" else 6.3)
+        pdf.set_text_color(0 if lang == "zh" else 34)
+        pdf.multi_cell(w=text_w, h=2.9 if lang == "zh" else 2.6, text=instructions(lang), align="L")
+        pdf.set_xy(text_x, pdf.get_y() + 0.8)
 
 
 def _fit(pdf: Any, text: str, width: float) -> str:
