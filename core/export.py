@@ -34,7 +34,7 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core import ballots, crypto, notes, results
+from core import ballots, crypto, note_summary, note_themes, notes, results
 from core.breakdown import Breakdown, Role, breakdown, points_share
 from core.db import Database
 from core.domain import Stage, WorkshopCode
@@ -310,8 +310,8 @@ def _question(db: Database, code: WorkshopCode, position: int, zh: str, en: str)
             key=_note_order,
         )
     )
-    themes = tuple(th.name for th in notes.themes(db, code, position))  # facilitator order
-    points = tuple(notes.summary_points(db, code, position))
+    themes = tuple(th.name for th in note_themes.themes(db, code, position))  # facilitator order
+    points = tuple(note_summary.summary_points(db, code, position))
     return QuestionExport(position, zh, en, themes, points, rows)
 
 
