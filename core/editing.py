@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import Database
-from core.domain import StagePosition, WorkshopCode
+from core.domain import WorkshopCode
 from core.errors import BeiduiError
 from core.limits import (
     MAX_ANONYMITY_K,
@@ -31,9 +31,12 @@ from core.limits import (
     MAX_SLUG_LENGTH,
 )
 from core.models import Method, Note, Question, Role, SummaryPoint, Theme, Workshop
-from core.notes import NoteNotFound, ThemeNotFound, load_locked, normalize_text
+from core.note_batches import is_batching
+from core.note_themes import theme_in
+from core.notes import note_in
 from core.templates import KEY_PATTERN
-from core.workshops import InvalidSetting, require_grant, validate_settings
+from core.text import normalize_text
+from core.workshops import InvalidSetting, load_for_facilitator, validate_settings
 
 
 class EditingLocked(BeiduiError):
@@ -56,10 +59,6 @@ class MethodNotFound(BeiduiError):
     key = "editing.errors.method_not_found"
 
 
-class InvalidOrder(BeiduiError):
-    key = "editing.errors.order"
-
-
 class NotePending(BeiduiError):
     key = "editing.errors.note_pending"
 
@@ -76,8 +75,7 @@ def _editable(
     is_question_edit: bool = False,
 ) -> Workshop:
     """The locked workshop, if the grant is good and the stage still allows this edit."""
-    w = load_locked(session, code)
-    require_grant(session, secret_key, w, grant)
+    w = load_for_facilitator(session, secret_key, code, grant)
     allowed = w.stage.are_questions_editable if is_question_edit else w.stage.is_editable
     if not allowed:
         raise EditingLocked("editing locked at this stage", stage=w.stage.value)
@@ -273,49 +271,6 @@ def remove_method(
         _renumber(w.methods)
 
 
-def reorder_methods(
-    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, keys: Sequence[str]
-) -> None:
-    """Put the methods in the order of `keys` (every current key exactly once)."""
-    with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant)
-        if sorted(keys) != sorted(m.key for m in w.methods):
-            raise InvalidOrder("keys are not the current methods")
-        order = {k: i for i, k in enumerate(keys)}
-        for m in w.methods:
-            m.position = order[m.key]
-
-
-def edit_method(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
-    key: str,
-    *,
-    label_zh: str | None = None,
-    label_en: str | None = None,
-    description_zh: str | None = None,
-    description_en: str | None = None,
-) -> None:
-    """Change a method's texts (None keeps one); its key never changes."""
-    with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant)
-        m = _method(w, key)
-        zh = m.label_zh if label_zh is None else _text(label_zh, "label_zh", 1, MAX_LABEL_LENGTH)
-        en = m.label_en if label_en is None else _text(label_en, "label_en", 1, MAX_LABEL_LENGTH)
-        d_zh, d_en = m.description_zh, m.description_en
-        if description_zh is not None:
-            d_zh = _text(
-                description_zh, "description_zh", 0, MAX_DESCRIPTION_LENGTH, keep_newlines=True
-            )
-        if description_en is not None:
-            d_en = _text(
-                description_en, "description_en", 0, MAX_DESCRIPTION_LENGTH, keep_newlines=True
-            )
-        m.label_zh, m.label_en, m.description_zh, m.description_en = zh, en, d_zh, d_en
-
-
 def promote_note_to_method(
     db: Database,
     secret_key: bytes,
@@ -332,14 +287,9 @@ def promote_note_to_method(
     """
     with db.write.begin() as session:
         w = _editable(session, secret_key, code, grant)
-        note = session.get(Note, note_id) if isinstance(note_id, str) else None
-        if note is None or note.question_id not in {q.id for q in w.questions}:
-            raise NoteNotFound("no such note", note_id=str(note_id))
-        on_screen = next(q for q in w.questions if q.id == note.question_id)
-        if (
-            not note.is_published
-            and StagePosition(w.stage, w.current_question).question_on_screen == on_screen.position
-        ):
+        note = note_in(session, w, note_id)
+        question = next(q for q in w.questions if q.id == note.question_id)
+        if not note.is_published and is_batching(w, question):
             raise NotePending("note waits for its batch")
         words = note.text[:MAX_DESCRIPTION_LENGTH]
         return _append_method(session, w, label_zh, label_en, words, words)
@@ -357,9 +307,7 @@ def promote_theme_to_method(
     """Put a theme the room formed on the ballot; the theme's name becomes the description."""
     with db.write.begin() as session:
         w = _editable(session, secret_key, code, grant)
-        theme = session.get(Theme, theme_id) if isinstance(theme_id, int) else None
-        if theme is None or theme.question_id not in {q.id for q in w.questions}:
-            raise ThemeNotFound("no such theme", theme_id=theme_id)
+        theme = theme_in(session, w, theme_id)
         return _append_method(session, w, label_zh, label_en, theme.name, theme.name)
 
 

@@ -255,7 +255,7 @@ class Note(Base):
     dots: Mapped[int] = mapped_column(Integer, default=0)
     is_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     theme_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id", ondelete="SET NULL"))
-    # False while the note waits for a batch of k (migration 0003); see core.notes.
+    # False while the note waits for a batch of k (migration 0003); see core.note_batches.
     is_published: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

@@ -35,8 +35,10 @@ from core.limits import (
     MIN_ANONYMITY_K,
 )
 from core.models import ConsoleSession, Method, Question, Role, Workshop, WorkshopSecrets
+from core.note_batches import stage_change
 from core.ratelimit import AttemptLimiter
 from core.templates import BilingualText, Template
+from core.text import normalize_text
 
 
 class WorkshopNotFound(BeiduiError):
@@ -148,6 +150,21 @@ def load_workshop(session: Session, code: WorkshopCode) -> Workshop:
     return w
 
 
+def load_locked(session: Session, code: WorkshopCode) -> Workshop:
+    """The workshop, with its row locked for this transaction (PostgreSQL).
+
+    Posting, flushing and editing lock the workshop row so a batch is counted by one writer at
+    a time and a stage change (which updates that row) cannot slip between reading the stage
+    and writing. SQLite writers already serialise at BEGIN IMMEDIATE.
+    """
+    session.execute(
+        select(Workshop.id)
+        .where(Workshop.code == crypto.normalize_join_code(code))
+        .with_for_update()
+    )
+    return load_workshop(session, code)
+
+
 def validate_settings(ballot_size: int, anonymity_k: int, n_methods: int) -> None:
     if not 1 <= ballot_size <= min(MAX_BALLOT_SIZE, n_methods):
         raise InvalidSetting(
@@ -176,9 +193,7 @@ def create_workshop(
     kept only encrypted under it, so a lost passphrase means sealed ballots stay sealed.
     """
     # The same cleaning as an edit (issue 12: a name kept bidi and NUL characters when it was
-    # created, lost them only when edited). Imported here: notes builds on this module.
-    from core.notes import normalize_text
-
+    # created, lost them only when edited).
     name = normalize_text(name if isinstance(name, str) else "", keep_newlines=False)
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidSetting("name", setting="name", low=1, high=MAX_NAME_LENGTH)
@@ -345,6 +360,15 @@ def require_grant(session: Session, secret_key: bytes, w: Workshop, grant: str) 
         raise NotAuthorized("no live console session for this workshop")
 
 
+def load_for_facilitator(
+    session: Session, secret_key: bytes, code: WorkshopCode, grant: str
+) -> Workshop:
+    """The locked workshop (`load_locked`), if `grant` is a live console token of it."""
+    w = load_locked(session, code)
+    require_grant(session, secret_key, w, grant)
+    return w
+
+
 def resume_console(db: Database, secret_key: bytes, grant: str) -> WorkshopCode:
     """The join code of the workshop a live console token unlocks (after a page reload).
 
@@ -396,9 +420,7 @@ def move_to(
         )
     # Notes waiting in this process's memory for the question being left are written in the
     # move's own transaction; `stage_change` takes the notes lock first (the lock order of
-    # every path). Imported here: notes builds on us.
-    from core.notes import stage_change
-
+    # every path).
     with stage_change(db) as write_waiting_notes, db.write.begin() as session:
         w = load_workshop(session, code)
         require_grant(session, secret_key, w, grant)

@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import ballots, editing, limits, notes
+from core import ballots, editing, limits, note_moderation, note_summary, note_themes
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
 from core.console import advance_stage
 from core.domain import StagePosition, next_positions
@@ -285,7 +285,9 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
     with st.form("new_theme", clear_on_submit=True, enter_to_submit=False):
         new_theme = st.text_input(tr("facilitator.theme_new"), key="theme_name")
         if st.form_submit_button(tr("facilitator.theme_create")) and run(
-            lambda: notes.create_theme(inst.db, inst.secret_key, w.code, grant, question, new_theme)
+            lambda: note_themes.create_theme(
+                inst.db, inst.secret_key, w.code, grant, question, new_theme
+            )
         ):
             st.rerun()
     promote_form(w, grant)
@@ -308,7 +310,9 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
                 placeholder=tr("common.choose"),
             )
             if st.button(tr("facilitator.merge"), disabled=not dups, key="merge") and run(
-                lambda: notes.merge_notes(inst.db, inst.secret_key, w.code, grant, keep, dups)
+                lambda: note_moderation.merge_notes(
+                    inst.db, inst.secret_key, w.code, grant, keep, dups
+                )
             ):
                 st.rerun()
     st.markdown(f"#### {tr('facilitator.summary_title')}")
@@ -322,7 +326,7 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
         if st.form_submit_button(tr("common.save")):
             points = [line.strip() for line in text.splitlines() if line.strip()]
             if run(
-                lambda: notes.set_summary_points(
+                lambda: note_summary.set_summary_points(
                     inst.db, inst.secret_key, w.code, grant, question, points
                 ),
                 tr("facilitator.saved"),
@@ -338,7 +342,9 @@ def notes_list(code: str, question: int, grant: str) -> None:
     # Waiting notes live in server memory, not in the wall: only their count is shown.
     waiting = live.pending_notes(code, question)
     flush = waiting and st.button(tr("facilitator.notes_flush", n=waiting), key="notes_flush")
-    if flush and run(lambda: notes.flush_pending(inst.db, inst.secret_key, code, grant, question)):
+    if flush and run(
+        lambda: note_moderation.flush_pending(inst.db, inst.secret_key, code, grant, question)
+    ):
         st.rerun()
     theme_list = live.themes(code, question)
     theme_names: dict[int | None, str] = {None: tr("facilitator.notes_no_theme")}
@@ -375,14 +381,14 @@ def notes_list(code: str, question: int, grant: str) -> None:
             placeholder=tr("common.choose"),
         )
         if chosen != note.theme_id and run(
-            lambda n=note, c=chosen: notes.assign_note(
+            lambda n=note, c=chosen: note_themes.assign_note(
                 inst.db, inst.secret_key, code, grant, n.id, c
             )
         ):
             st.rerun()
         hide_label = tr("facilitator.note_show") if note.is_hidden else tr("facilitator.note_hide")
         if cols[1].button(hide_label, key=f"hide_{note.id}") and run(
-            lambda n=note: notes.hide_note(
+            lambda n=note: note_moderation.hide_note(
                 inst.db, inst.secret_key, code, grant, n.id, not n.is_hidden
             )
         ):

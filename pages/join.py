@@ -211,12 +211,14 @@ def questions_stage() -> None:
         kind, message = flash
         {"error": st.error, "success": st.success}.get(kind, st.info)(message)
     # Dots are limited per browser session; nothing records who gave which dot.
-    used: list[str] = st.session_state.setdefault(state.dots(w.code, q.id), [])
+    dots_key = state.dots(w.code, q.id)
+    st.session_state.setdefault(dots_key, notes.DotAllowance())
 
     @st.fragment(run_every=10)
     def the_wall() -> None:
+        allowance: notes.DotAllowance = st.session_state[dots_key]
         st.markdown(f"#### {tr('join.wall')}")
-        st.caption(tr("join.dots_left", n=limits.DOTS_PER_QUESTION - len(used)))
+        st.caption(tr("join.dots_left", n=allowance.remaining(q.position)))
         items = live.wall(w.code, w.current_question)
         if not items:
             st.info(tr("join.wall_empty"))
@@ -224,14 +226,14 @@ def questions_stage() -> None:
             row = st.container(border=True, horizontal=True, vertical_alignment="center")
             row.markdown(md_plain(note.text))
             row.markdown(f"**● {note.dots}**")
-            disabled = note.id in used or len(used) >= limits.DOTS_PER_QUESTION
+            disabled = not allowance.can_dot(q.position, note.id)
             if row.button("＋●", key=f"dot_{note.id}", disabled=disabled, help=tr("join.give_dot")):
                 try:
-                    notes.add_dot(inst.db, w.code, note.id)
+                    spent = notes.give_dot(inst.db, w.code, q.position, note.id, allowance)
                 except BeiduiError as err:
                     st.error(error_text(err))
                 else:
-                    used.append(note.id)
+                    st.session_state[dots_key] = spent
                     live.wall.clear()
                     st.rerun()
 

@@ -21,7 +21,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from core import export, export_html, export_pdf, export_signing, notes
+from core import (
+    export,
+    export_html,
+    export_pdf,
+    export_signing,
+    note_moderation,
+    note_summary,
+    note_themes,
+    notes,
+)
 from core.ballots import close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
@@ -108,7 +117,7 @@ def seed(db: Database) -> str:
         move_to(*auth, StagePosition(Stage.QUESTIONS, question))
         for text, _, _ in rows:
             notes.post_note(db, code, text, question)
-        notes.flush_pending(*auth, question)
+        note_moderation.flush_pending(*auth, question)
         wall = {n.text: n.id for n in notes.wall(db, code, question, include_hidden=True)}
         themes: dict[str, int] = {}
         for text, dots, theme in rows:
@@ -116,11 +125,11 @@ def seed(db: Database) -> str:
                 notes.add_dot(db, code, wall[text])
             if theme is not None:
                 if theme not in themes:
-                    themes[theme] = notes.create_theme(*auth, question, theme)
-                notes.assign_note(*auth, wall[text], themes[theme])
-        notes.set_summary_points(*auth, question, SUMMARIES[question])
+                    themes[theme] = note_themes.create_theme(*auth, question, theme)
+                note_themes.assign_note(*auth, wall[text], themes[theme])
+        note_summary.set_summary_points(*auth, question, SUMMARIES[question])
         if question in HIDDEN:
-            notes.hide_note(*auth, wall[HIDDEN[question]], True)
+            note_moderation.hide_note(*auth, wall[HIDDEN[question]], True)
     move_to(*auth, StagePosition(Stage.VOTING))
     size = get_workshop(db, code).ballot_size
     cards = issue_cards(*auth, 52)

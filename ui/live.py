@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import ballots, notes, results
+from core import ballots, note_summary, note_themes, notes, results
 from core.export_signing import instance_fingerprint
 from core.qr import qr_png_bytes
 from core.reveal_policy import RevealDecision
@@ -58,12 +58,12 @@ def participation(code: str) -> notes.Participation:
 
 @st.cache_data(ttl=1, show_spinner=False)
 def summary_points(code: str, question: int) -> list[str]:
-    return notes.summary_points(instance().db, code, question)
+    return note_summary.summary_points(instance().db, code, question)
 
 
 @st.cache_data(ttl=1, show_spinner=False)
-def themes(code: str, question: int) -> list[notes.ThemeView]:
-    return notes.themes(instance().db, code, question)
+def themes(code: str, question: int) -> list[note_themes.ThemeView]:
+    return note_themes.themes(instance().db, code, question)
 
 
 @st.cache_data(ttl=1, show_spinner=False)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from core import ballots, notes
+from core import ballots, note_themes, notes
 from core.domain import Stage, StagePosition
 from core.i18n import t, tm
 from core.instance import Instance
@@ -254,7 +254,7 @@ def test_promoting_a_note_keeps_the_notes_tab_and_a_theme_can_be_promoted(
     move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 0))
     for text in ("资金要灵活", "同伴交流", "行动研究"):
         notes.post_note(db, code, text, 0)
-    theme = notes.create_theme(db, key, code, grant, 0, "学习")
+    theme = note_themes.create_theme(db, key, code, grant, 0, "学习")
     con = make_app({"lang": "en", "console": grant}).run()
     con.switch_page("pages/facilitator.py").run()
     open_tab(con, "Notes and themes")

@@ -101,11 +101,11 @@ def _seed(db: Database, n_methods: int) -> str:
     code = create_workshop(db, template, f"Charts {n_methods}", PASSPHRASE, anonymity_k=3)
     grant = unlock_console(db, key, code, PASSPHRASE)
     auth = (db, key, code, grant)
-    w = get_workshop(db, code)
-    for method_key, (zh, en) in zip(w.method_keys, LONG_NAMES, strict=False):
-        editing.edit_method(*auth, method_key, label_zh=zh, label_en=en)
-    for zh, en in LONG_NAMES[len(w.method_keys) : n_methods]:
+    template_keys = get_workshop(db, code).method_keys
+    for zh, en in LONG_NAMES[:n_methods]:
         editing.add_method(*auth, zh, en)
+    for method_key in template_keys:
+        editing.remove_method(*auth, method_key)
     keys = get_workshop(db, code).method_keys
     assert len(keys) == n_methods
     move_to(*auth, StagePosition(Stage.VOTING))

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from core import backup, notes, results
+from core import backup, note_moderation, note_summary, note_themes, notes, results
 from core.backup import (
     ArchiveInvalid,
     InstanceSecretMismatch,
@@ -105,13 +105,13 @@ def run_source(
     move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
     for text in NOTES[0]:
         notes.post_note(db, code, text, 0)
-    notes.flush_pending(*auth, 0)
+    note_moderation.flush_pending(*auth, 0)
     wall = {n.text: n.id for n in notes.wall(db, code, 0, include_hidden=True)}
-    theme = notes.create_theme(*auth, 0, "支持")
-    notes.assign_note(*auth, wall[NOTES[0][0]], theme)
+    theme = note_themes.create_theme(*auth, 0, "支持")
+    note_themes.assign_note(*auth, wall[NOTES[0][0]], theme)
     notes.add_dot(db, code, wall[NOTES[0][1]])
-    notes.hide_note(*auth, wall[NOTES[0][4]], True)
-    notes.set_summary_points(*auth, 0, ["同伴很重要"])
+    note_moderation.hide_note(*auth, wall[NOTES[0][4]], True)
+    note_summary.set_summary_points(*auth, 0, ["同伴很重要"])
     move_to(*auth, StagePosition(Stage.VOTING))
     cards = issue_cards(*auth, ballots + 4)
     methods = [m.key for m in tpl.methods]
@@ -148,8 +148,8 @@ def wall_state(db: Database, code: str) -> Any:
             (n.text, n.dots, n.theme_name, n.is_hidden)
             for n in notes.wall(db, code, 0, include_hidden=True)
         ),
-        [(t.name, t.note_count, t.dots) for t in notes.themes(db, code, 0)],
-        notes.summary_points(db, code, 0),
+        [(t.name, t.note_count, t.dots) for t in note_themes.themes(db, code, 0)],
+        note_summary.summary_points(db, code, 0),
     )
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect, text, update
 
-from core import ballots, notes
+from core import ballots, note_moderation
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.instance import Instance
@@ -138,7 +138,7 @@ def test_the_database_and_the_instance_secret_cannot_forge_a_console_grant(
         lambda g: ballots.close_voting(db, secret, code, g),
         lambda g: ballots.issue_cards(db, secret, code, g, 1),
         lambda g: ballots.void_unused_cards(db, secret, code, g),
-        lambda g: notes.flush_pending(db, secret, code, g, 0),
+        lambda g: note_moderation.flush_pending(db, secret, code, g, 0),
         lambda g: move_to(db, secret, code, g, StagePosition(Stage.VOTING, 0)),
     ]
     for grant in sorted(candidates):

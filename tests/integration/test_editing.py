@@ -13,31 +13,22 @@ from core.domain import Stage
 from core.editing import (
     EditingLocked,
     InvalidCount,
-    InvalidOrder,
     InvalidText,
     MethodNotFound,
     NotePending,
     QuestionHasNotes,
     add_method,
     derive_key,
-    edit_method,
     promote_note_to_method,
     promote_theme_to_method,
     remove_method,
-    reorder_methods,
     set_questions,
     set_roles,
     update_settings,
 )
 from core.limits import MAX_ROLES
-from core.notes import (
-    NoteNotFound,
-    ThemeNotFound,
-    create_theme,
-    pending_count,
-    post_note,
-    wall,
-)
+from core.note_themes import ThemeNotFound, create_theme
+from core.notes import NoteNotFound, pending_count, post_note, wall
 from core.workshops import InvalidSetting, NotAuthorized, get_workshop
 from tests.integration.test_notes import Room, snapshot
 
@@ -164,16 +155,12 @@ def test_keys_fall_back_to_a_numbered_prefix_and_stay_unique() -> None:
     assert derive_key("x", ["x", "x_2"], "m") == "x_3"
 
 
-def test_methods_can_be_edited_reordered_and_removed_before_voting(draft: Room) -> None:
+def test_methods_can_be_removed_before_voting(draft: Room) -> None:
     keys = list(get_workshop(draft.db, draft.code).method_keys)
-    reorder_methods(*draft.auth, list(reversed(keys)))
-    edit_method(*draft.auth, keys[0], label_en="Renamed", description_zh="新说明")
     draft.move(Stage.QUESTIONS)
     remove_method(*draft.auth, keys[1])
     w = get_workshop(draft.db, draft.code)
-    assert w.method_keys == tuple(k for k in reversed(keys) if k != keys[1])
-    first = next(m for m in w.methods if m.key == keys[0])
-    assert (first.label.en, first.description.zh) == ("Renamed", "新说明")
+    assert w.method_keys == tuple(k for k in keys if k != keys[1])
 
 
 def test_a_method_cannot_be_removed_below_the_ballot_size(draft: Room) -> None:
@@ -189,18 +176,12 @@ def test_a_method_cannot_be_removed_below_the_ballot_size(draft: Room) -> None:
 
 
 def test_bad_method_edits_are_refused_and_nothing_changes(draft: Room) -> None:
-    keys = list(get_workshop(draft.db, draft.code).method_keys)
     before = snapshot(draft.db)
     attempts = [
         (InvalidText, lambda: add_method(*draft.auth, "", "Empty")),
         (InvalidText, lambda: add_method(*draft.auth, "长", "L" * 201)),
         (InvalidText, lambda: add_method(*draft.auth, "说明", "About", "x" * 1001)),
-        (InvalidText, lambda: edit_method(*draft.auth, keys[0], label_zh=" ")),
-        (MethodNotFound, lambda: edit_method(*draft.auth, "nope", label_zh="x")),
         (MethodNotFound, lambda: remove_method(*draft.auth, "nope")),
-        (InvalidOrder, lambda: reorder_methods(*draft.auth, keys[:-1])),
-        (InvalidOrder, lambda: reorder_methods(*draft.auth, [*keys[:-1], keys[0]])),
-        (InvalidOrder, lambda: reorder_methods(*draft.auth, [*keys, "extra"])),
     ]
     for error, attempt in attempts:
         with pytest.raises(error):
@@ -296,8 +277,6 @@ def test_the_ballot_is_locked_once_voting_opens(db: Database) -> None:
     for attempt in (
         lambda: add_method(*room.auth, "新", "New"),
         lambda: remove_method(*room.auth, key),
-        lambda: reorder_methods(*room.auth, [key]),
-        lambda: edit_method(*room.auth, key, label_zh="改"),
         lambda: promote_note_to_method(*room.auth, note, "新", "New"),
         lambda: promote_theme_to_method(*room.auth, theme, "新", "New"),
         lambda: set_roles(*room.auth, []),
@@ -322,8 +301,6 @@ def test_a_forged_grant_cannot_edit(draft: Room, forgery: str) -> None:
         lambda: set_questions(*auth, [("问", "Q")]),
         lambda: add_method(*auth, "新", "New"),
         lambda: remove_method(*auth, key),
-        lambda: edit_method(*auth, key, label_zh="改"),
-        lambda: reorder_methods(*auth, [key]),
         lambda: set_roles(*auth, []),
         lambda: promote_theme_to_method(*auth, 1, "新", "New"),
     ):

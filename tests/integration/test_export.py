@@ -44,6 +44,9 @@ from core import (
     export_pdf,
     export_signing,
     export_xlsx,
+    note_moderation,
+    note_summary,
+    note_themes,
     notes,
     results,
 )
@@ -133,15 +136,15 @@ def _run_workshop(
         move_to(*auth, StagePosition(Stage.QUESTIONS, question))
         for note in texts:
             notes.post_note(db, code, note, question)
-        notes.flush_pending(*auth, question)
+        note_moderation.flush_pending(*auth, question)
         wall = {n.text: n.id for n in notes.wall(db, code, question, include_hidden=True)}
-        theme = notes.create_theme(*auth, question, f"主题{question + 1}")
-        notes.assign_note(*auth, wall[texts[0]], theme)
+        theme = note_themes.create_theme(*auth, question, f"主题{question + 1}")
+        note_themes.assign_note(*auth, wall[texts[0]], theme)
         notes.add_dot(db, code, wall[texts[1]])
         notes.add_dot(db, code, wall[texts[1]])
-        notes.set_summary_points(*auth, question, [f"小结{question + 1}：同伴很重要"])
+        note_summary.set_summary_points(*auth, question, [f"小结{question + 1}：同伴很重要"])
     hidden_id = {n.text: n.id for n in notes.wall(db, code, 1, include_hidden=True)}["太多表格要填"]
-    notes.hide_note(*auth, hidden_id, True)
+    note_moderation.hide_note(*auth, hidden_id, True)
     # 3. the ballots
     move_to(*auth, StagePosition(Stage.VOTING))
     cards = issue_cards(*auth, 14)

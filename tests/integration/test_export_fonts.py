@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from core import editing, export, export_pdf, export_signing, notes
+from core import (
+    editing,
+    export,
+    export_pdf,
+    export_signing,
+    note_moderation,
+    note_summary,
+    note_themes,
+    notes,
+)
 from core.ballots import close_voting, issue_cards, reveal, submit_ballot
 from core.db import Database
 from core.domain import Stage, StagePosition
@@ -45,12 +54,12 @@ def _workshop(tmp: Path) -> tuple[Database, tuple[Database, bytes, str, str], in
     move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
     for text in (NOTE, EMOJI_NOTE):
         notes.post_note(db, code, text, 0)
-    notes.flush_pending(*auth, 0)  # two notes, k = 3: released as the facilitator may
-    notes.flush_pending(*auth, 0)
+    note_moderation.flush_pending(*auth, 0)  # two notes, k = 3: released as the facilitator may
+    note_moderation.flush_pending(*auth, 0)
     wall = {n.text: n.id for n in notes.wall(db, code, 0, include_hidden=True)}
-    theme = notes.create_theme(*auth, 0, THEME)
-    notes.assign_note(*auth, wall[NOTE], theme)
-    notes.set_summary_points(*auth, 0, [SUMMARY])
+    theme = note_themes.create_theme(*auth, 0, THEME)
+    note_themes.assign_note(*auth, wall[NOTE], theme)
+    note_summary.set_summary_points(*auth, 0, [SUMMARY])
     move_to(*auth, StagePosition(Stage.VOTING))
     w = get_workshop(db, code)
     for card in issue_cards(*auth, 3):
@@ -75,7 +84,7 @@ def test_rare_and_traditional_characters_reach_the_pdf_text_and_an_emoji_fails_l
     assert caught.value.params["chars"] == "👍"
     assert caught.value.params["text"] == EMOJI_NOTE
     # 2. Hidden, it is no longer printed, and the export goes through.
-    notes.hide_note(*auth, emoji_note, True)
+    note_moderation.hide_note(*auth, emoji_note, True)
     bundle = export.build_bundle(db, auth[2], tmp_path / "out", "zh", key)
     pdf_text = _squeeze(
         subprocess.run(

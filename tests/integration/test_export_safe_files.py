@@ -34,6 +34,9 @@ from core import (
     export_signing,
     export_tables,
     export_xlsx,
+    note_moderation,
+    note_summary,
+    note_themes,
     notes,
 )
 from core.ballots import close_voting, issue_cards, reveal, submit_ballot
@@ -52,7 +55,7 @@ CORPUS = (
     "@SUM(A1:A9)",
     "=cmd|' /C calc'!A0",
 )
-"""Each text as typed; tab and CR never survive input cleaning (notes.normalize_text), so
+"""Each text as typed; tab and CR never survive input cleaning (text.normalize_text), so
 they are covered by the unit test of `neutralise_csv_text` below."""
 
 
@@ -84,12 +87,14 @@ def bundle(
     move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
     for text in CORPUS:
         notes.post_note(db, code, text, 0)
-    notes.flush_pending(*auth, 0)  # the remainder below k, released as the facilitator may
-    notes.flush_pending(*auth, 0)
+    note_moderation.flush_pending(
+        *auth, 0
+    )  # the remainder below k, released as the facilitator may
+    note_moderation.flush_pending(*auth, 0)
     wall = {n.text: n.id for n in notes.wall(db, code, 0, include_hidden=True)}
-    theme = notes.create_theme(*auth, 0, CORPUS[1])
-    notes.assign_note(*auth, wall[CORPUS[0]], theme)
-    notes.set_summary_points(*auth, 0, [CORPUS[2], CORPUS[4]])
+    theme = note_themes.create_theme(*auth, 0, CORPUS[1])
+    note_themes.assign_note(*auth, wall[CORPUS[0]], theme)
+    note_summary.set_summary_points(*auth, 0, [CORPUS[2], CORPUS[4]])
     move_to(*auth, StagePosition(Stage.VOTING))
     w = get_workshop(db, code)
     role = w.roles[0].key

@@ -11,40 +11,40 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from core import notes as notes_module
+from core import note_batches
 from core.db import Database, migrate
 from core.domain import Stage, StagePosition
+from core.note_moderation import InvalidMerge, flush_pending, hide_note, merge_notes
+from core.note_summary import (
+    InvalidSummaryPoint,
+    TooManySummaryPoints,
+    set_summary_points,
+    summary_points,
+)
+from core.note_themes import (
+    InvalidThemeName,
+    ThemeOnOtherQuestion,
+    assign_note,
+    create_theme,
+    themes,
+)
 from core.notes import (
     DOTS_PER_QUESTION,
     MAX_NOTE_LENGTH,
     DotAllowance,
     DotRefused,
     EmptyNote,
-    InvalidMerge,
-    InvalidSummaryPoint,
-    InvalidThemeName,
     NoDotsLeft,
     NoteNotFound,
     NotesClosed,
     NoteTooLong,
     QuestionMovedOn,
     QuestionNotFound,
-    ThemeOnOtherQuestion,
-    TooManySummaryPoints,
     add_dot,
-    assign_note,
-    create_theme,
-    delete_theme,
-    flush_pending,
-    hide_note,
-    merge_notes,
+    give_dot,
     participation,
     pending_count,
     post_note,
-    rename_theme,
-    set_summary_points,
-    summary_points,
-    themes,
     wall,
 )
 from core.templates import available_templates
@@ -237,7 +237,7 @@ def test_two_servers_batch_their_own_notes_and_a_move_on_one_reaches_the_other(
 def test_the_sweeper_thread_writes_what_another_server_left_behind(
     db_factory: DbFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(notes_module, "SWEEP_INTERVAL_S", 0.01)
+    monkeypatch.setattr(note_batches, "SWEEP_INTERVAL_S", 0.01)
     first, second = db_factory(), db_factory()
     room = Room(first, k=3)
     post_note(second, room.code, "waits on the second server", 0)
@@ -259,7 +259,7 @@ def test_a_failed_batch_write_refuses_the_last_note_and_keeps_the_others_waiting
     def broken(*_args: object) -> int:
         raise RuntimeError("database unavailable")
 
-    monkeypatch.setattr(notes_module, "_insert_batch", broken)
+    monkeypatch.setattr(note_batches, "insert_batch", broken)
     with pytest.raises(RuntimeError):
         room.post("three")
     assert pending_count(room.db, room.code, 0) == 2
@@ -359,13 +359,34 @@ def test_dots_given_at_the_same_time_are_all_counted(room: Room) -> None:
 
 def test_a_browser_session_has_three_dots_per_question() -> None:
     allowance = DotAllowance()
-    for _ in range(DOTS_PER_QUESTION):
-        allowance = allowance.spend(0)
+    for i in range(DOTS_PER_QUESTION):
+        allowance = allowance.spend(0, f"note {i}")
     assert (allowance.remaining(0), allowance.remaining(1)) == (0, 3)
     with pytest.raises(NoDotsLeft) as info:
-        allowance.spend(0)
+        allowance.spend(0, "another note")
     assert info.value.params == {"per_question": 3}
-    assert allowance.spend(1).remaining(1) == 2
+    assert allowance.spend(1, "note 0").remaining(1) == 2
+
+
+def test_a_browser_session_gives_one_dot_per_note() -> None:
+    allowance = DotAllowance().spend(0, "a")
+    assert not allowance.can_dot(0, "a")
+    assert allowance.can_dot(0, "b")
+    with pytest.raises(DotRefused):
+        allowance.spend(0, "a")
+
+
+def test_a_dot_given_from_a_session_is_counted_and_spends_its_allowance(room: Room) -> None:
+    room.post("a", "b", "c")
+    a = room.note_id("a")
+    allowance = give_dot(room.db, room.code, 0, a, DotAllowance())
+    assert allowance.remaining(0) == DOTS_PER_QUESTION - 1
+    with pytest.raises(DotRefused):
+        give_dot(room.db, room.code, 0, a, allowance)
+    room.move(Stage.VOTING)
+    with pytest.raises(NotesClosed):
+        give_dot(room.db, room.code, 0, room.note_id("b"), allowance)
+    assert {n.text: n.dots for n in wall(room.db, room.code, 0)} == {"a": 1, "b": 0, "c": 0}
 
 
 # --- Facilitator -------------------------------------------------------------------------
@@ -381,25 +402,22 @@ def test_hidden_notes_leave_the_wall_but_the_facilitator_still_sees_them(room: R
     assert "rude" in room.texts()
 
 
-def test_themes_group_notes_and_deleting_one_leaves_its_notes_unthemed(room: Room) -> None:
+def test_themes_group_notes_and_count_their_notes_and_dots(room: Room) -> None:
     room.post("a", "b", "c")
     growth = create_theme(*room.auth, 0, " 成长 ")
-    other = create_theme(*room.auth, 0, "Other")
+    create_theme(*room.auth, 0, "Other")
     for note in ("a", "b"):
         assign_note(*room.auth, room.note_id(note), growth)
     add_dot(room.db, room.code, room.note_id("a"))
-    rename_theme(*room.auth, growth, "个人成长")
     views = themes(room.db, room.code, 0)
-    assert [(t.name, t.note_count, t.dots) for t in views] == [("个人成长", 2, 1), ("Other", 0, 0)]
+    assert [(t.name, t.note_count, t.dots) for t in views] == [("成长", 2, 1), ("Other", 0, 0)]
     assert {n.text: n.theme_name for n in wall(room.db, room.code, 0)} == {
-        "a": "个人成长",
-        "b": "个人成长",
+        "a": "成长",
+        "b": "成长",
         "c": None,
     }
-
-    delete_theme(*room.auth, growth)
-    assert [t.id for t in themes(room.db, room.code, 0)] == [other]
-    assert {n.theme_id for n in wall(room.db, room.code, 0)} == {None}
+    assign_note(*room.auth, room.note_id("b"), None)
+    assert {n.text: n.theme_id for n in wall(room.db, room.code, 0)}["b"] is None
 
 
 def test_a_theme_counts_only_notes_the_wall_shows(room: Room) -> None:
@@ -453,7 +471,7 @@ def test_bad_facilitator_input_is_refused_and_nothing_changes(room: Room) -> Non
     a, b, elsewhere = room.note_id("a"), room.note_id("b"), room.note_id("elsewhere", 1)
     attempts = [
         (InvalidThemeName, lambda: create_theme(*room.auth, 0, " \n ")),
-        (InvalidThemeName, lambda: rename_theme(*room.auth, theme, "x" * 201)),
+        (InvalidThemeName, lambda: create_theme(*room.auth, 0, "x" * 201)),
         (ThemeOnOtherQuestion, lambda: assign_note(*room.auth, elsewhere, theme)),
         (InvalidMerge, lambda: merge_notes(*room.auth, a, [a, b])),
         (InvalidMerge, lambda: merge_notes(*room.auth, a, [])),
@@ -484,8 +502,6 @@ def test_a_forged_grant_changes_nothing(room: Room, forgery: str) -> None:
         lambda: flush_pending(*auth, 0),
         lambda: hide_note(*auth, a, True),
         lambda: create_theme(*auth, 0, "X"),
-        lambda: rename_theme(*auth, theme, "X"),
-        lambda: delete_theme(*auth, theme),
         lambda: assign_note(*auth, a, theme),
         lambda: merge_notes(*auth, a, [b]),
         lambda: set_summary_points(*auth, 0, ["x"]),

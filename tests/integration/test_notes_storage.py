@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core import notes
+from core import note_batches
 from core.db import Database
 from core.domain import Stage
 from core.notes import post_note
@@ -135,7 +135,7 @@ def no_checkpoint(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     (production checkpoints after each batch; `test_the_sqlite_wal_is_emptied_...` proves it).
     """
     if db.is_sqlite:
-        monkeypatch.setattr(notes, "_checkpoint", lambda _db: None, raising=False)
+        monkeypatch.setattr(note_batches, "checkpoint", lambda _db: None)
     yield
 
 
@@ -212,7 +212,7 @@ def test_a_second_server_writes_its_remainder_once_it_sees_the_room_moved_on(
     room.move(Stage.QUESTIONS, 1)  # made through the first server
     assert all(storage.places_holding(t) for t in on_first)
     assert all(storage.places_holding(t) == [] for t in on_second)
-    assert notes.sweep(second) == 1  # the second server's next check (or its next request)
+    assert note_batches.sweep(second) == 1  # the second server's next check (or its next request)
     batches = storage.note_transactions(on_first + on_second)
     assert [sorted(b) for b in batches] == [sorted(on_first), on_second]
 

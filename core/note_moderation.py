@@ -1,0 +1,88 @@
+"""The facilitator keeps the wall: release waiting notes early, hide a note, fold duplicates.
+
+Every tool is grant-checked. This module must never delete a note (hidden notes stay in the
+exports, marked) nor lose a dot: a merge moves the duplicates' dots to the kept note. Releasing
+early writes this process's waiting notes as one shuffled batch (core.note_batches), never one
+by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import update
+
+from core import note_batches
+from core.db import Database
+from core.domain import WorkshopCode
+from core.errors import BeiduiError
+from core.models import Note
+from core.notes import NoteId, note_in, question_at
+from core.workshops import load_for_facilitator
+
+
+class InvalidMerge(BeiduiError):
+    key = "notes.errors.merge"
+
+
+def flush_pending(
+    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, question: int
+) -> int:
+    """Show every waiting note of `question` now (the facilitator's call); returns how many.
+
+    Writes the notes waiting in THIS server process as one shuffled batch, even if fewer
+    than k (the facilitator's choice, stated in docs/threat-model.md); notes waiting in
+    another server process stay there until their batch fills or the room moves on.
+    """
+    mixer = note_batches.mixer_for(db)
+    with mixer.lock:
+        note_batches.sweep(db)
+        with mixer.restoring(), db.write.begin() as session:
+            w = load_for_facilitator(session, secret_key, code, grant)
+            q = question_at(w, question)
+            batch = mixer.take(w.id, q.id)
+            n = note_batches.insert_batch(session, q.id, batch)
+            n += note_batches.publish_legacy(session, [q.id])
+    if n:
+        note_batches.checkpoint(db)
+    return n
+
+
+def hide_note(
+    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, note_id: NoteId, hidden: bool
+) -> None:
+    """Take a note off the wall (or put it back); hidden notes stay in exports, marked."""
+    with db.write.begin() as session:
+        w = load_for_facilitator(session, secret_key, code, grant)
+        note_in(session, w, note_id).is_hidden = bool(hidden)
+
+
+def merge_notes(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    grant: str,
+    keep_id: NoteId,
+    duplicate_ids: Sequence[NoteId],
+) -> None:
+    """Fold duplicates into one note: they take its theme and are hidden; their dots move to it.
+
+    Moved dots leave the duplicates at zero, so totals over a question never count twice.
+    """
+    with db.write.begin() as session:
+        w = load_for_facilitator(session, secret_key, code, grant)
+        dup_ids = list(dict.fromkeys(duplicate_ids))
+        if not dup_ids or keep_id in dup_ids:
+            raise InvalidMerge("nothing to merge", note_id=str(keep_id))
+        keep = note_in(session, w, keep_id)
+        duplicates = [note_in(session, w, d) for d in dup_ids]
+        if any(d.question_id != keep.question_id for d in duplicates):
+            raise InvalidMerge("notes of different questions", note_id=str(keep_id))
+        moved = 0
+        for d in duplicates:
+            moved += d.dots
+            d.dots = 0
+            d.theme_id = keep.theme_id
+            d.is_hidden = True
+        session.flush()
+        session.execute(update(Note).where(Note.id == keep.id).values(dots=Note.dots + moved))
