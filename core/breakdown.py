@@ -19,12 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from core.domain import MethodId
 from core.errors import BeiduiError
 from core.tally import (
     COUNTING_METHODS,
     DEFAULT_COUNTING,
     CountingId,
-    MethodId,
     TallyResult,
     build_profile,
 )

@@ -16,8 +16,9 @@ from typing import Any, Final, cast
 import altair as alt
 
 from core.breakdown import Breakdown, Group, Role
+from core.domain import MethodId
 from core.i18n import t
-from core.tally import COUNTING_METHODS, CountingId, MethodId, ResultRow, TallyResult, place_text
+from core.tally import COUNTING_METHODS, CountingId, ResultRow, TallyResult, place_text
 
 DEFAULT_FONT: Final = "Noto Sans SC, sans-serif"
 

@@ -3,8 +3,8 @@
 The console offers a single obvious button for the most frequent live action. This module
 decides what that button does (`next_step`), whether the step can be taken back
 (`is_reversible`), and makes it (`advance_stage`), so the page calls one service whatever the
-stage: a plain move, closing the box (`ballots.close_voting`) or the reveal
-(`ballots.reveal`, which needs the passphrase and counts wrong ones against the client).
+stage: a plain move, closing the box (`closing.close_voting`) or the reveal
+(`reveal.reveal`, which needs the passphrase and counts wrong ones against the client).
 
 `advance_stage` takes the position the facilitator's screen showed: a stale screen, or a
 second console that already moved the room on, is refused (`RoomMovedOn`) instead of
@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from core import ballots
+from core.closing import close_voting
 from core.crypto import WrongPassphrase
 from core.db import Database
 from core.domain import Stage, StagePosition, WorkshopCode
 from core.errors import BeiduiError
+from core.reveal import reveal
 from core.workshops import PASSPHRASE_LIMITER, WorkshopView, get_workshop, move_to
 
 
@@ -71,11 +72,11 @@ def advance_stage(
     if now.position != seen:
         raise RoomMovedOn("stale console", stage=now.stage.value)
     if target.stage == Stage.CLOSED:
-        return ballots.close_voting(db, secret_key, now.code, grant)
+        return close_voting(db, secret_key, now.code, grant)
     if target.stage == Stage.REVEALED:
         PASSPHRASE_LIMITER.check(now.code, client_key)
         try:
-            return ballots.reveal(db, secret_key, now.code, grant, passphrase)
+            return reveal(db, secret_key, now.code, grant, passphrase)
         except WrongPassphrase:
             PASSPHRASE_LIMITER.record_failure(now.code, client_key)
             raise

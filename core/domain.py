@@ -12,6 +12,7 @@ from core.errors import BeiduiError
 
 WorkshopCode = str
 MethodId = str
+"""A candidate being ranked (an enablement method of the workshop template)."""
 RoleId = str
 
 MIN_ANONYMITY_K = 3

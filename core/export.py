@@ -34,10 +34,12 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core import ballots, crypto, notes, results
+from core import crypto, notes, results
+from core.ballot_values import NotRevealed
 from core.breakdown import Breakdown, Role, breakdown, points_share
+from core.cards import card_counts
 from core.db import Database
-from core.domain import Stage, WorkshopCode
+from core.domain import MethodId, Stage, WorkshopCode
 from core.errors import BeiduiError
 from core.i18n import LANGUAGES, Message, normalize_language, t
 from core.robustness import summarize
@@ -46,7 +48,6 @@ from core.tally import (
     DEFAULT_COUNTING,
     CountingId,
     IrvExplanation,
-    MethodId,
     Pairwise,
     TallyResult,
     instant_runoff_with_explanation,
@@ -86,12 +87,6 @@ OTHER_GROUP: Final = "other"
 """The key the merged group of small/no roles gets in exported files."""
 
 ProgressCallback = Callable[[float, str], None]
-
-
-class NotRevealed(BeiduiError):
-    """The workshop's ballots are still sealed (or not cast): nothing to export yet."""
-
-    key = "export.errors.not_revealed"
 
 
 # --- the gathered data --------------------------------------------------------------------
@@ -268,7 +263,7 @@ def collect(db: Database, code: WorkshopCode) -> ExportData:
         merged_before=final.roles_merged if final is not None else (),
     )
     questions = tuple(_question(db, w.code, q.position, q.text.zh, q.text.en) for q in w.questions)
-    cards = ballots.card_counts(db, w.code)
+    cards = card_counts(db, w.code)
     return ExportData(
         workshop=w,
         rankings=rankings,

@@ -22,10 +22,11 @@ from typing import Any, Final
 
 from core import charts, fonts
 from core.breakdown import explain
+from core.domain import MethodId
 from core.export import ExportData, role_grid_table
 from core.i18n import LANGUAGES, normalize_language, t
 from core.robustness import render
-from core.tally import COUNTING_METHODS, MethodId, TallyResult, place_text, position_counts
+from core.tally import COUNTING_METHODS, TallyResult, place_text, position_counts
 
 _HTML_LANG: Final = {"zh": "zh-CN", "en": "en"}
 # Fixed document dates: the file says nothing about when it was made, and stays reproducible.

@@ -22,11 +22,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from core.ballot_values import EmptyBallot
+from core.domain import MethodId
 from core.errors import BeiduiError
 from core.i18n import Message
-
-MethodId = str
-"""A candidate being ranked (an enablement method of the workshop template)."""
 
 CountingId = str
 """A way of counting the ballots: a key of `COUNTING_METHODS`."""
@@ -64,12 +63,6 @@ class BallotTooLong(InvalidBallot):
     """A ranking is longer than the ballot size K."""
 
     key = "tally.errors.ballot_too_long"
-
-
-class EmptyBallot(InvalidBallot):
-    """A ranking names no method at all."""
-
-    key = "tally.errors.empty_ballot"
 
 
 # --- results ------------------------------------------------------------------------------
