@@ -124,6 +124,7 @@ def _read_engine(db: Database) -> Engine:
 
 
 def mixer_for(db: Database, box: Box) -> Mixer:
+    """This process's queue for the workshop of `box` (made on first use)."""
     with _MIXERS_GUARD:
         per_db = _MIXERS.setdefault(db, {})
         mixer = per_db.get(box.workshop_id)
@@ -133,11 +134,13 @@ def mixer_for(db: Database, box: Box) -> Mixer:
 
 
 def existing_mixer(db: Database, workshop_id: int) -> Mixer | None:
+    """This process's queue for the workshop, if a ballot was ever submitted here."""
     with _MIXERS_GUARD:
         return _MIXERS.get(db, {}).get(workshop_id)
 
 
 def waiting_for(db: Database, pending: Pending) -> int:
+    """How many more ballots `pending`'s batch needs (0: being written or done)."""
     if pending.done.is_set():
         return 0
     mixer = existing_mixer(db, pending.box.workshop_id)
@@ -150,6 +153,7 @@ def waiting_for(db: Database, pending: Pending) -> int:
 
 
 def finish(mixer: Mixer, done: Sequence[Pending], error: BeiduiError | None = None) -> None:
+    """Mark `done` stored (or refused with `error`) and release their card reservations."""
     now = time.monotonic()
     with mixer.lock:
         for p in done:
@@ -252,6 +256,7 @@ def spend_and_write(
 
 
 def refuse_cards(db: Database, mixer: Mixer, failed: Sequence[Pending]) -> None:
+    """Finish ballots whose card the guarded update refused, each with its card error."""
     # Only now, after the guarded update failed, is it worth telling spent from unknown.
     for p in failed:
         assert p.digest is not None
@@ -447,6 +452,7 @@ def _watch() -> None:
 
 
 def ensure_watcher() -> None:
+    """Start the thread that writes this process's remainders once voting closes."""
     with _MIXERS_GUARD:
         if _WATCHER:
             return

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import tally
-from core.ballot_values import EmptyBallot
+from core.ballot_values import DuplicateMethod, EmptyBallot, TooManyChoices, UnknownMethod
 from core.tally import COUNTING_METHODS, IrvTieBreak, TallyResult
 
 # --- reference implementation -------------------------------------------------------------
@@ -335,9 +335,9 @@ def test_irv_exhausts_a_truncated_ballot_whose_methods_are_all_gone() -> None:
 @pytest.mark.parametrize(
     ("ballots", "error"),
     [
-        ([["a", "x"]], tally.UnknownMethodInBallot),
-        ([["a", "a"]], tally.RepeatedMethodInBallot),
-        ([["a", "b", "c"]], tally.BallotTooLong),
+        ([["a", "x"]], UnknownMethod),
+        ([["a", "a"]], DuplicateMethod),
+        ([["a", "b", "c"]], TooManyChoices),
         ([[]], EmptyBallot),
     ],
 )
