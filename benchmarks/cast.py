@@ -1,4 +1,4 @@
-"""Ballots cast per second through `core.ballots.cast_ballot` (figures, never pass/fail).
+"""Ballots cast per second through `core.casting.cast_ballot` (figures, never pass/fail).
 
 Run: `.venv/bin/python -m benchmarks.cast`. A temp SQLite file (WAL, synchronous=FULL, the
 app's own engine settings), one workshop in VOTING with cards, 8 threads casting top-1..5
@@ -12,7 +12,7 @@ ones (fewer than k) by closing voting, which also mixes the whole box.
 The raw figure writes the same rows (stage read + card update + sealed insert, one BEGIN
 IMMEDIATE transaction per ballot, same pragmas) through bare `sqlite3` on 8 threads, with
 the ciphertexts made before the clock starts: what a plain per-ballot writer achieves. The
-service commits casts in batches of at least k (core.ballots, "the mixer"), one fsync and
+service commits casts in batches of at least k (core.batches, "the mixer"), one fsync and
 one checkpoint per batch, so its ratio can exceed 1 although it does more work.
 Figures depend heavily on the disk's fsync time and on other load; compare runs made
 close together. Override with BEIDUI_BENCH_BALLOTS / BEIDUI_BENCH_THREADS.
@@ -39,7 +39,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from core import ballots, crypto
+from core import batches, crypto
+from core.ballot_values import encode_payload
+from core.cards import MAX_CARDS_PER_CALL, issue_cards
+from core.casting import BallotState, Ticket, submit_ballot, wait_for_ballot
+from core.closing import close_voting
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.models import random_id
@@ -101,21 +105,21 @@ def bench_service(url: str, n: int, **engine_kwargs: Any) -> float:
     grant = unlock_console(db, key, code, PASS)
     cards: list[str] = []
     while len(cards) < n:
-        batch = min(ballots.MAX_CARDS_PER_CALL, n - len(cards))
-        cards += ballots.issue_cards(db, key, code, grant, batch)
+        batch = min(MAX_CARDS_PER_CALL, n - len(cards))
+        cards += issue_cards(db, key, code, grant, batch)
     move_to(db, key, code, grant, StagePosition(Stage.VOTING))
     methods = [m.key for m in tpl.methods]
     roles = [None, *(r.key for r in tpl.roles)]
     rankings = _rankings(methods, tpl.ballot_size, n)
 
-    tickets: list[ballots.Ticket] = []
+    tickets: list[Ticket] = []
     lock = threading.Lock()
 
     def cast(i: int) -> Callable[[], None]:
         # A thread is a stream of phones, not one phone: it submits and moves on, so fewer
         # threads than k cannot starve a batch. The clock stops when every ballot is stored.
         def run() -> None:
-            ticket = ballots.submit_ballot(
+            ticket = submit_ballot(
                 db, key, code, cards[i], rankings[i], roles[i % len(roles)], client_key=f"c{i}"
             )
             with lock:
@@ -126,10 +130,10 @@ def bench_service(url: str, n: int, **engine_kwargs: Any) -> float:
     t0 = time.perf_counter()
     _run_threads([cast(i) for i in range(n)])
     # The last ballots (fewer than k) wait for the facilitator's close, as in a room.
-    ballots.close_voting(db, key, code, grant)
+    close_voting(db, key, code, grant)
     for ticket in tickets:
-        status = ballots.wait_for_ballot(ticket.id, timeout=60)
-        assert status.state is ballots.BallotState.STORED, status
+        status = wait_for_ballot(ticket.id, timeout=60)
+        assert status.state is BallotState.STORED, status
     elapsed = time.perf_counter() - t0
     with db.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT count(*) FROM sealed_ballots").scalar_one()
@@ -145,7 +149,7 @@ def bench_raw(folder: Path, n: int) -> float:
     key, salt = secrets.token_bytes(32), secrets.token_bytes(16)
     digests = [crypto.card_digest(key, salt, crypto.new_card_code()) for _ in range(n)]
     rows = [
-        (random_id(), crypto.seal(box.public_bytes, ballots.encode_payload(["m"], None), b"w"))
+        (random_id(), crypto.seal(box.public_bytes, encode_payload(["m"], None), b"w"))
         for _ in range(n)
     ]
     setup = sqlite3.connect(path)
@@ -215,13 +219,13 @@ BATCH_SIZES: list[int] = []
 def _count_batches() -> None:
     """Benchmark-only instrumentation: note each batch's size (how many ballots one
     transaction wrote), so the figure says what batching did."""
-    original = ballots._commit_batch
+    original = batches._commit_batch
 
     def counted(db: Database, mixer: Any, batch: list[Any]) -> list[Any]:
         BATCH_SIZES.append(len(batch))
         return original(db, mixer, batch)
 
-    ballots._commit_batch = counted  # type: ignore[assignment]
+    batches._commit_batch = counted  # type: ignore[assignment]
 
 
 def _batches() -> str:

@@ -13,7 +13,7 @@ import gc
 
 import streamlit as st
 
-from core import ballots
+from core.casting import cast_ballot
 from ui import live
 from ui.runtime import instance
 
@@ -27,7 +27,7 @@ with st.form("ballot", border=False):
     submitted = st.form_submit_button("cast", key="cast")
 if submitted:
     try:
-        receipt = ballots.cast_ballot(
+        receipt = cast_ballot(
             inst.db, inst.secret_key, w.code, card, ranking, None, client_key=card
         )
     except Exception as err:  # a benchmark page: say what went wrong, do not crash the run

@@ -50,7 +50,9 @@ from pathlib import Path
 
 from benchmarks.http_phone import HttpPhone
 from benchmarks.streamlit_client import StreamlitClient, receipt_in
-from core import ballots, results
+from core import results
+from core.cards import MAX_CARDS_PER_CALL, issue_cards
+from core.closing import close_voting
 from core.config import settings_from_env
 from core.domain import Stage, StagePosition
 from core.instance import open_instance
@@ -95,8 +97,8 @@ def open_room(where: Server | dict[str, str], phones: int) -> Room:
     grant = unlock_console(inst.db, inst.secret_key, code, PASS)
     cards: list[str] = []
     while len(cards) < phones:
-        batch = min(ballots.MAX_CARDS_PER_CALL, phones - len(cards))
-        cards += ballots.issue_cards(inst.db, inst.secret_key, code, grant, batch)
+        batch = min(MAX_CARDS_PER_CALL, phones - len(cards))
+        cards += issue_cards(inst.db, inst.secret_key, code, grant, batch)
     move_to(inst.db, inst.secret_key, code, grant, StagePosition(Stage.VOTING))
     inst.db.dispose()
     return Room(code, cards, len(tpl.methods))
@@ -107,7 +109,7 @@ def close_room(where: Server | dict[str, str], code: str) -> None:
     inst = open_instance(settings_from_env(_env_of(where)), migrate_schema=False)
     try:
         grant = unlock_console(inst.db, inst.secret_key, code, PASS)
-        ballots.close_voting(inst.db, inst.secret_key, code, grant)
+        close_voting(inst.db, inst.secret_key, code, grant)
     finally:
         inst.db.dispose()
 

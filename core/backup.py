@@ -21,7 +21,7 @@ What the archive must never hold or recall:
 
 Two bindings survive a move and shape what an import may do:
 - sealed ballots are encrypted with the workshop's *number* (`workshops.id`) and code as
-  associated data (`ballots.ballot_aad`), so a workshop that still holds ciphertexts keeps
+  associated data (`ballot_values.ballot_aad`), so a workshop that still holds ciphertexts keeps
   its number; if the target already uses that number the import is refused
   (`WorkshopNumberTaken`), since re-sealing would change every receipt voters hold;
 - card digests are keyed by the instance secret: in an instance with another secret an
@@ -57,7 +57,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import crypto
-from core.ballots import SEALED_LENGTH, join_code
+from core.ballot_values import SEALED_LENGTH, join_code, ranking_from_text, ranking_text
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
@@ -276,7 +276,8 @@ def _workshop_document(session: Session, w: Workshop, secret_key: bytes | None) 
         ],
         "sealed_ballots": [{"id": i, "sealed": _b64(s), "receipt": r} for i, s, r in sealed],
         "opened_ballots": [
-            {"id": i, "ranking": ranking.split("\n"), "role": role} for i, ranking, role in opened
+            {"id": i, "ranking": list(ranking_from_text(text)), "role": role}
+            for i, text, role in opened
         ],
         "notes": [
             {
@@ -615,7 +616,7 @@ def _insert_workshop(
             {
                 "id": _field(o, "id", str),
                 "workshop_id": wid,
-                "ranking": "\n".join(ranking),
+                "ranking": ranking_text(ranking),
                 "role": _field(o, "role", (str, type(None))),
             }
         )

@@ -18,13 +18,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from core.domain import MethodId
 from core.errors import BeiduiError
 from core.limits import DEFAULT_ANONYMITY_K, MIN_ANONYMITY_K
 from core.tally import (
     COUNTING_METHODS,
     DEFAULT_COUNTING,
     CountingId,
-    MethodId,
     TallyResult,
     build_profile,
 )

@@ -21,8 +21,9 @@ from core.charts_style import (
     wrap_label,
     y_axis,
 )
+from core.domain import MethodId
 from core.i18n import t
-from core.tally import COUNTING_METHODS, CountingId, MethodId, TallyResult
+from core.tally import COUNTING_METHODS, CountingId, TallyResult
 
 
 def _comparison_rows(

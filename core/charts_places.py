@@ -11,8 +11,8 @@ from typing import Any
 import altair as alt
 
 from core.charts_style import DEFAULT_FONT, PLACE_COLOURS, configure, row_height, wrap_label, y_axis
+from core.domain import MethodId
 from core.i18n import t
-from core.tally import MethodId
 
 
 def _place_rows(

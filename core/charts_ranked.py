@@ -20,8 +20,9 @@ from core.charts_style import (
     wrap_label,
     y_axis,
 )
+from core.domain import MethodId
 from core.i18n import t
-from core.tally import COUNTING_METHODS, MethodId, ResultRow, TallyResult, place_text
+from core.tally import COUNTING_METHODS, ResultRow, TallyResult, place_text
 
 
 def _ranked_label(row: ResultRow, label: str) -> str:

@@ -4,7 +4,7 @@ The console offers a single obvious button for the most frequent live action. Wh
 that button makes and whether it can be taken back are rules of the stages
 (`StagePosition.next_step`, `StagePosition.is_reversible` in core.domain); this module makes
 every move (`advance_stage`), so the page calls one service whatever the stage: a plain move,
-closing the box (`ballots.close_voting`) or the reveal (`ballots.reveal`, which needs the
+closing the box (`closing.close_voting`) or the reveal (`reveal.reveal`, which needs the
 passphrase and counts wrong ones against the client).
 
 `advance_stage` takes the position the facilitator's screen showed: a stale screen, or a
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from core import ballots
+from core.closing import close_voting
 from core.crypto import WrongPassphrase
 from core.db import Database
 from core.domain import Stage, StagePosition, WorkshopCode
 from core.errors import BeiduiError
+from core.reveal import reveal
 from core.workshops import PASSPHRASE_LIMITER, WorkshopView, get_workshop, move_to
 
 
@@ -54,11 +55,11 @@ def advance_stage(
         case Stage.DRAFT | Stage.QUESTIONS | Stage.VOTING:
             return move_to(db, secret_key, now.code, grant, target)
         case Stage.CLOSED:
-            return ballots.close_voting(db, secret_key, now.code, grant)
+            return close_voting(db, secret_key, now.code, grant)
         case Stage.REVEALED:
             PASSPHRASE_LIMITER.check(now.code, client_key)
             try:
-                return ballots.reveal(db, secret_key, now.code, grant, passphrase)
+                return reveal(db, secret_key, now.code, grant, passphrase)
             except WrongPassphrase:
                 PASSPHRASE_LIMITER.record_failure(now.code, client_key)
                 raise

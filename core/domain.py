@@ -16,6 +16,7 @@ from core.limits import MAX_BALLOT_SIZE as MAX_BALLOT_SIZE
 
 WorkshopCode = str
 MethodId = str
+"""A candidate being ranked (an enablement method of the workshop template)."""
 RoleId = str
 
 

@@ -20,9 +20,10 @@ from core.charts_places import place_distribution
 from core.charts_ranked import ranked_bars
 from core.charts_roles import role_share_grid
 from core.charts_style import LABEL_SIZE
+from core.domain import MethodId
 from core.export_data import ExportData, Rendering
 from core.i18n import LANGUAGES, t
-from core.tally import COUNTING_METHODS, MethodId, TallyResult, position_counts
+from core.tally import COUNTING_METHODS, TallyResult, position_counts
 
 CHART_PNG: Final = "chart.png"
 CHART_WIDTH: Final = 1100

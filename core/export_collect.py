@@ -15,30 +15,23 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.ballot_values import NotRevealed, ranking_from_text
 from core.breakdown import Breakdown, Role, breakdown
 from core.db import Database
-from core.domain import Stage, WorkshopCode
-from core.errors import BeiduiError
+from core.domain import MethodId, WorkshopCode
 from core.export_data import Counts, ExportData, MethodShare, NoteRow, QuestionExport
 from core.models import Card, Note, OpenedBallot, SealedBallot, SummaryPoint, Theme
-from core.results import final_roles_merged
+from core.publication import final_roles_merged
 from core.robustness import summarize
 from core.tally import (
     DEFAULT_COUNTING,
     CountingId,
-    MethodId,
     instant_runoff_with_explanation,
     pairwise,
     position_counts,
     tally_all,
 )
 from core.workshops import WorkshopView, load_workshop, view_of
-
-
-class NotRevealed(BeiduiError):
-    """The workshop's ballots are still sealed (or not cast): nothing to export yet."""
-
-    key = "export.errors.not_revealed"
 
 
 def method_shares(
@@ -111,7 +104,7 @@ class _Stored:
 def _read(session: Session, code: WorkshopCode) -> _Stored:
     w = load_workshop(session, code)
     view = view_of(w)
-    if view.stage != Stage.REVEALED:
+    if not view.stage.shows_results:
         raise NotRevealed(f"workshop {view.code} is {view.stage.value}", stage=view.stage.value)
     ballots = session.execute(
         select(OpenedBallot.role, OpenedBallot.ranking).where(OpenedBallot.workshop_id == w.id)
@@ -124,7 +117,7 @@ def _read(session: Session, code: WorkshopCode) -> _Stored:
     ).one()
     return _Stored(
         workshop=view,
-        with_roles=tuple((role or None, tuple(ranking.split("\n"))) for role, ranking in ballots),
+        with_roles=tuple((role or None, ranking_from_text(ranking)) for role, ranking in ballots),
         roles_merged=final_roles_merged(session, w.id),
         questions=_questions(session, view),
         receipts=tuple(sorted(receipts)),

@@ -15,12 +15,12 @@ from functools import cached_property
 from typing import Final
 
 from core.breakdown import Breakdown, Role
+from core.domain import MethodId
 from core.i18n import Message
 from core.tally import (
     DEFAULT_COUNTING,
     CountingId,
     IrvExplanation,
-    MethodId,
     Pairwise,
     TallyResult,
 )

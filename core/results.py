@@ -10,201 +10,47 @@ reveal, and never return ballots in an order that could follow the order of cast
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import crypto
-from core.ballots import (
+from core.ballot_values import (
     NotRevealed,
-    _shuffled,
+    OpenedBallot,
     ballot_aad,
     join_code,
-    live_keypair,
     open_ballots,
+    ranking_from_text,
+    shuffled,
 )
 from core.db import Database
 from core.domain import Stage, WorkshopCode
+from core.live_key import live_keypair
 from core.models import (
     OPENED_BALLOTS,
     RESULT_PUBLICATIONS,
     SEALED_BALLOTS,
-    WORKSHOP_SECRETS,
     WORKSHOPS,
     Method,
-    ResultPublication,
     Role,
 )
+from core.publication import PublishedResults, aggregate, parse_publication, store_publication
 from core.reveal_policy import RevealDecision, decide_reveal
-from core.tally import CountingId, MethodId, TallyResult, build_profile, tally_all
+from core.tally import CountingId
 from core.workshops import WorkshopNotFound
 
 # What a live publication counts: the positional figures, which the stored aggregates
 # determine completely (instant-runoff and Schulze need more than aggregates; they are
 # shown after the reveal).
 LIVE_COUNTING: Final[tuple[CountingId, ...]] = ("points", "first_choices", "appearances")
-_FORMAT_VERSION: Final = 1
 
 _W = WORKSHOPS.c
-_S = WORKSHOP_SECRETS.c
 _B = SEALED_BALLOTS.c
 _O = OPENED_BALLOTS.c
 _P = RESULT_PUBLICATIONS.c
-
-
-@dataclass(frozen=True)
-class MethodTotals:
-    """One method's aggregate figures: K points for a first place down to 1 for a K-th."""
-
-    method: MethodId
-    points: int
-    first_choices: int
-    appearances: int
-
-
-@dataclass(frozen=True)
-class PublishedResults:
-    """What the projector may show now.
-
-    Live (`is_final` False): the last batched publication, counting `ballots_counted`
-    ballots (fewer than `ballot_count` while voting goes on), with the positional tallies.
-    Final (after the reveal): every registered counting method over every ballot.
-    """
-
-    ballots_counted: int
-    is_final: bool
-    ballot_size: int
-    totals: tuple[MethodTotals, ...]
-    """Per method, in the workshop's method order."""
-    tallies: Mapping[CountingId, TallyResult]
-    roles_merged: tuple[str, ...] = ()
-    """Final only: roles with at least k ballots that the reveal stored merged into "other"
-    to stop subtraction (`breakdown.GroupPlan.merged_against_subtraction`). Stored ballots no
-    longer carry those roles, so this is how screens and exports can still say why."""
-
-
-# --------------------------------------------------------------------------------------------
-# Aggregates and their stored form
-# --------------------------------------------------------------------------------------------
-
-
-def _aggregate(
-    rankings: Sequence[Sequence[MethodId]],
-    methods: Sequence[MethodId],
-    ballot_size: int,
-    counting: Sequence[CountingId] | None,
-    *,
-    is_final: bool,
-) -> PublishedResults:
-    profile = build_profile(rankings, methods, ballot_size)
-    positions = profile.position_counts
-    totals = tuple(
-        MethodTotals(
-            method=m,
-            points=int(profile.points[i]),
-            first_choices=int(positions[i, 0]),
-            appearances=int(positions[i].sum()),
-        )
-        for i, m in enumerate(profile.methods)
-    )
-    tallies = tally_all(profile, methods, ballot_size, counting)
-    return PublishedResults(profile.ballot_count, is_final, profile.ballot_size, totals, tallies)
-
-
-def _to_json(results: PublishedResults) -> str:
-    return json.dumps(
-        {
-            "v": _FORMAT_VERSION,
-            "is_final": results.is_final,
-            "ballot_size": results.ballot_size,
-            "ballots_counted": results.ballots_counted,
-            "roles_merged": list(results.roles_merged),
-            "totals": [
-                [t.method, t.points, t.first_choices, t.appearances] for t in results.totals
-            ],
-            "tallies": {
-                c: {
-                    "ranks": [[rank, list(group)] for rank, group in r.ranks],
-                    "scores": dict(r.scores),
-                }
-                for c, r in results.tallies.items()
-            },
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-        sort_keys=True,
-    )
-
-
-def _from_json(text: str) -> PublishedResults:
-    data: dict[str, Any] = json.loads(text)
-    n = int(data["ballots_counted"])
-    return PublishedResults(
-        ballots_counted=n,
-        is_final=bool(data["is_final"]),
-        ballot_size=int(data["ballot_size"]),
-        totals=tuple(MethodTotals(str(m), int(p), int(f), int(a)) for m, p, f, a in data["totals"]),
-        tallies={
-            c: TallyResult(
-                counting=c,
-                ranks=tuple((int(rank), tuple(group)) for rank, group in t["ranks"]),
-                scores={str(m): int(s) for m, s in t["scores"].items()},
-                ballot_count=n,
-            )
-            for c, t in data["tallies"].items()
-        },
-        roles_merged=tuple(str(r) for r in data.get("roles_merged", ())),
-    )
-
-
-def final_roles_merged(session: Session, workshop_id: int) -> tuple[str, ...]:
-    """The roles the stored final publication merged against subtraction (none if absent)."""
-    stored = session.scalar(select(_P.tally_json).where(_P.workshop_id == workshop_id))
-    return _from_json(stored).roles_merged if stored else ()
-
-
-def _store_publication(session: Session, workshop_id: int, results: PublishedResults) -> None:
-    payload = _to_json(results)
-    changed = session.execute(
-        update(RESULT_PUBLICATIONS)
-        .where(_P.workshop_id == workshop_id)
-        .values(ballots_counted=results.ballots_counted, tally_json=payload)
-    )
-    if changed.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(
-            ResultPublication(
-                workshop_id=workshop_id,
-                ballots_counted=results.ballots_counted,
-                tally_json=payload,
-            )
-        )
-
-
-def publish_final(
-    session: Session,
-    workshop_id: int,
-    methods: Sequence[MethodId],
-    ballot_size: int,
-    rankings: Sequence[Sequence[MethodId]],
-    roles_merged: Sequence[str] = (),
-) -> PublishedResults:
-    """Store the final tally inside the reveal's transaction (called by `ballots.reveal`),
-    with the names of the roles the reveal merged against subtraction (no counts)."""
-    results = replace(
-        _aggregate(rankings, methods, ballot_size, None, is_final=True),
-        roles_merged=tuple(sorted(roles_merged)),
-    )
-    _store_publication(session, workshop_id, results)
-    return results
-
-
-# --------------------------------------------------------------------------------------------
-# Services
-# --------------------------------------------------------------------------------------------
 
 
 def _workshop_row(session: Session, code: WorkshopCode) -> Any:
@@ -242,7 +88,7 @@ def _decision(session: Session, workshop_id: int, stage: Stage, k: int) -> Revea
 
 def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) -> None:
     """Publish a new live tally if the workshop shows live results, this server holds the
-    box key (`ballots.unlock_live_results`, memory only) and `reveal_policy` says so: the
+    box key (`live_key.unlock_live_results`, memory only) and `reveal_policy` says so: the
     tally counts a random `current - k` of the stored ballots and at least k more than the
     last one, so no two publications (nor the last one and the final tally) can be
     subtracted to show fewer than k ballots. Otherwise does nothing.
@@ -277,7 +123,7 @@ def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) ->
             return
         blobs = [bytes(b) for b in session.scalars(select(_B.sealed).where(_B.workshop_id == w.id))]
         # Which ballots are held back is drawn afresh each time, never by storage order.
-        counted = _shuffled(blobs)[: decision.ballots_to_publish]
+        counted = shuffled(blobs)[: decision.ballots_to_publish]
         methods = list(
             session.scalars(
                 select(Method.key).where(Method.workshop_id == w.id).order_by(Method.position)
@@ -287,10 +133,10 @@ def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) ->
         opened = open_ballots(
             keypair, counted, ballot_aad(w.id, w.code), methods, roles, w.ballot_size
         )
-        results = _aggregate(
-            [r for r, _ in opened], methods, w.ballot_size, LIVE_COUNTING, is_final=False
+        results = aggregate(
+            [b.ranking for b in opened], methods, w.ballot_size, LIVE_COUNTING, is_final=False
         )
-        _store_publication(session, w.id, results)
+        store_publication(session, w.id, results)
 
 
 def live_decision(db: Database, code: WorkshopCode) -> RevealDecision | None:
@@ -315,21 +161,21 @@ def published_results(db: Database, code: WorkshopCode) -> PublishedResults | No
                 )
             )
             rankings = [
-                tuple(r.split("\n"))
+                ranking_from_text(r)
                 for r in session.scalars(select(_O.ranking).where(_O.workshop_id == w.id))
             ]
             stored_final = session.scalar(select(_P.tally_json).where(_P.workshop_id == w.id))
-            merged = _from_json(stored_final).roles_merged if stored_final else ()
-            final = _aggregate(rankings, methods, w.ballot_size, None, is_final=True)
+            merged = parse_publication(stored_final).roles_merged if stored_final else ()
+            final = aggregate(rankings, methods, w.ballot_size, None, is_final=True)
             return replace(final, roles_merged=merged)
         if not w.is_live_results:
             return None
         stored = session.scalar(select(_P.tally_json).where(_P.workshop_id == w.id))
-    return None if stored is None else _from_json(stored)
+    return None if stored is None else parse_publication(stored)
 
 
-def opened_rankings(db: Database, code: WorkshopCode) -> list[tuple[str | None, tuple[str, ...]]]:
-    """Every opened ballot as (role, ranking), only after the reveal (`NotRevealed` before).
+def opened_rankings(db: Database, code: WorkshopCode) -> list[OpenedBallot]:
+    """Every opened ballot, only after the reveal (`NotRevealed` before).
 
     Sorted by ranking, then role (no role first), so the order depends only on the contents.
     """
@@ -338,8 +184,8 @@ def opened_rankings(db: Database, code: WorkshopCode) -> list[tuple[str | None, 
         if Stage(w.stage) != Stage.REVEALED:
             raise NotRevealed("ballots are listed after the reveal")
         rows = session.execute(select(_O.role, _O.ranking).where(_O.workshop_id == w.id)).all()
-    out = [(role, tuple(ranking.split("\n"))) for role, ranking in rows]
-    out.sort(key=lambda rr: (rr[1], rr[0] is not None, rr[0] or ""))
+    out = [OpenedBallot(role, ranking_from_text(ranking)) for role, ranking in rows]
+    out.sort(key=lambda b: (b.ranking, b.role is not None, b.role or ""))
     return out
 
 
@@ -369,18 +215,3 @@ def verify_receipt(db: Database, code: WorkshopCode, receipt: str) -> bool:
             select(func.count()).where(_B.workshop_id == w.id, _B.receipt == normalized)
         )
     return bool(found)
-
-
-__all__ = [
-    "LIVE_COUNTING",
-    "MethodTotals",
-    "PublishedResults",
-    "ballot_count",
-    "final_roles_merged",
-    "live_decision",
-    "opened_rankings",
-    "published_results",
-    "receipts",
-    "refresh_live_results",
-    "verify_receipt",
-]

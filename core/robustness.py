@@ -17,12 +17,12 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from core.domain import MethodId
 from core.i18n import Message, catalogue, normalize_language, t
 from core.tally import (
     COUNTING_METHODS,
     DEFAULT_COUNTING,
     CountingId,
-    MethodId,
     Pairwise,
     TallyResult,
 )

@@ -22,11 +22,9 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from core.errors import BeiduiError
+from core.ballot_values import check_ranking
+from core.domain import MethodId
 from core.i18n import Message
-
-MethodId = str
-"""A candidate being ranked (an enablement method of the workshop template)."""
 
 CountingId = str
 """A way of counting the ballots: a key of `COUNTING_METHODS`."""
@@ -37,39 +35,6 @@ IntArray = npt.NDArray[np.int64]
 
 IRV_TIE_RULE_KEY: Final = "tally.irv.tie_rule"
 """Locale key of the sentence the report prints to explain IRV's elimination tie rule."""
-
-
-# --- errors -------------------------------------------------------------------------------
-
-
-class InvalidBallot(BeiduiError):
-    """A ranking that cannot be counted (the ballot box should never let one in)."""
-
-    key = "tally.errors.invalid_ballot"
-
-
-class UnknownMethodInBallot(InvalidBallot):
-    """A ranking names a method that is not on the workshop's list."""
-
-    key = "tally.errors.unknown_method"
-
-
-class RepeatedMethodInBallot(InvalidBallot):
-    """A ranking names the same method twice."""
-
-    key = "tally.errors.repeated_method"
-
-
-class BallotTooLong(InvalidBallot):
-    """A ranking is longer than the ballot size K."""
-
-    key = "tally.errors.ballot_too_long"
-
-
-class EmptyBallot(InvalidBallot):
-    """A ranking names no method at all."""
-
-    key = "tally.errors.empty_ballot"
 
 
 # --- results ------------------------------------------------------------------------------
@@ -192,20 +157,13 @@ def build_profile(
     if ballot_size is not None and ballot_size < 1:
         raise ValueError("ballot_size must be at least 1")
     k = max(1, longest) if ballot_size is None else ballot_size
-    if len(keys) and int(lengths.min()) == 0:
-        raise EmptyBallot()
-    if longest > k:
-        raise BallotTooLong(ballot_size=k)
+    known = frozenset(methods_t)
+    for ranking in keys:  # the ballot box's own rule (`EmptyBallot`, `UnknownMethod`, ...)
+        check_ranking(ranking, known, k)
     index = {m: i for i, m in enumerate(methods_t)}
-    try:
-        flat = [index[m] for ranking in keys for m in ranking]
-    except KeyError as exc:
-        raise UnknownMethodInBallot(method=str(exc.args[0])) from None
+    flat = [index[m] for ranking in keys for m in ranking]
     rankings = np.full((len(keys), k), -1, dtype=np.int64)
     rankings[np.arange(k) < lengths[:, None]] = flat
-    ordered = np.sort(rankings, axis=1)
-    if np.any((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)):
-        raise RepeatedMethodInBallot()
     counts = np.fromiter(distinct.values(), dtype=np.int64, count=len(keys))
     # Counter keeps first-seen order; sort rows so not even the encoding reflects arrival.
     order = np.lexsort(rankings.T[::-1])

@@ -411,7 +411,7 @@ def move_to(
     """Move the workshop to `target` if the rules allow it (see `domain.check_transition`).
 
     Closing and revealing are not plain moves: they rewrite the ballot box, so they go
-    through `ballots.close_voting` and `ballots.reveal`; asking for them here is refused.
+    through `closing.close_voting` and `reveal.reveal`; asking for them here is refused.
     """
     if target.stage.rewrites_box:
         raise StageTransitionRefused(

@@ -16,11 +16,13 @@ from typing import Any
 
 import streamlit as st
 
-from core import ballots, editing, limits, note_moderation, note_summary, note_themes
+from core import editing, limits, note_moderation, note_summary, note_themes
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
+from core.cards import issue_cards, void_unused_cards
 from core.console import advance_stage
 from core.domain import StagePosition, next_positions
 from core.instance import admin_login, base_url, join_url
+from core.live_key import unlock_live_results
 from core.templates import available_templates
 from core.workshops import WorkshopView, create_workshop, unlock_console
 from ui import console, live, state
@@ -203,9 +205,7 @@ def live_results_box(w: WorkshopView, grant: str) -> None:
         with st.form("live_unlock", enter_to_submit=False):
             phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="live_phrase")
             if st.form_submit_button(tr("facilitator.live_unlock")) and run(
-                lambda: ballots.unlock_live_results(
-                    inst.db, inst.secret_key, w.code, grant, phrase
-                ),
+                lambda: unlock_live_results(inst.db, inst.secret_key, w.code, grant, phrase),
                 tr("facilitator.live_unlocked"),
             ):
                 st.rerun()
@@ -232,9 +232,7 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
             tr("facilitator.cards_generate"), type="primary", key="cards_generate"
         )
     if generate:
-        codes = run(
-            lambda: ballots.issue_cards(inst.db, inst.secret_key, w.code, grant, int(how_many))
-        )
+        codes = run(lambda: issue_cards(inst.db, inst.secret_key, w.code, grant, int(how_many)))
         if codes:
             # Shown once: the codes live only in this browser session until it is closed.
             st.session_state[state.FRESH_CARDS] = (w.code, codes)
@@ -265,7 +263,7 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
     with st.expander(tr("facilitator.cards_void_title")):
         sure = st.checkbox(tr("facilitator.cards_void_confirm"), key="void_confirm")
         if st.button(tr("facilitator.cards_void_button"), disabled=not sure, key="cards_void"):
-            n = run(lambda: ballots.void_unused_cards(inst.db, inst.secret_key, w.code, grant))
+            n = run(lambda: void_unused_cards(inst.db, inst.secret_key, w.code, grant))
             if n is not None:
                 st.session_state[state.FLASH] = tr("facilitator.cards_voided", n=n)
                 st.rerun()

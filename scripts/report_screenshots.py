@@ -31,9 +31,12 @@ from core import (
     note_themes,
     notes,
 )
-from core.ballots import close_voting, issue_cards, reveal, submit_ballot
+from core.cards import issue_cards
+from core.casting import submit_ballot
+from core.closing import close_voting
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop, move_to, unlock_console
 

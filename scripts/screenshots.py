@@ -20,10 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core import ballots, notes
+from core import notes
+from core.cards import issue_cards
+from core.casting import submit_ballot
+from core.closing import close_voting
 from core.config import settings_from_env
 from core.domain import Stage, StagePosition
 from core.instance import open_instance
+from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, move_to, unlock_console
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -101,7 +105,7 @@ def main() -> int:
         db, key = inst.db, inst.secret_key
         code = create_workshop(db, available_templates()["default"], NAME, PASSPHRASE)
         grant = unlock_console(db, key, code, PASSPHRASE)
-        cards = ballots.issue_cards(db, key, code, grant, 40)
+        cards = issue_cards(db, key, code, grant, 40)
         move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, QUESTION))
         for text in NOTES:
             notes.post_note(db, code, text, QUESTION)
@@ -158,7 +162,7 @@ def main() -> int:
             phone.screenshot(path=str(OUT / "ballot-phone.png"), full_page=True)
 
             for card, role in zip(cards[1:31], ROLES, strict=True):
-                ballots.submit_ballot(db, key, code, card, weighted_ranking(rng, 5), role)
+                submit_ballot(db, key, code, card, weighted_ranking(rng, 5), role)
             # The projector at 1080 during voting: one screen, nothing cut off.
             expect(projector.locator(".bd-count")).to_have_text("30", timeout=TIMEOUT)
             settle(projector, expect)
@@ -166,8 +170,8 @@ def main() -> int:
             if height > DESKTOP["viewport"]["height"]:
                 print(f"warning: the voting projector is {height} px tall", file=sys.stderr)
             projector.screenshot(path=str(OUT / "projector-voting.png"))
-            ballots.close_voting(db, key, code, grant)
-            ballots.reveal(db, key, code, grant, PASSPHRASE)
+            close_voting(db, key, code, grant)
+            reveal(db, key, code, grant, PASSPHRASE)
             expect(projector.locator('[data-testid="stVegaLiteChart"]')).to_be_visible(
                 timeout=TIMEOUT
             )

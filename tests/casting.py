@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core import ballots
-from core.ballots import BallotState, Ticket
+from core.casting import BallotState, Ticket, wait_for_ballot
 
 
 def receipts_of(tickets: Sequence[Ticket], timeout: float = 60.0) -> list[str]:
     """Each ticket's receipt, waiting for its batch; fails if one was refused or still waits."""
     out: list[str] = []
     for ticket in tickets:
-        status = ballots.wait_for_ballot(ticket.id, timeout)
+        status = wait_for_ballot(ticket.id, timeout)
         assert status.state is BallotState.STORED, status
         assert status.receipt is not None
         out.append(status.receipt)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import ballots, note_summary, note_themes, notes, results
+from core import cards, note_summary, note_themes, notes, results
+from core.ballot_values import OpenedBallot
 from core.export_signing import instance_fingerprint
+from core.publication import PublishedResults
 from core.qr import qr_png_bytes
 from core.reveal_policy import RevealDecision
 from core.workshops import WorkshopView, get_workshop
@@ -47,8 +49,8 @@ def pending_notes(code: str, question: int) -> int:
 
 
 @st.cache_data(ttl=1, show_spinner=False)
-def card_counts(code: str) -> ballots.CardCounts:
-    return ballots.card_counts(instance().db, code)
+def card_counts(code: str) -> cards.CardCounts:
+    return cards.card_counts(instance().db, code)
 
 
 @st.cache_data(ttl=1, show_spinner=False)
@@ -67,7 +69,7 @@ def themes(code: str, question: int) -> list[note_themes.ThemeView]:
 
 
 @st.cache_data(ttl=1, show_spinner=False)
-def published(code: str) -> results.PublishedResults | None:
+def published(code: str) -> PublishedResults | None:
     return results.published_results(instance().db, code)
 
 
@@ -84,7 +86,7 @@ def live_decision(code: str) -> RevealDecision | None:
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def opened_rankings(code: str) -> list[tuple[str | None, tuple[str, ...]]]:
+def opened_rankings(code: str) -> list[OpenedBallot]:
     return results.opened_rankings(instance().db, code)
 
 

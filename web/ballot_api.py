@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core import ballots
+from core import ballot_values, batches, casting
 from core.errors import BeiduiError
 from core.i18n import normalize_language, t, tm
 from core.instance import Instance
@@ -68,17 +68,17 @@ class Answer:
 
 
 # --- the seam: the only two places that call core's casting service ------------------------
-# Casting is in mixed batches (core.ballots): a ballot is sealed and queued in this process's
+# Casting is in mixed batches (core.batches): a ballot is sealed and queued in this process's
 # memory and written with at least k others, so the first answer is often "waiting", with a
 # ticket the component polls by. Tickets live in this process's memory only; the proxy keeps
 # a phone on the process that holds its ticket (and a lost ticket means the card is unused).
 
 
-def _from_status(ticket: str, found: ballots.BallotStatus) -> Answer:
-    if found.state is ballots.BallotState.STORED:
+def _from_status(ticket: str, found: casting.BallotStatus) -> Answer:
+    if found.state is casting.BallotState.STORED:
         return Answer(state="stored", receipt=found.receipt)
-    if found.state is ballots.BallotState.REFUSED:
-        raise found.error or ballots.BallotNotStored("batch refused")
+    if found.state is casting.BallotState.REFUSED:
+        raise found.error or batches.BallotNotStored("batch refused")
     return Answer(state="waiting", ticket=ticket, waiting_for=found.waiting_for)
 
 
@@ -92,18 +92,18 @@ def submit(
     client_key: str,
 ) -> Answer:
     """Hand one ballot to core; raises core's named errors unchanged."""
-    ticket = ballots.submit_ballot(
+    ticket = casting.submit_ballot(
         inst.db, inst.secret_key, code, card, ranking, role, client_key=client_key
     )
-    return _from_status(ticket.id, ballots.ballot_status(ticket.id))
+    return _from_status(ticket.id, casting.ballot_status(ticket.id))
 
 
 def status(inst: Instance, ticket: str) -> Answer | None:
     """Where a waiting ballot is; None for a ticket this process does not know."""
     del inst  # the queue is this process's memory; no database read
     try:
-        found = ballots.ballot_status(ticket)
-    except ballots.UnknownTicket:
+        found = casting.ballot_status(ticket)
+    except casting.UnknownTicket:
         return None
     return _from_status(ticket, found)
 
@@ -189,7 +189,7 @@ async def _checked(request: Request) -> tuple[dict[str, Any], str, str, str] | J
         return _refused(400, "web.bad_request", lang)
     inst = instance()
     try:
-        code = ballots.join_code(data.get("workshop"))  # type: ignore[arg-type]
+        code = ballot_values.join_code(data.get("workshop"))  # type: ignore[arg-type]
     except BeiduiError as err:
         return _refusal_for(err, lang, 400)
     token = page_token.check(inst.secret_key, code, data.get("token"))

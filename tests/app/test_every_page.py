@@ -20,10 +20,14 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import ballots, notes
+from core import notes
+from core.cards import issue_cards
+from core.casting import submit_ballot
+from core.closing import close_voting
 from core.console import advance_stage
 from core.domain import Stage
 from core.instance import Instance
+from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop, unlock_console
 from tests.app.conftest import ROOT, make_app
@@ -155,7 +159,7 @@ def test_every_page_at_every_stage_speaks_only_chinese(app_env: Instance) -> Non
     code = create_workshop(db, available_templates()["default"], "年度评估会", PASS, anonymity_k=3)
     grant = unlock_console(db, key, code, PASS)
     allowed = ALLOWED | {code}
-    cards = ballots.issue_cards(db, key, code, grant, 4)
+    cards = issue_cards(db, key, code, grant, 4)
     w = get_workshop(db, code)
     _walk_all_pages_in_zh(code, grant, allowed, "draft")
     advance_stage(db, key, code, grant, w.position, w.position.__class__(Stage.QUESTIONS, 0))
@@ -166,11 +170,11 @@ def test_every_page_at_every_stage_speaks_only_chinese(app_env: Instance) -> Non
     advance_stage(db, key, code, grant, w.position, w.position.__class__(Stage.VOTING))
     methods = list(w.method_keys)
     for card, first in zip(cards, methods, strict=False):
-        ballots.submit_ballot(db, key, code, card, [first, methods[-1]], None)
+        submit_ballot(db, key, code, card, [first, methods[-1]], None)
     _walk_all_pages_in_zh(code, grant, allowed, "voting")
-    ballots.close_voting(db, key, code, grant)
+    close_voting(db, key, code, grant)
     _walk_all_pages_in_zh(code, grant, allowed, "closed")
-    ballots.reveal(db, key, code, grant, PASS)
+    reveal(db, key, code, grant, PASS)
     _walk_all_pages_in_zh(code, grant, allowed, "revealed")
 
 

@@ -14,10 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from core import ballots, note_themes, notes
+from core import note_themes, notes
+from core.ballot_values import UnknownMethod, UnknownRole, VotingClosed
+from core.cards import issue_cards
+from core.casting import submit_ballot
+from core.closing import close_voting
 from core.domain import Stage, StagePosition
 from core.i18n import t, tm
 from core.instance import Instance
+from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import (
     NotAuthorized,
@@ -39,7 +44,7 @@ def _room(inst: Instance, stage: Stage = Stage.VOTING) -> tuple[str, str, list[s
     db, key = inst.db, inst.secret_key
     code = create_workshop(db, available_templates()["default"], "现场", PASS, anonymity_k=3)
     grant = unlock_console(db, key, code, PASS)
-    cards = ballots.issue_cards(db, key, code, grant, 5)
+    cards = issue_cards(db, key, code, grant, 5)
     if stage != Stage.DRAFT:
         move_to(db, key, code, grant, StagePosition(stage))
     return code, grant, cards
@@ -81,9 +86,7 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
     # k = 3: sealed and waiting for two more ballots before anything is written.
     assert answer.state == "waiting" and answer.waiting_for == 2
     for card in cards[1:3]:
-        ballots.submit_ballot(
-            app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None
-        )
+        submit_ballot(app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None)
     stored = ballot_api.status(app_env, str(answer.ticket))
     assert stored is not None and stored.state == "stored" and stored.receipt
     receipt = stored.receipt
@@ -96,8 +99,8 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
     reloaded = _phone(code, receipt=receipt)
     assert any(receipt in m.value for m in reloaded.markdown)
     assert not reloaded.get("bidi_component")  # no empty ballot
-    ballots.close_voting(app_env.db, app_env.secret_key, code, grant)
-    ballots.reveal(app_env.db, app_env.secret_key, code, grant, PASS)
+    close_voting(app_env.db, app_env.secret_key, code, grant)
+    reveal(app_env.db, app_env.secret_key, code, grant, PASS)
     live.forget_cached_reads()  # a second later, the shared one-second cache has expired
     reloaded.run()  # the page's follow-the-room fragment ticking
     assert not reloaded.exception
@@ -132,9 +135,7 @@ def test_a_phone_that_reloads_while_its_ballot_waits_resumes_and_gets_its_receip
     # Two more ballots fill the batch; the resumed component polls, gets the receipt and
     # hands it back: the page shows it and the receipt replaces the ticket in the URL.
     for card in cards[1:3]:
-        ballots.submit_ballot(
-            app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None
-        )
+        submit_ballot(app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None)
     stored = ballot_api.status(app_env, ticket)
     assert stored is not None and stored.state == "stored" and stored.receipt
     _hand_back(reloaded, code, stored.receipt)
@@ -171,8 +172,8 @@ def test_a_ticket_the_server_no_longer_knows_says_the_ballot_was_not_stored_and_
 def test_a_cast_refused_after_the_close_says_it_was_not_counted(app_env: Instance) -> None:
     code, grant, cards = _room(app_env)
     phone = _phone(code)
-    ballots.close_voting(app_env.db, app_env.secret_key, code, grant)
-    with pytest.raises(ballots.VotingClosed) as refused:
+    close_voting(app_env.db, app_env.secret_key, code, grant)
+    with pytest.raises(VotingClosed) as refused:
         _cast(phone, app_env, code, cards[0], "action_research")
     # The route answers with this message in the phone's language (web/ballot_api.py).
     assert "not counted" in tm(refused.value.message, "en")
@@ -187,7 +188,7 @@ def test_a_tampered_method_or_role_gets_a_message_not_a_crash(
     phone = _phone(code)
     methods = ["not_a_method"] if field == "ranking" else ["action_research"]
     role = "not_a_role" if field == "role" else None
-    expected = ballots.UnknownMethod if field == "ranking" else ballots.UnknownRole
+    expected = UnknownMethod if field == "ranking" else UnknownRole
     with pytest.raises(expected) as refused:  # what a tampered client would send
         _cast(phone, app_env, code, cards[0], *methods, role=role)
     assert "reload" in tm(refused.value.message, "en")

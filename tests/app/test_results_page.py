@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import zipfile
 
-from core import ballots
+from core.cards import issue_cards
+from core.casting import submit_ballot
+from core.closing import close_voting
 from core.domain import Stage, StagePosition
 from core.instance import Instance
+from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, move_to, unlock_console
 from tests.app.conftest import make_app, submit
@@ -20,12 +23,12 @@ def _revealed(inst: Instance) -> str:
     db, key = inst.db, inst.secret_key
     code = create_workshop(db, available_templates()["default"], "Evaluated", PASS, anonymity_k=3)
     grant = unlock_console(db, key, code, PASS)
-    cards = ballots.issue_cards(db, key, code, grant, 6)
+    cards = issue_cards(db, key, code, grant, 6)
     move_to(db, key, code, grant, StagePosition(Stage.VOTING))
     for card, role in zip(cards, ["partner"] * 4 + ["mentor", None], strict=True):
-        ballots.submit_ballot(db, key, code, card, ["action_research", "co_creation_fund"], role)
-    ballots.close_voting(db, key, code, grant)
-    ballots.reveal(db, key, code, grant, PASS)
+        submit_ballot(db, key, code, card, ["action_research", "co_creation_fund"], role)
+    close_voting(db, key, code, grant)
+    reveal(db, key, code, grant, PASS)
     return code
 
 

@@ -18,7 +18,10 @@ import json
 
 import pytest
 
-from core import ballots, notes, results
+from core import notes, results
+from core.ballot_values import CardAlreadySpent
+from core.cards import card_counts
+from core.casting import submit_ballot
 from core.domain import Stage
 from core.instance import Instance
 from core.templates import available_templates
@@ -56,7 +59,7 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     con.number_input(key="cards_n").set_value(5)
     con.button(key="cards_generate").click().run()
     assert not con.exception
-    assert ballots.card_counts(db, code).issued == 5
+    assert card_counts(db, code).issued == 5
     cards = con.session_state[state.FRESH_CARDS][1]
     assert len(cards) == 5
 
@@ -123,13 +126,13 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
 
     # 5. the same card again, from another phone, while the first waits: core's named error,
     # and nothing queued or written for it
-    with pytest.raises(ballots.CardAlreadySpent):
+    with pytest.raises(CardAlreadySpent):
         ballot_api.submit(server, code, cards[0], ["co_creation_fund"], None, client_key="x")
     assert ballot_api.status(server, answer.ticket) == answer  # still waiting for 2
 
     # Two more phones fill the batch of 3: all three are written together.
     for card, first in zip(cards[1:3], ("co_creation_fund", "unrestricted_funding"), strict=True):
-        ballots.submit_ballot(server.db, server.secret_key, code, card, [first], None)
+        submit_ballot(server.db, server.secret_key, code, card, [first], None)
     stored = ballot_api.status(server, answer.ticket)
     assert stored is not None and stored.state == "stored" and stored.receipt
     assert results.ballot_count(db, code) == 3
@@ -144,7 +147,7 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     assert not phone.get("bidi_component")  # the page shows the receipt, not the ballot
 
     # The same card once its ballot is stored: refused again, from the database this time.
-    with pytest.raises(ballots.CardAlreadySpent):
+    with pytest.raises(CardAlreadySpent):
         ballot_api.submit(server, code, cards[0], ["co_creation_fund"], None, client_key="x")
     assert results.ballot_count(db, code) == 3
 

@@ -2,7 +2,7 @@
 leaves no card spent without its ballot nor a ballot without its spent card.
 
 1. A worker PROCESS (`python -m tests.e2e.test_crash_safety`) casts ballots through
-   `core.ballots.submit_ballot` + `wait_for_ballot` (what `cast_ballot` does) from 8
+   `core.casting.submit_ballot` + `wait_for_ballot` (what `cast_ballot` does) from 8
    threads, so batches of k are written together, and prints each receipt, flushed, only
    once its batch was stored: exactly what a phone would have been shown. A kill loses the
    queued ballots, whose cards were never spent.
@@ -46,7 +46,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core import ballots, crypto, results
+from core import crypto, results
+from core.ballot_values import CardAlreadySpent
+from core.cards import MAX_CARDS_PER_CALL, card_counts, issue_cards
+from core.casting import BallotState, submit_ballot, wait_for_ballot
+from core.closing import close_voting
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.templates import available_templates
@@ -112,10 +116,10 @@ def worker_main(argv: list[str]) -> int:
                 return
             ranking = methods[i % len(methods) :] + methods[: i % len(methods)]
             try:
-                ticket = ballots.submit_ballot(
+                ticket = submit_ballot(
                     db, key, args.code, card, ranking[: 1 + i % 5], None, client_key=f"w{i}"
                 )
-            except ballots.CardAlreadySpent:
+            except CardAlreadySpent:
                 decided()
                 say(f"spent {card}")
                 continue
@@ -125,10 +129,10 @@ def worker_main(argv: list[str]) -> int:
                 continue
             decided()
             # What `cast_ballot` does: the phone sees its receipt once its batch is stored.
-            status = ballots.wait_for_ballot(ticket.id)
-            if status.state is ballots.BallotState.STORED:
+            status = wait_for_ballot(ticket.id)
+            if status.state is BallotState.STORED:
                 say(f"ok {card} {status.receipt}")
-            elif isinstance(status.error, ballots.CardAlreadySpent):
+            elif isinstance(status.error, CardAlreadySpent):
                 say(f"spent {card}")
             else:
                 say(f"error {card} {type(status.error).__name__}")
@@ -140,7 +144,7 @@ def worker_main(argv: list[str]) -> int:
         # The last ballots (fewer than k) wait for their batch until the facilitator closes.
         all_submitted.wait()
         grant = unlock_console(db, key, args.code, args.close_with)
-        ballots.close_voting(db, key, args.code, grant)
+        close_voting(db, key, args.code, grant)
     for t in threads:
         t.join()
     db.dispose()
@@ -178,7 +182,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         grant = unlock_console(db, key, code, PASS)
         cards: list[str] = []
         while len(cards) < ROUNDS * CARDS_PER_ROUND:
-            cards += ballots.issue_cards(db, key, code, grant, ballots.MAX_CARDS_PER_CALL)
+            cards += issue_cards(db, key, code, grant, MAX_CARDS_PER_CALL)
         move_to(db, key, code, grant, StagePosition(Stage.VOTING))
         yield Store(url, db, key, code, cards)
     finally:
@@ -343,7 +347,7 @@ def test_sigkill_mid_vote_loses_no_acknowledged_ballot_and_spends_no_card_withou
     assert len(seen.receipts) + len(seen.spent) == len(store.cards)
     stored, spent = check_consistent(store, seen)
     assert stored == spent == len(store.cards)
-    counts = ballots.card_counts(store.db, store.code)
+    counts = card_counts(store.db, store.code)
     assert (counts.spent, counts.unused) == (len(store.cards), 0)
     print(
         f"\n{store.db.engine.dialect.name}: {ROUNDS} kills, {stored_before} ballots before the "
@@ -433,7 +437,7 @@ def test_kill_minus_9_of_a_streamlit_server_mid_vote_loses_no_receipt_shown_to_a
     try:
         code = create_workshop(store_db, available_templates()["default"], "Kill -9", PASS)
         grant = unlock_console(store_db, key, code, PASS)
-        cards = ballots.issue_cards(store_db, key, code, grant, PHONES * 2)
+        cards = issue_cards(store_db, key, code, grant, PHONES * 2)
         move_to(store_db, key, code, grant, StagePosition(Stage.VOTING))
     finally:
         store_db.dispose()
@@ -461,7 +465,7 @@ def test_kill_minus_9_of_a_streamlit_server_mid_vote_loses_no_receipt_shown_to_a
         def close() -> None:
             db = Database.connect(url, migrate_schema=False)
             try:
-                ballots.close_voting(db, key, code, unlock_console(db, key, code, PASS))
+                close_voting(db, key, code, unlock_console(db, key, code, PASS))
             finally:
                 db.dispose()
 

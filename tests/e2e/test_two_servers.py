@@ -17,7 +17,7 @@ What is exercised, end to end over Streamlit's own websocket protocol (the phone
 What is not: a load balancer and sticky sessions (each phone here keeps one websocket to one
 server, which is what affinity guarantees), a server dying under a live session (see
 test_crash_safety.py), and live results (their box key is in the memory of the server
-where the facilitator unlocked it; see core/ballots.py `_LIVE_KEYS`).
+where the facilitator unlocked it; see core/live_key.py `_LIVE_KEYS`).
 
 PostgreSQL is required: skipped without TEST_DATABASE_URL, failed in CI.
 """
@@ -34,7 +34,8 @@ from typing import Any
 
 import pytest
 
-from core import ballots
+from core.cards import issue_cards
+from core.closing import close_voting
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.i18n import t
@@ -196,7 +197,7 @@ def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ba
         try:
             code = create_workshop(db, available_templates()["default"], "两台服务器", PASS)
             grant = unlock_console(db, key, code, PASS)
-            cards = ballots.issue_cards(db, key, code, grant, PHONES_ON_A + 2)
+            cards = issue_cards(db, key, code, grant, PHONES_ON_A + 2)
             move_to(db, key, code, grant, StagePosition(Stage.VOTING))
 
             async def story() -> None:
@@ -224,7 +225,7 @@ def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ba
                     assert answer["state"] == "waiting" and answer["waiting_for"] == 4, answer
                     # ... until the facilitator closes voting elsewhere (here: a third
                     # process): B sees the stage and commits it into the mix.
-                    await asyncio.to_thread(ballots.close_voting, db, key, code, grant)
+                    await asyncio.to_thread(close_voting, db, key, code, grant)
                     answer = await poll_ballot(c, data, answer, 30)
                     assert answer["state"] == "stored", answer
                 finally:

@@ -21,17 +21,14 @@ import pytest
 from sqlalchemy import text
 
 from core import crypto
-from core.ballots import (
-    SEALED_LENGTH,
-    ballot_aad,
-    close_voting,
-    issue_cards,
-    reveal,
-    submit_ballot,
-)
+from core.ballot_values import SEALED_LENGTH, ballot_aad
+from core.cards import issue_cards
+from core.casting import submit_ballot
+from core.closing import close_voting
 from core.db import Database
 from core.instance import Instance
 from core.models import Base
+from core.reveal import reveal
 from tests.casting import receipts_of
 from tests.integration.test_ballots import PASS, Room, distinct_rankings, open_room
 

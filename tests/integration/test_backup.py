@@ -32,21 +32,14 @@ from core.backup import (
     export_archive,
     import_archive,
 )
-from core.ballots import (
-    BallotState,
-    CardNotFound,
-    ballot_status,
-    card_counts,
-    cast_ballot,
-    close_voting,
-    issue_cards,
-    live_keypair,
-    reveal,
-    submit_ballot,
-    unlock_live_results,
-)
+from core.ballot_values import CardNotFound
+from core.cards import card_counts, issue_cards
+from core.casting import BallotState, ballot_status, cast_ballot, submit_ballot
+from core.closing import close_voting
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.live_key import live_keypair, unlock_live_results
+from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop, move_to, unlock_console
 from tests.conftest import PgSchema, require_postgres

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core import ballots, crypto, results
-from core.ballots import (
+from core import crypto, results
+from core.ballot_values import (
     CardAlreadySpent,
     CardNotFound,
     CardRequired,
@@ -32,20 +32,24 @@ from core.ballots import (
     UnknownMethod,
     UnknownRole,
     VotingClosed,
-    card_counts,
-    cast_ballot,
-    close_voting,
-    issue_cards,
-    reveal,
-    submit_ballot,
-    void_unused_cards,
 )
+from core.cards import CARD_LIMITER, CardCounts, card_counts, issue_cards, void_unused_cards
+from core.casting import (
+    BallotState,
+    Ticket,
+    ballot_status,
+    cast_ballot,
+    submit_ballot,
+    wait_for_ballot,
+)
+from core.closing import close_voting
 from core.db import Database
 from core.domain import Stage, StagePosition, StageTransitionRefused, VotingNotOpen
 from core.errors import BeiduiError
 from core.instance import Instance
 from core.models import Base
 from core.ratelimit import TooManyAttempts
+from core.reveal import reveal
 from core.tally import points
 from core.templates import available_templates
 from core.workshops import NotAuthorized, create_workshop, move_to, unlock_console
@@ -145,7 +149,7 @@ def test_card_codes_are_returned_once_and_only_their_digests_are_stored(instance
     dumped = b"".join(stored)
     for c in codes:
         assert c.encode() not in dumped and c.replace("-", "").encode() not in dumped
-    assert card_counts(room.db, room.code) == ballots.CardCounts(issued=30, spent=0, void=0)
+    assert card_counts(room.db, room.code) == CardCounts(issued=30, spent=0, void=0)
 
 
 def test_card_counts_follow_spending_and_voiding(instance: Instance) -> None:
@@ -156,7 +160,7 @@ def test_card_counts_follow_spending_and_voiding(instance: Instance) -> None:
     ]
     receipts_of(tickets)  # the fifth ballot completed the batch of k = 5
     assert void_unused_cards(room.db, room.key, room.code, room.grant) == 3
-    assert card_counts(room.db, room.code) == ballots.CardCounts(issued=8, spent=5, void=3)
+    assert card_counts(room.db, room.code) == CardCounts(issued=8, spent=5, void=3)
     assert card_counts(room.db, room.code).unused == 0
     with pytest.raises(CardNotFound):
         submit_ballot(room.db, room.key, room.code, codes[7], room.methods[:1], None)
@@ -308,7 +312,7 @@ def test_bad_input_is_a_named_error_with_both_texts_and_changes_nothing(
     assert_has_texts(info.value)
     assert row_counts(room.db) == before
     assert card_counts(room.db, room.code) == spent_before
-    ballots.CARD_LIMITER._clients.clear()  # each case starts with a clean slate
+    CARD_LIMITER._clients.clear()  # each case starts with a clean slate
 
 
 def test_ballots_are_refused_before_voting_opens_and_after_it_closes(instance: Instance) -> None:
@@ -350,7 +354,7 @@ def test_repeated_wrong_cards_make_that_client_wait_but_no_one_else(instance: In
     ticket = submit_ballot(
         room.db, room.key, room.code, card, room.methods[:1], None, client_key="voter"
     )
-    assert ballots.ballot_status(ticket.id).state is ballots.BallotState.WAITING
+    assert ballot_status(ticket.id).state is BallotState.WAITING
 
 
 def test_fifty_threads_racing_with_one_card_cast_exactly_one_ballot(instance: Instance) -> None:
@@ -510,7 +514,7 @@ def test_concurrent_casts_of_many_cards_each_succeed_once_even_when_committed_to
     room = open_room(instance)
     cards = issue_cards(room.db, room.key, room.code, room.grant, 20)
     start = threading.Barrier(40)
-    tickets: list[ballots.Ticket] = []
+    tickets: list[Ticket] = []
     refused: list[int] = []
     lock = threading.Lock()
 
@@ -543,7 +547,7 @@ def test_concurrent_casts_of_many_cards_each_succeed_once_even_when_committed_to
     assert (len(receipts), len(refused)) == (20, 20)
     assert results.ballot_count(room.db, room.code) == 20
     assert all(results.verify_receipt(room.db, room.code, r) for r in receipts)
-    assert card_counts(room.db, room.code) == ballots.CardCounts(issued=20, spent=20, void=0)
+    assert card_counts(room.db, room.code) == CardCounts(issued=20, spent=20, void=0)
 
 
 # --- batches across servers (issue 10) -----------------------------------------------------
@@ -562,7 +566,7 @@ def test_a_ballot_waiting_on_one_server_is_stored_when_voting_closes_on_another(
     receipts_of(on_time)
     waiting = submit_ballot(other, room.key, room.code, cards[5], room.methods[:1], None)
     local = submit_ballot(room.db, room.key, room.code, cards[6], room.methods[:3], None)
-    assert ballots.ballot_status(waiting.id).waiting_for == 4
+    assert ballot_status(waiting.id).waiting_for == 4
     assert results.ballot_count(room.db, room.code) == 5  # neither is written yet
     close_voting(room.db, room.key, room.code, room.grant)  # writes `local` into the mix
     receipts_of([local])
@@ -594,10 +598,10 @@ def test_a_card_queued_on_two_servers_is_spent_once_and_refused_at_commit_on_the
     ]
     # The second batch's guarded update finds the card spent: that ballot alone is refused
     # (named error), and the batch, now below k, waits for one more ballot or the close.
-    status = ballots.wait_for_ballot(second.id, timeout=30)
-    assert status.state is ballots.BallotState.REFUSED
+    status = wait_for_ballot(second.id, timeout=30)
+    assert status.state is BallotState.REFUSED
     assert isinstance(status.error, CardAlreadySpent)
-    assert all(ballots.ballot_status(t.id).state is ballots.BallotState.WAITING for t in there)
+    assert all(ballot_status(t.id).state is BallotState.WAITING for t in there)
     close_voting(room.db, room.key, room.code, room.grant)
     receipts_of(there, timeout=30)
     assert results.ballot_count(room.db, room.code) == 9

@@ -10,17 +10,12 @@ import pytest
 from sqlalchemy import text
 
 from core import crypto
-from core.ballots import (
-    AlreadyRevealed,
-    NotLiveResults,
-    close_voting,
-    is_live_unlocked,
-    issue_cards,
-    reveal,
-    submit_ballot,
-    unlock_live_results,
-)
+from core.ballot_values import AlreadyRevealed, NotLiveResults
+from core.cards import issue_cards
+from core.casting import submit_ballot
+from core.closing import close_voting
 from core.instance import Instance
+from core.live_key import is_live_unlocked, unlock_live_results
 from core.results import (
     LIVE_COUNTING,
     ballot_count,
@@ -28,6 +23,7 @@ from core.results import (
     published_results,
     refresh_live_results,
 )
+from core.reveal import reveal
 from core.reveal_policy import RevealReason
 from tests.casting import receipts_of
 from tests.conftest import DbFactory

@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect, text, update
 
-from core import ballots, note_moderation
+from core import note_moderation
+from core.cards import issue_cards, void_unused_cards
+from core.closing import close_voting
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.instance import Instance
@@ -62,7 +64,7 @@ def test_an_ended_console_session_stops_working(instance: Instance) -> None:
     with pytest.raises(NotAuthorized):
         resume_console(instance.db, instance.secret_key, token)
     with pytest.raises(NotAuthorized):
-        ballots.issue_cards(instance.db, instance.secret_key, code, token, 3)
+        issue_cards(instance.db, instance.secret_key, code, token, 3)
     # Another open console (a second laptop) is not ended with it.
     assert resume_console(instance.db, instance.secret_key, other) == code
 
@@ -77,14 +79,14 @@ def test_a_console_session_expires(instance: Instance) -> None:
     with pytest.raises(NotAuthorized):
         resume_console(instance.db, instance.secret_key, token)
     with pytest.raises(NotAuthorized):
-        ballots.issue_cards(instance.db, instance.secret_key, code, token, 3)
+        issue_cards(instance.db, instance.secret_key, code, token, 3)
 
 
 def test_a_token_of_one_workshop_does_not_open_another(instance: Instance) -> None:
     code_a, code_b = _workshop(instance), _workshop(instance)
     token_a = unlock_console(instance.db, instance.secret_key, code_a, PASS)
     with pytest.raises(NotAuthorized):
-        ballots.issue_cards(instance.db, instance.secret_key, code_b, token_a, 3)
+        issue_cards(instance.db, instance.secret_key, code_b, token_a, 3)
 
 
 def _everything_in_the_database(db: Database) -> list[str]:
@@ -135,9 +137,9 @@ def test_the_database_and_the_instance_secret_cannot_forge_a_console_grant(
     assert real not in stolen
 
     attempts = [
-        lambda g: ballots.close_voting(db, secret, code, g),
-        lambda g: ballots.issue_cards(db, secret, code, g, 1),
-        lambda g: ballots.void_unused_cards(db, secret, code, g),
+        lambda g: close_voting(db, secret, code, g),
+        lambda g: issue_cards(db, secret, code, g, 1),
+        lambda g: void_unused_cards(db, secret, code, g),
         lambda g: note_moderation.flush_pending(db, secret, code, g, 0),
         lambda g: move_to(db, secret, code, g, StagePosition(Stage.VOTING, 0)),
     ]

@@ -50,10 +50,14 @@ from core import (
     notes,
     results,
 )
-from core.ballots import card_counts, close_voting, issue_cards, reveal, submit_ballot
+from core.ballot_values import NotRevealed
+from core.cards import card_counts, issue_cards
+from core.casting import submit_ballot
+from core.closing import close_voting
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.i18n import t
+from core.reveal import reveal
 from core.tally import COUNTING_METHODS, tally_all
 from core.templates import available_templates
 from core.verify import verify_bundle
@@ -716,9 +720,9 @@ def test_nothing_can_be_exported_before_the_reveal(db: Database, stage: str) -> 
         move_to(db, secret_key, code, grant, StagePosition(Stage.VOTING))
     if stage == "closed":
         close_voting(db, secret_key, code, grant)
-    with pytest.raises(export_collect.NotRevealed) as caught:
+    with pytest.raises(NotRevealed) as caught:
         export_collect.collect(db, code)
-    assert caught.value.key == "export.errors.not_revealed"
+    assert caught.value.key == "ballot.errors.not_revealed"
 
 
 def test_the_export_command_writes_a_bundle_that_verifies(

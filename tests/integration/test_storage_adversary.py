@@ -26,17 +26,13 @@ import pytest
 from sqlalchemy import text
 
 from core import crypto
-from core.ballots import (
-    BallotState,
-    ballot_status,
-    close_voting,
-    issue_cards,
-    reveal,
-    submit_ballot,
-    unlock_live_results,
-)
+from core.cards import issue_cards
+from core.casting import BallotState, ballot_status, submit_ballot
+from core.closing import close_voting
 from core.instance import Instance
+from core.live_key import unlock_live_results
 from core.results import refresh_live_results
+from core.reveal import reveal
 from tests import ballot_storage_reader as sr
 from tests.integration.test_ballots import PASS, Room, distinct_rankings, open_room
 

@@ -7,10 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core import crypto
-from core.ballots import (
+from core.ballot_values import (
     PAYLOAD_LENGTH,
     SEALED_LENGTH,
     CorruptBallot,
+    OpenedBallot,
     decode_payload,
     encode_payload,
 )
@@ -28,7 +29,7 @@ def test_every_payload_has_one_length_and_decodes_back(
 ) -> None:
     payload = encode_payload(ranking, role)
     assert len(payload) == PAYLOAD_LENGTH
-    assert decode_payload(payload) == (tuple(ranking), role)
+    assert decode_payload(payload) == OpenedBallot(role, tuple(ranking))
 
 
 def test_the_longest_ballot_a_template_allows_still_fits() -> None:

@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 
 from core import crypto, limits
-from core.ballots import PAYLOAD_LENGTH, encode_payload
+from core.ballot_values import PAYLOAD_LENGTH, encode_payload
 from core.templates import KEY_PATTERN
 
 ROOT = Path(__file__).resolve().parents[2]

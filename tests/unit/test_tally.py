@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import tally
+from core.ballot_values import DuplicateMethod, EmptyBallot, TooManyChoices, UnknownMethod
 from core.tally import COUNTING_METHODS, IrvTieBreak, TallyResult
 
 # --- reference implementation -------------------------------------------------------------
@@ -334,10 +335,10 @@ def test_irv_exhausts_a_truncated_ballot_whose_methods_are_all_gone() -> None:
 @pytest.mark.parametrize(
     ("ballots", "error"),
     [
-        ([["a", "x"]], tally.UnknownMethodInBallot),
-        ([["a", "a"]], tally.RepeatedMethodInBallot),
-        ([["a", "b", "c"]], tally.BallotTooLong),
-        ([[]], tally.EmptyBallot),
+        ([["a", "x"]], UnknownMethod),
+        ([["a", "a"]], DuplicateMethod),
+        ([["a", "b", "c"]], TooManyChoices),
+        ([[]], EmptyBallot),
     ],
 )
 def test_an_uncountable_ballot_raises_a_named_error(

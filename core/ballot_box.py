@@ -1,0 +1,98 @@
+"""A workshop's ballot box as the ballot steps see it: the per-workshop facts read once
+(`Box`), the facilitator's check, and the stage rules every step shares.
+
+Never returns anything that links a card to a ballot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.ballot_values import VotingClosed, ballot_aad, join_code
+from core.db import Database
+from core.domain import Stage, StagePosition, VotingNotOpen, WorkshopCode
+from core.models import WORKSHOP_SECRETS, WORKSHOPS, Method, Role, Workshop
+
+# The workshop loader is the workshops module's own; reusing it keeps one definition of
+# "a workshop as a page sees it".
+from core.workshops import WorkshopNotFound, load_workshop, require_grant
+
+_W = WORKSHOPS.c
+_S = WORKSHOP_SECRETS.c
+
+
+@dataclass(frozen=True)
+class Box:
+    """What casting needs of a workshop, read once (it cannot change once voting starts)."""
+
+    workshop_id: int
+    code: WorkshopCode
+    public_key: bytes
+    card_salt: bytes
+    method_keys: frozenset[str]
+    role_keys: frozenset[str]
+    ballot_size: int
+    is_open_mode: bool
+    anonymity_k: int
+    aad: bytes
+
+
+def read_box(db: Database, code: WorkshopCode) -> tuple[Box, Stage]:
+    """The box of the workshop `code` and its current stage (`WorkshopNotFound`)."""
+    with db.read.begin() as session:
+        row = session.execute(
+            select(
+                _W.id,
+                _W.code,
+                _W.stage,
+                _W.ballot_size,
+                _W.is_open_mode,
+                _W.anonymity_k,
+                _S.box_public_key,
+                _S.card_salt,
+            )
+            .join_from(WORKSHOPS, WORKSHOP_SECRETS, _S.workshop_id == _W.id)
+            .where(_W.code == code)
+        ).one_or_none()
+        if row is None:
+            raise WorkshopNotFound(f"no workshop {code!r}", code=code)
+        methods = session.scalars(select(Method.key).where(Method.workshop_id == row.id)).all()
+        roles = session.scalars(select(Role.key).where(Role.workshop_id == row.id)).all()
+    box = Box(
+        workshop_id=row.id,
+        code=row.code,
+        public_key=bytes(row.box_public_key),
+        card_salt=bytes(row.card_salt),
+        method_keys=frozenset(methods),
+        role_keys=frozenset(roles),
+        ballot_size=row.ballot_size,
+        is_open_mode=bool(row.is_open_mode),
+        anonymity_k=int(row.anonymity_k),
+        aad=ballot_aad(row.id, row.code),
+    )
+    return box, Stage(row.stage)
+
+
+def raise_unless_voting(stage: Stage) -> None:
+    """`VotingNotOpen` before voting, `VotingClosed` after it."""
+    if stage in (Stage.DRAFT, Stage.QUESTIONS):
+        raise VotingNotOpen("voting has not started", stage=stage.value)
+    if stage in (Stage.CLOSED, Stage.REVEALED):
+        raise VotingClosed("voting has ended", stage=stage.value)
+
+
+def facilitator_workshop(
+    session: Session, secret_key: bytes, code: WorkshopCode, grant: str
+) -> Workshop:
+    """The workshop `code`, if `grant` is a valid facilitator grant for it."""
+    w = load_workshop(session, join_code(code))
+    require_grant(session, secret_key, w, grant)
+    return w
+
+
+def stage_position(w: Workshop) -> StagePosition:
+    """Where the workshop is now, for `check_transition`."""
+    return StagePosition(Stage(w.stage), w.current_question)

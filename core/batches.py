@@ -1,0 +1,475 @@
+"""The mixer: ballots reach the database only in batches of at least k.
+
+A database keeps more than its rows. PostgreSQL's WAL names every transaction by an xid
+and a commit time and holds its row images; SQLite's -wal appends whole pages in commit
+order. Were one cast one transaction, a card spend and its ballot would share an xid
+(card <-> ballot) and the WAL would list ballots in casting order. So `core.casting` only
+checks, seals and queues a cast in this process's memory; once k casts of a workshop are
+queued, EVERY queued cast is written in ONE transaction with its rows shuffled, and only
+then does a phone get its receipt (acknowledged = stored). At close the remainder joins
+the mix itself. A crash loses only queued casts, whose cards were never spent.
+
+Never writes a time, a client key or anything else that orders or links ballots.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from core.ballot_box import Box, raise_unless_voting
+from core.ballot_values import CardAlreadySpent, CardNotFound, shuffled
+from core.cards import CARD_LIMITER
+from core.db import Database
+from core.domain import Stage
+from core.errors import BeiduiError
+from core.mix import forget_spend_times, mix_box, scrub_storage
+from core.models import CARDS, SEALED_BALLOTS, WORKSHOPS
+from core.workshops import WorkshopNotFound
+
+_W = WORKSHOPS.c
+_C = CARDS.c
+
+# Built once: compiled once per dialect, then reused from SQLAlchemy's statement cache.
+_STAGE_FOR_CAST = (
+    select(_W.stage).where(_W.id == bindparam("wid")).with_for_update(read=True)
+)  # FOR SHARE on PostgreSQL: close_voting's UPDATE waits for casts in flight, and casts
+# that start after it see CLOSED; SQLite's BEGIN IMMEDIATE already serialises writers.
+_SPEND_CARD = (
+    update(CARDS)
+    .where(
+        _C.digest == bindparam("b_digest"),
+        _C.workshop_id == bindparam("b_wid"),
+        _C.is_spent.is_(False),
+        _C.is_void.is_(False),
+    )
+    .values(is_spent=True)
+)
+_CARD_STATE = select(_C.is_spent, _C.is_void).where(
+    _C.digest == bindparam("b_digest"), _C.workshop_id == bindparam("b_wid")
+)
+_INSERT_SEALED = insert(SEALED_BALLOTS)
+# The stage as `submit_ballot` reads it: no lock, the batch's transaction checks it again.
+_STAGE_READ = select(_W.stage).where(_W.id == bindparam("wid"))
+
+
+class BallotNotStored(BeiduiError):
+    """The database refused the batch; nothing of it was written, the card is unused."""
+
+    key: ClassVar[str] = "ballot.errors.not_stored"
+
+
+# How often a server with queued ballots reads their workshops' stage, so that a close on
+# another server (same PostgreSQL) commits this server's remainder too.
+WATCH_INTERVAL_SECONDS: Final = 0.5
+
+
+@dataclass(eq=False)
+class Pending:
+    box: Box
+    digest: bytes | None
+    client: str
+    row: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BeiduiError | None = None
+    done_at: float | None = None
+
+
+@dataclass(eq=False)
+class Mixer:
+    """One workshop's queue in this process. Lock order: flush_lock, then the database."""
+
+    k: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    flush_lock: threading.RLock = field(default_factory=threading.RLock)
+    queue: list[Pending] = field(default_factory=list)
+    # Digests of queued cards: the same card cannot wait in two places of one process.
+    reserved: set[bytes] = field(default_factory=set)
+
+
+_MIXERS: weakref.WeakKeyDictionary[Database, dict[int, Mixer]] = weakref.WeakKeyDictionary()
+_MIXERS_GUARD = threading.Lock()
+_WATCHER: list[threading.Thread] = []
+
+
+# SQLite's `wal_checkpoint(TRUNCATE)` waits until no reader uses the -wal, and SQLite's busy
+# handler then sleeps 1, 2, 5, 10 ... ms however soon the reader is done. Within a process
+# the casting path's own reads and the checkpoint after each batch take turns on a lock
+# instead (PostgreSQL needs none).
+_SQLITE_GATES: weakref.WeakKeyDictionary[Database, threading.Lock] = weakref.WeakKeyDictionary()
+_READ_ENGINES: weakref.WeakKeyDictionary[Database, Engine] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_gate(db: Database) -> AbstractContextManager[object]:
+    if not db.is_sqlite:
+        return nullcontext()
+    with _MIXERS_GUARD:
+        return _SQLITE_GATES.setdefault(db, threading.Lock())
+
+
+def _read_engine(db: Database) -> Engine:
+    """Core connections that only read (no write lock on SQLite): cheaper than a Session."""
+    engine = _READ_ENGINES.get(db)
+    if engine is None:
+        engine = _READ_ENGINES.setdefault(db, db.engine.execution_options(beidui_read_only=True))
+    return engine
+
+
+def mixer_for(db: Database, box: Box) -> Mixer:
+    """This process's queue for the workshop of `box` (made on first use)."""
+    with _MIXERS_GUARD:
+        per_db = _MIXERS.setdefault(db, {})
+        mixer = per_db.get(box.workshop_id)
+        if mixer is None:
+            mixer = per_db[box.workshop_id] = Mixer(k=max(box.anonymity_k, 1))
+        return mixer
+
+
+def existing_mixer(db: Database, workshop_id: int) -> Mixer | None:
+    """This process's queue for the workshop, if a ballot was ever submitted here."""
+    with _MIXERS_GUARD:
+        return _MIXERS.get(db, {}).get(workshop_id)
+
+
+def waiting_for(db: Database, pending: Pending) -> int:
+    """How many more ballots `pending`'s batch needs (0: being written or done)."""
+    if pending.done.is_set():
+        return 0
+    mixer = existing_mixer(db, pending.box.workshop_id)
+    if mixer is None:
+        return 0
+    with mixer.lock:
+        if pending not in mixer.queue:
+            return 0  # taken by a flush that is writing it now
+        return max(mixer.k - len(mixer.queue), 0)
+
+
+def finish(mixer: Mixer, done: Sequence[Pending], error: BeiduiError | None = None) -> None:
+    """Mark `done` stored (or refused with `error`) and release their card reservations."""
+    now = time.monotonic()
+    with mixer.lock:
+        for p in done:
+            if p.digest is not None:
+                mixer.reserved.discard(p.digest)
+    for p in done:
+        p.error = error
+        p.done_at = now
+        # Done: the ticket keeps only the receipt, not the ciphertext or the card's digest.
+        p.row = {"receipt": p.row["receipt"]}
+        p.digest = None
+        p.done.set()
+
+
+def read_stage_and_card(
+    db: Database, box: Box, digest: bytes | None
+) -> tuple[str | None, tuple[bool, bool] | None]:
+    """The workshop's stage and the card's (is_spent, is_void), in one read transaction."""
+    wid = box.workshop_id
+    if db.is_sqlite:
+        sql = _sqlite_statements(db)
+        with _sqlite_gate(db):
+            pooled = db.engine.raw_connection()
+            try:
+                conn: Any = pooled.driver_connection
+                conn.execute("BEGIN")  # a read snapshot; takes no write lock under WAL
+                try:
+                    found = conn.execute(
+                        sql["read_stage"].sql, sql["read_stage"].args({"wid": wid})
+                    ).fetchone()
+                    row = None
+                    if digest is not None:
+                        args = {"b_digest": digest, "b_wid": wid}
+                        row = conn.execute(sql["card"].sql, sql["card"].args(args)).fetchone()
+                finally:
+                    conn.execute("ROLLBACK")
+            finally:
+                pooled.close()
+    else:
+        with _read_engine(db).connect() as rconn:
+            found = rconn.execute(_STAGE_READ, {"wid": wid}).one_or_none()
+            row = (
+                None
+                if digest is None
+                else rconn.execute(_CARD_STATE, {"b_digest": digest, "b_wid": wid}).one_or_none()
+            )
+    stage = None if found is None else str(found[0])
+    card = None if row is None else (bool(row[0]), bool(row[1]))
+    return stage, card
+
+
+def _stage_in_transaction(conn: Connection | Session, box: Box) -> Stage:
+    stage = conn.execute(_STAGE_FOR_CAST, {"wid": box.workshop_id}).scalar_one_or_none()
+    if stage is None:
+        raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
+    return Stage(stage)
+
+
+class _TooFew(Exception):
+    """Cards failed in a batch and fewer than k ballots remain: roll back, wait for more."""
+
+    def __init__(self, kept: list[Pending], failed: list[Pending]) -> None:
+        super().__init__("batch below k")
+        self.kept = kept
+        self.failed = failed
+
+
+def spend_and_write(
+    conn: Connection | Session,
+    workshop_id: int,
+    batch: Sequence[Pending],
+    *,
+    is_closed: bool,
+    k: int,
+) -> tuple[list[Pending], list[Pending]]:
+    """Spend the batch's cards (guarded) and write its rows, all in the caller's transaction.
+
+    Returns (stored, failed cards). While voting, a batch left with fewer than k ballots by
+    failed cards raises `_TooFew` so the caller rolls back. Once closed, the rows join the
+    whole box's mix (`mix_box`), so even the remainder hides among every ballot.
+    """
+    stored: list[Pending] = []
+    failed: list[Pending] = []
+    for p in shuffled(batch):
+        if p.digest is not None:
+            spent = conn.execute(_SPEND_CARD, {"b_digest": p.digest, "b_wid": workshop_id})
+            if spent.rowcount != 1:  # type: ignore[attr-defined]
+                failed.append(p)
+                continue
+        stored.append(p)
+    if is_closed:
+        mix_box(conn, workshop_id, [p.row for p in stored])
+        forget_spend_times(conn, workshop_id)
+    else:
+        if failed and len(stored) < k:
+            raise _TooFew(stored, failed)
+        if stored:
+            conn.execute(_INSERT_SEALED, [p.row for p in stored])
+    return stored, failed
+
+
+def refuse_cards(db: Database, mixer: Mixer, failed: Sequence[Pending]) -> None:
+    """Finish ballots whose card the guarded update refused, each with its card error."""
+    # Only now, after the guarded update failed, is it worth telling spent from unknown.
+    for p in failed:
+        assert p.digest is not None
+        CARD_LIMITER.record_failure(p.box.code, p.client)
+        with db.read.begin() as session:
+            state = session.execute(
+                _CARD_STATE, {"b_digest": p.digest, "b_wid": p.box.workshop_id}
+            ).one_or_none()
+        error: BeiduiError = (
+            CardAlreadySpent("card already used")
+            if state is not None and state.is_spent
+            else CardNotFound("no usable card with this code")
+        )
+        finish(mixer, [p], error)
+
+
+def flush(db: Database, mixer: Mixer, *, force: bool) -> None:
+    """Write every queued ballot of `mixer` if at least k wait (or `force`, once closed)."""
+    with mixer.flush_lock:
+        while True:
+            with mixer.lock:
+                if not mixer.queue or (not force and len(mixer.queue) < mixer.k):
+                    return
+                batch, mixer.queue = mixer.queue, []
+            retry = _commit_batch(db, mixer, batch)
+            if not retry:
+                return
+            with mixer.lock:
+                mixer.queue[:0] = retry
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A Core statement compiled once for a dialect: its SQL and its parameter order."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+
+    @classmethod
+    def of(cls, db: Database, stmt: Any) -> _Prepared:
+        compiled = stmt.compile(dialect=db.engine.dialect)
+        return cls(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+
+    def args(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[n] if n in values else self.defaults[n] for n in self.names)
+
+
+_SQLITE_PREPARED: dict[str, _Prepared] = {}
+
+
+def _sqlite_statements(db: Database) -> dict[str, _Prepared]:
+    if not _SQLITE_PREPARED:
+        _SQLITE_PREPARED.update(
+            stage=_Prepared.of(db, _STAGE_FOR_CAST),
+            read_stage=_Prepared.of(db, _STAGE_READ),
+            card=_Prepared.of(db, _CARD_STATE),
+            spend=_Prepared.of(db, _SPEND_CARD),
+            insert=_Prepared.of(db, _INSERT_SEALED),
+        )
+    return _SQLITE_PREPARED
+
+
+class _Closed(Exception):
+    """The SQLite fast path found the stage CLOSED: the general path mixes the box."""
+
+
+def _commit_batch_sqlite(db: Database, mixer: Mixer, batch: list[Pending]) -> list[Pending]:
+    """`_commit_batch` while voting on SQLite: the same statements, compiled once and run on
+    the pooled driver connection, because SQLAlchemy's per-statement work cost as much as
+    the writing itself (benchmarks/cast.py); then the checkpoint on the same connection."""
+    box = batch[0].box
+    sql = _sqlite_statements(db)
+    try:
+        pooled = db.engine.raw_connection()
+        try:
+            conn: Any = pooled.driver_connection  # autocommit mode (core/db.py): BEGIN is ours
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = conn.execute(
+                    sql["stage"].sql, sql["stage"].args({"wid": box.workshop_id})
+                ).fetchone()
+                if found is None:
+                    raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
+                if Stage(found[0]) is Stage.CLOSED:
+                    raise _Closed()
+                raise_unless_voting(Stage(found[0]))
+                stored: list[Pending] = []
+                failed: list[Pending] = []
+                for p in shuffled(batch):
+                    if p.digest is not None:
+                        args = {"b_digest": p.digest, "b_wid": box.workshop_id}
+                        if conn.execute(sql["spend"].sql, sql["spend"].args(args)).rowcount != 1:
+                            failed.append(p)
+                            continue
+                    stored.append(p)
+                if failed and len(stored) < mixer.k:
+                    raise _TooFew(stored, failed)
+                conn.executemany(sql["insert"].sql, [sql["insert"].args(p.row) for p in stored])
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            with _sqlite_gate(db):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            pooled.close()
+    except _Closed:
+        return _commit_batch(db, mixer, batch, fast=False)
+    except _TooFew as few:
+        refuse_cards(db, mixer, few.failed)
+        return few.kept
+    except BeiduiError as exc:
+        finish(mixer, batch, exc)
+        return []
+    except Exception:
+        finish(mixer, batch, BallotNotStored("batch not written"))
+        return []
+    finish(mixer, stored)
+    refuse_cards(db, mixer, failed)
+    return []
+
+
+def _commit_batch(
+    db: Database, mixer: Mixer, batch: list[Pending], *, fast: bool = True
+) -> list[Pending]:
+    """One transaction for the whole batch; returns the ballots to queue again, if any."""
+    if fast and db.is_sqlite:
+        return _commit_batch_sqlite(db, mixer, batch)
+    box = batch[0].box
+    is_closed = False
+    try:
+        with db.engine.begin() as conn:
+            stage = _stage_in_transaction(conn, box)
+            if stage is not Stage.CLOSED:
+                raise_unless_voting(stage)
+            is_closed = stage is Stage.CLOSED
+            stored, failed = spend_and_write(
+                conn, box.workshop_id, batch, is_closed=is_closed, k=mixer.k
+            )
+    except _TooFew as few:
+        refuse_cards(db, mixer, few.failed)
+        return few.kept
+    except BeiduiError as exc:  # the workshop is gone or revealed: nothing was written
+        finish(mixer, batch, exc)
+        return []
+    except Exception:  # the database refused: nothing was written, every card is unused
+        finish(mixer, batch, BallotNotStored("batch not written"))
+        return []
+    # The -wal (SQLite) never holds more than one batch; after a late flush at close, the
+    # remainder's own row versions go the way of the mix's (see `scrub_storage`).
+    with _sqlite_gate(db):
+        scrub_storage(db, ("sealed_ballots", "cards") if is_closed else (), rewrite=is_closed)
+    finish(mixer, stored)
+    refuse_cards(db, mixer, failed)
+    return []
+
+
+def _flush_closed(db: Database) -> None:
+    """Write the remainder of every workshop of `db` queued here whose voting has closed."""
+    with _MIXERS_GUARD:
+        waiting = [(wid, m) for wid, m in _MIXERS.get(db, {}).items() if m.queue]
+    if not waiting:
+        return
+    with db.read.begin() as session:
+        stages: dict[int, str] = {
+            row.id: row.stage
+            for row in session.execute(
+                select(_W.id, _W.stage).where(_W.id.in_([wid for wid, _ in waiting]))
+            )
+        }
+    for wid, mixer in waiting:
+        stage = stages.get(wid)
+        if stage is None or Stage(stage) in (Stage.CLOSED, Stage.REVEALED):
+            flush(db, mixer, force=True)
+
+
+def _watch() -> None:
+    # Runs while any ballot waits in this process; a later submit starts it again.
+    while True:
+        time.sleep(WATCH_INTERVAL_SECONDS)
+        with _MIXERS_GUARD:
+            dbs = [db for db, per in _MIXERS.items() if any(m.queue for m in per.values())]
+            if not dbs:
+                _WATCHER.clear()  # under the guard: a submit after this starts a new one
+                return
+        for db in dbs:
+            try:
+                _flush_closed(db)
+            except Exception:  # a database hiccup: try again on the next tick
+                continue
+
+
+def ensure_watcher() -> None:
+    """Start the thread that writes this process's remainders once voting closes."""
+    with _MIXERS_GUARD:
+        if _WATCHER:
+            return
+        thread = threading.Thread(target=_watch, name="beidui-mixer-watch", daemon=True)
+        _WATCHER[:] = [thread]
+        thread.start()
+
+
+def queue_gap(pending: Pending) -> int:
+    """How many more ballots `pending`'s batch needs, wherever it waits (0: not queued)."""
+    with _MIXERS_GUARD:
+        dbs = list(_MIXERS.keys())
+    waiting = 0
+    for db in dbs:
+        mixer = _MIXERS.get(db, {}).get(pending.box.workshop_id)
+        if mixer is not None:
+            with mixer.lock:
+                if pending in mixer.queue:
+                    waiting = max(mixer.k - len(mixer.queue), 0)
+    return waiting

@@ -1,0 +1,292 @@
+"""Casting a ballot: check it, seal it in memory, queue it for its batch (`core.batches`),
+and tell the phone when it is stored.
+
+A ticket lives in this process's memory only and keeps no link to the caller. This module
+must never store or return anything that links a card to a ballot, never write a time, a
+session, a client key or an IP address, and never hold a ranking in the clear once sealed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar, Final
+
+from core import crypto
+from core.ballot_box import Box, raise_unless_voting, read_box
+from core.ballot_values import (
+    CardAlreadySpent,
+    CardNotFound,
+    CardRequired,
+    UnknownRole,
+    check_ranking,
+    encode_payload,
+    join_code,
+)
+from core.batches import (
+    Pending,
+    ensure_watcher,
+    flush,
+    mixer_for,
+    queue_gap,
+    read_stage_and_card,
+    waiting_for,
+)
+from core.cards import CARD_LIMITER, card_digest
+from core.db import Database
+from core.domain import Stage, WorkshopCode
+from core.errors import BeiduiError
+from core.models import random_id
+from core.workshops import WorkshopNotFound
+
+
+class BallotState(Enum):
+    """Where a submitted ballot is."""
+
+    WAITING = "waiting"
+    """Sealed and queued in this server's memory only; nothing is written yet."""
+    STORED = "stored"
+    """Committed together with its batch: the receipt is valid."""
+    REFUSED = "refused"
+    """Not stored (see the error); unless it says the card was spent, the card is unused."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What `submit_ballot` returns. The id lives in this server's memory only."""
+
+    id: str
+    waiting_for: int
+    """How many more ballots the batch needs before it is written (0: being written)."""
+
+
+@dataclass(frozen=True)
+class BallotStatus:
+    """A submitted ballot's state, with its receipt once stored or its error if refused."""
+
+    state: BallotState
+    waiting_for: int
+    receipt: str | None = None
+    error: BeiduiError | None = None
+
+
+class BallotStillWaiting(BeiduiError):
+    """`cast_ballot` stopped waiting; the ballot stays queued (params: waiting_for)."""
+
+    key: ClassVar[str] = "ballot.errors.still_waiting"
+
+
+class UnknownTicket(BeiduiError):
+    """No ballot with this ticket here: it expired, or this server restarted before the
+    batch was written (then the card is unused and can be cast again)."""
+
+    key: ClassVar[str] = "ballot.errors.unknown_ticket"
+
+
+# A ticket answers `ballot_status` for this long after its batch was written or refused.
+TICKET_TTL_SECONDS: Final = 30 * 60
+
+_TICKETS: dict[str, Pending] = {}
+_TICKETS_GUARD = threading.Lock()
+
+
+# Only workshops that have reached voting are cached: from then on stages only move forward
+# and a workshop's ballot (methods, roles, K, keys, mode) can no longer change. The stage
+# itself is never cached: `submit_ballot` reads it, and each batch checks it again.
+_BOXES: weakref.WeakKeyDictionary[Database, dict[str, Box]] = weakref.WeakKeyDictionary()
+
+
+def _box_for_casting(db: Database, code: WorkshopCode) -> Box:
+    cached = _BOXES.get(db, {}).get(code)
+    if cached is not None:
+        return cached
+    box, stage = read_box(db, code)
+    raise_unless_voting(stage)
+    _BOXES.setdefault(db, {})[code] = box
+    return box
+
+
+def _check_role(box: Box, role: str | None) -> str | None:
+    if role is None:
+        return None
+    if not isinstance(role, str) or role not in box.role_keys:
+        raise UnknownRole("not a role of this workshop")
+    return role
+
+
+def _client(client_key: str) -> str:
+    # The limiter HMACs what it gets; a megabyte-long "session id" is cut to a digest first.
+    key = client_key if isinstance(client_key, str) else ""
+    return key if len(key) <= 256 else hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+
+
+_LAST_PRUNE: list[float] = [0.0]
+
+
+def _register(pending: Pending) -> str:
+    now = time.monotonic()
+    ticket_id = secrets.token_urlsafe(18)
+    with _TICKETS_GUARD:
+        if now - _LAST_PRUNE[0] > 10:  # a full scan at most every 10 s, not per ballot
+            _LAST_PRUNE[0] = now
+            expired = [
+                t
+                for t, p in _TICKETS.items()
+                if p.done_at is not None and now - p.done_at > TICKET_TTL_SECONDS
+            ]
+            for t in expired:
+                del _TICKETS[t]
+        _TICKETS[ticket_id] = pending
+    return ticket_id
+
+
+def submit_ballot(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    card_code: str | None,
+    ranking: Sequence[str],
+    role: str | None,
+    *,
+    client_key: str = "",
+) -> Ticket:
+    """Check, seal and queue one ballot; it is written with its batch of at least k.
+
+    Raises at once, exactly as `cast_ballot` always did: the workshop is voting
+    (`VotingNotOpen` / `VotingClosed`); the ranking is 1..K distinct methods of this workshop
+    (`EmptyBallot`, `TooManyChoices`, `UnknownMethod`, `DuplicateMethod`); the role is None or
+    one of its roles (`UnknownRole`); then, unless in open mode, the card: missing
+    (`CardRequired`), malformed (crypto's `MalformedCardCode`, never counted as an attempt),
+    unknown / another workshop's / void (`CardNotFound`), spent or already queued in this
+    server (`CardAlreadySpent`). Unknown and spent count as failed attempts for `client_key`
+    (the page's session id; never stored); too many make it wait (`TooManyAttempts`).
+
+    Nothing is written here. When k ballots of this workshop are queued, every queued
+    ballot is written in one transaction (cards spent with a guarded update, rows in random
+    order); the caller of that k-th submit does the writing. Ask `ballot_status` with the
+    ticket; it keeps no link to the caller and is never stored.
+    """
+    box = _box_for_casting(db, join_code(code))
+    ranked = check_ranking(ranking, box.method_keys, box.ballot_size)
+    declared = _check_role(box, role)
+    digest: bytes | None = None
+    client = ""
+    if not box.is_open_mode:
+        if card_code is None or (isinstance(card_code, str) and not card_code.strip()):
+            raise CardRequired("no card code")
+        digest = card_digest(secret_key, box, card_code)
+        client = _client(client_key)
+        CARD_LIMITER.check(box.code, client)
+    mixer = mixer_for(db, box)
+    # Reserve the card BEFORE reading it: a reservation is released only after its batch
+    # committed, so a second cast of the card either finds it reserved or reads it spent.
+    if digest is not None:
+        with mixer.lock:
+            if digest in mixer.reserved:
+                raise CardAlreadySpent("card already waiting in a batch")
+            mixer.reserved.add(digest)
+    try:
+        stage, card = read_stage_and_card(db, box, digest)
+        if stage is None:
+            raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
+        raise_unless_voting(Stage(stage))
+        if digest is not None:
+            if card is None or card[1]:
+                CARD_LIMITER.record_failure(box.code, client)
+                raise CardNotFound("no usable card with this code")
+            if card[0]:
+                CARD_LIMITER.record_failure(box.code, client)
+                raise CardAlreadySpent("card already used")
+        # Sealed now, in memory: the queue never holds a ranking in the clear.
+        sealed = crypto.seal(box.public_key, encode_payload(ranked, declared), box.aad)
+        row = {
+            "id": random_id(),
+            "workshop_id": box.workshop_id,
+            "sealed": sealed,
+            "receipt": crypto.receipt_for(sealed),
+        }
+        pending = Pending(box, digest, client, row)
+    except BaseException:
+        if digest is not None:
+            with mixer.lock:
+                mixer.reserved.discard(digest)
+        raise
+    with mixer.lock:
+        mixer.queue.append(pending)
+        queued = len(mixer.queue)
+    ticket_id = _register(pending)
+    if queued >= mixer.k:
+        flush(db, mixer, force=False)
+    else:
+        ensure_watcher()
+    return Ticket(ticket_id, waiting_for(db, pending))
+
+
+def _pending_for(ticket_id: str) -> Pending:
+    with _TICKETS_GUARD:
+        pending = _TICKETS.get(ticket_id) if isinstance(ticket_id, str) else None
+    if pending is None:
+        raise UnknownTicket("no such ticket here")
+    return pending
+
+
+def _status_of(pending: Pending, waiting_for: int) -> BallotStatus:
+    if not pending.done.is_set():
+        return BallotStatus(BallotState.WAITING, waiting_for)
+    if pending.error is not None:
+        return BallotStatus(BallotState.REFUSED, 0, error=pending.error)
+    return BallotStatus(BallotState.STORED, 0, receipt=str(pending.row["receipt"]))
+
+
+def ballot_status(ticket_id: str) -> BallotStatus:
+    """The state of a submitted ballot (memory only: no database read). `UnknownTicket` once
+    it expired (`TICKET_TTL_SECONDS` after it was written) or after a restart."""
+    pending = _pending_for(ticket_id)
+    waiting = queue_gap(pending)
+    return _status_of(pending, waiting)
+
+
+def wait_for_ballot(ticket_id: str, timeout: float | None = None) -> BallotStatus:
+    """`ballot_status` once the ballot is stored or refused, or when `timeout` ends."""
+    pending = _pending_for(ticket_id)
+    pending.done.wait(timeout)
+    return ballot_status(ticket_id)
+
+
+def cast_ballot(
+    db: Database,
+    secret_key: bytes,
+    code: WorkshopCode,
+    card_code: str | None,
+    ranking: Sequence[str],
+    role: str | None,
+    *,
+    client_key: str = "",
+    timeout: float | None = None,
+) -> str:
+    """`submit_ballot`, then wait until its batch is written, and return the receipt.
+
+    Raises what `submit_ballot` raises, the error a refused ballot got (e.g.
+    `CardAlreadySpent` when another server spent the card first), or `BallotStillWaiting`
+    after `timeout` seconds (the ballot stays queued). With fewer than k ballots queued
+    it waits for more ballots, or for voting to close.
+
+    Open mode (`is_open_mode`): `card_code` is ignored and nothing here can stop one person
+    casting many ballots; the page keeps to one ballot per browser session, which a person
+    with two browsers or a cleared session gets around. Use cards when that matters.
+    """
+    ticket = submit_ballot(db, secret_key, code, card_code, ranking, role, client_key=client_key)
+    status = wait_for_ballot(ticket.id, timeout)
+    if status.state is BallotState.STORED:
+        assert status.receipt is not None
+        return status.receipt
+    if status.state is BallotState.REFUSED:
+        assert status.error is not None
+        raise status.error
+    raise BallotStillWaiting("batch not complete", waiting_for=status.waiting_for)

@@ -1,0 +1,62 @@
+"""Closing the vote: VOTING -> CLOSED, the queued remainder written, the whole box mixed.
+
+Must never leave the box in an order that follows the order of casting (see `core.mix`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select
+
+from core.ballot_box import facilitator_workshop, stage_position
+from core.ballot_values import join_code
+from core.batches import Pending, existing_mixer, finish, refuse_cards, spend_and_write
+from core.db import Database
+from core.domain import Stage, StagePosition, WorkshopCode, check_transition
+from core.mix import scrub_storage
+from core.models import WORKSHOPS
+from core.workshops import WorkshopView, minute_now, view_of
+
+_W = WORKSHOPS.c
+
+
+def close_voting(db: Database, secret_key: bytes, code: WorkshopCode, grant: str) -> WorkshopView:
+    """VOTING → CLOSED and, in the same transaction, write the ballots still queued in this
+    process and mix the whole box (see `mix_box`). Ballots queued on another server are
+    written by that server as soon as it sees the stage (`WATCH_INTERVAL_SECONDS`), and
+    mixed in again then. Afterwards the tables are rewritten (`scrub_storage`).
+    """
+    normalized = join_code(code)
+    with db.read.begin() as session:
+        wid = session.scalar(select(_W.id).where(_W.code == normalized))
+    mixer = None if wid is None else existing_mixer(db, wid)
+    flush_lock = mixer.flush_lock if mixer is not None else threading.RLock()
+    with flush_lock:
+        batch: list[Pending] = []
+        if mixer is not None:
+            with mixer.lock:
+                batch, mixer.queue = mixer.queue, []
+        try:
+            with db.write.begin() as session:
+                w = facilitator_workshop(session, secret_key, normalized, grant)
+                check_transition(stage_position(w), StagePosition(Stage.CLOSED), len(w.questions))
+                # The stage UPDATE comes first: on PostgreSQL it waits for batches holding
+                # FOR SHARE and makes later batches see CLOSED, so the mix sees every ballot.
+                w.stage = Stage.CLOSED
+                w.stage_changed_at = minute_now()
+                session.flush()
+                stored, failed = spend_and_write(
+                    session, w.id, batch, is_closed=True, k=w.anonymity_k
+                )
+                view = view_of(w)
+        except BaseException:
+            if mixer is not None and batch:
+                with mixer.lock:
+                    mixer.queue[:0] = batch
+            raise
+    scrub_storage(db, ("sealed_ballots", "cards"))
+    if mixer is not None:
+        finish(mixer, stored)
+        refuse_cards(db, mixer, failed)
+    return view
