@@ -56,8 +56,8 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import crypto
 from core.ballots import SEALED_LENGTH, join_code
+from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
@@ -601,7 +601,9 @@ def _insert_workshop(
     for b in sealed_rows:
         blob = _unb64(_field(b, "sealed", str))
         receipt = _field(b, "receipt", str)
-        if len(blob) not in (0, SEALED_LENGTH) or (blob and crypto.receipt_for(blob) != receipt):
+        if len(blob) not in (0, SEALED_LENGTH) or (
+            blob and human_codes.receipt_for(blob) != receipt
+        ):
             raise ArchiveInvalid("sealed ballot does not match its receipt", problem="ballot")
         sealed.append(
             {"id": _field(b, "id", str), "workshop_id": wid, "sealed": blob, "receipt": receipt}

@@ -46,7 +46,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core import ballots, crypto, results
+from core import ballots, results
+from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.templates import available_templates
@@ -309,7 +310,7 @@ def check_consistent(store: Store, seen: Seen) -> tuple[int, int]:
             )
         missing = sorted(set(seen.receipts.values()) - stored)
         assert missing == [], f"{len(missing)} acknowledged receipts were lost"
-        acked_digests = {crypto.card_digest(store.key, salt, c) for c in seen.receipts}
+        acked_digests = {human_codes.card_digest(store.key, salt, c) for c in seen.receipts}
         assert acked_digests <= spent_digests, "an acknowledged card is not spent"
         assert len(stored) == len(spent_digests), "spent cards and sealed ballots differ"
         assert results.ballot_count(fresh, store.code) == len(stored)

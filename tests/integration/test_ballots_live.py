@@ -9,7 +9,6 @@ import itertools
 import pytest
 from sqlalchemy import text
 
-from core import crypto
 from core.ballots import (
     AlreadyRevealed,
     NotLiveResults,
@@ -20,6 +19,7 @@ from core.ballots import (
     submit_ballot,
     unlock_live_results,
 )
+from core.crypto import passphrases
 from core.instance import Instance
 from core.results import (
     LIVE_COUNTING,
@@ -88,7 +88,7 @@ def test_the_live_key_is_kept_in_server_memory_only_and_forgotten_at_the_reveal(
 ) -> None:
     room = open_room(instance, is_live_results=True, anonymity_k=K)
     before = row_counts(room.db)
-    with pytest.raises(crypto.WrongPassphrase):
+    with pytest.raises(passphrases.WrongPassphrase):
         unlock_live_results(room.db, room.key, room.code, room.grant, "not the passphrase")
     assert row_counts(room.db) == before
 

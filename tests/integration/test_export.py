@@ -34,8 +34,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from core import crypto, export, notes, results
+from core import export, notes, results
 from core.ballots import card_counts, close_voting, issue_cards, reveal, submit_ballot
+from core.crypto import signatures
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.i18n import t
@@ -514,9 +515,9 @@ def test_a_missing_file_or_a_signature_by_another_key_fails_verification(
     assert (result.is_valid, result.changed_file) == (False, export.NOTES_CSV)
     forged = tmp_path / "forged"
     shutil.copytree(story.bundle, forged)
-    other = crypto.new_signing_key()
+    other = signatures.new_signing_key()
     (forged / export.SIGNATURE_NAME).write_bytes(
-        crypto.sign(other, (forged / export.MANIFEST_NAME).read_bytes())
+        signatures.sign(other, (forged / export.MANIFEST_NAME).read_bytes())
     )
     result = verify_bundle(forged)
     assert not result.is_valid

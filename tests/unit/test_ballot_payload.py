@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import crypto
 from core.ballots import (
     PAYLOAD_LENGTH,
     SEALED_LENGTH,
@@ -14,6 +13,7 @@ from core.ballots import (
     decode_payload,
     encode_payload,
 )
+from core.crypto import sealed_box
 from core.domain import MAX_BALLOT_SIZE
 
 KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,63}", fullmatch=True)
@@ -37,9 +37,11 @@ def test_the_longest_ballot_a_template_allows_still_fits() -> None:
 
 
 def test_sealed_ballots_of_any_content_have_the_same_size() -> None:
-    box = crypto.BoxKeypair.generate()
-    short = crypto.seal(box.public_bytes, encode_payload(["a"], None), b"w")
-    long = crypto.seal(box.public_bytes, encode_payload([f"m{i}" for i in range(10)], "r"), b"w")
+    box = sealed_box.BoxKeypair.generate()
+    short = sealed_box.seal(box.public_bytes, encode_payload(["a"], None), b"w")
+    long = sealed_box.seal(
+        box.public_bytes, encode_payload([f"m{i}" for i in range(10)], "r"), b"w"
+    )
     assert len(short) == len(long) == SEALED_LENGTH
 
 
