@@ -30,8 +30,8 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import crypto
 from core.breakdown import choose_groups  # the one rule for which roles are shown
+from core.crypto import human_codes, key_wrap, passphrases, sealed_box
 from core.db import Database, checkpoint_wal
 from core.domain import (
     MAX_BALLOT_SIZE,
@@ -169,7 +169,7 @@ MAX_CARDS_PER_CALL: Final = 500
 # Typed text longer than this is never a join code, card code or receipt: refuse it before
 # Unicode folding walks megabytes of it.
 _MAX_CODE_TEXT: Final = 64
-_MAX_PASSPHRASE_TEXT: Final = 4 * crypto.MAX_PASSPHRASE_LENGTH
+_MAX_PASSPHRASE_TEXT: Final = 4 * passphrases.MAX_PASSPHRASE_LENGTH
 _MAX_KEY_LENGTH: Final = 64  # core.templates.KEY_PATTERN: method and role keys
 
 PAYLOAD_VERSION: Final = 1
@@ -177,7 +177,7 @@ PAYLOAD_VERSION: Final = 1
 # nothing about how many methods were ranked, which ones, or whether a role was declared.
 # The worst case (K = 10 keys of 64 characters and a 64-character role) is 766 bytes.
 PAYLOAD_LENGTH: Final = 800
-SEALED_LENGTH: Final = PAYLOAD_LENGTH + crypto.SEAL_OVERHEAD
+SEALED_LENGTH: Final = PAYLOAD_LENGTH + sealed_box.SEAL_OVERHEAD
 
 # One limiter per process, shared by every page session: wrong card codes from one client
 # make that client wait (see core/ratelimit.py). Tests may call `CARD_LIMITER` directly.
@@ -264,8 +264,8 @@ _O = OPENED_BALLOTS.c
 def join_code(text: str) -> WorkshopCode:
     """The canonical join code for typed text, refusing huge input before folding it."""
     if not isinstance(text, str) or len(text) > _MAX_CODE_TEXT:
-        raise crypto.MalformedJoinCode(expected=crypto.JOIN_CODE_LENGTH)
-    return crypto.normalize_join_code(text)
+        raise human_codes.MalformedJoinCode(expected=human_codes.JOIN_CODE_LENGTH)
+    return human_codes.normalize_join_code(text)
 
 
 def _read_box(db: Database, code: WorkshopCode) -> tuple[_Box, Stage]:
@@ -359,7 +359,7 @@ def issue_cards(
     for _attempt in range(5):
         codes: set[str] = set()
         while len(codes) < count:
-            codes.add(crypto.new_card_code())
+            codes.add(human_codes.new_card_code())
         try:
             with db.write.begin() as session:
                 w = _facilitator_workshop(session, secret_key, code, grant)
@@ -370,7 +370,7 @@ def issue_cards(
                 assert w.secrets is not None
                 salt = w.secrets.card_salt
                 # Digest order is random: the stored order says nothing about the printed one.
-                digests = sorted(crypto.card_digest(secret_key, salt, c) for c in codes)
+                digests = sorted(human_codes.card_digest(secret_key, salt, c) for c in codes)
                 rows = [
                     {"digest": d, "workshop_id": w.id, "is_spent": False, "is_void": False}
                     for d in digests
@@ -472,8 +472,8 @@ def _client(client_key: str) -> str:
 
 def _card_digest(secret_key: bytes, box: _Box, card_code: str) -> bytes:
     if not isinstance(card_code, str) or len(card_code) > _MAX_CODE_TEXT:
-        raise crypto.CardCodeWrongLength(expected=crypto.CARD_CODE_LENGTH)
-    return crypto.card_digest(secret_key, box.card_salt, card_code)
+        raise human_codes.CardCodeWrongLength(expected=human_codes.CARD_CODE_LENGTH)
+    return human_codes.card_digest(secret_key, box.card_salt, card_code)
 
 
 def _stage_in_transaction(conn: Connection | Session, box: _Box) -> Stage:
@@ -762,12 +762,12 @@ def submit_ballot(
                 CARD_LIMITER.record_failure(box.code, client)
                 raise CardAlreadySpent("card already used")
         # Sealed now, in memory: the queue never holds a ranking in the clear.
-        sealed = crypto.seal(box.public_key, encode_payload(ranked, declared), box.aad)
+        sealed = sealed_box.seal(box.public_key, encode_payload(ranked, declared), box.aad)
         row = {
             "id": random_id(),
             "workshop_id": box.workshop_id,
             "sealed": sealed,
-            "receipt": crypto.receipt_for(sealed),
+            "receipt": human_codes.receipt_for(sealed),
         }
         pending = _Pending(box, digest, client, row)
     except BaseException:
@@ -1228,23 +1228,23 @@ def w_position(w: Workshop) -> StagePosition:
 # --------------------------------------------------------------------------------------------
 
 
-def _unwrap_box_key(wrapped: bytes, passphrase: str) -> crypto.BoxKeypair:
+def _unwrap_box_key(wrapped: bytes, passphrase: str) -> sealed_box.BoxKeypair:
     if not isinstance(passphrase, str) or len(passphrase) > _MAX_PASSPHRASE_TEXT:
-        raise crypto.WrongPassphrase()
-    return crypto.BoxKeypair(crypto.unwrap_private_key(wrapped, passphrase))
+        raise passphrases.WrongPassphrase()
+    return sealed_box.BoxKeypair(key_wrap.unwrap_private_key(wrapped, passphrase))
 
 
 # The unwrapped box keys of live-results workshops, in THIS process's memory only: never
 # written to the database (whose WAL and backups would keep it after the reveal erased it).
 # A restart forgets them; the facilitator unlocks again with the passphrase. With several
 # servers, only a server where the facilitator unlocked can publish live tallies.
-_LIVE_KEYS: weakref.WeakKeyDictionary[Database, dict[int, crypto.BoxKeypair]] = (
+_LIVE_KEYS: weakref.WeakKeyDictionary[Database, dict[int, sealed_box.BoxKeypair]] = (
     weakref.WeakKeyDictionary()
 )
 _LIVE_KEYS_GUARD = threading.Lock()
 
 
-def live_keypair(db: Database, workshop_id: int) -> crypto.BoxKeypair | None:
+def live_keypair(db: Database, workshop_id: int) -> sealed_box.BoxKeypair | None:
     """The box key `unlock_live_results` left in this process, if any (for core.results)."""
     with _LIVE_KEYS_GUARD:
         return _LIVE_KEYS.get(db, {}).get(workshop_id)
@@ -1293,7 +1293,7 @@ def unlock_live_results(
 
 
 def open_ballots(
-    keypair: crypto.BoxKeypair,
+    keypair: sealed_box.BoxKeypair,
     sealed: Sequence[bytes],
     aad: bytes,
     method_keys: Sequence[str],
@@ -1309,7 +1309,7 @@ def open_ballots(
     size = min(ballot_size, MAX_BALLOT_SIZE)
     out: list[tuple[tuple[str, ...], str | None]] = []
     for blob in sealed:
-        ranking, role = decode_payload(crypto.open_sealed(keypair, blob, aad))
+        ranking, role = decode_payload(sealed_box.open_sealed(keypair, blob, aad))
         if (
             not 1 <= len(ranking) <= size
             or len(set(ranking)) != len(ranking)

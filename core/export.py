@@ -34,8 +34,9 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core import ballots, crypto, notes, results
+from core import ballots, notes, results
 from core.breakdown import Breakdown, Role, breakdown, points_share
+from core.crypto import human_codes, signatures
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
@@ -837,7 +838,7 @@ def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.fchmod(fd, 0o600)  # the umask can only remove bits; make the mode exact
-            os.write(fd, crypto.signing_key_to_pem(crypto.new_signing_key()))
+            os.write(fd, signatures.signing_key_to_pem(signatures.new_signing_key()))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -849,7 +850,7 @@ def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
             tmp.unlink()
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         os.chmod(path, 0o600)  # readable by others: at least stop it spreading further
-    return crypto.signing_key_from_pem(path.read_bytes())
+    return signatures.signing_key_from_pem(path.read_bytes())
 
 
 def manifest_bytes(files: Mapping[str, bytes], code: WorkshopCode, fingerprint: str) -> bytes:
@@ -867,7 +868,7 @@ def manifest_bytes(files: Mapping[str, bytes], code: WorkshopCode, fingerprint: 
 
 
 def signing_fingerprint(signing_key: Ed25519PrivateKey) -> str:
-    return crypto.fingerprint(signing_key.public_key())
+    return human_codes.fingerprint(signing_key.public_key())
 
 
 def instance_fingerprint(data_dir: Path) -> str:
@@ -942,8 +943,8 @@ def build_bundle(
         on_progress(0.9, t("export.progress.sign", lang))
     manifest = manifest_bytes(files, data.workshop.code, fingerprint)
     files[MANIFEST_NAME] = manifest
-    files[SIGNATURE_NAME] = crypto.sign(signing_key, manifest)
-    files[PUBLIC_KEY_NAME] = crypto.public_key_to_pem(signing_key.public_key())
+    files[SIGNATURE_NAME] = signatures.sign(signing_key, manifest)
+    files[PUBLIC_KEY_NAME] = signatures.public_key_to_pem(signing_key.public_key())
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / bundle_name(data.workshop.code, lang)

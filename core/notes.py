@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from core import crypto
+from core.crypto import human_codes
 from core.db import Database, checkpoint_wal
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
@@ -231,7 +231,7 @@ def load_locked(session: Session, code: WorkshopCode) -> Workshop:
     """
     session.execute(
         select(Workshop.id)
-        .where(Workshop.code == crypto.normalize_join_code(code))
+        .where(Workshop.code == human_codes.normalize_join_code(code))
         .with_for_update()
     )
     return load_workshop(session, code)
@@ -535,7 +535,7 @@ def _load_questions(session: Session, code: WorkshopCode) -> Workshop:
     """The workshop with its questions only (the hot path of every post)."""
     w = session.scalar(
         select(Workshop)
-        .where(Workshop.code == crypto.normalize_join_code(code))
+        .where(Workshop.code == human_codes.normalize_join_code(code))
         .options(selectinload(Workshop.questions))
     )
     if w is None:

@@ -18,7 +18,6 @@ from typing import Any, Final
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core import crypto
 from core.ballots import (
     NotRevealed,
     _shuffled,
@@ -27,6 +26,7 @@ from core.ballots import (
     live_keypair,
     open_ballots,
 )
+from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.models import (
@@ -354,8 +354,8 @@ def verify_receipt(db: Database, code: WorkshopCode, receipt: str) -> bool:
     if not isinstance(receipt, str) or len(receipt) > 64:
         return False
     try:
-        normalized = crypto.normalize_receipt(receipt)
-    except crypto.MalformedReceipt:
+        normalized = human_codes.normalize_receipt(receipt)
+    except human_codes.MalformedReceipt:
         return False
     with db.read.begin() as session:
         w = _workshop_row(session, code)
