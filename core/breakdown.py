@@ -20,14 +20,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from core.errors import BeiduiError
-from core.tally import (
-    COUNTING_METHODS,
-    DEFAULT_COUNTING,
-    CountingId,
-    MethodId,
-    TallyResult,
-    build_profile,
-)
+from core.i18n import t
+from core.tally.profile import CountingId, MethodId, build_profile
+from core.tally.registry import COUNTING_METHODS, DEFAULT_COUNTING
+from core.tally.result import TallyResult
 
 Role = str
 """A self-declared role ("funder", "grantee staff", ...), as stored with the ballot."""
@@ -207,7 +203,6 @@ def explain(
 ) -> list[str]:
     """The plan in plain sentences: roles offered, shown, too small, merged and why, and
     what "other" holds. Never a count of a group below k."""
-    from core.i18n import t
 
     def names(roles: Sequence[Role]) -> str:
         return t("tally.list_separator", lang).join(role_labels.get(r, r) for r in roles)

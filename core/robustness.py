@@ -18,14 +18,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from core.i18n import Message, catalogue, normalize_language, t
-from core.tally import (
-    COUNTING_METHODS,
-    DEFAULT_COUNTING,
-    CountingId,
-    MethodId,
-    Pairwise,
-    TallyResult,
-)
+from core.tally.pairwise import Pairwise
+from core.tally.profile import CountingId, MethodId
+from core.tally.registry import COUNTING_METHODS, DEFAULT_COUNTING
+from core.tally.result import TallyResult
 
 # Param names `render` knows how to localize; every tally message sticks to them.
 METHOD_PARAMS: Final = frozenset(

@@ -49,7 +49,7 @@ from core.errors import BeiduiError
 from core.instance import Instance
 from core.models import Base
 from core.ratelimit import TooManyAttempts
-from core.tally import points
+from core.tally.methods.points import points
 from core.templates import available_templates
 from core.workshops import NotAuthorized, create_workshop, move_to, unlock_console
 from tests.casting import receipts_of

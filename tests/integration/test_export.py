@@ -40,7 +40,7 @@ from core.crypto import signatures
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.i18n import t
-from core.tally import COUNTING_METHODS, tally_all
+from core.tally.registry import COUNTING_METHODS, tally_all
 from core.templates import available_templates
 from core.verify import verify_bundle
 from core.workshops import create_workshop, get_workshop, move_to, unlock_console
