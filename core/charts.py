@@ -17,7 +17,9 @@ import altair as alt
 
 from core.breakdown import Breakdown, Group, Role
 from core.i18n import t
-from core.tally import COUNTING_METHODS, CountingId, MethodId, ResultRow, TallyResult, place_text
+from core.tally.profile import CountingId, MethodId
+from core.tally.registry import COUNTING_METHODS
+from core.tally.result import ResultRow, TallyResult, place_text
 
 DEFAULT_FONT: Final = "Noto Sans SC, sans-serif"
 

@@ -42,19 +42,11 @@ from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
 from core.i18n import LANGUAGES, Message, normalize_language, t
 from core.robustness import summarize
-from core.tally import (
-    COUNTING_METHODS,
-    DEFAULT_COUNTING,
-    CountingId,
-    IrvExplanation,
-    MethodId,
-    Pairwise,
-    TallyResult,
-    instant_runoff_with_explanation,
-    pairwise,
-    position_counts,
-    tally_all,
-)
+from core.tally.methods.instant_runoff import IrvExplanation, instant_runoff_with_explanation
+from core.tally.pairwise import Pairwise, pairwise
+from core.tally.profile import CountingId, MethodId, position_counts
+from core.tally.registry import COUNTING_METHODS, DEFAULT_COUNTING, tally_all
+from core.tally.result import TallyResult
 from core.workshops import WorkshopView, get_workshop
 
 FORMAT: Final = "beidui-results/1"

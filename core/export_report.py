@@ -25,7 +25,9 @@ from core.breakdown import explain
 from core.export import ExportData, role_grid_table
 from core.i18n import LANGUAGES, normalize_language, t
 from core.robustness import render
-from core.tally import COUNTING_METHODS, MethodId, TallyResult, place_text, position_counts
+from core.tally.profile import MethodId, position_counts
+from core.tally.registry import COUNTING_METHODS
+from core.tally.result import TallyResult, place_text
 
 _HTML_LANG: Final = {"zh": "zh-CN", "en": "en"}
 # Fixed document dates: the file says nothing about when it was made, and stays reproducible.

@@ -40,7 +40,9 @@ from core.models import (
     Role,
 )
 from core.reveal_policy import RevealDecision, decide_reveal
-from core.tally import CountingId, MethodId, TallyResult, build_profile, tally_all
+from core.tally.profile import CountingId, MethodId, build_profile
+from core.tally.registry import tally_all
+from core.tally.result import TallyResult
 from core.workshops import WorkshopNotFound
 
 # What a live publication counts: the positional figures, which the stored aggregates
