@@ -14,7 +14,7 @@ import json
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 
 from core.ballots import join_code
 from core.domain import Stage, WorkshopCode
@@ -101,11 +101,7 @@ def read_archive(data: bytes) -> dict[str, Any]:
             document = zf.read(DOCUMENT_NAME)
         except (zipfile.BadZipFile, ValueError, OSError):
             raise ArchiveInvalid("damaged entry", problem="zip") from None
-    if (
-        not isinstance(manifest, dict)
-        or manifest.get("format") != ARCHIVE_FORMAT
-        or manifest.get("version") != ARCHIVE_VERSION
-    ):
+    if not _is_this_format(manifest):
         raise ArchiveInvalid("unknown format or version", problem="version")
     entry = (manifest.get("files") or {}).get(DOCUMENT_NAME)
     if (
@@ -120,13 +116,18 @@ def read_archive(data: bytes) -> dict[str, Any]:
         body = json.loads(document.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ArchiveInvalid("document is not JSON", problem="document") from None
-    if (
-        not isinstance(body, dict)
-        or body.get("format") != ARCHIVE_FORMAT
-        or body.get("version") != ARCHIVE_VERSION
-    ):
+    if not _is_this_format(body):
         raise ArchiveInvalid("document format", problem="version")
-    return body
+    return cast(dict[str, Any], body)
+
+
+def _is_this_format(header: Any) -> bool:
+    # The manifest and the document each name the format and version they were written in.
+    return (
+        isinstance(header, dict)
+        and header.get("format") == ARCHIVE_FORMAT
+        and header.get("version") == ARCHIVE_VERSION
+    )
 
 
 def read_field(row: Any, name: str, kind: type | tuple[type, ...]) -> Any:

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
@@ -121,35 +121,32 @@ def _workshop_row(body: Mapping[str, Any], summary: ArchiveSummary) -> Workshop:
     )
 
 
+# The template rows, field by field, in the order the archive is checked.
+_QUESTION_FIELDS: Final = {"position": int, "text_zh": str, "text_en": str}
+_METHOD_FIELDS: Final = {
+    "key": str,
+    "position": int,
+    "label_zh": str,
+    "label_en": str,
+    "description_zh": str,
+    "description_en": str,
+}
+_ROLE_FIELDS: Final = {"key": str, "position": int, "label_zh": str, "label_en": str}
+
+
+def _template_rows(body: Mapping[str, Any], name: str, fields: Mapping[str, type]) -> list[Row]:
+    return [
+        {field: read_field(row, field, kind) for field, kind in fields.items()}
+        for row in read_rows(body, name)
+    ]
+
+
 def _add_template_rows(workshop: Workshop, body: Mapping[str, Any]) -> None:
     workshop.questions = [
-        Question(
-            position=read_field(q, "position", int),
-            text_zh=read_field(q, "text_zh", str),
-            text_en=read_field(q, "text_en", str),
-        )
-        for q in read_rows(body, "questions")
+        Question(**row) for row in _template_rows(body, "questions", _QUESTION_FIELDS)
     ]
-    workshop.methods = [
-        Method(
-            key=read_field(m, "key", str),
-            position=read_field(m, "position", int),
-            label_zh=read_field(m, "label_zh", str),
-            label_en=read_field(m, "label_en", str),
-            description_zh=read_field(m, "description_zh", str),
-            description_en=read_field(m, "description_en", str),
-        )
-        for m in read_rows(body, "methods")
-    ]
-    workshop.roles = [
-        Role(
-            key=read_field(r, "key", str),
-            position=read_field(r, "position", int),
-            label_zh=read_field(r, "label_zh", str),
-            label_en=read_field(r, "label_en", str),
-        )
-        for r in read_rows(body, "roles")
-    ]
+    workshop.methods = [Method(**row) for row in _template_rows(body, "methods", _METHOD_FIELDS)]
+    workshop.roles = [Role(**row) for row in _template_rows(body, "roles", _ROLE_FIELDS)]
 
 
 def _secrets_row(body: Mapping[str, Any]) -> WorkshopSecrets:
