@@ -12,5 +12,6 @@ rankings cost. A plain reference implementation lives in the tests and checks th
 Layout: `profile` (ballots encoded once, and their errors), `result` (the ordering every
 method returns), `pairwise` (the preference matrix), one module per counting method under
 `methods/`, and `registry` (the list pages, exports and reports iterate). Adding a counting
-method: a module in `methods/`, one line in `registry`, and its test.
+method: a module in `methods/`, one line in `registry`, and its test -- plus its name, score,
+unit and description under `[tally.method.<id>]` in data/locales/{zh,en}/tally.toml.
 """
