@@ -39,11 +39,12 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from core import batches, crypto
+from core import batches
 from core.ballot_values import encode_payload
 from core.cards import MAX_CARDS_PER_CALL, issue_cards
 from core.casting import BallotState, Ticket, submit_ballot, wait_for_ballot
 from core.closing import close_voting
+from core.crypto import human_codes, sealed_box
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.models import random_id
@@ -145,11 +146,11 @@ def bench_service(url: str, n: int, **engine_kwargs: Any) -> float:
 def bench_raw(folder: Path, n: int) -> float:
     path = folder / "raw.db"
     Database.connect(f"sqlite:///{path}").dispose()  # the same schema, via the migrations
-    box = crypto.BoxKeypair.generate()
+    box = sealed_box.BoxKeypair.generate()
     key, salt = secrets.token_bytes(32), secrets.token_bytes(16)
-    digests = [crypto.card_digest(key, salt, crypto.new_card_code()) for _ in range(n)]
+    digests = [human_codes.card_digest(key, salt, human_codes.new_card_code()) for _ in range(n)]
     rows = [
-        (random_id(), crypto.seal(box.public_bytes, encode_payload(["m"], None), b"w"))
+        (random_id(), sealed_box.seal(box.public_bytes, encode_payload(["m"], None), b"w"))
         for _ in range(n)
     ]
     setup = sqlite3.connect(path)
@@ -190,7 +191,7 @@ def bench_raw(folder: Path, n: int) -> float:
             ballot_id, sealed = rows[i]
             conn.execute(
                 "INSERT INTO sealed_ballots (id, workshop_id, sealed, receipt) VALUES (?, 1, ?, ?)",
-                (ballot_id, sealed, crypto.receipt_for(sealed)),
+                (ballot_id, sealed, human_codes.receipt_for(sealed)),
             )
             conn.execute("COMMIT")
 

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from core import tally
+from core.tally.profile import build_profile
+from core.tally.registry import COUNTING_METHODS, tally_all
 
 METHODS = [f"m{i:02d}" for i in range(12)]
 BALLOT_SIZE = 5
@@ -87,14 +88,14 @@ def main() -> None:
     for n in SIZES:
         ballots = skewed_ballots(n)
         repeat = 7 if n < 100_000 else 5
-        profile = tally.build_profile(ballots, METHODS, BALLOT_SIZE)
+        profile = build_profile(ballots, METHODS, BALLOT_SIZE)
         print(f"\nballots={n} distinct_rankings={len(profile.counts)}")
-        encode = best_ms(lambda b=ballots: tally.build_profile(b, METHODS, BALLOT_SIZE), repeat)
+        encode = best_ms(lambda b=ballots: build_profile(b, METHODS, BALLOT_SIZE), repeat)
         print(f"  {'encode (build_profile)':<26}{encode:9.1f} ms")
-        for counting, entry in tally.COUNTING_METHODS.items():
+        for counting, entry in COUNTING_METHODS.items():
             ms = best_ms(lambda f=entry.function, b=ballots: f(b, METHODS, BALLOT_SIZE), repeat)
             print(f"  {counting:<26}{ms:9.1f} ms  (incl. encoding)")
-        all_ms = best_ms(lambda b=ballots: tally.tally_all(b, METHODS, BALLOT_SIZE), repeat)
+        all_ms = best_ms(lambda b=ballots: tally_all(b, METHODS, BALLOT_SIZE), repeat)
         print(f"  {'all methods (tally_all)':<26}{all_ms:9.1f} ms")
         pv = pref_voting_all(ballots)
         pv_total = sum(pv.values())

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Collection, Sequence
 from typing import Any, ClassVar, Final, NamedTuple
 
-from core import crypto
+from core.crypto import human_codes, sealed_box
 from core.domain import MAX_BALLOT_SIZE, MethodId, WorkshopCode
 from core.errors import BeiduiError
 
@@ -124,7 +124,7 @@ PAYLOAD_VERSION: Final = 1
 # nothing about how many methods were ranked, which ones, or whether a role was declared.
 # The worst case (K = 10 keys of 64 characters and a 64-character role) is 766 bytes.
 PAYLOAD_LENGTH: Final = 800
-SEALED_LENGTH: Final = PAYLOAD_LENGTH + crypto.SEAL_OVERHEAD
+SEALED_LENGTH: Final = PAYLOAD_LENGTH + sealed_box.SEAL_OVERHEAD
 
 
 class OpenedBallot(NamedTuple):
@@ -213,8 +213,8 @@ def ballot_aad(workshop_id: int, code: WorkshopCode) -> bytes:
 def join_code(text: str) -> WorkshopCode:
     """The canonical join code for typed text, refusing huge input before folding it."""
     if not isinstance(text, str) or len(text) > MAX_CODE_TEXT:
-        raise crypto.MalformedJoinCode(expected=crypto.JOIN_CODE_LENGTH)
-    return crypto.normalize_join_code(text)
+        raise human_codes.MalformedJoinCode(expected=human_codes.JOIN_CODE_LENGTH)
+    return human_codes.normalize_join_code(text)
 
 
 def shuffled(rows: Sequence[Any]) -> list[Any]:
@@ -226,7 +226,7 @@ def shuffled(rows: Sequence[Any]) -> list[Any]:
 
 
 def open_ballots(
-    keypair: crypto.BoxKeypair,
+    keypair: sealed_box.BoxKeypair,
     sealed: Sequence[bytes],
     aad: bytes,
     method_keys: Sequence[str],
@@ -242,7 +242,7 @@ def open_ballots(
     size = min(ballot_size, MAX_BALLOT_SIZE)
     out: list[OpenedBallot] = []
     for blob in sealed:
-        ballot = decode_payload(crypto.open_sealed(keypair, blob, aad))
+        ballot = decode_payload(sealed_box.open_sealed(keypair, blob, aad))
         try:
             check_ranking(ballot.ranking, methods, size)
         except BeiduiError:

@@ -21,13 +21,9 @@ from dataclasses import dataclass
 from core.domain import MethodId
 from core.errors import BeiduiError
 from core.limits import DEFAULT_ANONYMITY_K, MIN_ANONYMITY_K
-from core.tally import (
-    COUNTING_METHODS,
-    DEFAULT_COUNTING,
-    CountingId,
-    TallyResult,
-    build_profile,
-)
+from core.tally.profile import CountingId, build_profile
+from core.tally.registry import COUNTING_METHODS, DEFAULT_COUNTING
+from core.tally.result import TallyResult
 
 Role = str
 """A self-declared role ("funder", "grantee staff", ...), as stored with the ballot."""

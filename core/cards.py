@@ -12,7 +12,6 @@ from typing import Final
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import crypto
 from core.ballot_box import Box, facilitator_workshop
 from core.ballot_values import (
     MAX_CODE_TEXT,
@@ -21,6 +20,7 @@ from core.ballot_values import (
     VotingClosed,
     join_code,
 )
+from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.models import CARDS, WORKSHOPS
@@ -63,7 +63,7 @@ def issue_cards(
     for _attempt in range(5):
         codes: set[str] = set()
         while len(codes) < count:
-            codes.add(crypto.new_card_code())
+            codes.add(human_codes.new_card_code())
         try:
             with db.write.begin() as session:
                 w = facilitator_workshop(session, secret_key, code, grant)
@@ -74,7 +74,7 @@ def issue_cards(
                 assert w.secrets is not None
                 salt = w.secrets.card_salt
                 # Digest order is random: the stored order says nothing about the printed one.
-                digests = sorted(crypto.card_digest(secret_key, salt, c) for c in codes)
+                digests = sorted(human_codes.card_digest(secret_key, salt, c) for c in codes)
                 rows = [
                     {"digest": d, "workshop_id": w.id, "is_spent": False, "is_void": False}
                     for d in digests
@@ -120,5 +120,5 @@ def card_counts(db: Database, code: WorkshopCode) -> CardCounts:
 def card_digest(secret_key: bytes, box: Box, card_code: str) -> bytes:
     """The stored digest of a typed card code (crypto's `MalformedCardCode` if malformed)."""
     if not isinstance(card_code, str) or len(card_code) > MAX_CODE_TEXT:
-        raise crypto.CardCodeWrongLength(expected=crypto.CARD_CODE_LENGTH)
-    return crypto.card_digest(secret_key, box.card_salt, card_code)
+        raise human_codes.CardCodeWrongLength(expected=human_codes.CARD_CODE_LENGTH)
+    return human_codes.card_digest(secret_key, box.card_salt, card_code)

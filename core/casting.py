@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar, Final
 
-from core import crypto
 from core.ballot_box import Box, raise_unless_voting, read_box
 from core.ballot_values import (
     CardAlreadySpent,
@@ -39,6 +38,7 @@ from core.batches import (
     waiting_for,
 )
 from core.cards import CARD_LIMITER, card_digest
+from core.crypto import human_codes, sealed_box
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
@@ -204,12 +204,12 @@ def submit_ballot(
                 CARD_LIMITER.record_failure(box.code, client)
                 raise CardAlreadySpent("card already used")
         # Sealed now, in memory: the queue never holds a ranking in the clear.
-        sealed = crypto.seal(box.public_key, encode_payload(ranked, declared), box.aad)
+        sealed = sealed_box.seal(box.public_key, encode_payload(ranked, declared), box.aad)
         row = {
             "id": random_id(),
             "workshop_id": box.workshop_id,
             "sealed": sealed,
-            "receipt": crypto.receipt_for(sealed),
+            "receipt": human_codes.receipt_for(sealed),
         }
         pending = Pending(box, digest, client, row)
     except BaseException:

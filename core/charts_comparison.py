@@ -23,7 +23,9 @@ from core.charts_style import (
 )
 from core.domain import MethodId
 from core.i18n import t
-from core.tally import COUNTING_METHODS, CountingId, TallyResult
+from core.tally.profile import CountingId
+from core.tally.registry import COUNTING_METHODS
+from core.tally.result import TallyResult
 
 
 def _comparison_rows(

@@ -22,7 +22,8 @@ from core.charts_style import (
 )
 from core.domain import MethodId
 from core.i18n import t
-from core.tally import COUNTING_METHODS, ResultRow, TallyResult, place_text
+from core.tally.registry import COUNTING_METHODS
+from core.tally.result import ResultRow, TallyResult, place_text
 
 
 def _ranked_label(row: ResultRow, label: str) -> str:

@@ -16,7 +16,7 @@ from core.charts_ranked import bar_layer, ranked_rows
 from core.charts_style import DEFAULT_FONT, LABEL_SIZE, configure, row_height, wrap_label, y_axis
 from core.domain import MethodId
 from core.i18n import t
-from core.tally import COUNTING_METHODS
+from core.tally.registry import COUNTING_METHODS
 
 
 def _group_name(group: Group, role_labels: Mapping[Role, str], lang: str) -> str:

@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.files import fsync_directory
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 TEMPLATES_DIR = DATA_DIR / "templates"
@@ -77,8 +79,6 @@ def _write_private(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    from core.crypto import fsync_directory  # crypto reads settings paths, not the reverse
-
     fsync_directory(path.parent)
 
 

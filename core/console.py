@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from core.closing import close_voting
-from core.crypto import WrongPassphrase
+from core.crypto.passphrases import WrongPassphrase
 from core.db import Database
 from core.domain import Stage, StagePosition, WorkshopCode
 from core.errors import BeiduiError

@@ -29,8 +29,8 @@ from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core import crypto
 from core.config import settings_from_env
+from core.crypto import signatures
 from core.db import Database
 from core.domain import WorkshopCode
 from core.errors import BeiduiError
@@ -78,8 +78,8 @@ def build_bundle(
         on_progress(0.9, t("export.progress.sign", lang))
     manifest = manifest_bytes(files, data.workshop.code, fingerprint)
     files[MANIFEST_NAME] = manifest
-    files[SIGNATURE_NAME] = crypto.sign(signing_key, manifest)
-    files[PUBLIC_KEY_NAME] = crypto.public_key_to_pem(signing_key.public_key())
+    files[SIGNATURE_NAME] = signatures.sign(signing_key, manifest)
+    files[PUBLIC_KEY_NAME] = signatures.public_key_to_pem(signing_key.public_key())
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / bundle_name(data.workshop.code, lang)

@@ -23,7 +23,9 @@ from core.charts_style import LABEL_SIZE
 from core.domain import MethodId
 from core.export_data import ExportData, Rendering
 from core.i18n import LANGUAGES, t
-from core.tally import COUNTING_METHODS, TallyResult, position_counts
+from core.tally.profile import position_counts
+from core.tally.registry import COUNTING_METHODS
+from core.tally.result import TallyResult
 
 CHART_PNG: Final = "chart.png"
 CHART_WIDTH: Final = 1100

@@ -23,14 +23,10 @@ from core.export_data import Counts, ExportData, MethodShare, NoteRow, QuestionE
 from core.models import Card, Note, OpenedBallot, SealedBallot, SummaryPoint, Theme
 from core.publication import final_roles_merged
 from core.robustness import summarize
-from core.tally import (
-    DEFAULT_COUNTING,
-    CountingId,
-    instant_runoff_with_explanation,
-    pairwise,
-    position_counts,
-    tally_all,
-)
+from core.tally.methods.instant_runoff import instant_runoff_with_explanation
+from core.tally.pairwise import pairwise
+from core.tally.profile import CountingId, position_counts
+from core.tally.registry import DEFAULT_COUNTING, tally_all
 from core.workshops import WorkshopView, load_workshop, view_of
 
 

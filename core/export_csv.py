@@ -33,7 +33,7 @@ from core.export_tables import (
     themes_table,
 )
 from core.i18n import t
-from core.tally import COUNTING_METHODS
+from core.tally.registry import COUNTING_METHODS
 
 RANKINGS_CSV: Final = "rankings.csv"
 TALLY_CSV: Final = "tally.csv"

@@ -17,13 +17,11 @@ from typing import Final
 from core.breakdown import Breakdown, Role
 from core.domain import MethodId
 from core.i18n import Message
-from core.tally import (
-    DEFAULT_COUNTING,
-    CountingId,
-    IrvExplanation,
-    Pairwise,
-    TallyResult,
-)
+from core.tally.methods.instant_runoff import IrvExplanation
+from core.tally.pairwise import Pairwise
+from core.tally.profile import CountingId
+from core.tally.registry import DEFAULT_COUNTING
+from core.tally.result import TallyResult
 from core.workshops import WorkshopView
 
 OTHER_GROUP: Final = "other"

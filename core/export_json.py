@@ -14,7 +14,8 @@ from core import export_schema
 from core.breakdown import points_share
 from core.export_data import OTHER_GROUP, ExportData, Rendering
 from core.i18n import LANGUAGES, t
-from core.tally import COUNTING_METHODS, DEFAULT_COUNTING, TallyResult
+from core.tally.registry import COUNTING_METHODS, DEFAULT_COUNTING
+from core.tally.result import TallyResult
 
 FORMAT: Final = "beidui-results/1"
 RESULTS_JSON: Final = "results.json"

@@ -17,7 +17,8 @@ from core.export_data import ExportData
 from core.export_tables import role_grid_table
 from core.i18n import LANGUAGES, normalize_language, t
 from core.robustness import render
-from core.tally import COUNTING_METHODS, place_text
+from core.tally.registry import COUNTING_METHODS
+from core.tally.result import place_text
 
 
 def language_order(lang: str) -> tuple[str, ...]:

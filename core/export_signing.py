@@ -18,7 +18,7 @@ from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from core import crypto
+from core.crypto import human_codes, signatures
 from core.domain import WorkshopCode
 
 MANIFEST_FORMAT: Final = "beidui-export/1"
@@ -46,7 +46,7 @@ def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.fchmod(fd, 0o600)  # the umask can only remove bits; make the mode exact
-            os.write(fd, crypto.signing_key_to_pem(crypto.new_signing_key()))
+            os.write(fd, signatures.signing_key_to_pem(signatures.new_signing_key()))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -58,7 +58,7 @@ def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
             tmp.unlink()
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         os.chmod(path, 0o600)  # readable by others: at least stop it spreading further
-    return crypto.signing_key_from_pem(path.read_bytes())
+    return signatures.signing_key_from_pem(path.read_bytes())
 
 
 def manifest_bytes(files: Mapping[str, bytes], code: WorkshopCode, fingerprint: str) -> bytes:
@@ -76,7 +76,7 @@ def manifest_bytes(files: Mapping[str, bytes], code: WorkshopCode, fingerprint: 
 
 
 def signing_fingerprint(signing_key: Ed25519PrivateKey) -> str:
-    return crypto.fingerprint(signing_key.public_key())
+    return human_codes.fingerprint(signing_key.public_key())
 
 
 def instance_fingerprint(data_dir: Path) -> str:

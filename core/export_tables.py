@@ -13,7 +13,8 @@ from typing import Any, Final
 from core.breakdown import Role, points_share
 from core.export_data import OTHER_GROUP, ExportData
 from core.i18n import t
-from core.tally import COUNTING_METHODS, CountingId
+from core.tally.profile import CountingId
+from core.tally.registry import COUNTING_METHODS
 
 Cell = str | int | float | bool
 

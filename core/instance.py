@@ -10,8 +10,8 @@ import socket
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from core import crypto
 from core.config import Settings, admin_password, settings_from_env
+from core.crypto import instance_secret
 from core.db import Database
 from core.errors import BeiduiError
 from core.ratelimit import AttemptLimiter
@@ -36,7 +36,7 @@ class Instance:
 def open_instance(settings: Settings | None = None, *, migrate_schema: bool = True) -> Instance:
     settings = settings or settings_from_env()
     db = Database.connect(settings.database_url, migrate_schema=migrate_schema)
-    secret_key = crypto.load_or_create_instance_secret(settings.secret_key_path)
+    secret_key = instance_secret.load_or_create_instance_secret(settings.secret_key_path)
     return Instance(db=db, secret_key=secret_key, settings=settings)
 
 

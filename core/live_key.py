@@ -13,35 +13,35 @@ from typing import Final
 
 from sqlalchemy import select
 
-from core import crypto
 from core.ballot_box import facilitator_workshop
 from core.ballot_values import AlreadyRevealed, NotLiveResults, join_code
+from core.crypto import key_wrap, passphrases, sealed_box
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.models import WORKSHOPS
 
 _W = WORKSHOPS.c
-_MAX_PASSPHRASE_TEXT: Final = 4 * crypto.MAX_PASSPHRASE_LENGTH
+_MAX_PASSPHRASE_TEXT: Final = 4 * passphrases.MAX_PASSPHRASE_LENGTH
 
 
-def unwrap_box_key(wrapped: bytes, passphrase: str) -> crypto.BoxKeypair:
+def unwrap_box_key(wrapped: bytes, passphrase: str) -> sealed_box.BoxKeypair:
     """The box key, unwrapped with the passphrase (`WrongPassphrase`)."""
     if not isinstance(passphrase, str) or len(passphrase) > _MAX_PASSPHRASE_TEXT:
-        raise crypto.WrongPassphrase()
-    return crypto.BoxKeypair(crypto.unwrap_private_key(wrapped, passphrase))
+        raise passphrases.WrongPassphrase()
+    return sealed_box.BoxKeypair(key_wrap.unwrap_private_key(wrapped, passphrase))
 
 
 # The unwrapped box keys of live-results workshops, in THIS process's memory only: never
 # written to the database (whose WAL and backups would keep it after the reveal erased it).
 # A restart forgets them; the facilitator unlocks again with the passphrase. With several
 # servers, only a server where the facilitator unlocked can publish live tallies.
-_LIVE_KEYS: weakref.WeakKeyDictionary[Database, dict[int, crypto.BoxKeypair]] = (
+_LIVE_KEYS: weakref.WeakKeyDictionary[Database, dict[int, sealed_box.BoxKeypair]] = (
     weakref.WeakKeyDictionary()
 )
 _LIVE_KEYS_GUARD = threading.Lock()
 
 
-def live_keypair(db: Database, workshop_id: int) -> crypto.BoxKeypair | None:
+def live_keypair(db: Database, workshop_id: int) -> sealed_box.BoxKeypair | None:
     """The box key `unlock_live_results` left in this process, if any (for `core.results`)."""
     with _LIVE_KEYS_GUARD:
         return _LIVE_KEYS.get(db, {}).get(workshop_id)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from core import crypto, note_batches
+from core import note_batches
+from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
@@ -175,7 +176,7 @@ def _load_questions(session: Session, code: WorkshopCode) -> Workshop:
     """The workshop with its questions only (the hot path of every post)."""
     w = session.scalar(
         select(Workshop)
-        .where(Workshop.code == crypto.normalize_join_code(code))
+        .where(Workshop.code == human_codes.normalize_join_code(code))
         .options(selectinload(Workshop.questions))
     )
     if w is None:

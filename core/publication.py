@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from core.domain import MethodId
 from core.models import RESULT_PUBLICATIONS, ResultPublication
-from core.tally import CountingId, TallyResult, build_profile, tally_all
+from core.tally.profile import CountingId, build_profile
+from core.tally.registry import tally_all
+from core.tally.result import TallyResult
 
 _FORMAT_VERSION: Final = 1
 

@@ -16,7 +16,6 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import crypto
 from core.ballot_values import (
     NotRevealed,
     OpenedBallot,
@@ -26,6 +25,7 @@ from core.ballot_values import (
     ranking_from_text,
     shuffled,
 )
+from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.live_key import live_keypair
@@ -39,7 +39,7 @@ from core.models import (
 )
 from core.publication import PublishedResults, aggregate, parse_publication, store_publication
 from core.reveal_policy import RevealDecision, decide_reveal
-from core.tally import CountingId
+from core.tally.profile import CountingId
 from core.workshops import WorkshopNotFound
 
 # What a live publication counts: the positional figures, which the stored aggregates
@@ -206,8 +206,8 @@ def verify_receipt(db: Database, code: WorkshopCode, receipt: str) -> bool:
     if not isinstance(receipt, str) or len(receipt) > 64:
         return False
     try:
-        normalized = crypto.normalize_receipt(receipt)
-    except crypto.MalformedReceipt:
+        normalized = human_codes.normalize_receipt(receipt)
+    except human_codes.MalformedReceipt:
         return False
     with db.read.begin() as session:
         w = _workshop_row(session, code)

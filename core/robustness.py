@@ -19,13 +19,10 @@ from typing import Any, Final
 
 from core.domain import MethodId
 from core.i18n import Message, catalogue, normalize_language, t
-from core.tally import (
-    COUNTING_METHODS,
-    DEFAULT_COUNTING,
-    CountingId,
-    Pairwise,
-    TallyResult,
-)
+from core.tally.pairwise import Pairwise
+from core.tally.profile import CountingId
+from core.tally.registry import COUNTING_METHODS, DEFAULT_COUNTING
+from core.tally.result import TallyResult
 
 # Param names `render` knows how to localize; every tally message sticks to them.
 METHOD_PARAMS: Final = frozenset(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from core import crypto
+from core.crypto import human_codes, signatures
 from core.i18n import LANGUAGES, Message, normalize_language, t
 
 MANIFEST_NAME: Final = "manifest.json"
@@ -82,15 +82,15 @@ def verify_bundle(path: Path | str, expected_fingerprint: str | None = None) -> 
     if pem is None:
         return _problem("missing_public_key", PUBLIC_KEY_NAME)
     try:
-        public_key = crypto.public_key_from_pem(pem)
+        public_key = signatures.public_key_from_pem(pem)
     except (ValueError, TypeError):
         return _problem("bad_public_key", PUBLIC_KEY_NAME)
-    fingerprint = crypto.fingerprint(public_key)
+    fingerprint = human_codes.fingerprint(public_key)
     if expected_fingerprint is not None and not hmac.compare_digest(
         fingerprint, expected_fingerprint.strip().upper()
     ):
         return _problem("wrong_key", PUBLIC_KEY_NAME, fingerprint=fingerprint)
-    if not crypto.verify_signature(public_key, manifest, signature):
+    if not signatures.verify_signature(public_key, manifest, signature):
         return _problem("bad_signature", SIGNATURE_NAME)
     files = _files(manifest)
     if files is None:

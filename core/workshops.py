@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from core import crypto
+from core.crypto import human_codes, key_wrap, passphrases, sealed_box
 from core.db import Database
 from core.domain import (
     Stage,
@@ -138,7 +138,7 @@ def view_of(w: Workshop) -> WorkshopView:
 def load_workshop(session: Session, code: WorkshopCode) -> Workshop:
     w = session.scalar(
         select(Workshop)
-        .where(Workshop.code == crypto.normalize_join_code(code))
+        .where(Workshop.code == human_codes.normalize_join_code(code))
         .options(
             selectinload(Workshop.questions),
             selectinload(Workshop.methods),
@@ -159,7 +159,7 @@ def load_locked(session: Session, code: WorkshopCode) -> Workshop:
     """
     session.execute(
         select(Workshop.id)
-        .where(Workshop.code == crypto.normalize_join_code(code))
+        .where(Workshop.code == human_codes.normalize_join_code(code))
         .with_for_update()
     )
     return load_workshop(session, code)
@@ -197,17 +197,17 @@ def create_workshop(
     name = normalize_text(name if isinstance(name, str) else "", keep_newlines=False)
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidSetting("name", setting="name", low=1, high=MAX_NAME_LENGTH)
-    crypto.check_passphrase_strength(passphrase)
+    passphrases.check_passphrase_strength(passphrase)
     k_size = template.ballot_size if ballot_size is None else ballot_size
     k_anon = template.anonymity_k if anonymity_k is None else anonymity_k
     validate_settings(k_size, k_anon, len(template.methods))
 
-    keypair = crypto.BoxKeypair.generate()
-    passphrase_hash = crypto.hash_passphrase(passphrase)
-    wrapped_private_key = crypto.wrap_private_key(keypair, passphrase)
+    keypair = sealed_box.BoxKeypair.generate()
+    passphrase_hash = passphrases.hash_passphrase(passphrase)
+    wrapped_private_key = key_wrap.wrap_private_key(keypair, passphrase)
     now = minute_now()
     for _attempt in range(20):
-        code = crypto.new_join_code()
+        code = human_codes.new_join_code()
         try:
             with db.write.begin() as session:
                 w = Workshop(
@@ -318,9 +318,9 @@ def unlock_console(
         stored = w.secrets.passphrase_hash
         workshop_id = w.id
         code = w.code
-    if not crypto.verify_passphrase(passphrase if isinstance(passphrase, str) else "", stored):
+    if not passphrases.verify_passphrase(passphrase if isinstance(passphrase, str) else "", stored):
         PASSPHRASE_LIMITER.record_failure(code, client_key)
-        raise crypto.WrongPassphrase("facilitator passphrase")
+        raise passphrases.WrongPassphrase("facilitator passphrase")
     token = pysecrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with db.write.begin() as session:

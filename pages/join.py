@@ -12,7 +12,8 @@ import streamlit as st
 from core import limits, notes
 from core.domain import Stage
 from core.errors import BeiduiError
-from core.tally import DEFAULT_COUNTING, place_text
+from core.tally.registry import DEFAULT_COUNTING
+from core.tally.result import place_text
 from core.workshops import WorkshopView
 from ui import ballot_component, live, state
 from ui.guard import problem_text

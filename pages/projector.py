@@ -15,7 +15,7 @@ from core import charts_ranked, charts_style, limits, robustness
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.instance import join_url
-from core.tally import DEFAULT_COUNTING
+from core.tally.registry import DEFAULT_COUNTING
 from core.workshops import WorkshopView
 from ui import live
 from ui.guard import attempt

@@ -20,7 +20,9 @@ from core.breakdown import breakdown, explain
 from core.errors import BeiduiError
 from core.export import prepare_downloads
 from core.i18n import LANGUAGES
-from core.tally import DEFAULT_COUNTING, pairwise, position_counts
+from core.tally.pairwise import pairwise
+from core.tally.profile import position_counts
+from core.tally.registry import DEFAULT_COUNTING
 from core.workshops import unlock_console
 from ui import console, live, state
 from ui.doors import client_key

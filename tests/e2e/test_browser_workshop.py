@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 
 from core import notes, results
-from core.crypto import new_card_code
+from core.crypto.human_codes import new_card_code
 from core.db import Database
 from core.i18n import t
 from core.workshops import get_workshop

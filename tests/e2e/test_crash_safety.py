@@ -46,11 +46,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core import crypto, results
+from core import results
 from core.ballot_values import CardAlreadySpent
 from core.cards import MAX_CARDS_PER_CALL, card_counts, issue_cards
 from core.casting import BallotState, submit_ballot, wait_for_ballot
 from core.closing import close_voting
+from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.templates import available_templates
@@ -313,7 +314,7 @@ def check_consistent(store: Store, seen: Seen) -> tuple[int, int]:
             )
         missing = sorted(set(seen.receipts.values()) - stored)
         assert missing == [], f"{len(missing)} acknowledged receipts were lost"
-        acked_digests = {crypto.card_digest(store.key, salt, c) for c in seen.receipts}
+        acked_digests = {human_codes.card_digest(store.key, salt, c) for c in seen.receipts}
         assert acked_digests <= spent_digests, "an acknowledged card is not spent"
         assert len(stored) == len(spent_digests), "spent cards and sealed ballots differ"
         assert results.ballot_count(fresh, store.code) == len(stored)

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from core import crypto
 from core.ballot_values import SEALED_LENGTH, ballot_aad
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
+from core.crypto import key_wrap, passphrases, sealed_box
 from core.db import Database
 from core.instance import Instance
 from core.models import Base
@@ -214,22 +214,24 @@ def test_without_the_passphrase_no_ballot_can_be_read_even_with_the_secret_key(
     aad = ballot_aad(workshop["id"], workshop["code"])
     # Everything the server holds, tried as a key: the instance secret, and the secret as a
     # wrapper of the stored blob.
-    with pytest.raises(crypto.CannotUnwrap):
-        crypto.unwrap_with_key(room.key, wrapped)
-    with pytest.raises(crypto.WrongPassphrase):
-        crypto.unwrap_private_key(wrapped, room.key.hex())
+    with pytest.raises(key_wrap.CannotUnwrap):
+        key_wrap.unwrap_with_key(room.key, wrapped)
+    with pytest.raises(passphrases.WrongPassphrase):
+        key_wrap.unwrap_private_key(wrapped, room.key.hex())
     candidates = [
-        crypto.BoxKeypair.from_private_bytes(room.key),
-        crypto.BoxKeypair.from_private_bytes(hashlib.sha256(room.key).digest()),
-        crypto.BoxKeypair.from_private_bytes(as_bytes(secrets_row["card_salt"]).ljust(32, b"\0")),
+        sealed_box.BoxKeypair.from_private_bytes(room.key),
+        sealed_box.BoxKeypair.from_private_bytes(hashlib.sha256(room.key).digest()),
+        sealed_box.BoxKeypair.from_private_bytes(
+            as_bytes(secrets_row["card_salt"]).ljust(32, b"\0")
+        ),
     ]
     for row in tables["sealed_ballots"]:
         for keypair in candidates:
-            with pytest.raises(crypto.CannotUnseal):
-                crypto.open_sealed(keypair, as_bytes(row["sealed"]), aad)
+            with pytest.raises(sealed_box.CannotUnseal):
+                sealed_box.open_sealed(keypair, as_bytes(row["sealed"]), aad)
     # With the passphrase it opens: the test above is not vacuous.
-    key = crypto.unwrap_private_key(wrapped, PASS)
-    assert crypto.open_sealed(key, as_bytes(tables["sealed_ballots"][0]["sealed"]), aad)
+    key = key_wrap.unwrap_private_key(wrapped, PASS)
+    assert sealed_box.open_sealed(key, as_bytes(tables["sealed_ballots"][0]["sealed"]), aad)
 
 
 def test_after_the_reveal_no_ciphertext_remains_only_the_receipts(instance: Instance) -> None:

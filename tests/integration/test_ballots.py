@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from core import crypto, results
+from core import results
 from core.ballot_values import (
     CardAlreadySpent,
     CardNotFound,
@@ -43,6 +43,7 @@ from core.casting import (
     wait_for_ballot,
 )
 from core.closing import close_voting
+from core.crypto import human_codes, passphrases, sealed_box
 from core.db import Database
 from core.domain import Stage, StagePosition, StageTransitionRefused, VotingNotOpen
 from core.errors import BeiduiError
@@ -50,7 +51,7 @@ from core.instance import Instance
 from core.models import Base
 from core.ratelimit import TooManyAttempts
 from core.reveal import reveal
-from core.tally import points
+from core.tally.methods.points import points
 from core.templates import available_templates
 from core.workshops import NotAuthorized, create_workshop, move_to, unlock_console
 from tests.casting import receipts_of
@@ -142,7 +143,7 @@ def test_card_codes_are_returned_once_and_only_their_digests_are_stored(instance
     room = open_room(instance, to_voting=False)
     codes = issue_cards(room.db, room.key, room.code, room.grant, 30)
     assert len(set(codes)) == 30
-    assert all(crypto.normalize_card_code(c) == c for c in codes)
+    assert all(human_codes.normalize_card_code(c) == c for c in codes)
     with room.db.engine.connect() as conn:
         stored = [bytes(r[0]) for r in conn.exec_driver_sql("SELECT digest FROM cards")]
     assert len(stored) == 30
@@ -215,7 +216,7 @@ def test_a_ballot_cast_with_a_card_spends_it_and_returns_a_receipt(instance: Ins
     rest = [submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None) for c in others]
     (receipt,) = receipts_of([first])
     receipts_of(rest)
-    assert crypto.normalize_receipt(receipt) == receipt
+    assert human_codes.normalize_receipt(receipt) == receipt
     assert card_counts(room.db, room.code).spent == 5
     assert results.ballot_count(room.db, room.code) == 5
     with pytest.raises(CardAlreadySpent) as info:
@@ -261,16 +262,16 @@ def _cast(
 
 
 BAD_INPUT: dict[str, tuple[Case, type[BeiduiError]]] = {
-    "unknown card": (_cast(card=crypto.new_card_code()), CardNotFound),
+    "unknown card": (_cast(card=human_codes.new_card_code()), CardNotFound),
     "spent card": (_cast(card="SPENT"), CardAlreadySpent),
     "void card": (_cast(card="VOID"), CardNotFound),
     "another workshop's card": (_cast(card="OTHER"), CardNotFound),
     "no card": (_cast(card=None), CardRequired),
     "blank card": (_cast(card="  "), CardRequired),
-    "malformed card": (_cast(card="7KQM-4HXD"), crypto.MalformedCardCode),
-    "mistyped card": (_cast(card="TYPO"), crypto.MalformedCardCode),
-    "huge card": (_cast(card=HUGE), crypto.MalformedCardCode),
-    "control characters as card": (_cast(card=CONTROL), crypto.MalformedCardCode),
+    "malformed card": (_cast(card="7KQM-4HXD"), human_codes.MalformedCardCode),
+    "mistyped card": (_cast(card="TYPO"), human_codes.MalformedCardCode),
+    "huge card": (_cast(card=HUGE), human_codes.MalformedCardCode),
+    "control characters as card": (_cast(card=CONTROL), human_codes.MalformedCardCode),
     "empty ranking": (_cast(ranking=()), EmptyBallot),
     "more than K": (_cast(ranking=tuple(m.key for m in _TEMPLATE.methods[:6])), TooManyChoices),
     "duplicate method": (_cast(ranking=("action_research", "action_research")), DuplicateMethod),
@@ -281,8 +282,8 @@ BAD_INPUT: dict[str, tuple[Case, type[BeiduiError]]] = {
     "unknown role": (_cast(role="spy"), UnknownRole),
     "huge role": (_cast(role=HUGE), UnknownRole),
     "control characters as role": (_cast(role=CONTROL), UnknownRole),
-    "huge workshop code": (_cast(code=HUGE), crypto.MalformedJoinCode),
-    "control characters as workshop code": (_cast(code=CONTROL), crypto.MalformedJoinCode),
+    "huge workshop code": (_cast(code=HUGE), human_codes.MalformedJoinCode),
+    "control characters as workshop code": (_cast(code=CONTROL), human_codes.MalformedJoinCode),
 }
 
 
@@ -342,7 +343,7 @@ def test_repeated_wrong_cards_make_that_client_wait_but_no_one_else(instance: In
                     room.db,
                     room.key,
                     room.code,
-                    crypto.new_card_code(),
+                    human_codes.new_card_code(),
                     room.methods[:1],
                     None,
                     client_key="guesser",
@@ -472,7 +473,7 @@ def test_a_wrong_passphrase_at_reveal_changes_nothing(instance: Instance) -> Non
     close_voting(room.db, room.key, room.code, room.grant)
     before = row_counts(room.db)
     for wrong in ("wrong passphrase", PASS + "!", HUGE):
-        with pytest.raises(crypto.WrongPassphrase) as info:
+        with pytest.raises(passphrases.WrongPassphrase) as info:
             reveal(room.db, room.key, room.code, room.grant, wrong)
         assert info.value.key == "crypto.wrong_passphrase"
     assert row_counts(room.db) == before
@@ -501,7 +502,7 @@ def test_a_ballot_altered_in_the_database_stops_the_reveal_and_changes_nothing(
             {"t": tampered, "b": blob},
         )
     before = row_counts(room.db)
-    with pytest.raises(crypto.CannotUnseal):
+    with pytest.raises(sealed_box.CannotUnseal):
         reveal(room.db, room.key, room.code, room.grant, PASS)
     assert row_counts(room.db) == before
 

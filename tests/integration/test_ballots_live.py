@@ -9,11 +9,11 @@ import itertools
 import pytest
 from sqlalchemy import text
 
-from core import crypto
 from core.ballot_values import AlreadyRevealed, NotLiveResults
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
+from core.crypto import passphrases
 from core.instance import Instance
 from core.live_key import is_live_unlocked, unlock_live_results
 from core.results import (
@@ -84,7 +84,7 @@ def test_the_live_key_is_kept_in_server_memory_only_and_forgotten_at_the_reveal(
 ) -> None:
     room = open_room(instance, is_live_results=True, anonymity_k=K)
     before = row_counts(room.db)
-    with pytest.raises(crypto.WrongPassphrase):
+    with pytest.raises(passphrases.WrongPassphrase):
         unlock_live_results(room.db, room.key, room.code, room.grant, "not the passphrase")
     assert row_counts(room.db) == before
 

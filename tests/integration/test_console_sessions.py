@@ -173,7 +173,7 @@ def test_a_stale_console_cannot_skip_a_question(instance: Instance) -> None:
 
 
 def test_wrong_passphrases_are_limited_but_the_right_one_still_opens(instance: Instance) -> None:
-    from core.crypto import WrongPassphrase
+    from core.crypto.passphrases import WrongPassphrase
     from core.ratelimit import TooManyAttempts
 
     code = _workshop(instance)

@@ -35,7 +35,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from core import (
-    crypto,
     export,
     export_collect,
     export_csv,
@@ -54,11 +53,12 @@ from core.ballot_values import NotRevealed
 from core.cards import card_counts, issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
+from core.crypto import signatures
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.i18n import t
 from core.reveal import reveal
-from core.tally import COUNTING_METHODS, tally_all
+from core.tally.registry import COUNTING_METHODS, tally_all
 from core.templates import available_templates
 from core.verify import verify_bundle
 from core.workshops import create_workshop, get_workshop, move_to, unlock_console
@@ -538,9 +538,9 @@ def test_a_missing_file_or_a_signature_by_another_key_fails_verification(
     assert (result.is_valid, result.changed_file) == (False, export_csv.NOTES_CSV)
     forged = tmp_path / "forged"
     shutil.copytree(story.bundle, forged)
-    other = crypto.new_signing_key()
+    other = signatures.new_signing_key()
     (forged / export_signing.SIGNATURE_NAME).write_bytes(
-        crypto.sign(other, (forged / export_signing.MANIFEST_NAME).read_bytes())
+        signatures.sign(other, (forged / export_signing.MANIFEST_NAME).read_bytes())
     )
     result = verify_bundle(forged)
     assert not result.is_valid

@@ -14,7 +14,7 @@ from PIL import Image, ImageChops
 
 from core.export_charts import chart_png
 from core.export_collect import k_safe_breakdown
-from core.tally import points
+from core.tally.methods.points import points
 
 METHODS = ("a", "b", "c", "d")
 RANKING = ("a", "b", "c")

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import text
 
-from core import crypto
 from core.cards import issue_cards
 from core.casting import BallotState, ballot_status, submit_ballot
 from core.closing import close_voting
+from core.crypto import key_wrap, sealed_box
 from core.instance import Instance
 from core.live_key import unlock_live_results
 from core.results import refresh_live_results
@@ -114,7 +114,9 @@ def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
         wrapped = bytes(
             conn.execute(text("SELECT box_private_key_wrapped FROM workshop_secrets")).scalar_one()
         )
-    r10.private_key = crypto.BoxKeypair(crypto.unwrap_private_key(wrapped, PASS)).private_bytes()
+    r10.private_key = sealed_box.BoxKeypair(
+        key_wrap.unwrap_private_key(wrapped, PASS)
+    ).private_bytes()
     if is_live:
         unlock_live_results(db, room.key, room.code, room.grant, PASS)
     n = N_ON_TIME + N_LATE

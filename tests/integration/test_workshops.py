@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from core import crypto
+from core.crypto import key_wrap, passphrases, sealed_box
 from core.db import Database, current_revision
 from core.domain import Stage, StagePosition, StageTransitionRefused
 from core.instance import Instance
@@ -53,10 +53,10 @@ def test_key_material_is_stored_only_hashed_or_encrypted(db: Database) -> None:
     assert PASS.encode() not in dumped
     assert row["passphrase_hash"].startswith("$scrypt$")
     # The wrapped private key opens with the passphrase and only with it.
-    key = crypto.unwrap_private_key(bytes(row["box_private_key_wrapped"]), PASS)
-    assert crypto.BoxKeypair(key).public_bytes == bytes(row["box_public_key"])
-    with pytest.raises(crypto.WrongPassphrase):
-        crypto.unwrap_private_key(bytes(row["box_private_key_wrapped"]), PASS + "x")
+    key = key_wrap.unwrap_private_key(bytes(row["box_private_key_wrapped"]), PASS)
+    assert sealed_box.BoxKeypair(key).public_bytes == bytes(row["box_public_key"])
+    with pytest.raises(passphrases.WrongPassphrase):
+        key_wrap.unwrap_private_key(bytes(row["box_private_key_wrapped"]), PASS + "x")
     assert code
 
 
@@ -78,7 +78,7 @@ def test_bad_settings_are_refused_and_nothing_is_stored(
 
 
 def test_a_weak_passphrase_is_refused(db: Database) -> None:
-    with pytest.raises(crypto.WeakPassphrase):
+    with pytest.raises(passphrases.WeakPassphrase):
         create_workshop(db, available_templates()["default"], "W", "short")
     assert list_workshops(db) == []
 
@@ -86,7 +86,7 @@ def test_a_weak_passphrase_is_refused(db: Database) -> None:
 def test_the_console_moves_forward_only_with_the_passphrase(instance: Instance) -> None:
     db, key = instance.db, instance.secret_key
     code = create_workshop(db, available_templates()["default"], "W", PASS)
-    with pytest.raises(crypto.WrongPassphrase):
+    with pytest.raises(passphrases.WrongPassphrase):
         unlock_console(db, key, code, "wrong passphrase!")
     with pytest.raises(NotAuthorized):
         move_to(db, key, code, "forged-grant", StagePosition(Stage.QUESTIONS, 0))

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import crypto
 from core.ballot_values import (
     PAYLOAD_LENGTH,
     SEALED_LENGTH,
@@ -15,6 +14,7 @@ from core.ballot_values import (
     decode_payload,
     encode_payload,
 )
+from core.crypto import sealed_box
 from core.limits import MAX_BALLOT_SIZE, MAX_KEY_LENGTH
 
 KEYS = st.from_regex(rf"[a-z][a-z0-9_]{{0,{MAX_KEY_LENGTH - 1}}}", fullmatch=True)
@@ -38,9 +38,11 @@ def test_the_longest_ballot_a_template_allows_still_fits() -> None:
 
 
 def test_sealed_ballots_of_any_content_have_the_same_size() -> None:
-    box = crypto.BoxKeypair.generate()
-    short = crypto.seal(box.public_bytes, encode_payload(["a"], None), b"w")
-    long = crypto.seal(box.public_bytes, encode_payload([f"m{i}" for i in range(10)], "r"), b"w")
+    box = sealed_box.BoxKeypair.generate()
+    short = sealed_box.seal(box.public_bytes, encode_payload(["a"], None), b"w")
+    long = sealed_box.seal(
+        box.public_bytes, encode_payload([f"m{i}" for i in range(10)], "r"), b"w"
+    )
     assert len(short) == len(long) == SEALED_LENGTH
 
 

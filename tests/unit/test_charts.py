@@ -174,7 +174,7 @@ def test_the_ranked_chart_keeps_its_bars_visible_with_long_names_at_projector_wi
 
     from core.charts_ranked import ranked_bars
     from core.charts_style import WRAP_UNITS, display_units
-    from core.tally import points
+    from core.tally.methods.points import points
 
     methods = [f"m{i}" for i in range(n_methods)]
     labels = {m: LONG_NAMES[lang].format(i=i) for i, m in enumerate(methods)}

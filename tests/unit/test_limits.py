@@ -9,8 +9,9 @@ import re
 import secrets
 from pathlib import Path
 
-from core import crypto, limits
+from core import limits
 from core.ballot_values import PAYLOAD_LENGTH, encode_payload
+from core.crypto import human_codes
 from core.templates import KEY_PATTERN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,9 +82,9 @@ def test_defaults_lie_inside_their_bounds() -> None:
 
 
 def test_code_boxes_and_url_caps_hold_a_whole_code() -> None:
-    assert crypto.JOIN_CODE_LENGTH <= limits.MAX_CODE_INPUT_CHARS <= limits.MAX_CODE_TEXT
-    assert crypto.CARD_CODE_LENGTH <= limits.MAX_CODE_TEXT
-    receipt = crypto.receipt_for(secrets.token_bytes(64))
+    assert human_codes.JOIN_CODE_LENGTH <= limits.MAX_CODE_INPUT_CHARS <= limits.MAX_CODE_TEXT
+    assert human_codes.CARD_CODE_LENGTH <= limits.MAX_CODE_TEXT
+    receipt = human_codes.receipt_for(secrets.token_bytes(64))
     assert len(receipt) <= limits.MAX_URL_RECEIPT_CHARS
     assert len(secrets.token_urlsafe(18)) <= limits.MAX_URL_TICKET_CHARS  # core.ballots tickets
 

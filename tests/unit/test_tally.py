@@ -13,9 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import tally
 from core.ballot_values import DuplicateMethod, EmptyBallot, TooManyChoices, UnknownMethod
-from core.tally import COUNTING_METHODS, IrvTieBreak, TallyResult
+from core.tally.methods.appearances import appearances
+from core.tally.methods.instant_runoff import (
+    IRV_TIE_RULE_KEY,
+    IrvTieBreak,
+    instant_runoff_with_explanation,
+)
+from core.tally.methods.points import points
+from core.tally.methods.schulze import schulze, schulze_with_explanation
+from core.tally.profile import build_profile
+from core.tally.registry import COUNTING_METHODS, tally_all
+from core.tally.result import TallyResult
 
 # --- reference implementation -------------------------------------------------------------
 
@@ -147,14 +156,14 @@ def test_every_fast_method_matches_the_plain_reference(profile: tuple) -> None:
         expected = ref(ballots, methods, k)
         assert dict(result.scores) == expected
         assert as_lists(result) == ref_ordering(methods, expected)
-    result = tally.appearances(ballots, methods, k)
+    result = appearances(ballots, methods, k)
     assert dict(result.scores) == ref_appearances(ballots, methods, k)
-    irv, explanation = tally.instant_runoff_with_explanation(ballots, methods, k)
+    irv, explanation = instant_runoff_with_explanation(ballots, methods, k)
     ranks, scores, kinds = ref_irv(ballots, methods, k)
     assert as_lists(irv) == ranks
     assert dict(irv.scores) == scores
     assert [r.tie_break.value for r in explanation.rounds] == kinds
-    sch, sch_explanation = tally.schulze_with_explanation(ballots, methods, k)
+    sch, sch_explanation = schulze_with_explanation(ballots, methods, k)
     ranks, wins = ref_schulze(ballots, methods)
     assert as_lists(sch) == ranks
     assert dict(sch.scores) == wins
@@ -175,7 +184,7 @@ def test_every_fast_method_matches_the_plain_reference(profile: tuple) -> None:
 def test_points_add_up_to_k_down_to_1_for_every_ranked_place(profile: tuple) -> None:
     ballots, methods, k = profile
     expected = sum(k - r for ballot in ballots for r in range(len(ballot)))
-    assert sum(tally.points(ballots, methods, k).scores.values()) == expected
+    assert sum(points(ballots, methods, k).scores.values()) == expected
 
 
 @given(profiles(), st.data())
@@ -184,8 +193,8 @@ def test_adding_a_ballot_never_lowers_a_methods_points(profile: tuple, data: st.
     ballots, methods, k = profile
     perm = data.draw(st.permutations(methods))
     extra = list(perm[: data.draw(st.integers(1, k))])
-    before = tally.points(ballots, methods, k).scores
-    after = tally.points([*ballots, extra], methods, k).scores
+    before = points(ballots, methods, k).scores
+    after = points([*ballots, extra], methods, k).scores
     assert all(after[m] >= before[m] for m in methods)
 
 
@@ -197,8 +206,8 @@ def test_the_order_of_ballots_changes_no_result(profile: tuple, rnd: random.Rand
     rnd.shuffle(shuffled)
     for entry in COUNTING_METHODS.values():
         assert entry.function(ballots, methods, k) == entry.function(shuffled, methods, k)
-    first = tally.instant_runoff_with_explanation(ballots, methods, k)[1]
-    second = tally.instant_runoff_with_explanation(shuffled, methods, k)[1]
+    first = instant_runoff_with_explanation(ballots, methods, k)[1]
+    second = instant_runoff_with_explanation(shuffled, methods, k)[1]
     assert first == second
 
 
@@ -209,7 +218,7 @@ def test_a_condorcet_winner_wins_schulze_alone(profile: tuple) -> None:
     prefer = ref_pairwise(ballots, methods)
     condorcet = [a for a in methods if all(prefer[a, b] > prefer[b, a] for b in methods if b != a)]
     if condorcet:
-        assert tally.schulze(ballots, methods, k).winners == (condorcet[0],)
+        assert schulze(ballots, methods, k).winners == (condorcet[0],)
 
 
 @given(profiles())
@@ -268,7 +277,7 @@ def workshop_ballots() -> list[list[str]]:
 
 
 def test_points_reproduce_the_workshops_published_order(workshop_ballots: list[list[str]]) -> None:
-    result = tally.points(workshop_ballots, WORKSHOP_METHODS, 5)
+    result = points(workshop_ballots, WORKSHOP_METHODS, 5)
     assert result.order[:5] == (
         "unrestricted_funding",
         "co_creation_fund",
@@ -283,13 +292,13 @@ def test_points_match_a_hand_count_of_truncated_ballots() -> None:
     # K=3. a: 3+2+3=8; b: 2+3=5; c: 1+1=2 (the second ballot stops at 2 places: c earns
     # nothing there, and its 2nd place still earns 2, not rescaled); d: 2.
     ballots = [["a", "b", "c"], ["b", "d"], ["a", "c"]]
-    result = tally.points(ballots, ["a", "b", "c", "d"], 3)
+    result = points(ballots, ["a", "b", "c", "d"], 3)
     assert result.scores == {"a": 6, "b": 5, "c": 3, "d": 2}
     assert result.ranks == ((1, ("a",)), (2, ("b",)), (3, ("c",)), (4, ("d",)))
 
 
 def test_tied_methods_share_a_rank_and_the_next_rank_is_skipped() -> None:
-    result = tally.points([["a", "b"], ["b", "a"], ["c"]], ["a", "b", "c", "d"], 2)
+    result = points([["a", "b"], ["b", "a"], ["c"]], ["a", "b", "c", "d"], 2)
     assert result.ranks == ((1, ("a", "b")), (3, ("c",)), (4, ("d",)))
     assert [r.is_tied for r in result.rows()] == [True, True, False, False]
 
@@ -304,25 +313,25 @@ def test_no_ballots_leave_every_method_tied_first_at_zero() -> None:
 def test_irv_breaks_a_tie_for_last_by_points_and_explains_it() -> None:
     # Round 1: a 3, b 1, c 1 -> b and c tie on votes; b has fewer points (2 vs 1+1+2=4).
     ballots = [["a", "c"], ["a"], ["a"], ["b", "c"], ["c"]]
-    result, explanation = tally.instant_runoff_with_explanation(ballots, ["a", "b", "c"], 2)
+    result, explanation = instant_runoff_with_explanation(ballots, ["a", "b", "c"], 2)
     first = explanation.rounds[0]
     assert first.votes == {"a": 3, "b": 1, "c": 1}
     assert first.eliminated == ("b",)
     assert first.tie_break is IrvTieBreak.POINTS
     assert result.order == ("a", "c", "b")
-    assert explanation.messages()[-1].key == tally.IRV_TIE_RULE_KEY
+    assert explanation.messages()[-1].key == IRV_TIE_RULE_KEY
 
 
 def test_irv_eliminates_methods_tied_on_votes_and_points_together() -> None:
     ballots = [["a"], ["a"], ["b"], ["c"]]
-    result, explanation = tally.instant_runoff_with_explanation(ballots, ["a", "b", "c"], 1)
+    result, explanation = instant_runoff_with_explanation(ballots, ["a", "b", "c"], 1)
     assert explanation.rounds[0].tie_break is IrvTieBreak.TOGETHER
     assert result.ranks == ((1, ("a",)), (2, ("b", "c")))
 
 
 def test_irv_exhausts_a_truncated_ballot_whose_methods_are_all_gone() -> None:
     ballots = [["a"], ["a"], ["a"], ["b"], ["b", "a"], ["c"], ["c"], ["c"], ["c"]]
-    result, explanation = tally.instant_runoff_with_explanation(ballots, ["a", "b", "c"], 2)
+    result, explanation = instant_runoff_with_explanation(ballots, ["a", "b", "c"], 2)
     # Round 1: b is lowest; [b] exhausts and [b, a] moves to a. Round 2: a 4, c 4, and a
     # has fewer points (3*2 + 1 = 7 against 8), so a goes.
     assert explanation.rounds[0].eliminated == ("b",)
@@ -345,7 +354,7 @@ def test_an_uncountable_ballot_raises_a_named_error(
     ballots: list[list[str]], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        tally.points(ballots, ["a", "b", "c"], 2)
+        points(ballots, ["a", "b", "c"], 2)
 
 
 def test_every_counting_method_has_a_name_score_and_description_in_both_languages() -> None:
@@ -356,21 +365,21 @@ def test_every_counting_method_has_a_name_score_and_description_in_both_language
         for entry in COUNTING_METHODS.values():
             for key in (entry.name_key, entry.score_key, entry.unit_key, entry.description_key):
                 assert key in keys, (lang, key)
-        assert tally.IRV_TIE_RULE_KEY in keys
+        assert IRV_TIE_RULE_KEY in keys
 
 
 def test_tally_all_counts_every_registered_way_from_one_encoding() -> None:
     ballots = [["a", "b"], ["b"], ["a"]]
-    profile = tally.build_profile(ballots, ["a", "b", "c"], 2)
-    results = tally.tally_all(profile, ["a", "b", "c"])
+    profile = build_profile(ballots, ["a", "b", "c"], 2)
+    results = tally_all(profile, ["a", "b", "c"])
     assert list(results) == list(COUNTING_METHODS)
-    assert results["points"] == tally.points(ballots, ["a", "b", "c"], 2)
+    assert results["points"] == points(ballots, ["a", "b", "c"], 2)
 
 
 def test_encoding_never_modifies_the_shared_profile() -> None:
-    profile = tally.build_profile([["a", "b"], ["b", "c"], ["c"]], ["a", "b", "c"], 2)
+    profile = build_profile([["a", "b"], ["b", "c"], ["c"]], ["a", "b", "c"], 2)
     before = profile.rankings.copy()
-    tally.tally_all(profile, ["a", "b", "c"])
+    tally_all(profile, ["a", "b", "c"])
     assert (profile.rankings == before).all()
 
 
@@ -380,7 +389,7 @@ def test_encoding_never_modifies_the_shared_profile() -> None:
 def test_schulze_ranks_with_competition_ranking_not_one_plus_the_methods_that_beat_it() -> None:
     # a beats c (one ballot a>c); b beats nobody and nobody beats b. One method beats c,
     # but two are placed above it: competition ranking puts c 3rd, as every counting does.
-    result, explanation = tally.schulze_with_explanation([["a", "c"], ["b"]], ["a", "b", "c"], 2)
+    result, explanation = schulze_with_explanation([["a", "c"], ["b"]], ["a", "b", "c"], 2)
     assert result.ranks == ((1, ("a", "b")), (3, ("c",)))
     strength = explanation.strongest_paths
     beaten_by_c = sum(strength[i][2] > strength[2][i] for i in range(3))
@@ -399,7 +408,7 @@ def test_every_schulze_rank_is_one_plus_the_methods_placed_above_it(
     ballots: list[list[str]],
 ) -> None:
     methods = list("abcde")
-    result, explanation = tally.schulze_with_explanation(ballots, methods, 3)
+    result, explanation = schulze_with_explanation(ballots, methods, 3)
     strength = explanation.strongest_paths
     beaten_by = {
         m: sum(strength[j][i] > strength[i][j] for j in range(len(methods)))

@@ -17,7 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import tally
+from core.tally.methods import instant_runoff as ours_irv
+from core.tally.methods.instant_runoff import instant_runoff_with_explanation
+from core.tally.methods.points import points
+from core.tally.methods.schulze import schulze
+from core.tally.pairwise import pairwise
 
 pref_voting = pytest.importorskip("pref_voting")
 
@@ -52,7 +56,7 @@ def to_pref_voting(ballots: list[list[str]], methods: list[str]) -> ProfileWithT
 def test_schulze_winners_match_pref_voting_beat_path(profile: tuple) -> None:
     ballots, methods, k = profile
     expected = beat_path(to_pref_voting(ballots, methods))
-    assert sorted(methods.index(m) for m in tally.schulze(ballots, methods, k).winners) == expected
+    assert sorted(methods.index(m) for m in schulze(ballots, methods, k).winners) == expected
 
 
 @given(profiles())
@@ -60,7 +64,7 @@ def test_schulze_winners_match_pref_voting_beat_path(profile: tuple) -> None:
 def test_the_pairwise_matrix_matches_pref_voting_supports(profile: tuple) -> None:
     ballots, methods, k = profile
     pv = to_pref_voting(ballots, methods)
-    pw = tally.pairwise(ballots, methods, k)
+    pw = pairwise(ballots, methods, k)
     for i in range(len(methods)):
         for j in range(len(methods)):
             if i != j:
@@ -71,7 +75,7 @@ def test_the_pairwise_matrix_matches_pref_voting_supports(profile: tuple) -> Non
 @settings(max_examples=300, deadline=None)
 def test_irv_winner_matches_pref_voting_when_no_round_needed_a_tie_break(profile: tuple) -> None:
     ballots, methods, k = profile
-    result, explanation = tally.instant_runoff_with_explanation(ballots, methods, k)
+    result, explanation = instant_runoff_with_explanation(ballots, methods, k)
     needed_tie_break = any(
         sum(v == min(r.votes.values()) for v in r.votes.values()) > 1 and min(r.votes.values()) > 0
         for r in explanation.rounds
@@ -87,7 +91,7 @@ def test_irv_matches_pref_voting_on_a_named_truncated_profile() -> None:
     # exhausted. Round 2: c 6, a 4.
     ballots = [["a", "b"]] * 4 + [["b", "c"]] * 2 + [["b"]] + [["c", "a", "b"]] * 4
     methods = ["a", "b", "c"]
-    result = tally.instant_runoff(ballots, methods, 3)
+    result = ours_irv.instant_runoff(ballots, methods, 3)
     assert result.winners == ("c",)
     assert instant_runoff(to_pref_voting(ballots, methods)) == [2]
 
@@ -95,6 +99,6 @@ def test_irv_matches_pref_voting_on_a_named_truncated_profile() -> None:
 def test_points_5_to_1_match_a_hand_count_pref_voting_cannot_do() -> None:
     # K=5. Ballot 1 ranks 5 (5,4,3,2,1); ballot 2 ranks 2 (5,4); ballot 3 ranks 1 (5).
     ballots = [["a", "b", "c", "d", "e"], ["c", "a"], ["e"]]
-    result = tally.points(ballots, ["a", "b", "c", "d", "e", "f"], 5)
+    result = points(ballots, ["a", "b", "c", "d", "e", "f"], 5)
     assert result.scores == {"a": 5 + 4, "b": 4, "c": 3 + 5, "d": 2, "e": 1 + 5, "f": 0}
     assert result.order == ("a", "c", "e", "b", "d", "f")

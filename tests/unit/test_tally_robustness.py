@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from core import tally
 from core.i18n import Message, t
 from core.robustness import agreement, at_place, margins, render, summarize
+from core.tally.methods.instant_runoff import instant_runoff_with_explanation
+from core.tally.methods.points import points
+from core.tally.pairwise import pairwise
+from core.tally.registry import COUNTING_METHODS, tally_all
 
 METHODS = ["a", "b", "c", "d"]
 LABELS = {"a": "甲", "b": "乙", "c": "丙", "d": "丁"}
@@ -12,7 +15,7 @@ LABELS = {"a": "甲", "b": "乙", "c": "丙", "d": "丁"}
 
 def test_all_methods_agreeing_on_the_top_places_say_so_once() -> None:
     ballots = [["a", "b", "c"]] * 3 + [["a", "b"]] * 3 + [["a"]] * 2 + [["b", "a"]]
-    results = tally.tally_all(ballots, METHODS, 3)
+    results = tally_all(ballots, METHODS, 3)
     messages = agreement(results, top=2)
     assert messages == [
         Message("tally.robustness.all_agree_order", {"count": 5, "top": 2, "methods": ("a", "b")})
@@ -28,7 +31,7 @@ def test_all_methods_agreeing_on_the_top_places_say_so_once() -> None:
 def test_a_disputed_place_lists_each_answer_once_with_the_counting_methods_giving_it() -> None:
     # Points: a 3*3 + 2*2 = 13... a is first by points; c has the most first choices.
     ballots = [["a", "b"]] * 3 + [["b", "a"]] * 2 + [["c"]] * 4
-    results = tally.tally_all(ballots, METHODS, 3)
+    results = tally_all(ballots, METHODS, 3)
     assert results["points"].winners == ("a",)
     assert results["first_choices"].winners == ("c",)
     split = [m for m in agreement(results, top=1) if m.key == "tally.robustness.place_split"]
@@ -38,11 +41,11 @@ def test_a_disputed_place_lists_each_answer_once_with_the_counting_methods_givin
     assert "First choices" in text and "丙" in text
     # Every counting method is named exactly once.
     for counting in results:
-        assert text.count(t(tally.COUNTING_METHODS[counting].name_key, "en")) == 1
+        assert text.count(t(COUNTING_METHODS[counting].name_key, "en")) == 1
 
 
 def test_margins_say_who_leads_whom_by_how_many_points_and_name_dead_heats() -> None:
-    result = tally.points([["a", "b"], ["a", "c"], ["b"], ["c"]], METHODS, 2)
+    result = points([["a", "b"], ["a", "c"], ["b"], ["c"]], METHODS, 2)
     # a 4, b 3, c 3, d 0
     messages = margins(result, top=3)
     assert [render(m, "en", LABELS) for m in messages] == [
@@ -54,14 +57,14 @@ def test_margins_say_who_leads_whom_by_how_many_points_and_name_dead_heats() -> 
 
 
 def test_a_place_inside_a_tie_is_held_by_every_tied_method() -> None:
-    result = tally.points([["a", "b"], ["b", "a"], ["c"]], METHODS, 2)
+    result = points([["a", "b"], ["b", "a"], ["c"]], METHODS, 2)
     assert at_place(result, 1) == at_place(result, 2) == ("a", "b")
     assert at_place(result, 3) == ("c",)
 
 
 def test_every_robustness_message_renders_in_both_languages_without_leftover_keys() -> None:
     ballots = [["a", "b", "c"]] * 3 + [["b", "c", "a"]] * 2 + [["c", "a"]] * 2 + [["d"]]
-    results = tally.tally_all(ballots, METHODS, 3)
+    results = tally_all(ballots, METHODS, 3)
     messages = summarize(results, top=3)
     assert messages
     for lang in ("zh", "en"):
@@ -71,9 +74,7 @@ def test_every_robustness_message_renders_in_both_languages_without_leftover_key
 
 
 def test_irv_round_messages_render_with_method_labels() -> None:
-    _, explanation = tally.instant_runoff_with_explanation(
-        [["a"], ["a"], ["b", "a"], ["c"]], METHODS, 2
-    )
+    _, explanation = instant_runoff_with_explanation([["a"], ["a"], ["b", "a"], ["c"]], METHODS, 2)
     texts = [render(m, "en", LABELS) for m in explanation.messages()]
     assert texts[-1].startswith("Tie rule:")
     assert any("丁" in text for text in texts)
@@ -105,11 +106,11 @@ def test_a_close_place_is_called_close_with_head_to_head_counts_and_who_reverses
     # choices (c has more) put c ahead.
     ballots = [["a", "b"]] * 4 + [["a", "b", "c"], ["c"], ["c", "a", "b"], ["c", "b"]]
     ballots += [["c", "b", "a"]] * 2
-    results = tally.tally_all(ballots, METHODS, 3)
+    results = tally_all(ballots, METHODS, 3)
     points = results["points"]
     assert points.order[:3] == ("a", "b", "c")
     assert points.scores["b"] - points.scores["c"] == 1
-    pw = tally.pairwise(ballots, METHODS, 3)
+    pw = pairwise(ballots, METHODS, 3)
     assert pw.prefer[1][2] == pw.prefer[2][1]
     texts = [
         render(m, "en", LABELS) for m in summarize(results, top=3, close_within=3, pairwise=pw)

@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import crypto
+from core.crypto import signatures
 from core.export_signing import (
     MANIFEST_NAME,
     PUBLIC_KEY_NAME,
@@ -27,15 +28,15 @@ FILES = {
 }
 
 
-def _bundle(path: Path, files: dict[str, bytes] = FILES) -> crypto.Ed25519PrivateKey:
-    key = crypto.new_signing_key()
+def _bundle(path: Path, files: dict[str, bytes] = FILES) -> Ed25519PrivateKey:
+    key = signatures.new_signing_key()
     path.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         (path / name).write_bytes(content)
     manifest = manifest_bytes(files, "ABC123", signing_fingerprint(key))
     (path / MANIFEST_NAME).write_bytes(manifest)
-    (path / SIGNATURE_NAME).write_bytes(crypto.sign(key, manifest))
-    (path / PUBLIC_KEY_NAME).write_bytes(crypto.public_key_to_pem(key.public_key()))
+    (path / SIGNATURE_NAME).write_bytes(signatures.sign(key, manifest))
+    (path / PUBLIC_KEY_NAME).write_bytes(signatures.public_key_to_pem(key.public_key()))
     return key
 
 
@@ -124,14 +125,14 @@ def test_a_file_added_to_the_bundle_is_named(tmp_path: Path) -> None:
 
 
 def test_a_manifest_naming_a_path_outside_the_bundle_is_refused(tmp_path: Path) -> None:
-    key = crypto.new_signing_key()
+    key = signatures.new_signing_key()
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     (tmp_path / "secret.txt").write_bytes(b"x")
     manifest = manifest_bytes({"../secret.txt": b"x"}, "ABC123", signing_fingerprint(key))
     (bundle / MANIFEST_NAME).write_bytes(manifest)
-    (bundle / SIGNATURE_NAME).write_bytes(crypto.sign(key, manifest))
-    (bundle / PUBLIC_KEY_NAME).write_bytes(crypto.public_key_to_pem(key.public_key()))
+    (bundle / SIGNATURE_NAME).write_bytes(signatures.sign(key, manifest))
+    (bundle / PUBLIC_KEY_NAME).write_bytes(signatures.public_key_to_pem(key.public_key()))
     result = verify_bundle(bundle)
     assert not result.is_valid
     assert result.problem is not None and result.problem.key == "export.verify.bad_manifest"

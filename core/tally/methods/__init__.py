@@ -1,0 +1,3 @@
+"""One module per counting method; each exposes one pure function with the `TallyFunction`
+signature (see `core.tally.registry`), plus a `_with_explanation` variant where the report
+narrates how the result came about."""
