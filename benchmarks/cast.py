@@ -41,12 +41,13 @@ from sqlalchemy import create_engine, text
 
 from core import batches
 from core.ballot_values import encode_payload
-from core.cards import MAX_CARDS_PER_CALL, issue_cards
+from core.cards import issue_cards
 from core.casting import BallotState, Ticket, submit_ballot, wait_for_ballot
 from core.closing import close_voting
 from core.crypto import human_codes, sealed_box
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.limits import MAX_CARDS_PER_CALL
 from core.models import random_id
 from core.templates import available_templates
 from core.workshops import create_workshop, move_to, unlock_console

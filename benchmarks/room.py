@@ -51,11 +51,12 @@ from pathlib import Path
 from benchmarks.http_phone import HttpPhone
 from benchmarks.streamlit_client import StreamlitClient, receipt_in
 from core import results
-from core.cards import MAX_CARDS_PER_CALL, issue_cards
+from core.cards import issue_cards
 from core.closing import close_voting
 from core.config import settings_from_env
 from core.domain import Stage, StagePosition
 from core.instance import open_instance
+from core.limits import MAX_CARDS_PER_CALL
 from core.templates import available_templates
 from core.workshops import create_workshop, move_to, unlock_console
 from tests.server import Server, streamlit_server

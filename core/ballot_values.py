@@ -13,8 +13,9 @@ from collections.abc import Collection, Sequence
 from typing import Any, ClassVar, Final, NamedTuple
 
 from core.crypto import human_codes, sealed_box
-from core.domain import MAX_BALLOT_SIZE, MethodId, WorkshopCode
+from core.domain import MethodId, WorkshopCode
 from core.errors import BeiduiError
+from core.limits import MAX_BALLOT_SIZE, MAX_CODE_TEXT, PAYLOAD_LENGTH
 
 # --------------------------------------------------------------------------------------------
 # Errors (data/locales/<lang>/ballot.toml)
@@ -117,13 +118,11 @@ class CorruptBallot(BeiduiError):
 
 # Typed text longer than this is never a join code, card code or receipt: refuse it before
 # Unicode folding walks megabytes of it.
-MAX_CODE_TEXT: Final = 64
 
 PAYLOAD_VERSION: Final = 1
-# Every plaintext is padded to this many bytes before sealing, so a ciphertext's length says
-# nothing about how many methods were ranked, which ones, or whether a role was declared.
-# The worst case (K = 10 keys of 64 characters and a 64-character role) is 766 bytes.
-PAYLOAD_LENGTH: Final = 800
+# Every plaintext is padded to `limits.PAYLOAD_LENGTH` bytes before sealing, so a ciphertext's
+# length says nothing about how many methods were ranked, which ones, or whether a role was
+# declared (core.limits checks at import that the longest ballot fits).
 SEALED_LENGTH: Final = PAYLOAD_LENGTH + sealed_box.SEAL_OVERHEAD
 
 

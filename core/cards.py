@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 
 from core.ballot_box import Box, facilitator_workshop
 from core.ballot_values import (
-    MAX_CODE_TEXT,
     CardsNotUsed,
     InvalidCardCount,
     VotingClosed,
@@ -23,11 +22,10 @@ from core.ballot_values import (
 from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, WorkshopCode
+from core.limits import MAX_CARDS_PER_CALL, MAX_CODE_TEXT
 from core.models import CARDS, WORKSHOPS
 from core.ratelimit import AttemptLimiter
 from core.workshops import WorkshopNotFound
-
-MAX_CARDS_PER_CALL: Final = 500
 
 # One limiter per process, shared by every page session: wrong card codes from one client
 # make that client wait (see core/ratelimit.py). Tests may call `CARD_LIMITER` directly.
@@ -58,7 +56,8 @@ def issue_cards(
     Only HMAC digests (instance secret + workshop salt) are stored: the codes returned here
     exist nowhere else, so print them now. Allowed before and during voting, never after.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 500:
+    is_count = isinstance(count, int) and not isinstance(count, bool)
+    if not is_count or not 1 <= count <= MAX_CARDS_PER_CALL:
         raise InvalidCardCount("card count", low=1, high=MAX_CARDS_PER_CALL)
     for _attempt in range(5):
         codes: set[str] = set()

@@ -10,10 +10,6 @@ from enum import StrEnum
 
 from core.errors import BeiduiError
 
-# Re-exported only because core/ballots.py (mid-split, not ours to edit) imports it from here:
-# repoint it to core.limits on merge, then delete this line.
-from core.limits import MAX_BALLOT_SIZE as MAX_BALLOT_SIZE
-
 WorkshopCode = str
 MethodId = str
 """A candidate being ranked (an enablement method of the workshop template)."""

@@ -126,7 +126,7 @@ Never change it for a running instance: sealed ballots already stored have this 
 the padding is what keeps a ciphertext's length from saying how many methods were ranked.
 """
 
-# The compact JSON `{"v":1,"ranking":[...],"role":"..."}` of `core.ballots.encode_payload`:
+# The compact JSON `{"v":1,"ranking":[...],"role":"..."}` of `core.ballot_values.encode_payload`:
 # 30 bytes of frame, each key quoted, commas between keys. tests/unit/test_limits.py checks
 # this figure against the encoder itself.
 MAX_PAYLOAD_BODY: Final = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Final
 
 from sqlalchemy import select
 
@@ -18,15 +17,15 @@ from core.ballot_values import AlreadyRevealed, NotLiveResults, join_code
 from core.crypto import key_wrap, passphrases, sealed_box
 from core.db import Database
 from core.domain import Stage, WorkshopCode
+from core.limits import MAX_PASSPHRASE_TEXT
 from core.models import WORKSHOPS
 
 _W = WORKSHOPS.c
-_MAX_PASSPHRASE_TEXT: Final = 4 * passphrases.MAX_PASSPHRASE_LENGTH
 
 
 def unwrap_box_key(wrapped: bytes, passphrase: str) -> sealed_box.BoxKeypair:
     """The box key, unwrapped with the passphrase (`WrongPassphrase`)."""
-    if not isinstance(passphrase, str) or len(passphrase) > _MAX_PASSPHRASE_TEXT:
+    if not isinstance(passphrase, str) or len(passphrase) > MAX_PASSPHRASE_TEXT:
         raise passphrases.WrongPassphrase()
     return sealed_box.BoxKeypair(key_wrap.unwrap_private_key(wrapped, passphrase))
 

@@ -14,13 +14,11 @@ from sqlalchemy import delete, select
 from core.db import Database
 from core.domain import WorkshopCode
 from core.errors import BeiduiError
+from core.limits import MAX_SUMMARY_POINT_LENGTH, MAX_SUMMARY_POINTS
 from core.models import SummaryPoint
 from core.notes import question_at
 from core.text import normalize_text
 from core.workshops import load_for_facilitator, load_workshop
-
-MAX_SUMMARY_POINTS = 8
-MAX_SUMMARY_POINT_LENGTH = 200
 
 
 class TooManySummaryPoints(BeiduiError):

@@ -18,12 +18,11 @@ from core import note_batches
 from core.db import Database
 from core.domain import WorkshopCode
 from core.errors import BeiduiError
+from core.limits import MAX_THEME_NAME_LENGTH
 from core.models import Note, Theme, Workshop
 from core.notes import NoteId, ThemeId, note_in, question_at
 from core.text import normalize_text
 from core.workshops import load_for_facilitator, load_workshop
-
-MAX_THEME_NAME_LENGTH = 200
 
 
 class ThemeNotFound(BeiduiError):

@@ -23,15 +23,13 @@ from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
+from core.limits import DOTS_PER_QUESTION, MAX_NOTE_LENGTH, MAX_RAW_NOTE_LENGTH
 from core.models import Note, Question, Theme, Workshop
 from core.text import normalize_text
 from core.workshops import WorkshopNotFound, load_workshop
 
 NoteId = str
 ThemeId = int
-
-MAX_NOTE_LENGTH = 280
-DOTS_PER_QUESTION = 3
 
 
 # --- Errors ------------------------------------------------------------------------------
@@ -135,7 +133,6 @@ class DotAllowance:
 
 # Past this many characters as typed, a note is too long whatever cleaning would remove:
 # refused before any work on it, and with its real length (never as "empty").
-_MAX_RAW_NOTE_LENGTH = 4 * MAX_NOTE_LENGTH
 
 
 def clean_note_text(raw: str) -> str:
@@ -145,7 +142,7 @@ def clean_note_text(raw: str) -> str:
     cleaning would remove most of it, and "empty" means nothing typed was text.
     """
     raw = raw or ""
-    if len(raw) > _MAX_RAW_NOTE_LENGTH:
+    if len(raw) > MAX_RAW_NOTE_LENGTH:
         raise NoteTooLong("note too long", length=len(raw), high=MAX_NOTE_LENGTH)
     text = normalize_text(raw)
     if not text:

@@ -28,6 +28,7 @@ from core.ballot_values import (
 from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, WorkshopCode
+from core.limits import MAX_CODE_TEXT
 from core.live_key import live_keypair
 from core.models import (
     OPENED_BALLOTS,
@@ -203,7 +204,7 @@ def verify_receipt(db: Database, code: WorkshopCode, receipt: str) -> bool:
 
     A receipt proves that a ballot was counted, not what it said.
     """
-    if not isinstance(receipt, str) or len(receipt) > 64:
+    if not isinstance(receipt, str) or len(receipt) > MAX_CODE_TEXT:
         return False
     try:
         normalized = human_codes.normalize_receipt(receipt)

@@ -19,13 +19,13 @@ from typing import Any, ClassVar, Final, cast
 from core.ballot_values import join_code
 from core.domain import Stage, WorkshopCode
 from core.errors import BeiduiError
+from core.limits import MAX_DOCUMENT_BYTES
 
 ARCHIVE_FORMAT: Final = "beidui-workshop-archive"
 ARCHIVE_VERSION: Final = 1
 DOCUMENT_NAME: Final = "workshop.json"
 MANIFEST_NAME: Final = "manifest.json"
 # A workshop of 100k ballots is ~250 MB of JSON; refuse anything that inflates further.
-MAX_DOCUMENT_BYTES: Final = 512 * 1024 * 1024
 _INSTANCE_CHECK_LABEL: Final = b"beidui/backup/instance-check/v1"
 
 

@@ -16,6 +16,7 @@ from typing import ClassVar, Final
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from core.errors import BeiduiError
+from core.limits import MAX_PASSPHRASE_LENGTH, MAX_PASSPHRASE_TEXT, MIN_PASSPHRASE_LENGTH
 
 
 class WrongPassphrase(BeiduiError):
@@ -30,8 +31,6 @@ class WeakPassphrase(BeiduiError):
     key: ClassVar[str] = "crypto.weak_passphrase"
 
 
-MIN_PASSPHRASE_LENGTH: Final = 8
-MAX_PASSPHRASE_LENGTH: Final = 1024
 # n = 2^14, r = 8, p = 1: ~32 ms and 16 MiB per call here. Stored with every hash and blob,
 # so it can be raised later without breaking what exists (see `needs_rehash`).
 SCRYPT_LOG2_N: Final = 14
@@ -117,7 +116,7 @@ def verify_passphrase(passphrase: str, stored: str) -> bool:
     wrong passphrase, and must not be hidden as one.
     """
     log2_n, r, p, salt, expected = _parse_hash(stored)
-    if len(passphrase) > 4 * MAX_PASSPHRASE_LENGTH:  # no scrypt over megabytes of input
+    if len(passphrase) > MAX_PASSPHRASE_TEXT:  # no scrypt over megabytes of input
         return False
     derived = scrypt_key(passphrase, salt, log2_n, r, p)
     return hmac.compare_digest(derived, expected)

@@ -48,12 +48,13 @@ from sqlalchemy import text
 
 from core import results
 from core.ballot_values import CardAlreadySpent
-from core.cards import MAX_CARDS_PER_CALL, card_counts, issue_cards
+from core.cards import card_counts, issue_cards
 from core.casting import BallotState, submit_ballot, wait_for_ballot
 from core.closing import close_voting
 from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.limits import MAX_CARDS_PER_CALL
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop, move_to, unlock_console
 from tests.conftest import PgSchema, require_postgres

@@ -14,10 +14,13 @@ from core import (
     charts_roles,
     charts_style,
     fonts,
-    tally,
 )
 from core.breakdown import breakdown
 from core.i18n import t
+from core.tally.methods.points import points
+from core.tally.profile import position_counts
+from core.tally.registry import tally_all
+from core.tally.result import TallyResult, place_text
 
 METHODS = ["unrestricted_funding", "co_creation_fund", "action_research", "supportive_stance"]
 LABELS = {
@@ -54,8 +57,8 @@ def role_breakdown() -> Any:
 
 
 def every_chart(role_breakdown: Any, lang: str) -> list[Any]:
-    results = tally.tally_all(BALLOTS, METHODS, 3)
-    counts = tally.position_counts(BALLOTS, METHODS, 3)
+    results = tally_all(BALLOTS, METHODS, 3)
+    counts = position_counts(BALLOTS, METHODS, 3)
     return [
         charts_ranked.ranked_bars(results["points"], LABELS, lang),
         charts_places.place_distribution(counts, results["points"].order, LABELS, lang),
@@ -86,38 +89,38 @@ def test_a_suppressed_role_never_appears_in_any_chart(role_breakdown: Any) -> No
 
 
 def test_ranked_bars_show_rank_label_and_points_in_large_type() -> None:
-    result = tally.points(BALLOTS, METHODS, 3)
+    result = points(BALLOTS, METHODS, 3)
     spec = charts_ranked.ranked_bars(result, LABELS, "zh").to_dict()
     text = json.dumps(spec, ensure_ascii=False)
     first = result.rows()[0]
-    assert f"{tally.place_text(first)}. {LABELS[first.method]}" in text
+    assert f"{place_text(first)}. {LABELS[first.method]}" in text
     assert spec["config"]["axis"]["labelFontSize"] >= 28
     assert t("tally.method.points.score", "zh") in text
 
 
 def test_the_ranked_table_holds_the_same_figures_as_the_chart() -> None:
-    result = tally.points(BALLOTS, METHODS, 3)
+    result = points(BALLOTS, METHODS, 3)
     table = charts_ranked.ranked_table(result, LABELS, "en")
-    assert [row["Rank"] for row in table] == [tally.place_text(r) for r in result.rows()]
+    assert [row["Rank"] for row in table] == [place_text(r) for r in result.rows()]
     assert [row["Points"] for row in table] == [r.score for r in result.rows()]
     assert [row["Method"] for row in table] == [LABELS[m] for m in result.order]
 
 
 def test_the_place_table_counts_each_place() -> None:
-    counts = tally.position_counts(BALLOTS, METHODS, 3)
+    counts = position_counts(BALLOTS, METHODS, 3)
     table = charts_places.place_table(counts, METHODS, LABELS, "en")
     assert table[0] == {"Method": "非限定性资金", "#1": 6, "#2": 3, "#3": 0}
 
 
 def test_the_comparison_table_marks_tied_ranks() -> None:
-    results = tally.tally_all([["a"], ["b"]], ["a", "b", "c"], 1)
+    results = tally_all([["a"], ["b"]], ["a", "b", "c"], 1)
     table = charts_comparison.comparison_table(results, {}, "en")
     assert table[0]["Points"] == "1="
     assert table[2]["Points"] == "3"
 
 
 def test_charts_use_the_colour_blind_safe_palette() -> None:
-    counts = tally.position_counts(BALLOTS, METHODS, 3)
+    counts = position_counts(BALLOTS, METHODS, 3)
     spec = charts_places.place_distribution(counts, METHODS, LABELS, "en").to_dict()
     assert spec["encoding"]["color"]["scale"]["range"] == list(charts_style.OKABE_ITO[:3])
 
@@ -198,12 +201,12 @@ def test_the_ranked_chart_keeps_its_bars_visible_with_long_names_at_projector_wi
 
 def test_tied_places_read_the_same_on_every_screen() -> None:
     """Issue 12: the projector showed 5, 5, 7, 7 and phones 5, 6, 7, 8 — one rule now."""
-    result = tally.TallyResult(
+    result = TallyResult(
         counting="points",
         ranks=((1, ("a",)), (2, ("b", "c")), (4, ("d",))),
         scores={"a": 9, "b": 5, "c": 5, "d": 1},
         ballot_count=3,
     )
-    assert [tally.place_text(r) for r in result.rows()] == ["1", "2=", "2=", "4"]
+    assert [place_text(r) for r in result.rows()] == ["1", "2=", "2=", "4"]
     table = charts_ranked.ranked_table(result, {m: m for m in "abcd"}, "en")
     assert [row["Rank"] for row in table] == ["1", "2=", "2=", "4"]

@@ -4,13 +4,12 @@ sealed payload, and with every widget that shows them (issue 13: K lived in seve
 from __future__ import annotations
 
 import ast
-import importlib
 import re
 import secrets
 from pathlib import Path
 
 from core import limits
-from core.ballot_values import PAYLOAD_LENGTH, encode_payload
+from core.ballot_values import encode_payload
 from core.crypto import human_codes
 from core.templates import KEY_PATTERN
 
@@ -19,32 +18,10 @@ WIDGET_BOUNDS = {"min_value", "max_value", "max_chars"}
 # A count that starts at 0 or 1 is not a limit anyone tunes.
 TRIVIAL_MINIMUMS = {0, 1}
 BOUND_NAME = re.compile(r"^_?(MAX|MIN)_[A-Z_]+$")
-# Modules other helpers were splitting while core/limits.py was made (issue 13): their own
-# copies of a limit, each with the name in core.limits it must become. Empty this on merge.
-NOT_YET_READING_LIMITS = {
-    "core.ballots": {
-        "MAX_CARDS_PER_CALL": "MAX_CARDS_PER_CALL",
-        "_MAX_CODE_TEXT": "MAX_CODE_TEXT",
-        "_MAX_PASSPHRASE_TEXT": "MAX_PASSPHRASE_TEXT",
-        "_MAX_KEY_LENGTH": "MAX_KEY_LENGTH",
-    },
-    "core.notes": {
-        "MAX_NOTE_LENGTH": "MAX_NOTE_LENGTH",
-        "_MAX_RAW_NOTE_LENGTH": "MAX_RAW_NOTE_LENGTH",
-        "MAX_THEME_NAME_LENGTH": "MAX_THEME_NAME_LENGTH",
-        "MAX_SUMMARY_POINTS": "MAX_SUMMARY_POINTS",
-        "MAX_SUMMARY_POINT_LENGTH": "MAX_SUMMARY_POINT_LENGTH",
-    },
-    "core.crypto": {
-        "MIN_PASSPHRASE_LENGTH": "MIN_PASSPHRASE_LENGTH",
-        "MAX_PASSPHRASE_LENGTH": "MAX_PASSPHRASE_LENGTH",
-    },
-    "core.backup": {"MAX_DOCUMENT_BYTES": "MAX_DOCUMENT_BYTES"},
-}
 # Not input bounds: the ceiling on scrypt costs a stored key header may ask for; a
 # spreadsheet column's display width.
 NOT_INPUT_BOUNDS = {
-    "core.crypto": {"_MAX_SCRYPT_LOG2_N", "_MAX_SCRYPT_R", "_MAX_SCRYPT_P"},
+    "core.crypto.passphrases": {"_MAX_SCRYPT_LOG2_N", "_MAX_SCRYPT_R", "_MAX_SCRYPT_P"},
     "core.export_xlsx": {"_MAX_WIDTH"},
 }
 
@@ -61,10 +38,6 @@ def test_the_longest_ballot_fits_the_payload_and_the_limits_module_knows_its_siz
     assert all(KEY_PATTERN.match(key) for key in [*ranking, role])
     body = encode_payload(ranking, role).rstrip(b" ")
     assert len(body) == limits.MAX_PAYLOAD_BODY <= limits.PAYLOAD_LENGTH
-
-
-def test_the_ballot_module_pads_to_the_limits_module_length() -> None:
-    assert PAYLOAD_LENGTH == limits.PAYLOAD_LENGTH
 
 
 def test_a_key_of_the_longest_length_is_accepted_and_one_more_character_is_not() -> None:
@@ -86,7 +59,7 @@ def test_code_boxes_and_url_caps_hold_a_whole_code() -> None:
     assert human_codes.CARD_CODE_LENGTH <= limits.MAX_CODE_TEXT
     receipt = human_codes.receipt_for(secrets.token_bytes(64))
     assert len(receipt) <= limits.MAX_URL_RECEIPT_CHARS
-    assert len(secrets.token_urlsafe(18)) <= limits.MAX_URL_TICKET_CHARS  # core.ballots tickets
+    assert len(secrets.token_urlsafe(18)) <= limits.MAX_URL_TICKET_CHARS  # core.casting tickets
 
 
 def _bound_names(path: Path) -> set[str]:
@@ -100,21 +73,15 @@ def _bound_names(path: Path) -> set[str]:
 
 def test_no_core_module_but_limits_defines_a_bound_of_its_own() -> None:
     extra = {}
-    for path in sorted((ROOT / "core").glob("*.py")):
-        module = f"core.{path.stem}"
+    for path in sorted((ROOT / "core").rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
         if module == "core.limits":
             continue
-        allowed = set(NOT_YET_READING_LIMITS.get(module, {})) | NOT_INPUT_BOUNDS.get(module, set())
-        if own := _bound_names(path) - allowed:
+        if own := _bound_names(path) - NOT_INPUT_BOUNDS.get(module, set()):
             extra[module] = sorted(own)
     assert extra == {}
-
-
-def test_copies_awaiting_the_merge_agree_with_core_limits() -> None:
-    for module, names in NOT_YET_READING_LIMITS.items():
-        loaded = importlib.import_module(module)
-        for own, shared in names.items():
-            assert getattr(loaded, own) == getattr(limits, shared), f"{module}.{own}"
 
 
 def _literal_bounds(source: str, name: str) -> list[str]:
