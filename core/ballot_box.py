@@ -73,14 +73,14 @@ def read_box(db: Database, code: WorkshopCode) -> tuple[Box, Stage]:
         anonymity_k=int(row.anonymity_k),
         aad=ballot_aad(row.id, row.code),
     )
-    return box, Stage(row.stage)
+    return box, row.stage
 
 
 def raise_unless_voting(stage: Stage) -> None:
     """`VotingNotOpen` before voting, `VotingClosed` after it."""
-    if stage in (Stage.DRAFT, Stage.QUESTIONS):
+    if stage.is_editable:
         raise VotingNotOpen("voting has not started", stage=stage.value)
-    if stage in (Stage.CLOSED, Stage.REVEALED):
+    if stage.has_voting_ended:
         raise VotingClosed("voting has ended", stage=stage.value)
 
 
@@ -95,4 +95,4 @@ def facilitator_workshop(
 
 def stage_position(w: Workshop) -> StagePosition:
     """Where the workshop is now, for `check_transition`."""
-    return StagePosition(Stage(w.stage), w.current_question)
+    return StagePosition(w.stage, w.current_question)

@@ -341,7 +341,7 @@ def _commit_batch_sqlite(db: Database, mixer: Mixer, batch: list[Pending]) -> li
                 ).fetchone()
                 if found is None:
                     raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
-                if Stage(found[0]) is Stage.CLOSED:
+                if Stage(found[0]).awaits_reveal:
                     raise _Closed()
                 raise_unless_voting(Stage(found[0]))
                 stored: list[Pending] = []
@@ -392,9 +392,9 @@ def _commit_batch(
     try:
         with db.engine.begin() as conn:
             stage = _stage_in_transaction(conn, box)
-            if stage is not Stage.CLOSED:
+            if not stage.awaits_reveal:
                 raise_unless_voting(stage)
-            is_closed = stage is Stage.CLOSED
+            is_closed = stage.awaits_reveal
             stored, failed = spend_and_write(
                 conn, box.workshop_id, batch, is_closed=is_closed, k=mixer.k
             )
@@ -423,7 +423,7 @@ def _flush_closed(db: Database) -> None:
     if not waiting:
         return
     with db.read.begin() as session:
-        stages: dict[int, str] = {
+        stages: dict[int, Stage] = {
             row.id: row.stage
             for row in session.execute(
                 select(_W.id, _W.stage).where(_W.id.in_([wid for wid, _ in waiting]))
@@ -431,7 +431,7 @@ def _flush_closed(db: Database) -> None:
         }
     for wid, mixer in waiting:
         stage = stages.get(wid)
-        if stage is None or Stage(stage) in (Stage.CLOSED, Stage.REVEALED):
+        if stage is None or stage.has_voting_ended:
             flush(db, mixer, force=True)
 
 

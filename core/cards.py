@@ -21,7 +21,7 @@ from core.ballot_values import (
 )
 from core.crypto import human_codes
 from core.db import Database
-from core.domain import Stage, WorkshopCode
+from core.domain import WorkshopCode
 from core.limits import MAX_CARDS_PER_CALL, MAX_CODE_TEXT
 from core.models import CARDS, WORKSHOPS
 from core.ratelimit import AttemptLimiter
@@ -68,7 +68,7 @@ def issue_cards(
                 w = facilitator_workshop(session, secret_key, code, grant)
                 if w.is_open_mode:
                     raise CardsNotUsed("open mode")
-                if Stage(w.stage) in (Stage.CLOSED, Stage.REVEALED):
+                if w.stage.has_voting_ended:
                     raise VotingClosed("voting has ended", stage=w.stage)
                 assert w.secrets is not None
                 salt = w.secrets.card_salt

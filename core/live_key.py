@@ -16,7 +16,7 @@ from core.ballot_box import facilitator_workshop
 from core.ballot_values import AlreadyRevealed, NotLiveResults, join_code
 from core.crypto import key_wrap, passphrases, sealed_box
 from core.db import Database
-from core.domain import Stage, WorkshopCode
+from core.domain import WorkshopCode
 from core.limits import MAX_PASSPHRASE_TEXT
 from core.models import WORKSHOPS
 
@@ -74,7 +74,7 @@ def unlock_live_results(
         w = facilitator_workshop(session, secret_key, normalized, grant)
         if not w.is_live_results:
             raise NotLiveResults("not a live-results workshop")
-        if Stage(w.stage) == Stage.REVEALED:
+        if w.stage.shows_results:
             raise AlreadyRevealed("already revealed")
         assert w.secrets is not None
         wrapped = bytes(w.secrets.box_private_key_wrapped)

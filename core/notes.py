@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from core import note_batches
 from core.crypto import human_codes
 from core.db import Database
-from core.domain import Stage, WorkshopCode
+from core.domain import WorkshopCode
 from core.errors import BeiduiError
 from core.limits import DOTS_PER_QUESTION, MAX_NOTE_LENGTH, MAX_RAW_NOTE_LENGTH
 from core.models import Note, Question, Theme, Workshop
@@ -228,7 +228,7 @@ def post_note(db: Database, code: WorkshopCode, text: str, question: int) -> Not
 
 def _accepting(w: Workshop, question: int) -> Question:
     """The question a note for position `question` goes under, if it accepts notes now."""
-    if w.stage != Stage.QUESTIONS.value:
+    if not w.stage.accepts_notes:
         raise NotesClosed("notes are closed", stage=w.stage)
     q = question_at(w, question)
     if w.current_question != question:
@@ -299,7 +299,7 @@ def add_dot(db: Database, code: WorkshopCode, note_id: NoteId) -> None:
     """One more dot on a note the wall shows for the question on screen (atomic increment)."""
     with db.write.begin() as session:
         w = load_workshop(session, code)
-        if w.stage != Stage.QUESTIONS.value:
+        if not w.stage.accepts_notes:
             raise NotesClosed("dots are closed", stage=w.stage)
         q = question_at(w, w.current_question)
         note = note_in(session, w, note_id)

@@ -83,7 +83,7 @@ def ballot_count(db: Database, code: WorkshopCode) -> int:
 def _decision(session: Session, workshop_id: int, stage: Stage, k: int) -> RevealDecision:
     last = session.scalar(select(_P.ballots_counted).where(_P.workshop_id == workshop_id))
     return decide_reveal(
-        last, _count(session, workshop_id), k=k, is_voting_closed=stage == Stage.CLOSED
+        last, _count(session, workshop_id), k=k, is_voting_closed=stage.awaits_reveal
     )
 
 
@@ -101,12 +101,12 @@ def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) ->
     del secret_key
     with db.read.begin() as session:
         w = _workshop_row(session, code)
-        if not w.is_live_results or Stage(w.stage) not in (Stage.VOTING, Stage.CLOSED):
+        if not w.is_live_results or not w.stage.shows_live_results:
             return
         keypair = live_keypair(db, w.id)
         if keypair is None:
             return
-        decision = _decision(session, w.id, Stage(w.stage), w.anonymity_k)
+        decision = _decision(session, w.id, w.stage, w.anonymity_k)
     if not decision.should_publish:
         return
     with db.write.begin() as session:
@@ -116,10 +116,10 @@ def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) ->
         current = session.execute(
             select(_W.stage).where(_W.id == w.id).with_for_update()
         ).scalar_one()
-        if Stage(current) not in (Stage.VOTING, Stage.CLOSED):
+        if not current.shows_live_results:
             return
         # Decided again under the lock: another projector may have published meanwhile.
-        decision = _decision(session, w.id, Stage(current), w.anonymity_k)
+        decision = _decision(session, w.id, current, w.anonymity_k)
         if not decision.should_publish:
             return
         blobs = [bytes(b) for b in session.scalars(select(_B.sealed).where(_B.workshop_id == w.id))]
@@ -145,9 +145,9 @@ def live_decision(db: Database, code: WorkshopCode) -> RevealDecision | None:
     or how many appear only at the reveal); None unless live results while voting/closed."""
     with db.read.begin() as session:
         w = _workshop_row(session, code)
-        if not w.is_live_results or Stage(w.stage) not in (Stage.VOTING, Stage.CLOSED):
+        if not w.is_live_results or not w.stage.shows_live_results:
             return None
-        return _decision(session, w.id, Stage(w.stage), w.anonymity_k)
+        return _decision(session, w.id, w.stage, w.anonymity_k)
 
 
 def published_results(db: Database, code: WorkshopCode) -> PublishedResults | None:
@@ -155,7 +155,7 @@ def published_results(db: Database, code: WorkshopCode) -> PublishedResults | No
     workshop the last batched publication; otherwise None."""
     with db.read.begin() as session:
         w = _workshop_row(session, code)
-        if Stage(w.stage) == Stage.REVEALED:
+        if w.stage.shows_results:
             methods = list(
                 session.scalars(
                     select(Method.key).where(Method.workshop_id == w.id).order_by(Method.position)
@@ -182,7 +182,7 @@ def opened_rankings(db: Database, code: WorkshopCode) -> list[OpenedBallot]:
     """
     with db.read.begin() as session:
         w = _workshop_row(session, code)
-        if Stage(w.stage) != Stage.REVEALED:
+        if not w.stage.shows_results:
             raise NotRevealed("ballots are listed after the reveal")
         rows = session.execute(select(_O.role, _O.ranking).where(_O.workshop_id == w.id)).all()
     out = [OpenedBallot(role, ranking_from_text(ranking)) for role, ranking in rows]
@@ -194,7 +194,7 @@ def receipts(db: Database, code: WorkshopCode) -> list[str]:
     """Every ballot's receipt, sorted, only after the reveal (`NotRevealed` before)."""
     with db.read.begin() as session:
         w = _workshop_row(session, code)
-        if Stage(w.stage) != Stage.REVEALED:
+        if not w.stage.shows_results:
             raise NotRevealed("receipts are listed after the reveal")
         return sorted(session.scalars(select(_B.receipt).where(_B.workshop_id == w.id)))
 

@@ -35,7 +35,7 @@ from core.backup.archive import (
 from core.ballot_values import SEALED_LENGTH, ranking_text
 from core.crypto import human_codes
 from core.db import Database
-from core.domain import Stage, WorkshopCode
+from core.domain import WorkshopCode
 from core.models import (
     CARDS,
     OPENED_BALLOTS,
@@ -85,7 +85,7 @@ def _check_target(
     if holds_ciphertexts and not number_free:
         raise WorkshopNumberTaken("workshop number in use", number=number, code=code)
 
-    if summary.unused_cards and summary.stage not in (Stage.CLOSED, Stage.REVEALED):
+    if summary.unused_cards and not summary.stage.has_voting_ended:
         same_secret = (
             secret_key is not None
             and isinstance(body.get("instance_check"), str)
