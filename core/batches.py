@@ -17,8 +17,8 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
@@ -81,6 +81,8 @@ class Pending:
     done: threading.Event = field(default_factory=threading.Event)
     error: BeiduiError | None = None
     done_at: float | None = None
+    # Called once when the ballot is written or refused (`call_when_done`).
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -97,6 +99,7 @@ class Mixer:
 
 _MIXERS: weakref.WeakKeyDictionary[Database, dict[int, Mixer]] = weakref.WeakKeyDictionary()
 _MIXERS_GUARD = threading.Lock()
+_CALLBACKS_GUARD = threading.Lock()
 _WATCHER: list[threading.Thread] = []
 
 
@@ -166,6 +169,21 @@ def finish(mixer: Mixer, done: Sequence[Pending], error: BeiduiError | None = No
         p.row = {"receipt": p.row["receipt"]}
         p.digest = None
         p.done.set()
+        with _CALLBACKS_GUARD:
+            callbacks, p.callbacks = p.callbacks, []
+        for callback in callbacks:
+            with suppress(Exception):  # a waiter that went away must not stop the writer
+                callback()
+
+
+def call_when_done(pending: Pending, callback: Callable[[], None]) -> bool:
+    """Call `callback()` once, from the writing thread, when `pending` is written or refused;
+    False (and no call) if that already happened."""
+    with _CALLBACKS_GUARD:
+        if pending.done.is_set():
+            return False
+        pending.callbacks.append(callback)
+    return True
 
 
 def read_stage_and_card(
@@ -275,17 +293,35 @@ def refuse_cards(db: Database, mixer: Mixer, failed: Sequence[Pending]) -> None:
 
 def flush(db: Database, mixer: Mixer, *, force: bool) -> None:
     """Write every queued ballot of `mixer` if at least k wait (or `force`, once closed)."""
-    with mixer.flush_lock:
-        while True:
-            with mixer.lock:
-                if not mixer.queue or (not force and len(mixer.queue) < mixer.k):
-                    return
-                batch, mixer.queue = mixer.queue, []
-            retry = _commit_batch(db, mixer, batch)
-            if not retry:
+    if force:
+        with mixer.flush_lock:
+            _drain(db, mixer, force=True)
+        return
+    # While one thread writes a batch, the ballots submitted meanwhile wait for it to loop
+    # back (a bigger next batch, one commit for all) instead of queueing up on the lock; the
+    # writer looks again after letting go, so a ballot queued during its last look is not
+    # left behind.
+    while mixer.flush_lock.acquire(blocking=False):
+        try:
+            _drain(db, mixer, force=False)
+        finally:
+            mixer.flush_lock.release()
+        with mixer.lock:
+            if len(mixer.queue) < mixer.k:
                 return
-            with mixer.lock:
-                mixer.queue[:0] = retry
+
+
+def _drain(db: Database, mixer: Mixer, *, force: bool) -> None:
+    while True:
+        with mixer.lock:
+            if not mixer.queue or (not force and len(mixer.queue) < mixer.k):
+                return
+            batch, mixer.queue = mixer.queue, []
+        retry = _commit_batch(db, mixer, batch)
+        if not retry:
+            return
+        with mixer.lock:
+            mixer.queue[:0] = retry
 
 
 @dataclass(frozen=True)

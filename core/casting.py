@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar, Final
@@ -30,6 +30,7 @@ from core.ballot_values import (
 )
 from core.batches import (
     Pending,
+    call_when_done,
     ensure_watcher,
     flush,
     mixer_for,
@@ -250,6 +251,13 @@ def ballot_status(ticket_id: str) -> BallotStatus:
     pending = _pending_for(ticket_id)
     waiting = queue_gap(pending)
     return _status_of(pending, waiting)
+
+
+def notify_when_done(ticket_id: str, callback: Callable[[], None]) -> bool:
+    """Call `callback()` (from the writing thread, once) when the ballot is written or
+    refused. False, and no call, if that has already happened: read `ballot_status` then.
+    Lets an event loop await a receipt without a thread or a polling timer per phone."""
+    return call_when_done(_pending_for(ticket_id), callback)
 
 
 def wait_for_ballot(ticket_id: str, timeout: float | None = None) -> BallotStatus:

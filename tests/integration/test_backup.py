@@ -23,15 +23,18 @@ from typing import Any
 
 import pytest
 
-from core import backup, note_moderation, note_summary, note_themes, notes, results
-from core.backup import (
+from core import note_moderation, note_summary, note_themes, notes, results
+from core.backup.archive import (
+    DOCUMENT_NAME,
+    MANIFEST_NAME,
     ArchiveInvalid,
     InstanceSecretMismatch,
     WorkshopCodeTaken,
     WorkshopNumberTaken,
-    export_archive,
-    import_archive,
+    read_archive,
 )
+from core.backup.dump import export_archive
+from core.backup.restore import import_archive
 from core.ballot_values import CardNotFound
 from core.cards import card_counts, issue_cards
 from core.casting import BallotState, ballot_status, cast_ballot, submit_ballot
@@ -147,25 +150,25 @@ def wall_state(db: Database, code: str) -> Any:
 
 
 def document(archive: bytes) -> dict[str, Any]:
-    return backup.read_archive(archive)
+    return read_archive(archive)
 
 
 def rezip(archive: bytes, change: Callable[[dict[str, Any]], None], *, fix_manifest: bool) -> bytes:
     """The archive with its document edited; the manifest recomputed only if asked."""
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-        manifest = json.loads(zf.read(backup.MANIFEST_NAME))
-        body = json.loads(zf.read(backup.DOCUMENT_NAME))
+        manifest = json.loads(zf.read(MANIFEST_NAME))
+        body = json.loads(zf.read(DOCUMENT_NAME))
     change(body)
     doc = json.dumps(body).encode()
     if fix_manifest:
-        manifest["files"][backup.DOCUMENT_NAME] = {
+        manifest["files"][DOCUMENT_NAME] = {
             "sha256": hashlib.sha256(doc).hexdigest(),
             "bytes": len(doc),
         }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
-        zf.writestr(backup.MANIFEST_NAME, json.dumps(manifest))
-        zf.writestr(backup.DOCUMENT_NAME, doc)
+        zf.writestr(MANIFEST_NAME, json.dumps(manifest))
+        zf.writestr(DOCUMENT_NAME, doc)
     return out.getvalue()
 
 
@@ -439,7 +442,7 @@ def test_the_archive_holds_nothing_per_person_beyond_the_database_no_time_no_ord
     assert timed == [".workshop.created_at", ".workshop.stage_changed_at"]
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
-        assert [i.filename for i in zf.infolist()] == [backup.MANIFEST_NAME, backup.DOCUMENT_NAME]
+        assert [i.filename for i in zf.infolist()] == [MANIFEST_NAME, DOCUMENT_NAME]
 
     # Participant rows: exactly the columns the database has, sorted by their random keys.
     fields = {

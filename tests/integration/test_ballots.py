@@ -6,12 +6,15 @@ test_adversary.py and test_ballots_live.py.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import tomllib
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import BytesIO
 from itertools import permutations
 from pathlib import Path
 
@@ -19,6 +22,8 @@ import pytest
 from sqlalchemy import text
 
 from core import results
+from core.backup.archive import DOCUMENT_NAME
+from core.backup.dump import export_archive
 from core.ballot_values import (
     CardAlreadySpent,
     CardNotFound,
@@ -614,8 +619,6 @@ def test_roles_below_k_are_stored_and_archived_merged_as_the_screens_show_them(
 ) -> None:
     # Issue 10: opened_ballots (and the backup) kept a lone co-funder's role beside their
     # exact ranking, while every screen merged it into "other".
-    from core import backup
-
     room = open_room(instance)
     big, lone = room.roles[0], room.roles[1]
     declared = [big] * 6 + [lone] + [None] * 4  # "other" = 5: big stays shown
@@ -629,11 +632,7 @@ def test_roles_below_k_are_stored_and_archived_merged_as_the_screens_show_them(
     reveal(room.db, room.key, room.code, room.grant, PASS)
     stored = Counter(role for role, _ in results.opened_rankings(room.db, room.code))
     assert stored == {big: 6, None: 5}
-    import json
-    import zipfile
-    from io import BytesIO
-
-    archive = backup.export_archive(room.db, room.code, secret_key=room.key)
+    archive = export_archive(room.db, room.code, secret_key=room.key)
     with zipfile.ZipFile(BytesIO(archive)) as zf:
-        body = json.loads(zf.read(backup.DOCUMENT_NAME))
+        body = json.loads(zf.read(DOCUMENT_NAME))
     assert Counter(o["role"] for o in body["opened_ballots"]) == {big: 6, None: 5}

@@ -70,7 +70,7 @@ def test_the_room_benchmark_prints_the_baseline_and_the_new_path_side_by_side() 
     rooms = [line for line in lines if line.startswith("room: ")]
     pattern = (
         r"room: path=(form|component) phones=4 acknowledged=4 stored=4 "
-        r"p50_ms=\d+ p95_ms=\d+ ballots_per_s=\d+"
+        r"p50_ms=\d+ p95_ms=\d+ ballots_per_s=\d+ with_close_per_s=\d+ max_s=\d+\.\d\d"
     )
     assert [re.fullmatch(pattern, line) is not None for line in rooms] == [True, True], lines
     assert re.fullmatch(r"room-ratio: component_vs_form=\d+\.\dx", lines[-1]), lines
