@@ -17,12 +17,12 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.ballot_box import Box, raise_unless_voting
@@ -59,6 +59,16 @@ _CARD_STATE = select(_C.is_spent, _C.is_void).where(
 _INSERT_SEALED = insert(SEALED_BALLOTS)
 # The stage as `submit_ballot` reads it: no lock, the batch's transaction checks it again.
 _STAGE_READ = select(_W.stage).where(_W.id == bindparam("wid"))
+# The stage and the card (NULLs for an unknown card) in one statement.
+_STAGE_AND_CARD = (
+    select(_W.stage, _C.is_spent, _C.is_void)
+    .select_from(
+        WORKSHOPS.outerjoin(
+            CARDS, and_(_C.workshop_id == _W.id, _C.digest == bindparam("b_digest"))
+        )
+    )
+    .where(_W.id == bindparam("wid"))
+)
 
 
 class BallotNotStored(BeiduiError):
@@ -105,17 +115,60 @@ _WATCHER: list[threading.Thread] = []
 
 # SQLite's `wal_checkpoint(TRUNCATE)` waits until no reader uses the -wal, and SQLite's busy
 # handler then sleeps 1, 2, 5, 10 ... ms however soon the reader is done. Within a process
-# the casting path's own reads and the checkpoint after each batch take turns on a lock
-# instead (PostgreSQL needs none).
-_SQLITE_GATES: weakref.WeakKeyDictionary[Database, threading.Lock] = weakref.WeakKeyDictionary()
+# the casting path's own reads share a gate that the checkpoint after each batch takes alone
+# (PostgreSQL needs none). Reads run side by side; a waiting checkpoint goes first.
+class _Gate:
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+_SQLITE_GATES: weakref.WeakKeyDictionary[Database, _Gate] = weakref.WeakKeyDictionary()
 _READ_ENGINES: weakref.WeakKeyDictionary[Database, Engine] = weakref.WeakKeyDictionary()
 
 
-def _sqlite_gate(db: Database) -> AbstractContextManager[object]:
-    if not db.is_sqlite:
-        return nullcontext()
+def _gate(db: Database) -> _Gate:
     with _MIXERS_GUARD:
-        return _SQLITE_GATES.setdefault(db, threading.Lock())
+        return _SQLITE_GATES.setdefault(db, _Gate())
+
+
+def _sqlite_reading(db: Database) -> AbstractContextManager[None]:
+    return _gate(db).reading() if db.is_sqlite else nullcontext()
+
+
+def _sqlite_alone(db: Database) -> AbstractContextManager[None]:
+    return _gate(db).alone() if db.is_sqlite else nullcontext()
 
 
 def _read_engine(db: Database) -> Engine:
@@ -192,22 +245,24 @@ def read_stage_and_card(
     """The workshop's stage and the card's (is_spent, is_void), in one read transaction."""
     wid = box.workshop_id
     if db.is_sqlite:
+        # One statement is one consistent snapshot: no BEGIN/ROLLBACK round trips.
         sql = _sqlite_statements(db)
-        with _sqlite_gate(db):
+        with _sqlite_reading(db):
             pooled = db.engine.raw_connection()
             try:
                 conn: Any = pooled.driver_connection
-                conn.execute("BEGIN")  # a read snapshot; takes no write lock under WAL
-                try:
+                if digest is None:
                     found = conn.execute(
                         sql["read_stage"].sql, sql["read_stage"].args({"wid": wid})
                     ).fetchone()
                     row = None
-                    if digest is not None:
-                        args = {"b_digest": digest, "b_wid": wid}
-                        row = conn.execute(sql["card"].sql, sql["card"].args(args)).fetchone()
-                finally:
-                    conn.execute("ROLLBACK")
+                else:
+                    args = {"b_digest": digest, "wid": wid}
+                    both = conn.execute(
+                        sql["stage_and_card"].sql, sql["stage_and_card"].args(args)
+                    ).fetchone()
+                    found = None if both is None else both[:1]
+                    row = None if both is None or both[1] is None else both[1:]
             finally:
                 pooled.close()
     else:
@@ -350,6 +405,7 @@ def _sqlite_statements(db: Database) -> dict[str, _Prepared]:
             stage=_Prepared.of(db, _STAGE_FOR_CAST),
             read_stage=_Prepared.of(db, _STAGE_READ),
             card=_Prepared.of(db, _CARD_STATE),
+            stage_and_card=_Prepared.of(db, _STAGE_AND_CARD),
             spend=_Prepared.of(db, _SPEND_CARD),
             insert=_Prepared.of(db, _INSERT_SEALED),
         )
@@ -397,7 +453,7 @@ def _commit_batch_sqlite(db: Database, mixer: Mixer, batch: list[Pending]) -> li
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            with _sqlite_gate(db):
+            with _sqlite_alone(db):
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             pooled.close()
@@ -445,7 +501,7 @@ def _commit_batch(
         return []
     # The -wal (SQLite) never holds more than one batch; after a late flush at close, the
     # remainder's own row versions go the way of the mix's (see `scrub_storage`).
-    with _sqlite_gate(db):
+    with _sqlite_alone(db):
         scrub_storage(db, ("sealed_ballots", "cards") if is_closed else (), rewrite=is_closed)
     finish(mixer, stored)
     refuse_cards(db, mixer, failed)
