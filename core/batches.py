@@ -17,58 +17,32 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from core.ballot_box import Box, raise_unless_voting
 from core.ballot_values import CardAlreadySpent, CardNotFound, shuffled
+from core.batch_sql import (
+    CARD_STATE,
+    INSERT_SEALED,
+    SPEND_CARD,
+    STAGE_FOR_CAST,
+    STAGE_READ,
+    sqlite_statements,
+)
 from core.cards import CARD_LIMITER
 from core.db import Database
+from core.db_gate import sqlite_alone, sqlite_reading
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.mix import forget_spend_times, mix_box, scrub_storage
-from core.models import CARDS, SEALED_BALLOTS, WORKSHOPS
+from core.models import Workshop
 from core.workshops import WorkshopNotFound
-
-_W = WORKSHOPS.c
-_C = CARDS.c
-
-# Built once: compiled once per dialect, then reused from SQLAlchemy's statement cache.
-_STAGE_FOR_CAST = (
-    select(_W.stage).where(_W.id == bindparam("wid")).with_for_update(read=True)
-)  # FOR SHARE on PostgreSQL: close_voting's UPDATE waits for casts in flight, and casts
-# that start after it see CLOSED; SQLite's BEGIN IMMEDIATE already serialises writers.
-_SPEND_CARD = (
-    update(CARDS)
-    .where(
-        _C.digest == bindparam("b_digest"),
-        _C.workshop_id == bindparam("b_wid"),
-        _C.is_spent.is_(False),
-        _C.is_void.is_(False),
-    )
-    .values(is_spent=True)
-)
-_CARD_STATE = select(_C.is_spent, _C.is_void).where(
-    _C.digest == bindparam("b_digest"), _C.workshop_id == bindparam("b_wid")
-)
-_INSERT_SEALED = insert(SEALED_BALLOTS)
-# The stage as `submit_ballot` reads it: no lock, the batch's transaction checks it again.
-_STAGE_READ = select(_W.stage).where(_W.id == bindparam("wid"))
-# The stage and the card (NULLs for an unknown card) in one statement.
-_STAGE_AND_CARD = (
-    select(_W.stage, _C.is_spent, _C.is_void)
-    .select_from(
-        WORKSHOPS.outerjoin(
-            CARDS, and_(_C.workshop_id == _W.id, _C.digest == bindparam("b_digest"))
-        )
-    )
-    .where(_W.id == bindparam("wid"))
-)
 
 
 class BallotNotStored(BeiduiError):
@@ -113,62 +87,7 @@ _CALLBACKS_GUARD = threading.Lock()
 _WATCHER: list[threading.Thread] = []
 
 
-# SQLite's `wal_checkpoint(TRUNCATE)` waits until no reader uses the -wal, and SQLite's busy
-# handler then sleeps 1, 2, 5, 10 ... ms however soon the reader is done. Within a process
-# the casting path's own reads share a gate that the checkpoint after each batch takes alone
-# (PostgreSQL needs none). Reads run side by side; a waiting checkpoint goes first.
-class _Gate:
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def alone(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-
-_SQLITE_GATES: weakref.WeakKeyDictionary[Database, _Gate] = weakref.WeakKeyDictionary()
 _READ_ENGINES: weakref.WeakKeyDictionary[Database, Engine] = weakref.WeakKeyDictionary()
-
-
-def _gate(db: Database) -> _Gate:
-    with _MIXERS_GUARD:
-        return _SQLITE_GATES.setdefault(db, _Gate())
-
-
-def _sqlite_reading(db: Database) -> AbstractContextManager[None]:
-    return _gate(db).reading() if db.is_sqlite else nullcontext()
-
-
-def _sqlite_alone(db: Database) -> AbstractContextManager[None]:
-    return _gate(db).alone() if db.is_sqlite else nullcontext()
 
 
 def _read_engine(db: Database) -> Engine:
@@ -246,8 +165,8 @@ def read_stage_and_card(
     wid = box.workshop_id
     if db.is_sqlite:
         # One statement is one consistent snapshot: no BEGIN/ROLLBACK round trips.
-        sql = _sqlite_statements(db)
-        with _sqlite_reading(db):
+        sql = sqlite_statements(db)
+        with sqlite_reading(db):
             pooled = db.engine.raw_connection()
             try:
                 conn: Any = pooled.driver_connection
@@ -267,11 +186,11 @@ def read_stage_and_card(
                 pooled.close()
     else:
         with _read_engine(db).connect() as rconn:
-            found = rconn.execute(_STAGE_READ, {"wid": wid}).one_or_none()
+            found = rconn.execute(STAGE_READ, {"wid": wid}).one_or_none()
             row = (
                 None
                 if digest is None
-                else rconn.execute(_CARD_STATE, {"b_digest": digest, "b_wid": wid}).one_or_none()
+                else rconn.execute(CARD_STATE, {"b_digest": digest, "b_wid": wid}).one_or_none()
             )
     stage = None if found is None else str(found[0])
     card = None if row is None else (bool(row[0]), bool(row[1]))
@@ -279,7 +198,7 @@ def read_stage_and_card(
 
 
 def _stage_in_transaction(conn: Connection | Session, box: Box) -> Stage:
-    stage = conn.execute(_STAGE_FOR_CAST, {"wid": box.workshop_id}).scalar_one_or_none()
+    stage = conn.execute(STAGE_FOR_CAST, {"wid": box.workshop_id}).scalar_one_or_none()
     if stage is None:
         raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
     return Stage(stage)
@@ -312,7 +231,7 @@ def spend_and_write(
     failed: list[Pending] = []
     for p in shuffled(batch):
         if p.digest is not None:
-            spent = conn.execute(_SPEND_CARD, {"b_digest": p.digest, "b_wid": workshop_id})
+            spent = conn.execute(SPEND_CARD, {"b_digest": p.digest, "b_wid": workshop_id})
             if spent.rowcount != 1:  # type: ignore[attr-defined]
                 failed.append(p)
                 continue
@@ -324,7 +243,7 @@ def spend_and_write(
         if failed and len(stored) < k:
             raise _TooFew(stored, failed)
         if stored:
-            conn.execute(_INSERT_SEALED, [p.row for p in stored])
+            conn.execute(INSERT_SEALED, [p.row for p in stored])
     return stored, failed
 
 
@@ -336,7 +255,7 @@ def refuse_cards(db: Database, mixer: Mixer, failed: Sequence[Pending]) -> None:
         CARD_LIMITER.record_failure(p.box.code, p.client)
         with db.read.begin() as session:
             state = session.execute(
-                _CARD_STATE, {"b_digest": p.digest, "b_wid": p.box.workshop_id}
+                CARD_STATE, {"b_digest": p.digest, "b_wid": p.box.workshop_id}
             ).one_or_none()
         error: BeiduiError = (
             CardAlreadySpent("card already used")
@@ -379,39 +298,6 @@ def _drain(db: Database, mixer: Mixer, *, force: bool) -> None:
             mixer.queue[:0] = retry
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A Core statement compiled once for a dialect: its SQL and its parameter order."""
-
-    sql: str
-    names: tuple[str, ...]
-    defaults: dict[str, Any]
-
-    @classmethod
-    def of(cls, db: Database, stmt: Any) -> _Prepared:
-        compiled = stmt.compile(dialect=db.engine.dialect)
-        return cls(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-
-    def args(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(values[n] if n in values else self.defaults[n] for n in self.names)
-
-
-_SQLITE_PREPARED: dict[str, _Prepared] = {}
-
-
-def _sqlite_statements(db: Database) -> dict[str, _Prepared]:
-    if not _SQLITE_PREPARED:
-        _SQLITE_PREPARED.update(
-            stage=_Prepared.of(db, _STAGE_FOR_CAST),
-            read_stage=_Prepared.of(db, _STAGE_READ),
-            card=_Prepared.of(db, _CARD_STATE),
-            stage_and_card=_Prepared.of(db, _STAGE_AND_CARD),
-            spend=_Prepared.of(db, _SPEND_CARD),
-            insert=_Prepared.of(db, _INSERT_SEALED),
-        )
-    return _SQLITE_PREPARED
-
-
 class _Closed(Exception):
     """The SQLite fast path found the stage CLOSED: the general path mixes the box."""
 
@@ -421,7 +307,7 @@ def _commit_batch_sqlite(db: Database, mixer: Mixer, batch: list[Pending]) -> li
     the pooled driver connection, because SQLAlchemy's per-statement work cost as much as
     the writing itself (benchmarks/cast.py); then the checkpoint on the same connection."""
     box = batch[0].box
-    sql = _sqlite_statements(db)
+    sql = sqlite_statements(db)
     try:
         pooled = db.engine.raw_connection()
         try:
@@ -453,7 +339,7 @@ def _commit_batch_sqlite(db: Database, mixer: Mixer, batch: list[Pending]) -> li
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            with _sqlite_alone(db):
+            with sqlite_alone(db):
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             pooled.close()
@@ -501,7 +387,7 @@ def _commit_batch(
         return []
     # The -wal (SQLite) never holds more than one batch; after a late flush at close, the
     # remainder's own row versions go the way of the mix's (see `scrub_storage`).
-    with _sqlite_alone(db):
+    with sqlite_alone(db):
         scrub_storage(db, ("sealed_ballots", "cards") if is_closed else (), rewrite=is_closed)
     finish(mixer, stored)
     refuse_cards(db, mixer, failed)
@@ -518,7 +404,9 @@ def _flush_closed(db: Database) -> None:
         stages: dict[int, Stage] = {
             row.id: row.stage
             for row in session.execute(
-                select(_W.id, _W.stage).where(_W.id.in_([wid for wid, _ in waiting]))
+                select(Workshop.id, Workshop.stage).where(
+                    Workshop.id.in_([wid for wid, _ in waiting])
+                )
             )
         }
     for wid, mixer in waiting:

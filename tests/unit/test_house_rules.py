@@ -145,3 +145,52 @@ def test_core_modules_and_functions_stay_small() -> None:
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"{name}.{node.name}: {length} lines")
     assert too_long == []
+
+
+# Inside core: the values, rules and tools every step builds on. They never import a
+# workflow step (workshops, notes, cards, casting, the mix, the reveal, results, exports,
+# backup...), so a step can change without touching what counts, seals or stores.
+FOUNDATIONS = (
+    "core.errors",
+    "core.i18n",
+    "core.limits",
+    "core.text",
+    "core.files",
+    "core.config",
+    "core.domain",
+    "core.db",
+    "core.db_gate",
+    "core.batch_sql",
+    "core.models",
+    "core.ratelimit",
+    "core.templates",
+    "core.ballot_values",
+    "core.breakdown",
+    "core.reveal_policy",
+    "core.robustness",
+    "core.fonts",
+    "core.qr",
+    "core.card_sheet",
+    "core.export_schema",
+    "core.verify",
+    "core.crypto",
+    "core.tally",
+    "core.charts_",
+)
+
+
+def _is_foundation(module: str) -> bool:
+    return any(
+        module == f or module.startswith(f if f.endswith("_") else f + ".") for f in FOUNDATIONS
+    )
+
+
+def test_foundations_never_import_a_workflow_step() -> None:
+    upward = sorted(
+        f"{name} -> {target}"
+        for name, targets in graph().items()
+        if _is_foundation(name)
+        for target in targets
+        if target.startswith("core") and not _is_foundation(target)
+    )
+    assert upward == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from core.batches import _Gate
+from core.db_gate import _Gate
 
 
 def test_reads_share_the_gate() -> None:
