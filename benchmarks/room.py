@@ -551,10 +551,19 @@ def report(tallies: list[Tally]) -> None:
         )
     by = {t.label.split()[0] + (" x" if " x" in t.label else ""): t for t in tallies}
     form, comp, proxied = by.get("form"), by.get("component"), by.get("component x")
-    if form and comp and form.burst_rate:
-        print(f"room-ratio: component_vs_form={comp.burst_rate / form.burst_rate:.1f}x")
-    if comp and proxied and comp.burst_rate:
-        print(f"room-ratio: proxied_vs_one_process={proxied.burst_rate / comp.burst_rate:.2f}x")
+    if form and comp:
+        print(f"room-ratio: component_vs_form={_ratio(comp, form):.1f}x")
+    if comp and proxied:
+        print(f"room-ratio: proxied_vs_one_process={_ratio(proxied, comp):.2f}x")
+
+
+def _ratio(new: Tally, old: Tally) -> float:
+    """Burst rates compared; with fewer phones than k every ballot waits for the close, so
+    there is no burst to compare and the rates with the close are compared instead."""
+    if new.burst_rate and old.burst_rate:
+        return new.burst_rate / old.burst_rate
+    print("room-ratio basis: with the close (no ballot was stored before it)")
+    return new.rate / old.rate if old.rate else 0.0
 
 
 def main(argv: list[str] | None = None) -> None:
