@@ -18,8 +18,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import psycopg
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine, event, text
 
 from core import mix
 from core.cards import issue_cards
@@ -128,6 +129,11 @@ def test_a_snapshot_that_ends_while_the_close_and_the_reveal_wait_leaves_no_old_
     sr.ensure_extensions(require_postgres())
     room, sealed, receipts = _room_with_ballots(instance)
     db = room.db
+    # Beidui's own pool must never hold a snapshot: a connection back in the pool is idle.
+    statuses: list[psycopg.pq.TransactionStatus] = []
+    event.listen(
+        db.engine, "checkin", lambda dbapi, _r: statuses.append(dbapi.info.transaction_status)
+    )
     snapshots.append(held := Snapshot())
     held.end_after(HOLD_SECONDS)
     close_voting(db, room.key, room.code, room.grant)
@@ -144,6 +150,7 @@ def test_a_snapshot_that_ends_while_the_close_and_the_reveal_wait_leaves_no_old_
     copies = [heap.count(r.encode("ascii")) for r in receipts]
     assert copies == [1] * len(receipts), f"after the reveal: receipts in the heap {copies} times"
     assert mix.unscrubbed_tables(db) == frozenset()
+    assert statuses and set(statuses) == {psycopg.pq.TransactionStatus.IDLE}
 
 
 def test_a_snapshot_held_past_the_wait_is_reported_and_the_next_scrub_is_clean(
