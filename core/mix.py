@@ -69,7 +69,7 @@ class Scrub(StrEnum):
 
     DONE = "done"  # SQLite checkpointed; PostgreSQL rewritten past every older snapshot
     SNAPSHOT_HELD = "snapshot held"  # another session could still see old row versions
-    FAILED = "failed"  # the database refused (a privilege, a lock): nothing was rewritten
+    FAILED = "failed"  # the database refused (a privilege, a lock): not (all) rewritten
 
 
 # How long a close or a reveal waits for other sessions' older snapshots before it rewrites
