@@ -7,10 +7,15 @@ casting once voting has closed. Why: docs/threat-model.md.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+import weakref
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, delete, insert, text, update
 from sqlalchemy.orm import Session
 
 from core.ballot_values import shuffled
@@ -59,24 +64,110 @@ def forget_spend_times(conn: Connection | Session, workshop_id: int) -> None:
     conn.execute(update(CARDS).where(_C.workshop_id == workshop_id).values(is_spent=_C.is_spent))
 
 
-def scrub_storage(db: Database, tables: Sequence[str], *, rewrite: bool = True) -> None:
+class Scrub(StrEnum):
+    """What `scrub_storage` achieved."""
+
+    DONE = "done"  # SQLite checkpointed; PostgreSQL rewritten past every older snapshot
+    SNAPSHOT_HELD = "snapshot held"  # another session could still see old row versions
+    FAILED = "failed"  # the database refused (a privilege, a lock): not (all) rewritten
+
+
+# How long a close or a reveal waits for other sessions' older snapshots before it rewrites
+# anyway and reports `Scrub.SNAPSHOT_HELD` (read at each call, so tests may change it).
+SNAPSHOT_WAIT_SECONDS = 5.0
+_POLL_SECONDS = 0.1
+_LOG = logging.getLogger("beidui.storage")
+_UNSCRUBBED: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
+_UNSCRUBBED_GUARD = threading.Lock()
+
+# Snapshots and transactions of other sessions that began before `:horizon` (the first xid
+# not yet assigned when the scrub began, so after every delete it is to erase), counting
+# what holds back PostgreSQL's removal horizon for this database's tables: backends of this
+# database (and walsenders, for hot-standby feedback), physical replication slots and
+# prepared transactions. `age` compares xids modulo wrap-around.
+_OLDER_SNAPSHOTS = text(
+    "SELECT count(*) FROM ("
+    " SELECT unnest(ARRAY[backend_xmin, backend_xid]) AS x FROM pg_stat_activity"
+    "  WHERE pid <> pg_backend_pid()"
+    "  AND (datname = current_database() OR backend_type = 'walsender')"
+    " UNION ALL SELECT xmin FROM pg_replication_slots"
+    " UNION ALL SELECT transaction FROM pg_prepared_xacts WHERE database = current_database()"
+    ") h WHERE x IS NOT NULL AND age(x) > age(xid(CAST(:horizon AS xid8)))"
+)
+
+
+def unscrubbed_tables(db: Database) -> frozenset[str]:
+    """Tables whose last scrub left old row versions in the files (residual; see below)."""
+    with _UNSCRUBBED_GUARD:
+        return frozenset(_UNSCRUBBED.get(db, ()))
+
+
+def scrub_storage(db: Database, tables: Sequence[str], *, rewrite: bool = True) -> Scrub:
     """Make the files forget what a rewrite replaced. Never raises (best effort).
 
     SQLite: checkpoint the WAL with TRUNCATE, so the -wal file is emptied and the main file
     (with `secure_delete`) holds only live rows. PostgreSQL: `VACUUM FULL` of `tables`
-    (with `rewrite`) writes them to new files, so dead row versions (pre-mix order, erased
-    ciphertexts) are no longer in any table page; plain `VACUUM` otherwise. Neither can
-    reach the PostgreSQL WAL or its archive: docs/threat-model.md says what they keep.
-    A missing privilege must not undo a close or a reveal that already committed.
+    (with `rewrite`) writes them to new files (their TOAST tables and indexes too), so dead
+    row versions (pre-mix order, erased ciphertexts) are no longer in any page; plain
+    `VACUUM` otherwise. A rewrite keeps every version an open snapshot of another session
+    may still see: it waits up to `SNAPSHOT_WAIT_SECONDS` for those to end, then rewrites
+    anyway and returns `Scrub.SNAPSHOT_HELD` (the tables stay in `unscrubbed_tables` until a
+    later scrub of them is done). Neither backend's scrub reaches the PostgreSQL WAL or its
+    archive: docs/threat-model.md says what they keep. A missing privilege must not undo a
+    close or a reveal that already committed.
     """
+    outcome = Scrub.DONE
     try:
         if db.is_sqlite:
             checkpoint_wal(db)
         elif tables:
-            with db.engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                command = "VACUUM FULL" if rewrite else "VACUUM"
-                for table in tables:
-                    conn.exec_driver_sql(f"{command} {table}")
+            outcome = _rewrite_postgres(db, tables, "VACUUM FULL" if rewrite else "VACUUM")
     except Exception:  # best effort by design (see docstring)
-        return
+        outcome = Scrub.FAILED
+    if tables:
+        with _UNSCRUBBED_GUARD:
+            left = _UNSCRUBBED.setdefault(db, set())
+            if outcome is Scrub.DONE:
+                left.difference_update(tables)
+            else:
+                left.update(tables)
+    return outcome
+
+
+def _rewrite_postgres(db: Database, tables: Sequence[str], command: str) -> Scrub:
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        horizon = str(
+            conn.exec_driver_sql("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").scalar()
+        )
+        held = _wait_for_older_snapshots(conn, horizon)
+        for table in tables:
+            conn.exec_driver_sql(f"{command} {table}")
+        if held and not _older_snapshots(conn, horizon):
+            # They ended during the rewrite, which may have kept what they could see.
+            for table in tables:
+                conn.exec_driver_sql(f"{command} {table}")
+            held = 0
+    if held:
+        # Counts and names of tables only: nothing about a workshop, a ballot or a session.
+        _LOG.warning(
+            "storage scrub: %d older snapshot(s) of other sessions still open after %.0f s;"
+            " old row versions stay in %s until the next rewrite",
+            held,
+            SNAPSHOT_WAIT_SECONDS,
+            ", ".join(tables),
+        )
+        return Scrub.SNAPSHOT_HELD
+    return Scrub.DONE
+
+
+def _older_snapshots(conn: Connection, horizon: str) -> int:
+    return int(conn.execute(_OLDER_SNAPSHOTS, {"horizon": horizon}).scalar_one())
+
+
+def _wait_for_older_snapshots(conn: Connection, horizon: str) -> int:
+    """Poll until no older snapshot is open or the wait is over; how many are still open."""
+    deadline = time.monotonic() + SNAPSHOT_WAIT_SECONDS
+    while (held := _older_snapshots(conn, horizon)) and time.monotonic() < deadline:
+        time.sleep(_POLL_SECONDS)
+    return held

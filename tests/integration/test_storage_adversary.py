@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import text
 
+from core import mix
 from core.cards import issue_cards
 from core.casting import BallotState, ballot_status, submit_ballot
 from core.closing import close_voting
@@ -177,7 +178,13 @@ def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
 
 
 @pytest.fixture(params=[False, True], ids=["sealed", "live"])
-def room10(request: pytest.FixtureRequest, instance: Instance) -> Iterator[Room10]:
+def room10(
+    request: pytest.FixtureRequest, instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Room10]:
+    # Other sessions on the test database (a busy machine, parallel test runs) hold snapshots
+    # for a moment: the rewrite waits them out rather than report them as a residual
+    # (test_storage_snapshot.py holds one on purpose).
+    monkeypatch.setattr(mix, "SNAPSHOT_WAIT_SECONDS", 60.0)
     yield from scripted_room(instance, is_live=bool(request.param))
 
 
@@ -237,6 +244,7 @@ def test_after_the_reveal_no_erased_ciphertext_and_never_the_box_key_is_in_any_f
     for snap in r10.snapshots:
         assert key not in snap.files, f"{snap.label}: the box's private key is in storage"
     revealed = r10.snapshots[-1]
+    assert mix.unscrubbed_tables(r10.room.db) == frozenset(), "the scrub reported a residual"
     left = [j for j, blob in r10.sealed.items() if blob[:32] in revealed.files]
     assert not left, f"after the reveal {len(left)} erased ciphertexts are still readable"
     with r10.room.db.engine.connect() as conn:
