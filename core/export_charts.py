@@ -145,7 +145,7 @@ def printed_texts(data: ExportData) -> list[str]:
     texts += [m.description.get(lang) for m in w.methods for lang in LANGUAGES]
     texts += [r.label.get(lang) for r in w.roles for lang in LANGUAGES]
     for q in data.questions:
-        texts += [q.text_zh, q.text_en, *q.themes, *q.summary_points]
+        texts += [*(q.text.get(lang) for lang in LANGUAGES), *q.themes, *q.summary_points]
         texts += [n.text for n in q.notes if not n.is_hidden]
     return texts
 

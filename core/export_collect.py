@@ -158,8 +158,7 @@ def _questions(session: Session, w: WorkshopView) -> tuple[QuestionExport, ...]:
     return tuple(
         QuestionExport(
             q.position,
-            q.text.zh,
-            q.text.en,
+            q.text,
             tuple(name for qid, name in themes if qid == q.id),
             tuple(text for qid, text in points if qid == q.id),
             tuple(n for n in rows if n.question == q.position),

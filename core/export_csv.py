@@ -141,7 +141,7 @@ def _values(column: str, data: ExportData, lang: str) -> str:
         groups = [g.role for g in data.breakdown.groups]
         return sep.join(f"{g or OTHER_GROUP} = {group_name(g, data, lang)}" for g in groups)
     if column == "question":
-        return sep.join(f"{q.position + 1} = {q.text(lang)}" for q in data.questions)
+        return sep.join(f"{q.position + 1} = {q.text.get(lang)}" for q in data.questions)
     if column in {"tied", "hidden"}:
         return "true; false"
     return ""

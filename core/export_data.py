@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final
 
+from core.bilingual import Bilingual
 from core.breakdown import Breakdown, Role
 from core.domain import MethodId
 from core.i18n import Message
@@ -42,14 +43,10 @@ class NoteRow:
 @dataclass(frozen=True)
 class QuestionExport:
     position: int
-    text_zh: str
-    text_en: str
+    text: Bilingual
     themes: tuple[str, ...]
     summary_points: tuple[str, ...]
     notes: tuple[NoteRow, ...]
-
-    def text(self, lang: str) -> str:
-        return self.text_en if lang == "en" else self.text_zh
 
 
 @dataclass(frozen=True)

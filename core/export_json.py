@@ -52,7 +52,7 @@ def _questions_json(data: ExportData) -> list[dict[str, Any]]:
     return [
         {
             "number": q.position + 1,
-            "text": {"zh": q.text_zh, "en": q.text_en},
+            "text": q.text.as_dict(),
             "themes": list(q.themes),
             "summary_points": list(q.summary_points),
             "notes": [
@@ -68,8 +68,8 @@ def _methods_json(data: ExportData) -> list[dict[str, Any]]:
     return [
         {
             "key": m.key,
-            "label": {"zh": m.label.zh, "en": m.label.en},
-            "description": {"zh": m.description.zh, "en": m.description.en},
+            "label": m.label.as_dict(),
+            "description": m.description.as_dict(),
         }
         for m in data.workshop.methods
     ]

@@ -137,7 +137,7 @@ def _question_blocks(data: ExportData, lang: str) -> list[Block]:
     for q in data.questions:
         shown = [n for n in q.notes if not n.is_hidden]
         hidden = len(q.notes) - len(shown)
-        out.append(Heading(3, f"{q.position + 1}. {q.text(lang)}"))
+        out.append(Heading(3, f"{q.position + 1}. {q.text.get(lang)}"))
         out.append(
             Para(
                 t(

@@ -135,7 +135,7 @@ def head_to_head_table(data: ExportData, lang: str) -> Table:
 def notes_table(data: ExportData, lang: str) -> Table:
     """Notes by question, theme, dots (most first), text; hidden ones flagged, not dropped."""
     rows = tuple(
-        (n.question + 1, q.text(lang), n.text, n.theme or "", n.dots, n.is_hidden)
+        (n.question + 1, q.text.get(lang), n.text, n.theme or "", n.dots, n.is_hidden)
         for q in data.questions
         for n in q.notes
     )
@@ -168,7 +168,7 @@ def themes_table(data: ExportData, lang: str) -> Table:
     rows = tuple(
         (
             q.position + 1,
-            q.text(lang),
+            q.text.get(lang),
             theme,
             sum(1 for n in q.notes if n.theme == theme and not n.is_hidden),
             sum(n.dots for n in q.notes if n.theme == theme and not n.is_hidden),
@@ -184,7 +184,7 @@ def themes_table(data: ExportData, lang: str) -> Table:
 def summary_points_table(data: ExportData, lang: str) -> Table:
     """Per question, its summary points in the facilitator's order."""
     rows = tuple(
-        (q.position + 1, q.text(lang), number, point)
+        (q.position + 1, q.text.get(lang), number, point)
         for q in data.questions
         for number, point in enumerate(q.summary_points, start=1)
     )

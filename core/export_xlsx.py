@@ -92,10 +92,11 @@ def _summary_table(data: ExportData, lang: str) -> Table:
     rows: list[tuple[str | int | bool, ...]] = []
     for q in data.questions:
         rows += [
-            (q.position + 1, q.text(lang), t("export.notes.themes", lang), th) for th in q.themes
+            (q.position + 1, q.text.get(lang), t("export.notes.themes", lang), th)
+            for th in q.themes
         ]
         rows += [
-            (q.position + 1, q.text(lang), t("export.notes.summary", lang), p)
+            (q.position + 1, q.text.get(lang), t("export.notes.summary", lang), p)
             for p in q.summary_points
         ]
     return Table(

@@ -28,8 +28,17 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import (
+    Composite,
+    DeclarativeBase,
+    Mapped,
+    composite,
+    mapped_column,
+    relationship,
+    validates,
+)
 
+from core.bilingual import Bilingual
 from core.domain import Stage
 
 
@@ -58,6 +67,18 @@ class StageColumn(TypeDecorator[Stage]):
 
 class Base(DeclarativeBase):
     pass
+
+
+def bilingual_columns(name: str, kind: Text | String, **options: Any) -> Composite[Bilingual]:
+    """One `Bilingual` attribute over the two columns `<name>_zh` and `<name>_en`.
+
+    The columns stay as migration 0001 made them (no data moves); only the mapping pairs them.
+    """
+    return composite(
+        Bilingual,
+        mapped_column(f"{name}_zh", kind, nullable=False, **options),
+        mapped_column(f"{name}_en", kind, nullable=False, **options),
+    )
 
 
 class Workshop(Base):
@@ -142,8 +163,7 @@ class Question(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
-    text_zh: Mapped[str] = mapped_column(Text)
-    text_en: Mapped[str] = mapped_column(Text)
+    text: Mapped[Bilingual] = bilingual_columns("text", Text())
 
     workshop: Mapped[Workshop] = relationship(back_populates="questions")
 
@@ -158,10 +178,8 @@ class Method(Base):
     workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)
-    label_zh: Mapped[str] = mapped_column(String(200))
-    label_en: Mapped[str] = mapped_column(String(200))
-    description_zh: Mapped[str] = mapped_column(Text, default="")
-    description_en: Mapped[str] = mapped_column(Text, default="")
+    label: Mapped[Bilingual] = bilingual_columns("label", String(200))
+    description: Mapped[Bilingual] = bilingual_columns("description", Text(), default="")
 
     workshop: Mapped[Workshop] = relationship(back_populates="methods")
 
@@ -176,8 +194,7 @@ class Role(Base):
     workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)
-    label_zh: Mapped[str] = mapped_column(String(200))
-    label_en: Mapped[str] = mapped_column(String(200))
+    label: Mapped[Bilingual] = bilingual_columns("label", String(200))
 
     workshop: Mapped[Workshop] = relationship(back_populates="roles")
 

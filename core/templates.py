@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.bilingual import Bilingual
 from core.config import TEMPLATES_DIR
 from core.errors import BeiduiError
 from core.limits import (
@@ -40,34 +41,25 @@ class TemplateError(BeiduiError):
 
 
 @dataclass(frozen=True)
-class BilingualText:
-    zh: str
-    en: str
-
-    def get(self, lang: str) -> str:
-        return self.en if lang == "en" else self.zh
-
-
-@dataclass(frozen=True)
 class MethodSpec:
     key: str
-    label: BilingualText
-    description: BilingualText
+    label: Bilingual
+    description: Bilingual
 
 
 @dataclass(frozen=True)
 class RoleSpec:
     key: str
-    label: BilingualText
+    label: Bilingual
 
 
 @dataclass(frozen=True)
 class Template:
     key: str
-    name: BilingualText
+    name: Bilingual
     ballot_size: int
     anonymity_k: int
-    questions: tuple[BilingualText, ...]
+    questions: tuple[Bilingual, ...]
     methods: tuple[MethodSpec, ...]
     roles: tuple[RoleSpec, ...]
 
@@ -77,6 +69,13 @@ def _text(path: Path, table: Mapping[str, Any], field: str, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise TemplateError(path, f"{field}.{name}", "must be a non-empty text")
     return value.strip()
+
+
+def _bilingual(path: Path, table: Mapping[str, Any], field: str, prefix: str = "") -> Bilingual:
+    # Questions and roles are `{zh, en}` tables; a name or a label is `<prefix>zh`/`<prefix>en`.
+    return Bilingual(
+        _text(path, table, field, f"{prefix}zh"), _text(path, table, field, f"{prefix}en")
+    )
 
 
 def _int(path: Path, table: Mapping[str, Any], name: str, default: int, lo: int, hi: int) -> int:
@@ -114,14 +113,9 @@ def parse_template(path: Path, text: str) -> Template:
     if not isinstance(head, Mapping):
         raise TemplateError(path, "template", "missing [template] table")
     key = _unique_key(path, "template", _text(path, head, "template", "key"), set())
-    name = BilingualText(
-        _text(path, head, "template", "name_zh"), _text(path, head, "template", "name_en")
-    )
+    name = _bilingual(path, head, "template", "name_")
     questions = tuple(
-        BilingualText(
-            _text(path, q, f"questions[{i}]", "zh"), _text(path, q, f"questions[{i}]", "en")
-        )
-        for i, q in enumerate(_list(path, data, "questions"))
+        _bilingual(path, q, f"questions[{i}]") for i, q in enumerate(_list(path, data, "questions"))
     )
     seen: set[str] = set()
     methods = []
@@ -130,10 +124,8 @@ def parse_template(path: Path, text: str) -> Template:
         methods.append(
             MethodSpec(
                 key=_unique_key(path, field, _text(path, m, field, "key"), seen),
-                label=BilingualText(
-                    _text(path, m, field, "label_zh"), _text(path, m, field, "label_en")
-                ),
-                description=BilingualText(
+                label=_bilingual(path, m, field, "label_"),
+                description=Bilingual(
                     str(m.get("description_zh", "")).strip(),
                     str(m.get("description_en", "")).strip(),
                 ),
@@ -143,9 +135,7 @@ def parse_template(path: Path, text: str) -> Template:
     roles = tuple(
         RoleSpec(
             key=_unique_key(path, f"roles[{i}]", _text(path, r, f"roles[{i}]", "key"), seen),
-            label=BilingualText(
-                _text(path, r, f"roles[{i}]", "zh"), _text(path, r, f"roles[{i}]", "en")
-            ),
+            label=_bilingual(path, r, f"roles[{i}]"),
         )
         for i, r in enumerate(_list(path, data, "roles"))
     )

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from core.bilingual import Bilingual
 from core.crypto import human_codes, key_wrap, passphrases, sealed_box
 from core.db import Database
 from core.domain import (
@@ -37,7 +38,7 @@ from core.limits import (
 from core.models import ConsoleSession, Method, Question, Role, Workshop, WorkshopSecrets
 from core.note_batches import stage_change
 from core.ratelimit import AttemptLimiter
-from core.templates import BilingualText, Template
+from core.templates import Template
 from core.text import normalize_text
 
 
@@ -56,21 +57,21 @@ class NotAuthorized(BeiduiError):
 @dataclass(frozen=True)
 class MethodView:
     key: str
-    label: BilingualText
-    description: BilingualText
+    label: Bilingual
+    description: Bilingual
 
 
 @dataclass(frozen=True)
 class RoleView:
     key: str
-    label: BilingualText
+    label: Bilingual
 
 
 @dataclass(frozen=True)
 class QuestionView:
     id: int
     position: int
-    text: BilingualText
+    text: Bilingual
 
 
 @dataclass(frozen=True)
@@ -120,18 +121,9 @@ def view_of(w: Workshop) -> WorkshopView:
         anonymity_k=w.anonymity_k,
         is_open_mode=w.is_open_mode,
         is_live_results=w.is_live_results,
-        questions=tuple(
-            QuestionView(q.id, q.position, BilingualText(q.text_zh, q.text_en)) for q in w.questions
-        ),
-        methods=tuple(
-            MethodView(
-                m.key,
-                BilingualText(m.label_zh, m.label_en),
-                BilingualText(m.description_zh, m.description_en),
-            )
-            for m in w.methods
-        ),
-        roles=tuple(RoleView(r.key, BilingualText(r.label_zh, r.label_en)) for r in w.roles),
+        questions=tuple(QuestionView(q.id, q.position, q.text) for q in w.questions),
+        methods=tuple(MethodView(m.key, m.label, m.description) for m in w.methods),
+        roles=tuple(RoleView(r.key, r.label) for r in w.roles),
     )
 
 
@@ -224,23 +216,14 @@ def create_workshop(
                     stage_changed_at=now,
                 )
                 w.questions = [
-                    Question(position=i, text_zh=q.zh, text_en=q.en)
-                    for i, q in enumerate(template.questions)
+                    Question(position=i, text=q) for i, q in enumerate(template.questions)
                 ]
                 w.methods = [
-                    Method(
-                        key=m.key,
-                        position=i,
-                        label_zh=m.label.zh,
-                        label_en=m.label.en,
-                        description_zh=m.description.zh,
-                        description_en=m.description.en,
-                    )
+                    Method(key=m.key, position=i, label=m.label, description=m.description)
                     for i, m in enumerate(template.methods)
                 ]
                 w.roles = [
-                    Role(key=r.key, position=i, label_zh=r.label.zh, label_en=r.label.en)
-                    for i, r in enumerate(template.roles)
+                    Role(key=r.key, position=i, label=r.label) for i, r in enumerate(template.roles)
                 ]
                 w.secrets = WorkshopSecrets(
                     passphrase_hash=passphrase_hash,

@@ -83,22 +83,20 @@ def _workshop_part(w: Workshop) -> dict[str, Any]:
 def _template_part(w: Workshop) -> dict[str, Any]:
     return {
         "questions": [
-            {"position": q.position, "text_zh": q.text_zh, "text_en": q.text_en}
+            {"position": q.position, **q.text.fields("text")}
             for q in sorted(w.questions, key=lambda q: q.position)
         ],
         "methods": [
             {
                 "key": m.key,
                 "position": m.position,
-                "label_zh": m.label_zh,
-                "label_en": m.label_en,
-                "description_zh": m.description_zh,
-                "description_en": m.description_en,
+                **m.label.fields("label"),
+                **m.description.fields("description"),
             }
             for m in sorted(w.methods, key=lambda m: m.position)
         ],
         "roles": [
-            {"key": r.key, "position": r.position, "label_zh": r.label_zh, "label_en": r.label_en}
+            {"key": r.key, "position": r.position, **r.label.fields("label")}
             for r in sorted(w.roles, key=lambda r: r.position)
         ],
     }

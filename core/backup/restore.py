@@ -33,6 +33,7 @@ from core.backup.archive import (
     unhex,
 )
 from core.ballot_values import SEALED_LENGTH, ranking_text
+from core.bilingual import fold_fields
 from core.crypto import human_codes
 from core.db import Database
 from core.domain import WorkshopCode
@@ -134,19 +135,25 @@ _METHOD_FIELDS: Final = {
 _ROLE_FIELDS: Final = {"key": str, "position": int, "label_zh": str, "label_en": str}
 
 
-def _template_rows(body: Mapping[str, Any], name: str, fields: Mapping[str, type]) -> list[Row]:
+def _template_rows(
+    body: Mapping[str, Any], name: str, fields: Mapping[str, type], *texts: str
+) -> list[Row]:
+    """The rows, each field checked, each `<text>_zh` / `<text>_en` pair one `Bilingual`."""
     return [
-        {field: read_field(row, field, kind) for field, kind in fields.items()}
+        fold_fields({field: read_field(row, field, kind) for field, kind in fields.items()}, *texts)
         for row in read_rows(body, name)
     ]
 
 
 def _add_template_rows(workshop: Workshop, body: Mapping[str, Any]) -> None:
     workshop.questions = [
-        Question(**row) for row in _template_rows(body, "questions", _QUESTION_FIELDS)
+        Question(**row) for row in _template_rows(body, "questions", _QUESTION_FIELDS, "text")
     ]
-    workshop.methods = [Method(**row) for row in _template_rows(body, "methods", _METHOD_FIELDS)]
-    workshop.roles = [Role(**row) for row in _template_rows(body, "roles", _ROLE_FIELDS)]
+    workshop.methods = [
+        Method(**row)
+        for row in _template_rows(body, "methods", _METHOD_FIELDS, "label", "description")
+    ]
+    workshop.roles = [Role(**row) for row in _template_rows(body, "roles", _ROLE_FIELDS, "label")]
 
 
 def _secrets_row(body: Mapping[str, Any]) -> WorkshopSecrets:

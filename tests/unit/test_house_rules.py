@@ -155,6 +155,7 @@ FOUNDATIONS = (
     "core.i18n",
     "core.limits",
     "core.text",
+    "core.bilingual",
     "core.files",
     "core.config",
     "core.domain",
