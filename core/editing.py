@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.bilingual import BLANK, Bilingual
 from core.db import Database
 from core.domain import WorkshopCode
 from core.errors import BeiduiError
@@ -89,6 +90,15 @@ def _text(raw: str, field: str, low: int, high: int, *, keep_newlines: bool = Fa
     return text
 
 
+def _bilingual(
+    raw: Bilingual, field: str, low: int, high: int, *, keep_newlines: bool = False
+) -> Bilingual:
+    return Bilingual(
+        _text(raw.zh, f"{field}_zh", low, high, keep_newlines=keep_newlines),
+        _text(raw.en, f"{field}_en", low, high, keep_newlines=keep_newlines),
+    )
+
+
 def slug(label: str) -> str:
     """A lowercase ASCII key from an English label (`Peer mentoring` -> `peer_mentoring`).
 
@@ -99,10 +109,10 @@ def slug(label: str) -> str:
     return key if KEY_PATTERN.match(key) else ""
 
 
-def derive_key(label_en: str, taken: Iterable[str], prefix: str) -> str:
+def derive_key(english_label: str, taken: Iterable[str], prefix: str) -> str:
     """A key for a new item: the label's slug, else `<prefix>_<n>`; unique among `taken`."""
     used = set(taken)
-    base = slug(label_en)
+    base = slug(english_label)
     if base and base not in used:
         return base
     # The second "peer_mentoring" reads best as "peer_mentoring_2".
@@ -126,31 +136,15 @@ def _method(w: Workshop, key: str) -> Method:
     raise MethodNotFound("no such method", key=key)
 
 
-def _append_method(
-    session: Session,
-    w: Workshop,
-    label_zh: str,
-    label_en: str,
-    description_zh: str,
-    description_en: str,
-) -> str:
-    zh = _text(label_zh, "label_zh", 1, MAX_LABEL_LENGTH)
-    en = _text(label_en, "label_en", 1, MAX_LABEL_LENGTH)
-    d_zh = _text(description_zh, "description_zh", 0, MAX_DESCRIPTION_LENGTH, keep_newlines=True)
-    d_en = _text(description_en, "description_en", 0, MAX_DESCRIPTION_LENGTH, keep_newlines=True)
+def _append_method(session: Session, w: Workshop, label: Bilingual, description: Bilingual) -> str:
+    label = _bilingual(label, "label", 1, MAX_LABEL_LENGTH)
+    description = _bilingual(
+        description, "description", 0, MAX_DESCRIPTION_LENGTH, keep_newlines=True
+    )
     if len(w.methods) >= MAX_METHODS:
         raise InvalidCount("too many methods", field="methods", low=1, high=MAX_METHODS)
-    key = derive_key(en, (m.key for m in w.methods), "m")
-    w.methods.append(
-        Method(
-            key=key,
-            position=len(w.methods),
-            label_zh=zh,
-            label_en=en,
-            description_zh=d_zh,
-            description_en=d_en,
-        )
-    )
+    key = derive_key(label.en, (m.key for m in w.methods), "m")
+    w.methods.append(Method(key=key, position=len(w.methods), label=label, description=description))
     session.flush()
     return key
 
@@ -199,9 +193,9 @@ def set_questions(
     secret_key: bytes,
     code: WorkshopCode,
     grant: str,
-    questions: Sequence[tuple[str, str]],
+    questions: Sequence[Bilingual],
 ) -> None:
-    """Replace the questions (zh, en) while the workshop is a draft.
+    """Replace the questions while the workshop is a draft.
 
     Questions are updated in place by position, so anything attached to a kept position stays
     attached; removing a question that already holds notes, themes or a summary is refused.
@@ -210,13 +204,7 @@ def set_questions(
         w = _editable(session, secret_key, code, grant, is_question_edit=True)
         if not 1 <= len(questions) <= MAX_QUESTIONS:
             raise InvalidCount("questions", field="questions", low=1, high=MAX_QUESTIONS)
-        cleaned = [
-            (
-                _text(zh, "question_zh", 1, MAX_QUESTION_LENGTH),
-                _text(en, "question_en", 1, MAX_QUESTION_LENGTH),
-            )
-            for zh, en in questions
-        ]
+        cleaned = [_bilingual(q, "question", 1, MAX_QUESTION_LENGTH) for q in questions]
         surplus = [q for q in w.questions if q.position >= len(cleaned)]
         for q in surplus:
             for table in (Note, Theme, SummaryPoint):
@@ -230,12 +218,12 @@ def set_questions(
             w.questions.remove(q)
         # Deletes before inserts, so the (workshop, position) unique key never sees two rows.
         session.flush()
-        for i, (zh, en) in enumerate(cleaned):
+        for i, text in enumerate(cleaned):
             existing = by_position.get(i)
             if existing is not None:
-                existing.text_zh, existing.text_en = zh, en
+                existing.text = text
             else:
-                w.questions.append(Question(position=i, text_zh=zh, text_en=en))
+                w.questions.append(Question(position=i, text=text))
         if w.current_question >= len(cleaned):
             w.current_question = 0
 
@@ -248,15 +236,13 @@ def add_method(
     secret_key: bytes,
     code: WorkshopCode,
     grant: str,
-    label_zh: str,
-    label_en: str,
-    description_zh: str = "",
-    description_en: str = "",
+    label: Bilingual,
+    description: Bilingual = BLANK,
 ) -> str:
     """Append a method to the ballot; returns its new key (slug of the English label)."""
     with db.write.begin() as session:
         w = _editable(session, secret_key, code, grant)
-        return _append_method(session, w, label_zh, label_en, description_zh, description_en)
+        return _append_method(session, w, label, description)
 
 
 def remove_method(
@@ -277,8 +263,7 @@ def promote_note_to_method(
     code: WorkshopCode,
     grant: str,
     note_id: str,
-    label_zh: str,
-    label_en: str,
+    label: Bilingual,
 ) -> str:
     """Put a note the room wrote on the ballot; the note's words become the description.
 
@@ -292,7 +277,7 @@ def promote_note_to_method(
         if not note.is_published and is_batching(w, question):
             raise NotePending("note waits for its batch")
         words = note.text[:MAX_DESCRIPTION_LENGTH]
-        return _append_method(session, w, label_zh, label_en, words, words)
+        return _append_method(session, w, label, Bilingual(words, words))
 
 
 def promote_theme_to_method(
@@ -301,14 +286,13 @@ def promote_theme_to_method(
     code: WorkshopCode,
     grant: str,
     theme_id: int,
-    label_zh: str,
-    label_en: str,
+    label: Bilingual,
 ) -> str:
     """Put a theme the room formed on the ballot; the theme's name becomes the description."""
     with db.write.begin() as session:
         w = _editable(session, secret_key, code, grant)
         theme = theme_in(session, w, theme_id)
-        return _append_method(session, w, label_zh, label_en, theme.name, theme.name)
+        return _append_method(session, w, label, Bilingual(theme.name, theme.name))
 
 
 # --- Roles -------------------------------------------------------------------------------
@@ -319,27 +303,21 @@ def set_roles(
     secret_key: bytes,
     code: WorkshopCode,
     grant: str,
-    roles: Sequence[tuple[str, str]],
+    roles: Sequence[Bilingual],
 ) -> None:
-    """Replace the roles people may declare (zh, en); keys derive from the English labels."""
+    """Replace the roles people may declare; keys derive from the English labels."""
     with db.write.begin() as session:
         w = _editable(session, secret_key, code, grant)
         if len(roles) > MAX_ROLES:
             raise InvalidCount("roles", field="roles", low=0, high=MAX_ROLES)
-        cleaned = [
-            (
-                _text(zh, "role_zh", 1, MAX_LABEL_LENGTH),
-                _text(en, "role_en", 1, MAX_LABEL_LENGTH),
-            )
-            for zh, en in roles
-        ]
+        cleaned = [_bilingual(r, "role", 1, MAX_LABEL_LENGTH) for r in roles]
         keys: list[str] = []
-        for _zh, en in cleaned:
-            keys.append(derive_key(en, keys, "r"))
+        for label in cleaned:
+            keys.append(derive_key(label.en, keys, "r"))
         w.roles.clear()
         # Old rows go first: a kept label derives the same key, and (workshop, key) is unique.
         session.flush()
         w.roles.extend(
-            Role(key=k, position=i, label_zh=zh, label_en=en)
-            for i, (k, (zh, en)) in enumerate(zip(keys, cleaned, strict=True))
+            Role(key=k, position=i, label=label)
+            for i, (k, label) in enumerate(zip(keys, cleaned, strict=True))
         )

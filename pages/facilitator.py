@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from core import editing, limits, note_moderation, note_summary, note_themes
+from core.bilingual import Bilingual, as_lines, parse_lines
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
 from core.cards import issue_cards, void_unused_cards
 from core.console import advance_stage
@@ -415,7 +416,9 @@ def promote_form(w: WorkshopView, grant: str) -> None:
                 else editing.promote_note_to_method
             )
             if run(
-                lambda: promote(inst.db, inst.secret_key, w.code, grant, target_id, zh, en),
+                lambda: promote(
+                    inst.db, inst.secret_key, w.code, grant, target_id, Bilingual(zh, en)
+                ),
                 tr("facilitator.promoted"),
             ):
                 st.session_state.pop(state.PROMOTE, None)
@@ -436,18 +439,14 @@ def questions_tab(w: WorkshopView, grant: str) -> None:
     with st.form("questions", enter_to_submit=False):
         lines = st.text_area(
             tr("facilitator.questions_help"),
-            value="\n".join(f"{q.text.zh} | {q.text.en}" for q in w.questions),
+            value=as_lines(q.text for q in w.questions),
             key="questions_text",
             height=200,
         )
         if st.form_submit_button(tr("common.save"), type="primary"):
-            pairs = []
-            for line in lines.splitlines():
-                zh, _, en = line.partition("|")
-                if zh.strip():
-                    pairs.append((zh.strip(), en.strip() or zh.strip()))
+            questions = parse_lines(lines)
             if run(
-                lambda: editing.set_questions(inst.db, inst.secret_key, w.code, grant, pairs),
+                lambda: editing.set_questions(inst.db, inst.secret_key, w.code, grant, questions),
                 tr("facilitator.saved"),
             ):
                 st.rerun()
@@ -502,24 +501,20 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
         zh = st.text_input("中文", key="method_zh", max_chars=limits.MAX_LABEL_LENGTH)
         en = st.text_input("English", key="method_en", max_chars=limits.MAX_LABEL_LENGTH)
         if st.form_submit_button(tr("facilitator.method_add_button")) and run(
-            lambda: editing.add_method(inst.db, inst.secret_key, w.code, grant, zh, en)
+            lambda: editing.add_method(inst.db, inst.secret_key, w.code, grant, Bilingual(zh, en))
         ):
             st.rerun()
     st.markdown(f"#### {tr('facilitator.roles_title')}")
     with st.form("roles", enter_to_submit=False):
         lines = st.text_area(
             tr("facilitator.roles_help"),
-            value="\n".join(f"{r.label.zh} | {r.label.en}" for r in w.roles),
+            value=as_lines(r.label for r in w.roles),
             key="roles_text",
         )
         if st.form_submit_button(tr("common.save")):
-            pairs = []
-            for line in lines.splitlines():
-                zh, _, en = line.partition("|")
-                if zh.strip():
-                    pairs.append((zh.strip(), en.strip() or zh.strip()))
+            roles = parse_lines(lines)
             if run(
-                lambda: editing.set_roles(inst.db, inst.secret_key, w.code, grant, pairs),
+                lambda: editing.set_roles(inst.db, inst.secret_key, w.code, grant, roles),
                 tr("facilitator.saved"),
             ):
                 st.rerun()

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from core import note_themes, notes
 from core.ballot_values import UnknownMethod, UnknownRole, VotingClosed
+from core.bilingual import Bilingual
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
@@ -289,8 +290,10 @@ def test_a_workshop_name_or_question_never_renders_as_markdown(app_env: Instance
     evil = "![x](http://evil.example/p.png) **年会**"
     code = create_workshop(db, available_templates()["default"], evil, PASS, anonymity_k=3)
     grant = unlock_console(db, key, code, PASS)
-    questions = [(q.text.zh, q.text.en) for q in get_workshop(db, code).questions]
-    questions[0] = ("[点这里](http://evil.example/) 问题", "[click](http://evil.example/) q")
+    questions = [q.text for q in get_workshop(db, code).questions]
+    questions[0] = Bilingual(
+        "[点这里](http://evil.example/) 问题", "[click](http://evil.example/) q"
+    )
     editing.set_questions(db, key, code, grant, questions)
     move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 0))
     unescaped = re.compile(r"(?<!\\)(!?\[)")

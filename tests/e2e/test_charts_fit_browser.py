@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from core import editing
+from core.bilingual import Bilingual
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
@@ -106,7 +107,7 @@ def _seed(db: Database, n_methods: int) -> str:
     auth = (db, key, code, grant)
     template_keys = get_workshop(db, code).method_keys
     for zh, en in LONG_NAMES[:n_methods]:
-        editing.add_method(*auth, zh, en)
+        editing.add_method(*auth, Bilingual(zh, en))
     for method_key in template_keys:
         editing.remove_method(*auth, method_key)
     keys = get_workshop(db, code).method_keys

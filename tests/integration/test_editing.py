@@ -8,6 +8,7 @@ import secrets
 import pytest
 from sqlalchemy import text
 
+from core.bilingual import Bilingual
 from core.db import Database
 from core.domain import Stage
 from core.editing import (
@@ -87,14 +88,16 @@ def test_bad_settings_are_refused_and_nothing_changes(
 
 def test_questions_are_replaced_while_the_workshop_is_a_draft(draft: Room) -> None:
     old_ids = [q.id for q in get_workshop(draft.db, draft.code).questions]
-    set_questions(*draft.auth, [("问题一", "Question one"), (" 问题二 ", "Question two")])
+    set_questions(
+        *draft.auth, [Bilingual("问题一", "Question one"), Bilingual(" 问题二 ", "Question two")]
+    )
     w = get_workshop(draft.db, draft.code)
     assert [(q.position, q.text.zh, q.text.en) for q in w.questions] == [
         (0, "问题一", "Question one"),
         (1, "问题二", "Question two"),
     ]
     assert [q.id for q in w.questions] == old_ids[:2]  # kept positions keep their rows
-    set_questions(*draft.auth, [(f"问{i}", f"Q{i}") for i in range(10)])
+    set_questions(*draft.auth, [Bilingual(f"问{i}", f"Q{i}") for i in range(10)])
     assert len(get_workshop(draft.db, draft.code).questions) == 10
 
 
@@ -102,7 +105,7 @@ def test_questions_are_locked_once_the_room_starts_on_them(draft: Room) -> None:
     draft.move(Stage.QUESTIONS)
     before = snapshot(draft.db)
     with pytest.raises(EditingLocked):
-        set_questions(*draft.auth, [("问", "Q")])
+        set_questions(*draft.auth, [Bilingual("问", "Q")])
     assert snapshot(draft.db) == before
 
 
@@ -110,7 +113,7 @@ def test_a_question_holding_a_theme_is_never_removed(draft: Room) -> None:
     create_theme(*draft.auth, 3, "kept")
     before = snapshot(draft.db)
     with pytest.raises(QuestionHasNotes) as info:
-        set_questions(*draft.auth, [("问", "Q")])
+        set_questions(*draft.auth, [Bilingual("问", "Q")])
     assert info.value.params == {"question": 4}
     assert snapshot(draft.db) == before
 
@@ -119,14 +122,14 @@ def test_a_question_holding_a_theme_is_never_removed(draft: Room) -> None:
     ("questions", "error"),
     [
         ([], InvalidCount),
-        ([("问", "Q")] * 11, InvalidCount),
-        ([("问", "Q"), ("", "Q")], InvalidText),
-        ([("问", "\x07\t")], InvalidText),
-        ([("问", "Q" * 301)], InvalidText),
+        ([Bilingual("问", "Q")] * 11, InvalidCount),
+        ([Bilingual("问", "Q"), Bilingual("", "Q")], InvalidText),
+        ([Bilingual("问", "\x07\t")], InvalidText),
+        ([Bilingual("问", "Q" * 301)], InvalidText),
     ],
 )
 def test_bad_questions_are_refused_and_nothing_changes(
-    draft: Room, questions: list[tuple[str, str]], error: type[Exception]
+    draft: Room, questions: list[Bilingual], error: type[Exception]
 ) -> None:
     before = snapshot(draft.db)
     with pytest.raises(error):
@@ -138,11 +141,10 @@ def test_bad_questions_are_refused_and_nothing_changes(
 
 
 def test_a_new_method_gets_a_unique_key_from_its_english_label(draft: Room) -> None:
-    assert add_method(*draft.auth, "同伴辅导", "Peer mentoring", "说明", "About") == (
-        "peer_mentoring"
-    )
-    assert add_method(*draft.auth, "同伴辅导", "Peer  mentoring!") == "peer_mentoring_2"
-    assert add_method(*draft.auth, "其他", "其他") == "m_11"
+    label, description = Bilingual("同伴辅导", "Peer mentoring"), Bilingual("说明", "About")
+    assert add_method(*draft.auth, label, description) == "peer_mentoring"
+    assert add_method(*draft.auth, Bilingual("同伴辅导", "Peer  mentoring!")) == "peer_mentoring_2"
+    assert add_method(*draft.auth, Bilingual("其他", "其他")) == "m_11"
     w = get_workshop(draft.db, draft.code)
     assert w.method_keys[-3:] == ("peer_mentoring", "peer_mentoring_2", "m_11")
     assert (w.methods[-3].description.zh, w.methods[-3].description.en) == ("说明", "About")
@@ -178,9 +180,12 @@ def test_a_method_cannot_be_removed_below_the_ballot_size(draft: Room) -> None:
 def test_bad_method_edits_are_refused_and_nothing_changes(draft: Room) -> None:
     before = snapshot(draft.db)
     attempts = [
-        (InvalidText, lambda: add_method(*draft.auth, "", "Empty")),
-        (InvalidText, lambda: add_method(*draft.auth, "长", "L" * 201)),
-        (InvalidText, lambda: add_method(*draft.auth, "说明", "About", "x" * 1001)),
+        (InvalidText, lambda: add_method(*draft.auth, Bilingual("", "Empty"))),
+        (InvalidText, lambda: add_method(*draft.auth, Bilingual("长", "L" * 201))),
+        (
+            InvalidText,
+            lambda: add_method(*draft.auth, Bilingual("说明", "About"), Bilingual("x" * 1001, "")),
+        ),
         (MethodNotFound, lambda: remove_method(*draft.auth, "nope")),
     ]
     for error, attempt in attempts:
@@ -195,7 +200,9 @@ def test_bad_method_edits_are_refused_and_nothing_changes(draft: Room) -> None:
 def test_a_note_promoted_to_a_method_appears_on_the_ballot(db: Database) -> None:
     room = Room(db, k=3)
     room.post("互相听课", "b", "c")
-    key = promote_note_to_method(*room.auth, room.note_id("互相听课"), "互相听课", "Peer visits")
+    key = promote_note_to_method(
+        *room.auth, room.note_id("互相听课"), Bilingual("互相听课", "Peer visits")
+    )
     method = get_workshop(db, room.code).methods[-1]
     assert (key, method.key) == ("peer_visits", "peer_visits")
     assert (method.label.zh, method.description.zh, method.description.en) == (
@@ -208,7 +215,7 @@ def test_a_note_promoted_to_a_method_appears_on_the_ballot(db: Database) -> None
 def test_a_theme_promoted_to_a_method_appears_on_the_ballot(db: Database) -> None:
     room = Room(db)
     theme = create_theme(*room.auth, 0, "社群支持")
-    key = promote_theme_to_method(*room.auth, theme, "社群支持", "Community support")
+    key = promote_theme_to_method(*room.auth, theme, Bilingual("社群支持", "Community support"))
     assert get_workshop(db, room.code).method_keys[-1] == key == "community_support"
 
 
@@ -229,11 +236,11 @@ def test_a_note_still_waiting_for_its_batch_cannot_be_promoted(db: Database) -> 
         )
     before = snapshot(db)
     with pytest.raises(NotePending):
-        promote_note_to_method(*room.auth, "b" * 32, "等", "Waiting")
+        promote_note_to_method(*room.auth, "b" * 32, Bilingual("等", "Waiting"))
     with pytest.raises(NoteNotFound):
-        promote_note_to_method(*room.auth, "f" * 32, "等", "Waiting")
+        promote_note_to_method(*room.auth, "f" * 32, Bilingual("等", "Waiting"))
     with pytest.raises(ThemeNotFound):
-        promote_theme_to_method(*room.auth, 10**6, "等", "Waiting")
+        promote_theme_to_method(*room.auth, 10**6, Bilingual("等", "Waiting"))
     assert snapshot(db) == before
 
 
@@ -241,14 +248,17 @@ def test_a_note_still_waiting_for_its_batch_cannot_be_promoted(db: Database) -> 
 
 
 def test_roles_are_replaced_with_keys_derived_from_their_english_labels(draft: Room) -> None:
-    set_roles(*draft.auth, [("伙伴", "Partner"), ("志愿者", "Volunteer"), ("其他", "其他")])
+    set_roles(
+        *draft.auth,
+        [Bilingual("伙伴", "Partner"), Bilingual("志愿者", "Volunteer"), Bilingual("其他", "其他")],
+    )
     roles = get_workshop(draft.db, draft.code).roles
     assert [(r.key, r.label.zh) for r in roles] == [
         ("partner", "伙伴"),
         ("volunteer", "志愿者"),
         ("r_3", "其他"),
     ]
-    set_roles(*draft.auth, [("伙伴", "Partner")])  # a kept label keeps its key
+    set_roles(*draft.auth, [Bilingual("伙伴", "Partner")])  # a kept label keeps its key
     assert [r.key for r in get_workshop(draft.db, draft.code).roles] == ["partner"]
     set_roles(*draft.auth, [])
     assert get_workshop(draft.db, draft.code).roles == ()
@@ -257,9 +267,9 @@ def test_roles_are_replaced_with_keys_derived_from_their_english_labels(draft: R
 def test_bad_roles_are_refused_and_nothing_changes(draft: Room) -> None:
     before = snapshot(draft.db)
     with pytest.raises(InvalidCount):
-        set_roles(*draft.auth, [(f"角色{i}", f"Role {i}") for i in range(MAX_ROLES + 1)])
+        set_roles(*draft.auth, [Bilingual(f"角色{i}", f"Role {i}") for i in range(MAX_ROLES + 1)])
     with pytest.raises(InvalidText):
-        set_roles(*draft.auth, [("伙伴", "Partner"), ("", "Empty")])
+        set_roles(*draft.auth, [Bilingual("伙伴", "Partner"), Bilingual("", "Empty")])
     assert snapshot(draft.db) == before
 
 
@@ -275,12 +285,12 @@ def test_the_ballot_is_locked_once_voting_opens(db: Database) -> None:
     room.move(Stage.VOTING)
     before = snapshot(db)
     for attempt in (
-        lambda: add_method(*room.auth, "新", "New"),
+        lambda: add_method(*room.auth, Bilingual("新", "New")),
         lambda: remove_method(*room.auth, key),
-        lambda: promote_note_to_method(*room.auth, note, "新", "New"),
-        lambda: promote_theme_to_method(*room.auth, theme, "新", "New"),
+        lambda: promote_note_to_method(*room.auth, note, Bilingual("新", "New")),
+        lambda: promote_theme_to_method(*room.auth, theme, Bilingual("新", "New")),
         lambda: set_roles(*room.auth, []),
-        lambda: set_questions(*room.auth, [("问", "Q")]),
+        lambda: set_questions(*room.auth, [Bilingual("问", "Q")]),
         lambda: update_settings(*room.auth, anonymity_k=7),
     ):
         with pytest.raises(EditingLocked):
@@ -298,11 +308,11 @@ def test_a_forged_grant_cannot_edit(draft: Room, forgery: str) -> None:
     before = snapshot(draft.db)
     for attempt in (
         lambda: update_settings(*auth, name="Taken"),
-        lambda: set_questions(*auth, [("问", "Q")]),
-        lambda: add_method(*auth, "新", "New"),
+        lambda: set_questions(*auth, [Bilingual("问", "Q")]),
+        lambda: add_method(*auth, Bilingual("新", "New")),
         lambda: remove_method(*auth, key),
         lambda: set_roles(*auth, []),
-        lambda: promote_theme_to_method(*auth, 1, "新", "New"),
+        lambda: promote_theme_to_method(*auth, 1, Bilingual("新", "New")),
     ):
         with pytest.raises(NotAuthorized):
             attempt()
@@ -310,7 +320,7 @@ def test_a_forged_grant_cannot_edit(draft: Room, forgery: str) -> None:
 
 
 def test_a_workshop_edited_in_draft_runs_its_new_questions(draft: Room) -> None:
-    set_questions(*draft.auth, [("只有一个问题", "Only one question")])
+    set_questions(*draft.auth, [Bilingual("只有一个问题", "Only one question")])
     draft.move(Stage.QUESTIONS)
     # The note waits for its batch in memory (issue 10): accepted for the edited question.
     assert not post_note(draft.db, draft.code, "works", 0).is_stored

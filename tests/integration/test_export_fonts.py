@@ -27,6 +27,7 @@ from core import (
     note_themes,
     notes,
 )
+from core.bilingual import Bilingual
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
@@ -53,7 +54,7 @@ def _workshop(tmp: Path) -> tuple[Database, tuple[Database, bytes, str, str], in
     )
     grant = unlock_console(db, secret_key, code, PASS)
     auth = (db, secret_key, code, grant)
-    method = editing.add_method(*auth, METHOD, "Community mutual aid (Taiwan)")
+    method = editing.add_method(*auth, Bilingual(METHOD, "Community mutual aid (Taiwan)"))
     move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
     for text in (NOTE, EMOJI_NOTE):
         notes.post_note(db, code, text, 0)

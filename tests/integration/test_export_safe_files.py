@@ -39,6 +39,7 @@ from core import (
     note_themes,
     notes,
 )
+from core.bilingual import Bilingual
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
@@ -85,8 +86,8 @@ def bundle(
     code = create_workshop(db, available_templates()["default"], CORPUS[3], PASS, anonymity_k=3)
     grant = unlock_console(db, secret_key, code, PASS)
     auth = (db, secret_key, code, grant)
-    injected_method = editing.add_method(*auth, CORPUS[0], CORPUS[5])
-    editing.set_roles(*auth, [(CORPUS[4], CORPUS[1])])
+    injected_method = editing.add_method(*auth, Bilingual(CORPUS[0], CORPUS[5]))
+    editing.set_roles(*auth, [Bilingual(CORPUS[4], CORPUS[1])])
     move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
     for text in CORPUS:
         notes.post_note(db, code, text, 0)
