@@ -1,5 +1,5 @@
 """A workshop's ballot box as the ballot steps see it: the per-workshop facts read once
-(`Box`), the facilitator's check, and the stage rules every step shares.
+(`Box`) and the stage rules every step shares.
 
 Never returns anything that links a card to a ballot.
 """
@@ -9,16 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from core.ballot_values import VotingClosed, ballot_aad, join_code
+from core.ballot_values import VotingClosed, ballot_aad
 from core.db import Database
 from core.domain import Stage, StagePosition, VotingNotOpen, WorkshopCode
 from core.models import WORKSHOP_SECRETS, WORKSHOPS, Method, Role, Workshop
 
 # The workshop loader is the workshops module's own; reusing it keeps one definition of
 # "a workshop as a page sees it".
-from core.workshops import WorkshopNotFound, load_workshop, require_grant
+from core.workshops import WorkshopNotFound
 
 _W = WORKSHOPS.c
 _S = WORKSHOP_SECRETS.c
@@ -82,15 +81,6 @@ def raise_unless_voting(stage: Stage) -> None:
         raise VotingNotOpen("voting has not started", stage=stage.value)
     if stage.has_voting_ended:
         raise VotingClosed("voting has ended", stage=stage.value)
-
-
-def facilitator_workshop(
-    session: Session, secret_key: bytes, code: WorkshopCode, grant: str
-) -> Workshop:
-    """The workshop `code`, if `grant` is a valid facilitator grant for it."""
-    w = load_workshop(session, join_code(code))
-    require_grant(session, secret_key, w, grant)
-    return w
 
 
 def stage_position(w: Workshop) -> StagePosition:

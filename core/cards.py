@@ -12,13 +12,14 @@ from typing import Final
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.ballot_box import Box, facilitator_workshop
+from core.ballot_box import Box
 from core.ballot_values import (
     CardsNotUsed,
     InvalidCardCount,
     VotingClosed,
     join_code,
 )
+from core.console_access import Console
 from core.crypto import human_codes
 from core.db import Database
 from core.domain import WorkshopCode
@@ -48,9 +49,7 @@ class CardCounts:
         return self.issued - self.spent - self.void
 
 
-def issue_cards(
-    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, count: int
-) -> list[str]:
+def issue_cards(console: Console, count: int) -> list[str]:
     """Issue `count` (1..500) new single-use cards and return their codes, once.
 
     Only HMAC digests (instance secret + workshop salt) are stored: the codes returned here
@@ -64,8 +63,8 @@ def issue_cards(
         while len(codes) < count:
             codes.add(human_codes.new_card_code())
         try:
-            with db.write.begin() as session:
-                w = facilitator_workshop(session, secret_key, code, grant)
+            with console.db.write.begin() as session:
+                w = console.workshop(session)
                 if w.is_open_mode:
                     raise CardsNotUsed("open mode")
                 if w.stage.has_voting_ended:
@@ -73,7 +72,9 @@ def issue_cards(
                 assert w.secrets is not None
                 salt = w.secrets.card_salt
                 # Digest order is random: the stored order says nothing about the printed one.
-                digests = sorted(human_codes.card_digest(secret_key, salt, c) for c in codes)
+                digests = sorted(
+                    human_codes.card_digest(console.secret_key, salt, c) for c in codes
+                )
                 rows = [
                     {"digest": d, "workshop_id": w.id, "is_spent": False, "is_void": False}
                     for d in digests
@@ -85,10 +86,10 @@ def issue_cards(
     raise InvalidCardCount("could not draw unique card codes", low=1, high=MAX_CARDS_PER_CALL)
 
 
-def void_unused_cards(db: Database, secret_key: bytes, code: WorkshopCode, grant: str) -> int:
+def void_unused_cards(console: Console) -> int:
     """Void every card of this workshop not yet spent (e.g. leftovers after the session)."""
-    with db.write.begin() as session:
-        w = facilitator_workshop(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = console.workshop(session)
         result = session.execute(
             update(CARDS)
             .where(_C.workshop_id == w.id, _C.is_spent.is_(False), _C.is_void.is_(False))

@@ -9,11 +9,11 @@ import threading
 
 from sqlalchemy import select
 
-from core.ballot_box import facilitator_workshop, stage_position
+from core.ballot_box import stage_position
 from core.ballot_values import join_code
 from core.batches import Pending, existing_mixer, finish, refuse_cards, spend_and_write
-from core.db import Database
-from core.domain import Stage, StagePosition, WorkshopCode, check_transition
+from core.console_access import Console
+from core.domain import Stage, StagePosition, check_transition
 from core.mix import scrub_storage
 from core.models import WORKSHOPS
 from core.workshops import WorkshopView, minute_now, view_of
@@ -21,16 +21,16 @@ from core.workshops import WorkshopView, minute_now, view_of
 _W = WORKSHOPS.c
 
 
-def close_voting(db: Database, secret_key: bytes, code: WorkshopCode, grant: str) -> WorkshopView:
+def close_voting(console: Console) -> WorkshopView:
     """VOTING → CLOSED and, in the same transaction, write the ballots still queued in this
     process and mix the whole box (see `mix_box`). Ballots queued on another server are
     written by that server as soon as it sees the stage (`WATCH_INTERVAL_SECONDS`), and
     mixed in again then. Afterwards the tables are rewritten (`scrub_storage`).
     """
-    normalized = join_code(code)
-    with db.read.begin() as session:
+    normalized = join_code(console.code)
+    with console.db.read.begin() as session:
         wid = session.scalar(select(_W.id).where(_W.code == normalized))
-    mixer = None if wid is None else existing_mixer(db, wid)
+    mixer = None if wid is None else existing_mixer(console.db, wid)
     flush_lock = mixer.flush_lock if mixer is not None else threading.RLock()
     with flush_lock:
         batch: list[Pending] = []
@@ -38,8 +38,8 @@ def close_voting(db: Database, secret_key: bytes, code: WorkshopCode, grant: str
             with mixer.lock:
                 batch, mixer.queue = mixer.queue, []
         try:
-            with db.write.begin() as session:
-                w = facilitator_workshop(session, secret_key, normalized, grant)
+            with console.db.write.begin() as session:
+                w = console.workshop(session)
                 check_transition(stage_position(w), StagePosition(Stage.CLOSED), len(w.questions))
                 # The stage UPDATE comes first: on PostgreSQL it waits for batches holding
                 # FOR SHARE and makes later batches see CLOSED, so the mix sees every ballot.
@@ -55,8 +55,8 @@ def close_voting(db: Database, secret_key: bytes, code: WorkshopCode, grant: str
                 with mixer.lock:
                     mixer.queue[:0] = batch
             raise
-    scrub_storage(db, ("sealed_ballots", "cards"))
+    scrub_storage(console.db, ("sealed_ballots", "cards"))
     if mixer is not None:
         finish(mixer, stored)
-        refuse_cards(db, mixer, failed)
+        refuse_cards(console.db, mixer, failed)
     return view

@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.bilingual import BLANK, Bilingual
-from core.db import Database
-from core.domain import WorkshopCode
+from core.console_access import Console
 from core.errors import BeiduiError
 from core.limits import (
     MAX_ANONYMITY_K,
@@ -37,7 +36,7 @@ from core.note_themes import theme_in
 from core.notes import note_in
 from core.templates import KEY_PATTERN
 from core.text import normalize_text
-from core.workshops import InvalidSetting, load_for_facilitator, validate_settings
+from core.workshops import InvalidSetting, validate_settings
 
 
 class EditingLocked(BeiduiError):
@@ -69,14 +68,12 @@ class NotePending(BeiduiError):
 
 def _editable(
     session: Session,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     *,
     is_question_edit: bool = False,
 ) -> Workshop:
-    """The locked workshop, if the grant is good and the stage still allows this edit."""
-    w = load_for_facilitator(session, secret_key, code, grant)
+    """The locked workshop, if the console is unlocked and the stage still allows this edit."""
+    w = console.workshop(session, locked=True)
     allowed = w.stage.are_questions_editable if is_question_edit else w.stage.is_editable
     if not allowed:
         raise EditingLocked("editing locked at this stage", stage=w.stage.value)
@@ -153,10 +150,7 @@ def _append_method(session: Session, w: Workshop, label: Bilingual, description:
 
 
 def update_settings(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     *,
     name: str | None = None,
     ballot_size: int | None = None,
@@ -165,8 +159,8 @@ def update_settings(
     is_open_mode: bool | None = None,
 ) -> None:
     """Change the given settings (None keeps one); before voting opens only."""
-    with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = _editable(session, console)
         new_name = w.name
         if name is not None:
             new_name = normalize_text(name, keep_newlines=False)
@@ -189,10 +183,7 @@ def update_settings(
 
 
 def set_questions(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     questions: Sequence[Bilingual],
 ) -> None:
     """Replace the questions while the workshop is a draft.
@@ -200,8 +191,8 @@ def set_questions(
     Questions are updated in place by position, so anything attached to a kept position stays
     attached; removing a question that already holds notes, themes or a summary is refused.
     """
-    with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant, is_question_edit=True)
+    with console.db.write.begin() as session:
+        w = _editable(session, console, is_question_edit=True)
         if not 1 <= len(questions) <= MAX_QUESTIONS:
             raise InvalidCount("questions", field="questions", low=1, high=MAX_QUESTIONS)
         cleaned = [_bilingual(q, "question", 1, MAX_QUESTION_LENGTH) for q in questions]
@@ -232,25 +223,20 @@ def set_questions(
 
 
 def add_method(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     label: Bilingual,
     description: Bilingual = BLANK,
 ) -> str:
     """Append a method to the ballot; returns its new key (slug of the English label)."""
-    with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = _editable(session, console)
         return _append_method(session, w, label, description)
 
 
-def remove_method(
-    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, key: str
-) -> None:
+def remove_method(console: Console, key: str) -> None:
     """Take a method off the ballot; refused if the ballot size would exceed what is left."""
-    with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = _editable(session, console)
         method = _method(w, key)
         validate_settings(w.ballot_size, w.anonymity_k, len(w.methods) - 1)
         w.methods.remove(method)
@@ -258,10 +244,7 @@ def remove_method(
 
 
 def promote_note_to_method(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     note_id: str,
     label: Bilingual,
 ) -> str:
@@ -270,8 +253,8 @@ def promote_note_to_method(
     A note still waiting for its batch is refused: its text on the ballot would show it
     before the wall does.
     """
-    with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = _editable(session, console)
         note = note_in(session, w, note_id)
         question = next(q for q in w.questions if q.id == note.question_id)
         if not note.is_published and is_batching(w, question):
@@ -281,16 +264,13 @@ def promote_note_to_method(
 
 
 def promote_theme_to_method(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     theme_id: int,
     label: Bilingual,
 ) -> str:
     """Put a theme the room formed on the ballot; the theme's name becomes the description."""
-    with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = _editable(session, console)
         theme = theme_in(session, w, theme_id)
         return _append_method(session, w, label, Bilingual(theme.name, theme.name))
 
@@ -299,15 +279,12 @@ def promote_theme_to_method(
 
 
 def set_roles(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     roles: Sequence[Bilingual],
 ) -> None:
     """Replace the roles people may declare; keys derive from the English labels."""
-    with db.write.begin() as session:
-        w = _editable(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = _editable(session, console)
         if len(roles) > MAX_ROLES:
             raise InvalidCount("roles", field="roles", low=0, high=MAX_ROLES)
         cleaned = [_bilingual(r, "role", 1, MAX_LABEL_LENGTH) for r in roles]

@@ -30,6 +30,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from core.config import settings_from_env
+from core.console_access import Console
 from core.crypto import signatures
 from core.db import Database
 from core.domain import WorkshopCode
@@ -47,7 +48,6 @@ from core.export_signing import (
 )
 from core.i18n import LANGUAGES, normalize_language, t
 from core.instance import open_instance
-from core.workshops import check_grant
 
 
 def bundle_name(code: WorkshopCode, lang: str) -> str:
@@ -126,20 +126,17 @@ class Downloads:
 
 
 def prepare_downloads(
-    db: Database,
-    secret_key: bytes,
+    console: Console,
     data_dir: Path,
-    code: WorkshopCode,
-    grant: str,
     lang: str,
     on_progress: ProgressCallback | None = None,
 ) -> Downloads:
-    """The results page's one action: check the console grant, build the signed bundle with
+    """The results page's one action: check the console, build the signed bundle with
     the instance's signing key, and return it in memory (nothing is left on disk)."""
-    check_grant(db, secret_key, code, grant)
+    console.check()
     signing_key = load_or_create_signing_key(signing_key_path(data_dir))
     with tempfile.TemporaryDirectory(prefix="beidui-export-") as tmp:
-        bundle = build_bundle(db, code, Path(tmp), lang, signing_key, on_progress)
+        bundle = build_bundle(console.db, console.code, Path(tmp), lang, signing_key, on_progress)
         files = {p.name: p.read_bytes() for p in sorted(bundle.iterdir()) if p.is_file()}
         return Downloads(bundle.name, files, bundle_zip(bundle), signing_fingerprint(signing_key))
 

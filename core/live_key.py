@@ -12,8 +12,8 @@ import weakref
 
 from sqlalchemy import select
 
-from core.ballot_box import facilitator_workshop
 from core.ballot_values import AlreadyRevealed, NotLiveResults, join_code
+from core.console_access import Console
 from core.crypto import key_wrap, passphrases, sealed_box
 from core.db import Database
 from core.domain import WorkshopCode
@@ -59,9 +59,7 @@ def is_live_unlocked(db: Database, code: WorkshopCode) -> bool:
     return wid is not None and live_keypair(db, wid) is not None
 
 
-def unlock_live_results(
-    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, passphrase: str
-) -> None:
+def unlock_live_results(console: Console, passphrase: str) -> None:
     """Let this server count a live-results workshop's ballots before the reveal.
 
     The box key is unwrapped with the passphrase and kept in this process's memory only,
@@ -69,9 +67,8 @@ def unlock_live_results(
     ballots before the reveal. After a restart (or on another server) the facilitator
     unlocks again. `WrongPassphrase` changes nothing.
     """
-    normalized = join_code(code)
-    with db.read.begin() as session:
-        w = facilitator_workshop(session, secret_key, normalized, grant)
+    with console.db.read.begin() as session:
+        w = console.workshop(session)
         if not w.is_live_results:
             raise NotLiveResults("not a live-results workshop")
         if w.stage.shows_results:
@@ -81,4 +78,4 @@ def unlock_live_results(
         wid = w.id
     keypair = unwrap_box_key(wrapped, passphrase)  # scrypt: outside any lock
     with _LIVE_KEYS_GUARD:
-        _LIVE_KEYS.setdefault(db, {})[wid] = keypair
+        _LIVE_KEYS.setdefault(console.db, {})[wid] = keypair

@@ -13,55 +13,46 @@ from collections.abc import Sequence
 from sqlalchemy import update
 
 from core import note_batches
-from core.db import Database
-from core.domain import WorkshopCode
+from core.console_access import Console
 from core.errors import BeiduiError
 from core.models import Note
 from core.notes import NoteId, note_in, question_at
-from core.workshops import load_for_facilitator
 
 
 class InvalidMerge(BeiduiError):
     key = "notes.errors.merge"
 
 
-def flush_pending(
-    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, question: int
-) -> int:
+def flush_pending(console: Console, question: int) -> int:
     """Show every waiting note of `question` now (the facilitator's call); returns how many.
 
     Writes the notes waiting in THIS server process as one shuffled batch, even if fewer
     than k (the facilitator's choice, stated in docs/threat-model.md); notes waiting in
     another server process stay there until their batch fills or the room moves on.
     """
-    mixer = note_batches.mixer_for(db)
+    mixer = note_batches.mixer_for(console.db)
     with mixer.lock:
-        note_batches.sweep(db)
-        with mixer.restoring(), db.write.begin() as session:
-            w = load_for_facilitator(session, secret_key, code, grant)
+        note_batches.sweep(console.db)
+        with mixer.restoring(), console.db.write.begin() as session:
+            w = console.workshop(session, locked=True)
             q = question_at(w, question)
             batch = mixer.take(w.id, q.id)
             n = note_batches.insert_batch(session, q.id, batch)
             n += note_batches.publish_legacy(session, [q.id])
     if n:
-        note_batches.checkpoint(db)
+        note_batches.checkpoint(console.db)
     return n
 
 
-def hide_note(
-    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, note_id: NoteId, hidden: bool
-) -> None:
+def hide_note(console: Console, note_id: NoteId, hidden: bool) -> None:
     """Take a note off the wall (or put it back); hidden notes stay in exports, marked."""
-    with db.write.begin() as session:
-        w = load_for_facilitator(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = console.workshop(session, locked=True)
         note_in(session, w, note_id).is_hidden = bool(hidden)
 
 
 def merge_notes(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     keep_id: NoteId,
     duplicate_ids: Sequence[NoteId],
 ) -> None:
@@ -69,8 +60,8 @@ def merge_notes(
 
     Moved dots leave the duplicates at zero, so totals over a question never count twice.
     """
-    with db.write.begin() as session:
-        w = load_for_facilitator(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = console.workshop(session, locked=True)
         dup_ids = list(dict.fromkeys(duplicate_ids))
         if not dup_ids or keep_id in dup_ids:
             raise InvalidMerge("nothing to merge", note_id=str(keep_id))

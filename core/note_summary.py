@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import delete, select
 
+from core.console_access import Console
 from core.db import Database
 from core.domain import WorkshopCode
 from core.errors import BeiduiError
@@ -18,7 +19,7 @@ from core.limits import MAX_SUMMARY_POINT_LENGTH, MAX_SUMMARY_POINTS
 from core.models import SummaryPoint
 from core.notes import question_at
 from core.text import normalize_text
-from core.workshops import load_for_facilitator, load_workshop
+from core.workshops import load_workshop
 
 
 class TooManySummaryPoints(BeiduiError):
@@ -30,16 +31,13 @@ class InvalidSummaryPoint(BeiduiError):
 
 
 def set_summary_points(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     question: int,
     points: Sequence[str],
 ) -> None:
     """Replace the question's summary with `points` (0..8, each 1..200 characters)."""
-    with db.write.begin() as session:
-        w = load_for_facilitator(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = console.workshop(session, locked=True)
         q = question_at(w, question)
         if len(points) > MAX_SUMMARY_POINTS:
             raise TooManySummaryPoints("too many points", high=MAX_SUMMARY_POINTS)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import note_batches
+from core.console_access import Console
 from core.db import Database
 from core.domain import WorkshopCode
 from core.errors import BeiduiError
@@ -22,7 +23,7 @@ from core.limits import MAX_THEME_NAME_LENGTH
 from core.models import Note, Theme, Workshop
 from core.notes import NoteId, ThemeId, note_in, question_at
 from core.text import normalize_text
-from core.workshops import load_for_facilitator, load_workshop
+from core.workshops import load_workshop
 
 
 class ThemeNotFound(BeiduiError):
@@ -61,11 +62,9 @@ def theme_in(session: Session, w: Workshop, theme_id: ThemeId) -> Theme:
     return theme
 
 
-def create_theme(
-    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, question: int, name: str
-) -> ThemeId:
-    with db.write.begin() as session:
-        w = load_for_facilitator(session, secret_key, code, grant)
+def create_theme(console: Console, question: int, name: str) -> ThemeId:
+    with console.db.write.begin() as session:
+        w = console.workshop(session, locked=True)
         q = question_at(w, question)
         cleaned = _clean_theme_name(name)
         last = session.scalar(select(func.max(Theme.position)).where(Theme.question_id == q.id))
@@ -76,16 +75,13 @@ def create_theme(
 
 
 def assign_note(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
+    console: Console,
     note_id: NoteId,
     theme_id: ThemeId | None,
 ) -> None:
     """Put a note under a theme of its own question, or none."""
-    with db.write.begin() as session:
-        w = load_for_facilitator(session, secret_key, code, grant)
+    with console.db.write.begin() as session:
+        w = console.workshop(session, locked=True)
         note = note_in(session, w, note_id)
         if theme_id is not None:
             theme = theme_in(session, w, theme_id)

@@ -13,19 +13,18 @@ from collections.abc import Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from core.ballot_box import facilitator_workshop, stage_position
+from core.ballot_box import stage_position
 from core.ballot_values import (
     OpenedBallot,
     ballot_aad,
-    join_code,
     open_ballots,
     ranking_text,
     shuffled,
 )
 from core.batches import existing_mixer, flush
 from core.breakdown import choose_groups  # the one rule for which roles are shown
-from core.db import Database
-from core.domain import Stage, StagePosition, WorkshopCode, check_transition
+from core.console_access import Console
+from core.domain import Stage, StagePosition, check_transition
 from core.live_key import forget_live_key, unwrap_box_key
 from core.mix import scrub_storage
 from core.models import OPENED_BALLOTS, SEALED_BALLOTS, Workshop, random_id
@@ -35,9 +34,7 @@ from core.workshops import WorkshopView, minute_now, view_of
 _B = SEALED_BALLOTS.c
 
 
-def reveal(
-    db: Database, secret_key: bytes, code: WorkshopCode, grant: str, passphrase: str
-) -> WorkshopView:
+def reveal(console: Console, passphrase: str) -> WorkshopView:
     """CLOSED → REVEALED: open the box with the passphrase and publish the final tally.
 
     Every sealed ballot is decrypted and written to `opened_ballots` in a fresh random order
@@ -52,19 +49,18 @@ def reveal(
     shows a small group's ballots. Ballots still queued in this process are written first
     (the stage is CLOSED, so they join the mix).
     """
-    normalized = join_code(code)
-    with db.read.begin() as session:
-        w = facilitator_workshop(session, secret_key, normalized, grant)
+    with console.db.read.begin() as session:
+        w = console.workshop(session)
         check_transition(stage_position(w), StagePosition(Stage.REVEALED), len(w.questions))
         assert w.secrets is not None
         wrapped = bytes(w.secrets.box_private_key_wrapped)
         wid = w.id
     keypair = unwrap_box_key(wrapped, passphrase)
-    mixer = existing_mixer(db, wid)
+    mixer = existing_mixer(console.db, wid)
     if mixer is not None:
-        flush(db, mixer, force=True)
-    with db.write.begin() as session:
-        w = facilitator_workshop(session, secret_key, normalized, grant)
+        flush(console.db, mixer, force=True)
+    with console.db.write.begin() as session:
+        w = console.workshop(session)
         check_transition(stage_position(w), StagePosition(Stage.REVEALED), len(w.questions))
         assert w.secrets is not None
         blobs = [bytes(b) for b in session.scalars(select(_B.sealed).where(_B.workshop_id == w.id))]
@@ -94,8 +90,8 @@ def reveal(
         )
         session.flush()
         view = view_of(w)
-    forget_live_key(db, wid)
-    scrub_storage(db, ("sealed_ballots", "workshop_secrets", "result_publications"))
+    forget_live_key(console.db, wid)
+    scrub_storage(console.db, ("sealed_ballots", "workshop_secrets", "result_publications"))
     return view
 
 

@@ -1,4 +1,5 @@
-"""Workshop services: create from a template, read, unlock the console, move through stages.
+"""Workshop services: create from a template, read. (The console: core.console_access;
+moving through the stages: core.console.)
 
 Each function takes simple values plus the `Database`, owns its transaction, and raises named
 domain errors. Nothing here records who did what or when beyond the stage changes.
@@ -6,14 +7,11 @@ domain errors. Nothing here records who did what or when beyond the stage change
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets as pysecrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Final
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -23,21 +21,16 @@ from core.db import Database
 from core.domain import (
     Stage,
     StagePosition,
-    StageTransitionRefused,
     WorkshopCode,
-    check_transition,
 )
 from core.errors import BeiduiError
 from core.limits import (
     MAX_ANONYMITY_K,
     MAX_BALLOT_SIZE,
-    MAX_CONSOLE_TOKEN_TEXT,
     MAX_NAME_LENGTH,
     MIN_ANONYMITY_K,
 )
-from core.models import ConsoleSession, Method, Question, Role, Workshop, WorkshopSecrets
-from core.note_batches import stage_change
-from core.ratelimit import AttemptLimiter
+from core.models import Method, Question, Role, Workshop, WorkshopSecrets
 from core.templates import Template
 from core.text import normalize_text
 
@@ -260,160 +253,3 @@ def list_workshops(db: Database) -> list[WorkshopView]:
 def count_workshops(db: Database) -> int:
     with db.read.begin() as session:
         return int(session.scalar(select(func.count()).select_from(Workshop)) or 0)
-
-
-# --- The facilitator's console ---------------------------------------------------------
-
-
-# How long an unlocked console stays unlocked without the passphrase: one workshop day.
-CONSOLE_SESSION_LIFETIME: Final = timedelta(hours=12)
-_CONSOLE_TOKEN_LABEL: Final = b"beidui/console-session/v1\x00"
-# Per process: wrong passphrases from one client make that client wait (core/ratelimit.py).
-PASSPHRASE_LIMITER: Final = AttemptLimiter()
-
-
-def _console_token_hash(secret_key: bytes, token: str) -> bytes:
-    """What the database keeps of a console token: a keyed hash that cannot be reversed."""
-    raw = token.encode("utf-8", "replace") if isinstance(token, str) else b""
-    return hmac.new(secret_key, _CONSOLE_TOKEN_LABEL + raw, hashlib.sha256).digest()
-
-
-def unlock_console(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    passphrase: str,
-    *,
-    client_key: str = "",
-) -> str:
-    """Check the facilitator passphrase (scrypt, slow on purpose) and open a console session.
-
-    Returns a fresh random token (the "grant" every organiser service takes). The database
-    keeps only HMAC(instance secret, token) and an expiry, so the token cannot be rebuilt
-    from the database and the instance secret: acting needs the passphrase or a token handed
-    out here. Wrong passphrases count against `client_key` (never stored) and too many make
-    that client wait (`TooManyAttempts`).
-    """
-    PASSPHRASE_LIMITER.check(code, client_key)
-    with db.read.begin() as session:
-        w = load_workshop(session, code)
-        assert w.secrets is not None
-        stored = w.secrets.passphrase_hash
-        workshop_id = w.id
-        code = w.code
-    if not passphrases.verify_passphrase(passphrase if isinstance(passphrase, str) else "", stored):
-        PASSPHRASE_LIMITER.record_failure(code, client_key)
-        raise passphrases.WrongPassphrase("facilitator passphrase")
-    token = pysecrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    with db.write.begin() as session:
-        # Ended sessions leave nothing behind: expired rows of this workshop go now.
-        session.execute(
-            delete(ConsoleSession).where(
-                ConsoleSession.workshop_id == workshop_id, ConsoleSession.expires_at <= now
-            )
-        )
-        session.add(
-            ConsoleSession(
-                token_hash=_console_token_hash(secret_key, token),
-                workshop_id=workshop_id,
-                # Whole minutes, like every time stored: nothing finer than a stage change.
-                expires_at=minute_now() + CONSOLE_SESSION_LIFETIME,
-            )
-        )
-    return token
-
-
-def _live_console_session(session: Session, secret_key: bytes, token: str) -> ConsoleSession | None:
-    if not isinstance(token, str) or not token or len(token) > MAX_CONSOLE_TOKEN_TEXT:
-        return None
-    row = session.get(ConsoleSession, _console_token_hash(secret_key, token))
-    if row is None:
-        return None
-    expires_at = row.expires_at
-    if expires_at.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)
-        expires_at = expires_at.replace(tzinfo=UTC)
-    return row if expires_at > datetime.now(UTC) else None
-
-
-def require_grant(session: Session, secret_key: bytes, w: Workshop, grant: str) -> None:
-    """Raise `NotAuthorized` unless `grant` is a live console token of this workshop."""
-    row = _live_console_session(session, secret_key, grant)
-    if row is None or row.workshop_id != w.id:
-        raise NotAuthorized("no live console session for this workshop")
-
-
-def load_for_facilitator(
-    session: Session, secret_key: bytes, code: WorkshopCode, grant: str
-) -> Workshop:
-    """The locked workshop (`load_locked`), if `grant` is a live console token of it."""
-    w = load_locked(session, code)
-    require_grant(session, secret_key, w, grant)
-    return w
-
-
-def resume_console(db: Database, secret_key: bytes, grant: str) -> WorkshopCode:
-    """The join code of the workshop a live console token unlocks (after a page reload).
-
-    `NotAuthorized` for an unknown, ended or expired token.
-    """
-    with db.read.begin() as session:
-        row = _live_console_session(session, secret_key, grant)
-        if row is None:
-            raise NotAuthorized("no live console session")
-        return WorkshopCode(
-            session.scalar(select(Workshop.code).where(Workshop.id == row.workshop_id)) or ""
-        )
-
-
-def end_console(db: Database, secret_key: bytes, grant: str) -> None:
-    """Lock the console: the token stops working everywhere at once. Idempotent."""
-    if not isinstance(grant, str) or not grant:
-        return
-    with db.write.begin() as session:
-        session.execute(
-            delete(ConsoleSession).where(
-                ConsoleSession.token_hash == _console_token_hash(secret_key, grant)
-            )
-        )
-
-
-def check_grant(db: Database, secret_key: bytes, code: WorkshopCode, grant: str) -> None:
-    """`NotAuthorized` unless `grant` unlocks this workshop (for read-only organiser pages)."""
-    with db.read.begin() as session:
-        require_grant(session, secret_key, load_workshop(session, code), grant)
-
-
-def move_to(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    grant: str,
-    target: StagePosition,
-) -> WorkshopView:
-    """Move the workshop to `target` if the rules allow it (see `domain.check_transition`).
-
-    Closing and revealing are not plain moves: they rewrite the ballot box, so they go
-    through `closing.close_voting` and `reveal.reveal`; asking for them here is refused.
-    """
-    if target.stage.rewrites_box:
-        raise StageTransitionRefused(
-            f"use ballots.close_voting / ballots.reveal for {target.stage}",
-            stage=target.stage.value,
-        )
-    # Notes waiting in this process's memory for the question being left are written in the
-    # move's own transaction; `stage_change` takes the notes lock first (the lock order of
-    # every path).
-    with stage_change(db) as write_waiting_notes, db.write.begin() as session:
-        w = load_workshop(session, code)
-        require_grant(session, secret_key, w, grant)
-        check_transition(StagePosition(w.stage, w.current_question), target, len(w.questions))
-        w.stage = target.stage
-        if (question := target.question_on_screen) is not None:
-            w.current_question = question
-        w.stage_changed_at = minute_now()
-        session.flush()
-        # Moving on shows the waiting notes of the question just left, for good (they are
-        # anonymous among the whole question by now).
-        write_waiting_notes(session, w)
-        return view_of(w)

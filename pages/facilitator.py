@@ -21,11 +21,12 @@ from core.bilingual import Bilingual, as_lines, parse_lines
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
 from core.cards import issue_cards, void_unused_cards
 from core.console import advance_stage
+from core.console_access import Console, open_console, unlock_console
 from core.domain import StagePosition, next_positions
 from core.instance import admin_login, base_url, join_url
 from core.live_key import unlock_live_results
 from core.templates import available_templates
-from core.workshops import WorkshopView, create_workshop, unlock_console
+from core.workshops import WorkshopView, create_workshop
 from ui import console, live, state
 from ui.doors import client_key
 from ui.guard import attempt
@@ -121,7 +122,7 @@ def where_we_are(w: WorkshopView) -> None:
         st.info(md_plain(w.questions[question].text.get(L)))
 
 
-def next_button(w: WorkshopView, grant: str) -> None:
+def next_button(w: WorkshopView, unlocked: Console) -> None:
     """The one obvious "next" step; a confirmation only where the step cannot be undone."""
     n_q = len(w.questions)
     target = w.position.next_step(n_q)
@@ -134,10 +135,7 @@ def next_button(w: WorkshopView, grant: str) -> None:
     def advance(passphrase: str = "") -> None:
         if run(
             lambda: advance_stage(
-                inst.db,
-                inst.secret_key,
-                w.code,
-                grant,
+                unlocked,
                 seen,
                 target,
                 passphrase=passphrase,
@@ -175,7 +173,7 @@ def next_button(w: WorkshopView, grant: str) -> None:
         st.rerun()
 
 
-def other_moves(w: WorkshopView, grant: str) -> None:
+def other_moves(w: WorkshopView, unlocked: Console) -> None:
     """Going back to an earlier question (discussions return), or skipping ahead."""
     n_q = len(w.questions)
     following = w.position.next_step(n_q)
@@ -192,12 +190,12 @@ def other_moves(w: WorkshopView, grant: str) -> None:
             placeholder=tr("common.choose"),
         )
         if st.button(tr("facilitator.move"), key="move") and run(
-            lambda: advance_stage(inst.db, inst.secret_key, w.code, grant, w.position, target)
+            lambda: advance_stage(unlocked, w.position, target)
         ):
             st.rerun()
 
 
-def live_results_box(w: WorkshopView, grant: str) -> None:
+def live_results_box(w: WorkshopView, unlocked: Console) -> None:
     """Live results need the box key on the server during voting: say so, then unlock."""
     if not w.is_live_results or w.stage.shows_results:
         return
@@ -206,13 +204,13 @@ def live_results_box(w: WorkshopView, grant: str) -> None:
         with st.form("live_unlock", enter_to_submit=False):
             phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="live_phrase")
             if st.form_submit_button(tr("facilitator.live_unlock")) and run(
-                lambda: unlock_live_results(inst.db, inst.secret_key, w.code, grant, phrase),
+                lambda: unlock_live_results(unlocked, phrase),
                 tr("facilitator.live_unlocked"),
             ):
                 st.rerun()
 
 
-def cards_tab(w: WorkshopView, grant: str) -> None:
+def cards_tab(w: WorkshopView, unlocked: Console) -> None:
     if w.is_open_mode:
         st.warning(tr("facilitator.open_mode_no_cards"))
         return
@@ -233,7 +231,7 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
             tr("facilitator.cards_generate"), type="primary", key="cards_generate"
         )
     if generate:
-        codes = run(lambda: issue_cards(inst.db, inst.secret_key, w.code, grant, int(how_many)))
+        codes = run(lambda: issue_cards(unlocked, int(how_many)))
         if codes:
             # Shown once: the codes live only in this browser session until it is closed.
             st.session_state[state.FRESH_CARDS] = (w.code, codes)
@@ -264,13 +262,13 @@ def cards_tab(w: WorkshopView, grant: str) -> None:
     with st.expander(tr("facilitator.cards_void_title")):
         sure = st.checkbox(tr("facilitator.cards_void_confirm"), key="void_confirm")
         if st.button(tr("facilitator.cards_void_button"), disabled=not sure, key="cards_void"):
-            n = run(lambda: void_unused_cards(inst.db, inst.secret_key, w.code, grant))
+            n = run(lambda: void_unused_cards(unlocked))
             if n is not None:
                 st.session_state[state.FLASH] = tr("facilitator.cards_voided", n=n)
                 st.rerun()
 
 
-def notes_tab(w: WorkshopView, grant: str) -> None:
+def notes_tab(w: WorkshopView, unlocked: Console) -> None:
     q_labels = {q.position: f"{q.position + 1}. {q.text.get(L)}" for q in w.questions}
     question = st.selectbox(
         tr("facilitator.notes_question"),
@@ -280,16 +278,14 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
         key="notes_q",
         placeholder=tr("common.choose"),
     )
-    notes_list(w.code, question, grant)
+    notes_list(w.code, question, unlocked)
     with st.form("new_theme", clear_on_submit=True, enter_to_submit=False):
         new_theme = st.text_input(tr("facilitator.theme_new"), key="theme_name")
         if st.form_submit_button(tr("facilitator.theme_create")) and run(
-            lambda: note_themes.create_theme(
-                inst.db, inst.secret_key, w.code, grant, question, new_theme
-            )
+            lambda: note_themes.create_theme(unlocked, question, new_theme)
         ):
             st.rerun()
-    promote_form(w, grant)
+    promote_form(w, unlocked)
     items = live.console_wall(w.code, question)
     if len(items) > 1:
         with st.expander(tr("facilitator.merge_title")):
@@ -309,9 +305,7 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
                 placeholder=tr("common.choose"),
             )
             if st.button(tr("facilitator.merge"), disabled=not dups, key="merge") and run(
-                lambda: note_moderation.merge_notes(
-                    inst.db, inst.secret_key, w.code, grant, keep, dups
-                )
+                lambda: note_moderation.merge_notes(unlocked, keep, dups)
             ):
                 st.rerun()
     st.markdown(f"#### {tr('facilitator.summary_title')}")
@@ -325,25 +319,21 @@ def notes_tab(w: WorkshopView, grant: str) -> None:
         if st.form_submit_button(tr("common.save")):
             points = [line.strip() for line in text.splitlines() if line.strip()]
             if run(
-                lambda: note_summary.set_summary_points(
-                    inst.db, inst.secret_key, w.code, grant, question, points
-                ),
+                lambda: note_summary.set_summary_points(unlocked, question, points),
                 tr("facilitator.saved"),
             ):
                 st.rerun()
 
 
 @st.fragment(run_every=5)
-def notes_list(code: str, question: int, grant: str) -> None:
+def notes_list(code: str, question: int, unlocked: Console) -> None:
     """The notes as they arrive (waiting ones marked), with the facilitator's tools."""
     w = live.workshop(code)
     items = live.console_wall(code, question)
     # Waiting notes live in server memory, not in the wall: only their count is shown.
     waiting = live.pending_notes(code, question)
     flush = waiting and st.button(tr("facilitator.notes_flush", n=waiting), key="notes_flush")
-    if flush and run(
-        lambda: note_moderation.flush_pending(inst.db, inst.secret_key, code, grant, question)
-    ):
+    if flush and run(lambda: note_moderation.flush_pending(unlocked, question)):
         st.rerun()
     theme_list = live.themes(code, question)
     theme_names: dict[int | None, str] = {None: tr("facilitator.notes_no_theme")}
@@ -380,16 +370,12 @@ def notes_list(code: str, question: int, grant: str) -> None:
             placeholder=tr("common.choose"),
         )
         if chosen != note.theme_id and run(
-            lambda n=note, c=chosen: note_themes.assign_note(
-                inst.db, inst.secret_key, code, grant, n.id, c
-            )
+            lambda n=note, c=chosen: note_themes.assign_note(unlocked, n.id, c)
         ):
             st.rerun()
         hide_label = tr("facilitator.note_show") if note.is_hidden else tr("facilitator.note_hide")
         if cols[1].button(hide_label, key=f"hide_{note.id}") and run(
-            lambda n=note: note_moderation.hide_note(
-                inst.db, inst.secret_key, code, grant, n.id, not n.is_hidden
-            )
+            lambda n=note: note_moderation.hide_note(unlocked, n.id, not n.is_hidden)
         ):
             st.rerun()
         if can_promote and cols[2].button(tr("facilitator.note_promote"), key=f"promote_{note.id}"):
@@ -397,7 +383,7 @@ def notes_list(code: str, question: int, grant: str) -> None:
             st.rerun()
 
 
-def promote_form(w: WorkshopView, grant: str) -> None:
+def promote_form(w: WorkshopView, unlocked: Console) -> None:
     """Put a note or a theme the room wrote on the ballot, under a name in both languages."""
     chosen = st.session_state.get(state.PROMOTE)
     if not chosen:
@@ -416,9 +402,7 @@ def promote_form(w: WorkshopView, grant: str) -> None:
                 else editing.promote_note_to_method
             )
             if run(
-                lambda: promote(
-                    inst.db, inst.secret_key, w.code, grant, target_id, Bilingual(zh, en)
-                ),
+                lambda: promote(unlocked, target_id, Bilingual(zh, en)),
                 tr("facilitator.promoted"),
             ):
                 st.session_state.pop(state.PROMOTE, None)
@@ -428,7 +412,7 @@ def promote_form(w: WorkshopView, grant: str) -> None:
             st.rerun()
 
 
-def questions_tab(w: WorkshopView, grant: str) -> None:
+def questions_tab(w: WorkshopView, unlocked: Console) -> None:
     """Edit the questions (while the workshop is still in preparation)."""
     if not w.stage.are_questions_editable:
         st.info(tr("facilitator.questions_locked"))
@@ -446,13 +430,13 @@ def questions_tab(w: WorkshopView, grant: str) -> None:
         if st.form_submit_button(tr("common.save"), type="primary"):
             questions = parse_lines(lines)
             if run(
-                lambda: editing.set_questions(inst.db, inst.secret_key, w.code, grant, questions),
+                lambda: editing.set_questions(unlocked, questions),
                 tr("facilitator.saved"),
             ):
                 st.rerun()
 
 
-def settings_tab(w: WorkshopView, grant: str) -> None:
+def settings_tab(w: WorkshopView, unlocked: Console) -> None:
     with st.form("settings", enter_to_submit=False):
         name = st.text_input(tr("facilitator.workshop_name"), value=w.name, key="set_name")
         k_size = st.number_input(
@@ -475,10 +459,7 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
         open_mode = st.checkbox(tr("facilitator.open_mode"), w.is_open_mode, key="set_open")
         if st.form_submit_button(tr("common.save"), type="primary") and run(
             lambda: editing.update_settings(
-                inst.db,
-                inst.secret_key,
-                w.code,
-                grant,
+                unlocked,
                 name=name,
                 ballot_size=int(k_size),
                 anonymity_k=int(k_anon),
@@ -493,7 +474,7 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
         cols = st.columns([5, 1])
         cols[0].markdown(f"**{md_plain(m.label.get(L))}** — {md_plain(m.description.get(L))}")
         if cols[1].button(tr("facilitator.remove"), key=f"rm_{m.key}") and run(
-            lambda key=m.key: editing.remove_method(inst.db, inst.secret_key, w.code, grant, key)
+            lambda key=m.key: editing.remove_method(unlocked, key)
         ):
             st.rerun()
     with st.form("add_method", clear_on_submit=True, enter_to_submit=False):
@@ -501,7 +482,7 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
         zh = st.text_input("中文", key="method_zh", max_chars=limits.MAX_LABEL_LENGTH)
         en = st.text_input("English", key="method_en", max_chars=limits.MAX_LABEL_LENGTH)
         if st.form_submit_button(tr("facilitator.method_add_button")) and run(
-            lambda: editing.add_method(inst.db, inst.secret_key, w.code, grant, Bilingual(zh, en))
+            lambda: editing.add_method(unlocked, Bilingual(zh, en))
         ):
             st.rerun()
     st.markdown(f"#### {tr('facilitator.roles_title')}")
@@ -514,7 +495,7 @@ def settings_tab(w: WorkshopView, grant: str) -> None:
         if st.form_submit_button(tr("common.save")):
             roles = parse_lines(lines)
             if run(
-                lambda: editing.set_roles(inst.db, inst.secret_key, w.code, grant, roles),
+                lambda: editing.set_roles(unlocked, roles),
                 tr("facilitator.saved"),
             ):
                 st.rerun()
@@ -548,27 +529,32 @@ def unlock_form() -> None:
             tr("facilitator.passphrase"), type="password", key=state.UNLOCK_PHRASE
         )
         if st.form_submit_button(tr("facilitator.unlock"), type="primary"):
-            token = run(
+            opened = run(
                 lambda: unlock_console(
                     inst.db, inst.secret_key, code.strip(), phrase, client_key=client_key()
                 )
             )
-            if token:
-                console.remember(live.workshop(code.strip()).code, token)
+            if opened:
+                console.remember(opened)
                 st.session_state.pop(state.UNLOCK_PHRASE, None)
                 st.rerun()
 
 
 @st.fragment(run_every=3)
-def live_header(code: str, grant: str) -> None:
-    """Follows the room: a move made elsewhere (a second laptop) shows within seconds."""
+def live_header(code: str, token: str) -> None:
+    """Follows the room: a move made elsewhere (a second laptop) shows within seconds.
+
+    A fragment keeps its arguments between its own reruns: only the token string, never the
+    `Console` (it holds the database).
+    """
     w = live.workshop(code)
     where_we_are(w)
-    next_button(w, grant)
+    next_button(w, open_console(inst.db, inst.secret_key, code, token))
 
 
-def the_console(code: str, grant: str) -> None:
-    live_header(code, grant)
+def the_console(unlocked: Console) -> None:
+    code = unlocked.code
+    live_header(code, unlocked.token)
     w = live.workshop(code)
     top = st.container(horizontal=True)
     top.page_link(
@@ -577,8 +563,8 @@ def the_console(code: str, grant: str) -> None:
     if top.button(tr("facilitator.lock"), key="lock", help=tr("facilitator.lock_explained")):
         console.lock(code)
         st.rerun()
-    other_moves(w, grant)
-    live_results_box(w, grant)
+    other_moves(w, unlocked)
+    live_results_box(w, unlocked)
     labels = [
         tr("facilitator.tab_notes"),
         tr("facilitator.tab_cards"),
@@ -590,16 +576,16 @@ def the_console(code: str, grant: str) -> None:
     tabs = st.tabs(labels, key=state.CONSOLE_TAB, bind="query-params")
     with tabs[0]:
         if tabs[0].open:
-            notes_tab(w, grant)
+            notes_tab(w, unlocked)
     with tabs[1]:
         if tabs[1].open:
-            cards_tab(w, grant)
+            cards_tab(w, unlocked)
     with tabs[2]:
         if tabs[2].open:
-            questions_tab(w, grant)
+            questions_tab(w, unlocked)
     with tabs[3]:
         if tabs[3].open:
-            settings_tab(w, grant)
+            settings_tab(w, unlocked)
     with tabs[4]:
         if tabs[4].open:
             participation_tab(w)
@@ -609,9 +595,9 @@ st.title(tr("facilitator.title"))
 if flash := st.session_state.pop(state.FLASH, None):
     st.success(flash)
 
-opened = console.open_console()
-if opened is not None:
-    the_console(*opened)
+unlocked = console.current()
+if unlocked is not None:
+    the_console(unlocked)
 else:
     tab_open, tab_new = st.tabs([tr("facilitator.tab_open"), tr("facilitator.tab_new")])
     with tab_open:

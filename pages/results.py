@@ -17,13 +17,13 @@ from core import (
     robustness,
 )
 from core.breakdown import breakdown, explain
+from core.console_access import unlock_console
 from core.errors import BeiduiError
 from core.export import prepare_downloads
 from core.i18n import LANGUAGES
 from core.tally.pairwise import pairwise
 from core.tally.profile import position_counts
 from core.tally.registry import DEFAULT_COUNTING
-from core.workshops import unlock_console
 from ui import console, live, state
 from ui.doors import client_key
 from ui.guard import attempt
@@ -36,28 +36,27 @@ ensure_entry_point()
 
 inst = instance()
 L = lang()
-grants = console.grants()
 
 st.title(tr("results.title"))
 # Never a list of workshops: the open console's workshop, else the code and passphrase.
-opened = console.open_console()
-if opened is None:
+unlocked = console.current()
+if unlocked is None:
     with st.form("results_unlock", enter_to_submit=False):
         typed = st.text_input(
             tr("common.workshop_code"), key="results_code", max_chars=limits.MAX_CODE_INPUT_CHARS
         )
         phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="results_phrase")
         if st.form_submit_button(tr("facilitator.unlock"), type="primary"):
-            ok, token = attempt(
+            ok, opened = attempt(
                 lambda: unlock_console(
                     inst.db, inst.secret_key, typed.strip(), phrase, client_key=client_key()
                 )
             )
-            if ok and token:
-                console.remember(live.workshop(typed.strip()).code, token)
+            if ok and opened:
+                console.remember(opened)
                 st.rerun()
     st.stop()
-code = opened[0]
+code = unlocked.code
 w = live.workshop(code)
 st.caption(md_plain(w.name))
 if not w.stage.shows_results:
@@ -134,11 +133,8 @@ if st.button(tr("results.prepare"), type="primary", key="prepare"):
     bar = st.progress(0.0, text=tr("results.preparing"))
     try:
         st.session_state[state.DOWNLOADS] = prepare_downloads(
-            inst.db,
-            inst.secret_key,
+            unlocked,
             inst.settings.data_dir,
-            code,
-            grants[code],
             export_lang or L,
             on_progress=lambda fraction, text: bar.progress(min(fraction, 1.0), text=text),
         )

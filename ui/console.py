@@ -1,17 +1,18 @@
 """The facilitator's open console in this browser: kept in the session and in the URL.
 
 Only the console token travels (query parameter `console`): a random value the database
-knows only as a keyed hash, that expires (core.workshops.CONSOLE_SESSION_LIFETIME) and that
-"lock" ends everywhere. The passphrase never reaches the browser after it is typed. A reload,
+knows only as a keyed hash, that expires (core.console_access.CONSOLE_SESSION_LIFETIME) and
+that "lock" ends everywhere. The passphrase never reaches the browser after it is typed. A reload,
 or a laptop waking after the session's time-to-live, finds the token in the URL and resumes.
+Only the token string is kept; the `Console` the services take is rebuilt on every run.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from core.console_access import Console, end_console, open_console, resume_console
 from core.errors import BeiduiError
-from core.workshops import end_console, resume_console
 from ui import state
 from ui.runtime import instance
 
@@ -30,7 +31,7 @@ def restore_from_url() -> None:
         return
     inst = instance()
     try:
-        code = resume_console(inst.db, inst.secret_key, token)
+        code = resume_console(inst.db, inst.secret_key, token).code
     except BeiduiError:  # ended or expired: the facilitator types the passphrase again
         st.query_params.pop(CONSOLE_PARAM, None)
         return
@@ -38,21 +39,23 @@ def restore_from_url() -> None:
     st.session_state[state.CONSOLE_CODE] = code
 
 
-def open_console() -> tuple[str, str] | None:
-    """(join code, token) of the console open in this session, written back to the URL."""
+def current() -> Console | None:
+    """The console open in this session (for this run only), its token written to the URL."""
     code = st.session_state.get(state.CONSOLE_CODE)
     token = grants().get(code) if code else None
     if not code or not token:
         return None
     if st.query_params.get(CONSOLE_PARAM) != token:
         st.query_params[CONSOLE_PARAM] = token
-    return code, token
+    inst = instance()
+    return open_console(inst.db, inst.secret_key, code, token)
 
 
-def remember(code: str, token: str) -> None:
-    grants()[code] = token
-    st.session_state[state.CONSOLE_CODE] = code
-    st.query_params[CONSOLE_PARAM] = token
+def remember(unlocked: Console) -> None:
+    """Keep an unlocked console's token (never the `Console`, which holds the database)."""
+    grants()[unlocked.code] = unlocked.token
+    st.session_state[state.CONSOLE_CODE] = unlocked.code
+    st.query_params[CONSOLE_PARAM] = unlocked.token
 
 
 def lock(code: str) -> None:

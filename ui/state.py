@@ -11,7 +11,8 @@ LANG = "lang"
 # the language switch widget's own key (its value is copied into LANG on change)
 LANG_SWITCH = "lang_switch"
 ADMIN_OK = "admin_ok"
-# workshop code -> console token (core.workshops.unlock_console; the URL's `console` param)
+# workshop code -> console token (core.console_access.unlock_console; the URL's `console`
+# param): only the token string, never the Console (it holds the database)
 GRANTS = "facilitator_grants"
 # the workshop join code this browser session is in (mirrors the URL's `w`)
 WORKSHOP_CODE = "workshop_code"
