@@ -44,13 +44,15 @@ from core.ballot_values import encode_payload
 from core.cards import issue_cards
 from core.casting import BallotState, Ticket, submit_ballot, wait_for_ballot
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import unlock_console
 from core.crypto import human_codes, sealed_box
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.limits import MAX_CARDS_PER_CALL
 from core.models import random_id
 from core.templates import available_templates
-from core.workshops import create_workshop, move_to, unlock_console
+from core.workshops import create_workshop
 
 THREADS = int(os.environ.get("BEIDUI_BENCH_THREADS", "8"))
 BALLOTS = int(os.environ.get("BEIDUI_BENCH_BALLOTS", "4000"))
@@ -104,12 +106,12 @@ def bench_service(url: str, n: int, **engine_kwargs: Any) -> float:
     key = secrets.token_bytes(32)
     tpl = available_templates()["default"]
     code = create_workshop(db, tpl, "bench", PASS, anonymity_k=K)
-    grant = unlock_console(db, key, code, PASS)
+    unlocked = unlock_console(db, key, code, PASS)
     cards: list[str] = []
     while len(cards) < n:
         batch = min(MAX_CARDS_PER_CALL, n - len(cards))
-        cards += issue_cards(db, key, code, grant, batch)
-    move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+        cards += issue_cards(unlocked, batch)
+    move_to(unlocked, StagePosition(Stage.VOTING))
     methods = [m.key for m in tpl.methods]
     roles = [None, *(r.key for r in tpl.roles)]
     rankings = _rankings(methods, tpl.ballot_size, n)
@@ -132,7 +134,7 @@ def bench_service(url: str, n: int, **engine_kwargs: Any) -> float:
     t0 = time.perf_counter()
     _run_threads([cast(i) for i in range(n)])
     # The last ballots (fewer than k) wait for the facilitator's close, as in a room.
-    close_voting(db, key, code, grant)
+    close_voting(unlocked)
     for ticket in tickets:
         status = wait_for_ballot(ticket.id, timeout=60)
         assert status.state is BallotState.STORED, status

@@ -24,10 +24,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from core import notes
+from core.console import move_to
+from core.console_access import unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.templates import available_templates
-from core.workshops import create_workshop, move_to, unlock_console
+from core.workshops import create_workshop
 
 N_NOTES = int(os.environ.get("BEIDUI_BENCH_NOTES", "2000"))
 THREADS = int(os.environ.get("BEIDUI_BENCH_THREADS", "8"))
@@ -39,8 +41,8 @@ def measure(db: Database) -> tuple[float, int, int]:
     """(notes/s, stored rows, waiting in memory) for N_NOTES posts on THREADS threads."""
     key = secrets.token_bytes(32)
     code = create_workshop(db, available_templates()["default"], "Bench", PASS, anonymity_k=K)
-    grant = unlock_console(db, key, code, PASS)
-    move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 0))
+    unlocked = unlock_console(db, key, code, PASS)
+    move_to(unlocked, StagePosition(Stage.QUESTIONS, 0))
     texts = [f"note {i} {secrets.token_hex(6)}" for i in range(N_NOTES)]
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=THREADS) as pool:

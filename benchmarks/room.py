@@ -54,11 +54,13 @@ from core import results
 from core.cards import issue_cards
 from core.closing import close_voting
 from core.config import settings_from_env
+from core.console import move_to
+from core.console_access import unlock_console
 from core.domain import Stage, StagePosition
 from core.instance import open_instance
 from core.limits import MAX_CARDS_PER_CALL
 from core.templates import available_templates
-from core.workshops import create_workshop, move_to, unlock_console
+from core.workshops import create_workshop
 from tests.server import Server, streamlit_server
 
 PASS = "benchmark passphrase for the room"
@@ -95,12 +97,12 @@ def open_room(where: Server | dict[str, str], phones: int) -> Room:
     inst = open_instance(settings_from_env(_env_of(where)), migrate_schema=False)
     tpl = available_templates()["default"]
     code = create_workshop(inst.db, tpl, "Room benchmark", PASS)
-    grant = unlock_console(inst.db, inst.secret_key, code, PASS)
+    unlocked = unlock_console(inst.db, inst.secret_key, code, PASS)
     cards: list[str] = []
     while len(cards) < phones:
         batch = min(MAX_CARDS_PER_CALL, phones - len(cards))
-        cards += issue_cards(inst.db, inst.secret_key, code, grant, batch)
-    move_to(inst.db, inst.secret_key, code, grant, StagePosition(Stage.VOTING))
+        cards += issue_cards(unlocked, batch)
+    move_to(unlocked, StagePosition(Stage.VOTING))
     inst.db.dispose()
     return Room(code, cards, len(tpl.methods))
 
@@ -109,8 +111,8 @@ def close_room(where: Server | dict[str, str], code: str) -> None:
     """Close voting as the facilitator would: the last batch (fewer than k) is written."""
     inst = open_instance(settings_from_env(_env_of(where)), migrate_schema=False)
     try:
-        grant = unlock_console(inst.db, inst.secret_key, code, PASS)
-        close_voting(inst.db, inst.secret_key, code, grant)
+        unlocked = unlock_console(inst.db, inst.secret_key, code, PASS)
+        close_voting(unlocked)
     finally:
         inst.db.dispose()
 

@@ -34,11 +34,13 @@ from core import (
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.reveal import reveal
 from core.templates import available_templates
-from core.workshops import create_workshop, get_workshop, move_to, unlock_console
+from core.workshops import create_workshop, get_workshop
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
@@ -114,13 +116,12 @@ def seed(db: Database) -> str:
     secret_key = secrets.token_bytes(32)
     template = available_templates()["default"]
     code = create_workshop(db, template, "2026 社群年会项目评估", PASS, anonymity_k=5)
-    grant = unlock_console(db, secret_key, code, PASS)
-    auth = (db, secret_key, code, grant)
+    unlocked = unlock_console(db, secret_key, code, PASS)
     for question, rows in NOTES.items():
-        move_to(*auth, StagePosition(Stage.QUESTIONS, question))
+        move_to(unlocked, StagePosition(Stage.QUESTIONS, question))
         for text, _, _ in rows:
             notes.post_note(db, code, text, question)
-        note_moderation.flush_pending(*auth, question)
+        note_moderation.flush_pending(unlocked, question)
         wall = {n.text: n.id for n in notes.wall(db, code, question, include_hidden=True)}
         themes: dict[str, int] = {}
         for text, dots, theme in rows:
@@ -128,20 +129,20 @@ def seed(db: Database) -> str:
                 notes.add_dot(db, code, wall[text])
             if theme is not None:
                 if theme not in themes:
-                    themes[theme] = note_themes.create_theme(*auth, question, theme)
-                note_themes.assign_note(*auth, wall[text], themes[theme])
-        note_summary.set_summary_points(*auth, question, SUMMARIES[question])
+                    themes[theme] = note_themes.create_theme(unlocked, question, theme)
+                note_themes.assign_note(unlocked, wall[text], themes[theme])
+        note_summary.set_summary_points(unlocked, question, SUMMARIES[question])
         if question in HIDDEN:
-            note_moderation.hide_note(*auth, wall[HIDDEN[question]], True)
-    move_to(*auth, StagePosition(Stage.VOTING))
+            note_moderation.hide_note(unlocked, wall[HIDDEN[question]], True)
+    move_to(unlocked, StagePosition(Stage.VOTING))
     size = get_workshop(db, code).ballot_size
-    cards = issue_cards(*auth, 52)
+    cards = issue_cards(unlocked, 52)
     roles = list(ROLES)
     rng.shuffle(roles)
     for card, role in zip(cards, roles, strict=False):
         submit_ballot(db, secret_key, code, card, _draw(rng, size), role, client_key="demo")
-    close_voting(*auth)
-    reveal(*auth, PASS)
+    close_voting(unlocked)
+    reveal(unlocked, PASS)
     return code
 
 

@@ -25,11 +25,13 @@ from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
 from core.config import settings_from_env
+from core.console import move_to
+from core.console_access import open_console, unlock_console
 from core.domain import Stage, StagePosition
 from core.instance import open_instance
 from core.reveal import reveal
 from core.templates import available_templates
-from core.workshops import create_workshop, move_to, unlock_console
+from core.workshops import create_workshop
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.server import ROOT, streamlit_server
 
@@ -104,9 +106,9 @@ def main() -> int:
         inst = open_instance(settings_from_env())
         db, key = inst.db, inst.secret_key
         code = create_workshop(db, available_templates()["default"], NAME, PASSPHRASE)
-        grant = unlock_console(db, key, code, PASSPHRASE)
-        cards = issue_cards(db, key, code, grant, 40)
-        move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, QUESTION))
+        grant = unlock_console(db, key, code, PASSPHRASE).token
+        cards = issue_cards(open_console(db, key, code, grant), 40)
+        move_to(open_console(db, key, code, grant), StagePosition(Stage.QUESTIONS, QUESTION))
         for text in NOTES:
             notes.post_note(db, code, text, QUESTION)
         for note in notes.wall(db, code, QUESTION):
@@ -148,7 +150,7 @@ def main() -> int:
             settle(console, expect)
             console.screenshot(path=str(OUT / "console-live-question.png"), full_page=True)
 
-            move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+            move_to(open_console(db, key, code, grant), StagePosition(Stage.VOTING))
             labels = available_templates()["default"].methods
             zh = {m.key: m.label.zh for m in labels}
             # The ballot component: tap in order (each chip shows its rank), then review.
@@ -170,8 +172,8 @@ def main() -> int:
             if height > DESKTOP["viewport"]["height"]:
                 print(f"warning: the voting projector is {height} px tall", file=sys.stderr)
             projector.screenshot(path=str(OUT / "projector-voting.png"))
-            close_voting(db, key, code, grant)
-            reveal(db, key, code, grant, PASSPHRASE)
+            close_voting(open_console(db, key, code, grant))
+            reveal(open_console(db, key, code, grant), PASSPHRASE)
             expect(projector.locator('[data-testid="stVegaLiteChart"]')).to_be_visible(
                 timeout=TIMEOUT
             )

@@ -25,11 +25,12 @@ from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
 from core.console import advance_stage
+from core.console_access import open_console, unlock_console
 from core.domain import Stage
 from core.instance import Instance
 from core.reveal import reveal
 from core.templates import available_templates
-from core.workshops import create_workshop, get_workshop, unlock_console
+from core.workshops import create_workshop, get_workshop
 from tests.app.conftest import ROOT, make_app
 from ui import state
 
@@ -157,24 +158,28 @@ def _walk_all_pages_in_zh(code: str, console_token: str, allowed: set[str], wher
 def test_every_page_at_every_stage_speaks_only_chinese(app_env: Instance) -> None:
     db, key = app_env.db, app_env.secret_key
     code = create_workshop(db, available_templates()["default"], "年度评估会", PASS, anonymity_k=3)
-    grant = unlock_console(db, key, code, PASS)
+    grant = unlock_console(db, key, code, PASS).token
     allowed = ALLOWED | {code}
-    cards = issue_cards(db, key, code, grant, 4)
+    cards = issue_cards(open_console(db, key, code, grant), 4)
     w = get_workshop(db, code)
     _walk_all_pages_in_zh(code, grant, allowed, "draft")
-    advance_stage(db, key, code, grant, w.position, w.position.__class__(Stage.QUESTIONS, 0))
+    advance_stage(
+        open_console(db, key, code, grant), w.position, w.position.__class__(Stage.QUESTIONS, 0)
+    )
     for text in ("资金要灵活", "同伴交流", "行动研究"):
         notes.post_note(db, code, text, 0)
     _walk_all_pages_in_zh(code, grant, allowed, "questions")
     w = get_workshop(db, code)
-    advance_stage(db, key, code, grant, w.position, w.position.__class__(Stage.VOTING))
+    advance_stage(
+        open_console(db, key, code, grant), w.position, w.position.__class__(Stage.VOTING)
+    )
     methods = list(w.method_keys)
     for card, first in zip(cards, methods, strict=False):
         submit_ballot(db, key, code, card, [first, methods[-1]], None)
     _walk_all_pages_in_zh(code, grant, allowed, "voting")
-    close_voting(db, key, code, grant)
+    close_voting(open_console(db, key, code, grant))
     _walk_all_pages_in_zh(code, grant, allowed, "closed")
-    reveal(db, key, code, grant, PASS)
+    reveal(open_console(db, key, code, grant), PASS)
     _walk_all_pages_in_zh(code, grant, allowed, "revealed")
 
 

@@ -20,19 +20,14 @@ from core.bilingual import Bilingual
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import open_console, resume_console, unlock_console
 from core.domain import Stage, StagePosition
 from core.i18n import t, tm
 from core.instance import Instance
 from core.reveal import reveal
 from core.templates import available_templates
-from core.workshops import (
-    NotAuthorized,
-    create_workshop,
-    get_workshop,
-    move_to,
-    resume_console,
-    unlock_console,
-)
+from core.workshops import NotAuthorized, create_workshop, get_workshop
 from tests.app.conftest import make_app, next_step, open_tab
 from tests.app.conftest import unlock_console as type_unlock
 from ui import live, state
@@ -44,10 +39,10 @@ PASS = "facilitator secret 1"
 def _room(inst: Instance, stage: Stage = Stage.VOTING) -> tuple[str, str, list[str]]:
     db, key = inst.db, inst.secret_key
     code = create_workshop(db, available_templates()["default"], "现场", PASS, anonymity_k=3)
-    grant = unlock_console(db, key, code, PASS)
-    cards = issue_cards(db, key, code, grant, 5)
+    grant = unlock_console(db, key, code, PASS).token
+    cards = issue_cards(open_console(db, key, code, grant), 5)
     if stage != Stage.DRAFT:
-        move_to(db, key, code, grant, StagePosition(stage))
+        move_to(open_console(db, key, code, grant), StagePosition(stage))
     return code, grant, cards
 
 
@@ -100,8 +95,8 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
     reloaded = _phone(code, receipt=receipt)
     assert any(receipt in m.value for m in reloaded.markdown)
     assert not reloaded.get("bidi_component")  # no empty ballot
-    close_voting(app_env.db, app_env.secret_key, code, grant)
-    reveal(app_env.db, app_env.secret_key, code, grant, PASS)
+    close_voting(open_console(app_env.db, app_env.secret_key, code, grant))
+    reveal(open_console(app_env.db, app_env.secret_key, code, grant), PASS)
     live.forget_cached_reads()  # a second later, the shared one-second cache has expired
     reloaded.run()  # the page's follow-the-room fragment ticking
     assert not reloaded.exception
@@ -173,7 +168,7 @@ def test_a_ticket_the_server_no_longer_knows_says_the_ballot_was_not_stored_and_
 def test_a_cast_refused_after_the_close_says_it_was_not_counted(app_env: Instance) -> None:
     code, grant, cards = _room(app_env)
     phone = _phone(code)
-    close_voting(app_env.db, app_env.secret_key, code, grant)
+    close_voting(open_console(app_env.db, app_env.secret_key, code, grant))
     with pytest.raises(VotingClosed) as refused:
         _cast(phone, app_env, code, cards[0], "action_research")
     # The route answers with this message in the phone's language (web/ballot_api.py).
@@ -253,10 +248,10 @@ def test_promoting_a_note_keeps_the_notes_tab_and_a_theme_can_be_promoted(
 ) -> None:
     db, key = app_env.db, app_env.secret_key
     code, grant, _ = _room(app_env, Stage.DRAFT)
-    move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 0))
+    move_to(open_console(db, key, code, grant), StagePosition(Stage.QUESTIONS, 0))
     for text in ("资金要灵活", "同伴交流", "行动研究"):
         notes.post_note(db, code, text, 0)
-    theme = note_themes.create_theme(db, key, code, grant, 0, "学习")
+    theme = note_themes.create_theme(open_console(db, key, code, grant), 0, "学习")
     con = make_app({"lang": "en", "console": grant}).run()
     con.switch_page("pages/facilitator.py").run()
     open_tab(con, "Notes and themes")
@@ -289,13 +284,13 @@ def test_a_workshop_name_or_question_never_renders_as_markdown(app_env: Instance
     db, key = app_env.db, app_env.secret_key
     evil = "![x](http://evil.example/p.png) **年会**"
     code = create_workshop(db, available_templates()["default"], evil, PASS, anonymity_k=3)
-    grant = unlock_console(db, key, code, PASS)
+    grant = unlock_console(db, key, code, PASS).token
     questions = [q.text for q in get_workshop(db, code).questions]
     questions[0] = Bilingual(
         "[点这里](http://evil.example/) 问题", "[click](http://evil.example/) q"
     )
-    editing.set_questions(db, key, code, grant, questions)
-    move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 0))
+    editing.set_questions(open_console(db, key, code, grant), questions)
+    move_to(open_console(db, key, code, grant), StagePosition(Stage.QUESTIONS, 0))
     unescaped = re.compile(r"(?<!\\)(!?\[)")
     for page, query in (
         ("facilitator.py", {"console": grant}),

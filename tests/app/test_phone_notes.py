@@ -11,10 +11,12 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from core import notes
+from core.console import move_to
+from core.console_access import open_console, unlock_console
 from core.domain import Stage, StagePosition
 from core.instance import Instance
 from core.templates import available_templates
-from core.workshops import create_workshop, move_to, unlock_console
+from core.workshops import create_workshop
 from tests.app.conftest import make_app
 
 PASS = "facilitator secret 1"
@@ -22,8 +24,8 @@ PASS = "facilitator secret 1"
 
 def _room(inst: Instance) -> tuple[str, str]:
     code = create_workshop(inst.db, available_templates()["default"], "Notes", PASS, anonymity_k=3)
-    grant = unlock_console(inst.db, inst.secret_key, code, PASS)
-    move_to(inst.db, inst.secret_key, code, grant, StagePosition(Stage.QUESTIONS, 0))
+    grant = unlock_console(inst.db, inst.secret_key, code, PASS).token
+    move_to(open_console(inst.db, inst.secret_key, code, grant), StagePosition(Stage.QUESTIONS, 0))
     return code, grant
 
 
@@ -72,7 +74,9 @@ def test_a_note_posted_after_the_room_moved_on_is_refused_and_kept_for_the_new_q
     typed = "typed while question 1 was on screen"
     phone.text_area(key=f"note_text_{code}").input(typed)
     # The facilitator moves on before the phone taps "post" (its page still shows question 1).
-    move_to(app_env.db, app_env.secret_key, code, grant, StagePosition(Stage.QUESTIONS, 1))
+    move_to(
+        open_console(app_env.db, app_env.secret_key, code, grant), StagePosition(Stage.QUESTIONS, 1)
+    )
     phone.button[0].click().run()
     assert not phone.exception
     assert "Question 1 has ended" in phone.error[0].value

@@ -31,11 +31,13 @@ from core.bilingual import Bilingual
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import open_console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.reveal import reveal
 from core.templates import available_templates
-from core.workshops import create_workshop, get_workshop, move_to, unlock_console
+from core.workshops import create_workshop, get_workshop
 from tests.server import Server, streamlit_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -103,28 +105,28 @@ def _seed(db: Database, n_methods: int) -> str:
     key = secrets.token_bytes(32)  # any key: the grant is checked with the same one
     template = available_templates()["default"]
     code = create_workshop(db, template, f"Charts {n_methods}", PASSPHRASE, anonymity_k=3)
-    grant = unlock_console(db, key, code, PASSPHRASE)
-    auth = (db, key, code, grant)
+    grant = unlock_console(db, key, code, PASSPHRASE).token
+    unlocked = open_console(db, key, code, grant)
     template_keys = get_workshop(db, code).method_keys
     for zh, en in LONG_NAMES[:n_methods]:
-        editing.add_method(*auth, Bilingual(zh, en))
+        editing.add_method(unlocked, Bilingual(zh, en))
     for method_key in template_keys:
-        editing.remove_method(*auth, method_key)
+        editing.remove_method(unlocked, method_key)
     keys = get_workshop(db, code).method_keys
     assert len(keys) == n_methods
-    move_to(*auth, StagePosition(Stage.VOTING))
+    move_to(unlocked, StagePosition(Stage.VOTING))
     size = get_workshop(db, code).ballot_size
     # Rotated rankings: every method is on several ballots, so every bar has a length;
     # each role gets >= k ballots, so the role grid has columns.
     n_ballots = 2 * n_methods
-    cards = issue_cards(*auth, n_ballots)
+    cards = issue_cards(unlocked, n_ballots)
     for i, card in enumerate(cards):
         # The second half favours the first half of the methods: scores differ, no 12-way tie.
         start = i % n_methods if i < n_methods else i % (n_methods // 2)
         ranking = [keys[(start + j) % n_methods] for j in range(size)]
         submit_ballot(db, key, code, card, ranking, ROLES[i % len(ROLES)], client_key="t")
-    close_voting(*auth)  # writes the ballots still waiting for a batch of k
-    reveal(*auth, PASSPHRASE)
+    close_voting(unlocked)  # writes the ballots still waiting for a batch of k
+    reveal(unlocked, PASSPHRASE)
     return code
 
 

@@ -51,12 +51,14 @@ from core.ballot_values import CardAlreadySpent
 from core.cards import card_counts, issue_cards
 from core.casting import BallotState, submit_ballot, wait_for_ballot
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import open_console, unlock_console
 from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.limits import MAX_CARDS_PER_CALL
 from core.templates import available_templates
-from core.workshops import create_workshop, get_workshop, move_to, unlock_console
+from core.workshops import create_workshop, get_workshop
 from tests.conftest import PgSchema, require_postgres
 from tests.server import ROOT
 
@@ -145,8 +147,8 @@ def worker_main(argv: list[str]) -> int:
     if args.close_with:
         # The last ballots (fewer than k) wait for their batch until the facilitator closes.
         all_submitted.wait()
-        grant = unlock_console(db, key, args.code, args.close_with)
-        close_voting(db, key, args.code, grant)
+        grant = unlock_console(db, key, args.code, args.close_with).token
+        close_voting(open_console(db, key, args.code, grant))
     for t in threads:
         t.join()
     db.dispose()
@@ -181,11 +183,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     try:
         key = secrets.token_bytes(32)
         code = create_workshop(db, available_templates()["default"], "Crash", PASS)
-        grant = unlock_console(db, key, code, PASS)
+        grant = unlock_console(db, key, code, PASS).token
         cards: list[str] = []
         while len(cards) < ROUNDS * CARDS_PER_ROUND:
-            cards += issue_cards(db, key, code, grant, MAX_CARDS_PER_CALL)
-        move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+            cards += issue_cards(open_console(db, key, code, grant), MAX_CARDS_PER_CALL)
+        move_to(open_console(db, key, code, grant), StagePosition(Stage.VOTING))
         yield Store(url, db, key, code, cards)
     finally:
         db.dispose()
@@ -438,9 +440,9 @@ def test_kill_minus_9_of_a_streamlit_server_mid_vote_loses_no_receipt_shown_to_a
     store_db = Database.connect(url)
     try:
         code = create_workshop(store_db, available_templates()["default"], "Kill -9", PASS)
-        grant = unlock_console(store_db, key, code, PASS)
-        cards = issue_cards(store_db, key, code, grant, PHONES * 2)
-        move_to(store_db, key, code, grant, StagePosition(Stage.VOTING))
+        grant = unlock_console(store_db, key, code, PASS).token
+        cards = issue_cards(open_console(store_db, key, code, grant), PHONES * 2)
+        move_to(open_console(store_db, key, code, grant), StagePosition(Stage.VOTING))
     finally:
         store_db.dispose()
     store = Store(url, store_db, key, code, cards)
@@ -467,7 +469,7 @@ def test_kill_minus_9_of_a_streamlit_server_mid_vote_loses_no_receipt_shown_to_a
         def close() -> None:
             db = Database.connect(url, migrate_schema=False)
             try:
-                close_voting(db, key, code, unlock_console(db, key, code, PASS))
+                close_voting(unlock_console(db, key, code, PASS))
             finally:
                 db.dispose()
 

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
+from core.console import move_to
+from core.console_access import open_console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.templates import available_templates
-from core.workshops import create_workshop, move_to, unlock_console
+from core.workshops import create_workshop
 from tests.e2e.conftest import PHONE
 from tests.server import Server, streamlit_server
 
@@ -44,8 +46,8 @@ def test_a_long_paste_and_unposted_text_survive_in_the_note_box(
     # Any key works for the console grant as long as the same one checks it.
     key = secrets.token_bytes(32)
     code = create_workshop(db, available_templates()["default"], "Notes", PASSPHRASE)
-    grant = unlock_console(db, key, code, PASSPHRASE)
-    move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 0))
+    grant = unlock_console(db, key, code, PASSPHRASE).token
+    move_to(open_console(db, key, code, grant), StagePosition(Stage.QUESTIONS, 0))
     context = browser.new_context(**PHONE, locale="en-GB")
     try:
         phone = context.new_page()
@@ -62,7 +64,7 @@ def test_a_long_paste_and_unposted_text_survive_in_the_note_box(
 
         # 2. typed, not posted; the room moves on; the phone follows by itself
         box.fill("typed during question 1")
-        move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 1))
+        move_to(open_console(db, key, code, grant), StagePosition(Stage.QUESTIONS, 1))
         expect(phone.get_by_text("Question 2 of 4")).to_be_visible()
         expect(phone.get_by_text("moved on to question 2")).to_be_visible()
         expect(phone.get_by_label("Write your thoughts", exact=False)).to_have_value(

@@ -36,11 +36,13 @@ import pytest
 
 from core.cards import issue_cards
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import open_console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.i18n import t
 from core.templates import available_templates
-from core.workshops import create_workshop, move_to, unlock_console
+from core.workshops import create_workshop
 from tests.conftest import PgSchema, require_postgres
 from tests.server import streamlit_server
 
@@ -196,9 +198,9 @@ def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ba
         db = Database.connect(shared_url, migrate_schema=False)
         try:
             code = create_workshop(db, available_templates()["default"], "两台服务器", PASS)
-            grant = unlock_console(db, key, code, PASS)
-            cards = issue_cards(db, key, code, grant, PHONES_ON_A + 2)
-            move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+            grant = unlock_console(db, key, code, PASS).token
+            cards = issue_cards(open_console(db, key, code, grant), PHONES_ON_A + 2)
+            move_to(open_console(db, key, code, grant), StagePosition(Stage.VOTING))
 
             async def story() -> None:
                 # 2. phones cast through A, in waves of k = 5: each wave is one batch
@@ -225,7 +227,7 @@ def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ba
                     assert answer["state"] == "waiting" and answer["waiting_for"] == 4, answer
                     # ... until the facilitator closes voting elsewhere (here: a third
                     # process): B sees the stage and commits it into the mix.
-                    await asyncio.to_thread(close_voting, db, key, code, grant)
+                    await asyncio.to_thread(close_voting, open_console(db, key, code, grant))
                     answer = await poll_ballot(c, data, answer, 30)
                     assert answer["state"] == "stored", answer
                 finally:

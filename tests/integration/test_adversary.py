@@ -74,7 +74,7 @@ def windows(blob: bytes, size: int = 8) -> Iterable[bytes]:
 
 def cast_room(instance: Instance, *, n: int = N_BALLOTS) -> tuple[Room, list[str], list[Any]]:
     room = open_room(instance)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, n)
+    cards = issue_cards(room.console, n)
     rankings = distinct_rankings(room, n)
     tickets = [
         submit_ballot(room.db, room.key, room.code, card, ranking, room.roles[i % len(room.roles)])
@@ -86,7 +86,7 @@ def cast_room(instance: Instance, *, n: int = N_BALLOTS) -> tuple[Room, list[str
 
 def test_nothing_in_a_ballot_row_comes_from_a_card_row(instance: Instance) -> None:
     room, cards, _ = cast_room(instance)
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     tables = dump(room.db)
     card_values = [as_bytes(v) for row in tables["cards"] for v in row.values()]
     card_digests = [as_bytes(row["digest"]) for row in tables["cards"]]
@@ -117,7 +117,7 @@ def test_the_sealed_rows_do_not_come_back_in_casting_order(instance: Instance) -
         # WITHOUT ROWID + random keys: even during voting the table is in key order.
         during = [index[row["receipt"]] for row in dump(room.db)["sealed_ballots"]]
         assert_not_casting_order(during)
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     after = [index[row["receipt"]] for row in dump(room.db)["sealed_ballots"]]
     assert_not_casting_order(after)
 
@@ -138,7 +138,7 @@ def test_postgres_row_metadata_after_close_recalls_no_casting_order(instance: In
     # xmin shared by the batch's cards and ballots (a batch-level residual, documented).
     assert len(xmins_during) == N_BALLOTS // 5
     assert xmins_during <= card_xmins
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     with db.engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT xmin::text AS xmin, ctid::text AS ctid, receipt FROM sealed_ballots"
@@ -153,8 +153,8 @@ def test_postgres_row_metadata_after_close_recalls_no_casting_order(instance: In
 
 def test_no_column_anywhere_holds_a_time_finer_than_a_stage_change(instance: Instance) -> None:
     room, _, _ = cast_room(instance, n=10)
-    close_voting(room.db, room.key, room.code, room.grant)
-    reveal(room.db, room.key, room.code, room.grant, PASS)
+    close_voting(room.console)
+    reveal(room.console, PASS)
     time_columns = {
         (t.name, c.name)
         for t in Base.metadata.sorted_tables
@@ -193,8 +193,8 @@ def test_sealed_ballots_are_same_length_ciphertext_naming_no_method_or_role(
 def test_the_opened_ballots_are_not_in_casting_order(instance: Instance) -> None:
     room, _, (_, rankings) = cast_room(instance)
     index = {"\n".join(r): i for i, r in enumerate(rankings)}
-    close_voting(room.db, room.key, room.code, room.grant)
-    reveal(room.db, room.key, room.code, room.grant, PASS)
+    close_voting(room.console)
+    reveal(room.console, PASS)
     opened = dump(room.db)["opened_ballots"]
     assert_not_casting_order([index[row["ranking"]] for row in opened])
     sealed_ids = {row["id"] for row in dump(room.db)["sealed_ballots"]}
@@ -205,7 +205,7 @@ def test_without_the_passphrase_no_ballot_can_be_read_even_with_the_secret_key(
     instance: Instance,
 ) -> None:
     room, _, _ = cast_room(instance, n=5)
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     tables = dump(room.db)
     (secrets_row,) = tables["workshop_secrets"]
     (workshop,) = tables["workshops"]
@@ -240,14 +240,14 @@ def test_after_the_reveal_no_ciphertext_remains_only_the_receipts(instance: Inst
     from core import results
 
     room = open_room(instance)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, 3)
+    cards = issue_cards(room.console, 3)
     tickets = [
         submit_ballot(room.db, room.key, room.code, card, ["action_research"], None)
         for card in cards
     ]
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     receipts = sorted(receipts_of(tickets))
-    reveal(room.db, room.key, room.code, room.grant, PASS)
+    reveal(room.console, PASS)
     with room.db.engine.connect() as conn:
         rows = conn.execute(text("SELECT sealed FROM sealed_ballots")).scalars()
         blobs = [bytes(b) for b in rows]

@@ -39,12 +39,14 @@ from core.ballot_values import CardNotFound
 from core.cards import card_counts, issue_cards
 from core.casting import BallotState, ballot_status, cast_ballot, submit_ballot
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import open_console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.live_key import live_keypair, unlock_live_results
 from core.reveal import reveal
 from core.templates import available_templates
-from core.workshops import create_workshop, get_workshop, move_to, unlock_console
+from core.workshops import create_workshop, get_workshop
 from tests.conftest import PgSchema, require_postgres
 from tests.integration.test_ballots import assert_has_texts, row_counts
 
@@ -96,20 +98,20 @@ def run_source(
     code = create_workshop(
         db, tpl, "备份工作坊", PASS, anonymity_k=3, is_live_results=is_live_results
     )
-    grant = unlock_console(db, key, code, PASS)
-    auth = (db, key, code, grant)
-    move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
+    grant = unlock_console(db, key, code, PASS).token
+    auth = open_console(db, key, code, grant)
+    move_to(auth, StagePosition(Stage.QUESTIONS, 0))
     for text in NOTES[0]:
         notes.post_note(db, code, text, 0)
-    note_moderation.flush_pending(*auth, 0)
+    note_moderation.flush_pending(auth, 0)
     wall = {n.text: n.id for n in notes.wall(db, code, 0, include_hidden=True)}
-    theme = note_themes.create_theme(*auth, 0, "支持")
-    note_themes.assign_note(*auth, wall[NOTES[0][0]], theme)
+    theme = note_themes.create_theme(auth, 0, "支持")
+    note_themes.assign_note(auth, wall[NOTES[0][0]], theme)
     notes.add_dot(db, code, wall[NOTES[0][1]])
-    note_moderation.hide_note(*auth, wall[NOTES[0][4]], True)
-    note_summary.set_summary_points(*auth, 0, ["同伴很重要"])
-    move_to(*auth, StagePosition(Stage.VOTING))
-    cards = issue_cards(*auth, ballots + 4)
+    note_moderation.hide_note(auth, wall[NOTES[0][4]], True)
+    note_summary.set_summary_points(auth, 0, ["同伴很重要"])
+    move_to(auth, StagePosition(Stage.VOTING))
+    cards = issue_cards(auth, ballots + 4)
     methods = [m.key for m in tpl.methods]
     roles = [r.key for r in tpl.roles]
     tickets = []
@@ -118,24 +120,24 @@ def run_source(
         role = roles[i % len(roles)] if i % 3 else None
         tickets.append(submit_ballot(db, key, code, card, ranking[: 1 + i % 5], role))
     if is_live_results:
-        unlock_live_results(*auth, PASS)
+        unlock_live_results(auth, PASS)
         results.refresh_live_results(db, key, code)
     if stage in (Stage.CLOSED, Stage.REVEALED):
-        close_voting(*auth)
+        close_voting(auth)
     # While voting, a remainder below k stays queued (unwritten): only stored ballots count.
     statuses = [ballot_status(t.id) for t in tickets]
     receipts = [s.receipt for s in statuses if s.state is BallotState.STORED and s.receipt]
     if stage == Stage.REVEALED:
-        reveal(*auth, PASS)
+        reveal(auth, PASS)
     return Source(db, key, code, grant, cards[ballots:], receipts)
 
 
 def finish(db: Database, key: bytes, code: str) -> None:
     """Close (if still voting) and reveal with the facilitator's passphrase."""
-    grant = unlock_console(db, key, code, PASS)
+    grant = unlock_console(db, key, code, PASS).token
     if get_workshop(db, code).stage == Stage.VOTING:
-        close_voting(db, key, code, grant)
-    reveal(db, key, code, grant, PASS)
+        close_voting(open_console(db, key, code, grant))
+    reveal(open_console(db, key, code, grant), PASS)
 
 
 def wall_state(db: Database, code: str) -> Any:
@@ -224,7 +226,7 @@ def test_voting_goes_on_in_the_restored_workshop_when_the_secret_is_shared(
     for card in src.unused_cards:
         submit_ballot(target, src.key, src.code, card, methods[:3], None)
     # Close on the target so the last ballots below k are written too.
-    close_voting(target, src.key, src.code, unlock_console(target, src.key, src.code, PASS))
+    close_voting(unlock_console(target, src.key, src.code, PASS))
     assert card_counts(target, src.code).unused == 0
     assert results.ballot_count(target, src.code) == len(src.receipts) + len(src.unused_cards)
 
@@ -239,8 +241,8 @@ def test_an_archive_taken_while_ballots_are_cast_is_one_consistent_snapshot(
     # not catch the READ COMMITTED version in practice; the snapshot is argued in export_archive.
     db = stores(backend)
     src = run_source(db, stage=Stage.VOTING, ballots=2)
-    grant = unlock_console(db, src.key, src.code, PASS)
-    cards = issue_cards(db, src.key, src.code, grant, 400)
+    grant = unlock_console(db, src.key, src.code, PASS).token
+    cards = issue_cards(open_console(db, src.key, src.code, grant), 400)
     methods = get_workshop(db, src.code).method_keys
     stop = threading.Event()
 
@@ -292,8 +294,8 @@ def test_unused_cards_from_another_secret_are_refused_unless_voided_and_then_nev
     with pytest.raises(CardNotFound):
         cast_ballot(target, other_key, src.code, src.unused_cards[0], methods[:1], None)
     # New cards issued here work, and the old ballots still reveal with the passphrase.
-    grant = unlock_console(target, other_key, src.code, PASS)
-    fresh = issue_cards(target, other_key, src.code, grant, 1)
+    grant = unlock_console(target, other_key, src.code, PASS).token
+    fresh = issue_cards(open_console(target, other_key, src.code, grant), 1)
     submit_ballot(target, other_key, src.code, fresh[0], methods[:2], None)
     finish(target, other_key, src.code)
     assert len(results.opened_rankings(target, src.code)) == len(src.receipts) + 1

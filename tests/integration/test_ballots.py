@@ -48,6 +48,8 @@ from core.casting import (
     wait_for_ballot,
 )
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import Console, open_console, unlock_console
 from core.crypto import human_codes, passphrases, sealed_box
 from core.db import Database
 from core.domain import Stage, StagePosition, StageTransitionRefused, VotingNotOpen
@@ -58,7 +60,7 @@ from core.ratelimit import TooManyAttempts
 from core.reveal import reveal
 from core.tally.methods.points import points
 from core.templates import available_templates
-from core.workshops import NotAuthorized, create_workshop, move_to, unlock_console
+from core.workshops import NotAuthorized, create_workshop
 from tests.casting import receipts_of
 from tests.conftest import DbFactory
 
@@ -75,6 +77,11 @@ class Room:
     methods: tuple[str, ...]
     roles: tuple[str, ...]
     ballot_size: int
+
+    @property
+    def console(self) -> Console:
+        """The room's unlocked console (rebuilt from the token, as a page does)."""
+        return open_console(self.db, self.key, self.code, self.grant)
 
 
 def open_room(
@@ -96,14 +103,14 @@ def open_room(
         is_open_mode=is_open_mode,
         is_live_results=is_live_results,
     )
-    grant = unlock_console(db, key, code, PASS)
+    unlocked = unlock_console(db, key, code, PASS)
     if to_voting:
-        move_to(db, key, code, grant, StagePosition(Stage.VOTING))
+        move_to(unlocked, StagePosition(Stage.VOTING))
     return Room(
         db,
         key,
         code,
-        grant,
+        unlocked.token,
         tuple(m.key for m in tpl.methods),
         tuple(r.key for r in tpl.roles),
         tpl.ballot_size,
@@ -146,7 +153,7 @@ def assert_has_texts(err: BeiduiError) -> None:
 
 def test_card_codes_are_returned_once_and_only_their_digests_are_stored(instance: Instance) -> None:
     room = open_room(instance, to_voting=False)
-    codes = issue_cards(room.db, room.key, room.code, room.grant, 30)
+    codes = issue_cards(room.console, 30)
     assert len(set(codes)) == 30
     assert all(human_codes.normalize_card_code(c) == c for c in codes)
     with room.db.engine.connect() as conn:
@@ -160,12 +167,12 @@ def test_card_codes_are_returned_once_and_only_their_digests_are_stored(instance
 
 def test_card_counts_follow_spending_and_voiding(instance: Instance) -> None:
     room = open_room(instance)
-    codes = issue_cards(room.db, room.key, room.code, room.grant, 8)
+    codes = issue_cards(room.console, 8)
     tickets = [
         submit_ballot(room.db, room.key, room.code, c, room.methods[:2], None) for c in codes[:5]
     ]
     receipts_of(tickets)  # the fifth ballot completed the batch of k = 5
-    assert void_unused_cards(room.db, room.key, room.code, room.grant) == 3
+    assert void_unused_cards(room.console) == 3
     assert card_counts(room.db, room.code) == CardCounts(issued=8, spent=5, void=3)
     assert card_counts(room.db, room.code).unused == 0
     with pytest.raises(CardNotFound):
@@ -176,7 +183,7 @@ def test_card_counts_follow_spending_and_voiding(instance: Instance) -> None:
 def test_cards_are_issued_one_to_five_hundred_at_a_time(instance: Instance, count: int) -> None:
     room = open_room(instance, to_voting=False)
     with pytest.raises(InvalidCardCount) as info:
-        issue_cards(room.db, room.key, room.code, room.grant, count)
+        issue_cards(room.console, count)
     assert_has_texts(info.value)
     assert row_counts(room.db)["cards"] == 0
 
@@ -184,23 +191,23 @@ def test_cards_are_issued_one_to_five_hundred_at_a_time(instance: Instance, coun
 def test_cards_need_the_console_grant_and_end_when_voting_ends(instance: Instance) -> None:
     room = open_room(instance)
     with pytest.raises(NotAuthorized):
-        issue_cards(room.db, room.key, room.code, "forged", 5)
-    issue_cards(room.db, room.key, room.code, room.grant, 5)  # during voting: allowed
-    close_voting(room.db, room.key, room.code, room.grant)
+        issue_cards(open_console(room.db, room.key, room.code, "forged"), 5)
+    issue_cards(room.console, 5)  # during voting: allowed
+    close_voting(room.console)
     with pytest.raises(VotingClosed):
-        issue_cards(room.db, room.key, room.code, room.grant, 5)
+        issue_cards(room.console, 5)
     assert row_counts(room.db)["cards"] == 5
 
 
 def test_an_open_mode_workshop_has_no_cards_and_casts_without_one(instance: Instance) -> None:
     room = open_room(instance, is_open_mode=True)
     with pytest.raises(CardsNotUsed) as info:
-        issue_cards(room.db, room.key, room.code, room.grant, 5)
+        issue_cards(room.console, 5)
     assert_has_texts(info.value)
     ticket = submit_ballot(room.db, room.key, room.code, None, room.methods[:3], room.roles[0])
     assert ticket.waiting_for == 4
     assert results.ballot_count(room.db, room.code) == 0  # queued in memory, not written
-    close_voting(room.db, room.key, room.code, room.grant)  # the remainder joins the mix
+    close_voting(room.console)  # the remainder joins the mix
     (receipt,) = receipts_of([ticket])
     assert results.verify_receipt(room.db, room.code, receipt)
     assert results.ballot_count(room.db, room.code) == 1
@@ -211,7 +218,7 @@ def test_an_open_mode_workshop_has_no_cards_and_casts_without_one(instance: Inst
 
 def test_a_ballot_cast_with_a_card_spends_it_and_returns_a_receipt(instance: Instance) -> None:
     room = open_room(instance)
-    card, *others = issue_cards(room.db, room.key, room.code, room.grant, 5)
+    card, *others = issue_cards(room.console, 5)
     # Typed on a phone: lower case, spaces, full-width digits all name the same card.
     typed = card.lower().replace("-", " ")
     first = submit_ballot(room.db, room.key, room.code.lower(), typed, room.methods[:5], None)
@@ -297,17 +304,17 @@ def test_bad_input_is_a_named_error_with_both_texts_and_changes_nothing(
     instance: Instance, case: str
 ) -> None:
     other = open_room(instance)
-    (other_card,) = issue_cards(other.db, other.key, other.code, other.grant, 1)
+    (other_card,) = issue_cards(other.console, 1)
     room = open_room(instance)
-    spent, void, *batch = issue_cards(room.db, room.key, room.code, room.grant, 6)
+    spent, void, *batch = issue_cards(room.console, 6)
     receipts_of(
         [
             submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None)
             for c in (spent, *batch)
         ]
     )
-    void_unused_cards(room.db, room.key, room.code, room.grant)
-    (good,) = issue_cards(room.db, room.key, room.code, room.grant, 1)
+    void_unused_cards(room.console)
+    (good,) = issue_cards(room.console, 1)
     cards = [good, spent, void]
     before = row_counts(room.db)
     spent_before = card_counts(room.db, room.code)
@@ -323,12 +330,12 @@ def test_bad_input_is_a_named_error_with_both_texts_and_changes_nothing(
 
 def test_ballots_are_refused_before_voting_opens_and_after_it_closes(instance: Instance) -> None:
     room = open_room(instance, to_voting=False)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, 2)
+    cards = issue_cards(room.console, 2)
     with pytest.raises(VotingNotOpen):
         cast_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
-    move_to(room.db, room.key, room.code, room.grant, StagePosition(Stage.VOTING))
+    move_to(room.console, StagePosition(Stage.VOTING))
     ticket = submit_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     receipts_of([ticket])
     before = row_counts(room.db)
     with pytest.raises(VotingClosed) as info:  # the cached box must not hide the new stage
@@ -340,7 +347,7 @@ def test_ballots_are_refused_before_voting_opens_and_after_it_closes(instance: I
 
 def test_repeated_wrong_cards_make_that_client_wait_but_no_one_else(instance: Instance) -> None:
     room = open_room(instance)
-    (card,) = issue_cards(room.db, room.key, room.code, room.grant, 1)
+    (card,) = issue_cards(room.console, 1)
     with pytest.raises(TooManyAttempts) as info:  # the sixth wrong try trips it
         for _ in range(10):
             try:
@@ -365,7 +372,7 @@ def test_repeated_wrong_cards_make_that_client_wait_but_no_one_else(instance: In
 
 def test_fifty_threads_racing_with_one_card_cast_exactly_one_ballot(instance: Instance) -> None:
     room = open_room(instance)
-    (card,) = issue_cards(room.db, room.key, room.code, room.grant, 1)
+    (card,) = issue_cards(room.console, 1)
     start = threading.Barrier(50)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -390,7 +397,7 @@ def test_fifty_threads_racing_with_one_card_cast_exactly_one_ballot(instance: In
     for t in threads:
         t.join()
     assert Counter(outcomes) == {"cast": 1, "spent": 49}
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     assert results.ballot_count(room.db, room.code) == 1
     assert card_counts(room.db, room.code).spent == 1
 
@@ -404,24 +411,24 @@ def test_move_to_refuses_closing_and_revealing_which_have_their_own_services(
     room = open_room(instance)
     for stage in (Stage.CLOSED, Stage.REVEALED):
         with pytest.raises(StageTransitionRefused):
-            move_to(room.db, room.key, room.code, room.grant, StagePosition(stage))
-    view = close_voting(room.db, room.key, room.code, room.grant)
+            move_to(room.console, StagePosition(stage))
+    view = close_voting(room.console)
     assert view.stage == Stage.CLOSED
     with pytest.raises(StageTransitionRefused):
-        close_voting(room.db, room.key, room.code, room.grant)
+        close_voting(room.console)
     with pytest.raises(NotAuthorized):
-        reveal(room.db, room.key, room.code, "forged", PASS)
+        reveal(open_console(room.db, room.key, room.code, "forged"), PASS)
 
 
 def test_closing_needs_voting_and_the_console_grant(instance: Instance) -> None:
     room = open_room(instance, to_voting=False)
     with pytest.raises(StageTransitionRefused):
-        close_voting(room.db, room.key, room.code, room.grant)
-    move_to(room.db, room.key, room.code, room.grant, StagePosition(Stage.VOTING))
+        close_voting(room.console)
+    move_to(room.console, StagePosition(Stage.VOTING))
     with pytest.raises(NotAuthorized):
-        close_voting(room.db, room.key, room.code, "forged")
+        close_voting(open_console(room.db, room.key, room.code, "forged"))
     with pytest.raises(StageTransitionRefused):
-        reveal(room.db, room.key, room.code, room.grant, PASS)  # not closed yet
+        reveal(room.console, PASS)  # not closed yet
 
 
 # --- reveal --------------------------------------------------------------------------------
@@ -431,7 +438,7 @@ def test_the_recount_after_reveal_equals_the_tally_of_what_was_cast(instance: In
     room = open_room(instance)
     rng = random.Random(3)
     cast: list[tuple[str | None, tuple[str, ...]]] = []
-    cards = issue_cards(room.db, room.key, room.code, room.grant, 25)
+    cards = issue_cards(room.console, 25)
     given: list[str] = []
     tickets = []
     for card in cards:
@@ -446,9 +453,9 @@ def test_the_recount_after_reveal_equals_the_tally_of_what_was_cast(instance: In
     with pytest.raises(NotRevealed):
         results.receipts(room.db, room.code)
     assert results.published_results(room.db, room.code) is None  # not a live workshop
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     assert results.published_results(room.db, room.code) is None
-    view = reveal(room.db, room.key, room.code, room.grant, PASS)
+    view = reveal(room.console, PASS)
     assert view.stage == Stage.REVEALED
 
     opened = results.opened_rankings(room.db, room.code)
@@ -473,22 +480,22 @@ def test_the_recount_after_reveal_equals_the_tally_of_what_was_cast(instance: In
 
 def test_a_wrong_passphrase_at_reveal_changes_nothing(instance: Instance) -> None:
     room = open_room(instance)
-    for card in issue_cards(room.db, room.key, room.code, room.grant, 3):
+    for card in issue_cards(room.console, 3):
         submit_ballot(room.db, room.key, room.code, card, room.methods[:2], None)
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     before = row_counts(room.db)
     for wrong in ("wrong passphrase", PASS + "!", HUGE):
         with pytest.raises(passphrases.WrongPassphrase) as info:
-            reveal(room.db, room.key, room.code, room.grant, wrong)
+            reveal(room.console, wrong)
         assert info.value.key == "crypto.wrong_passphrase"
     assert row_counts(room.db) == before
     from core.workshops import get_workshop
 
     assert get_workshop(room.db, room.code).stage == Stage.CLOSED
     # The right one still works afterwards, and only once.
-    reveal(room.db, room.key, room.code, room.grant, PASS)
+    reveal(room.console, PASS)
     with pytest.raises(StageTransitionRefused):
-        reveal(room.db, room.key, room.code, room.grant, PASS)
+        reveal(room.console, PASS)
     assert row_counts(room.db)["opened_ballots"] == 3
 
 
@@ -496,9 +503,9 @@ def test_a_ballot_altered_in_the_database_stops_the_reveal_and_changes_nothing(
     instance: Instance,
 ) -> None:
     room = open_room(instance)
-    for card in issue_cards(room.db, room.key, room.code, room.grant, 3):
+    for card in issue_cards(room.console, 3):
         submit_ballot(room.db, room.key, room.code, card, room.methods[:2], None)
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     with room.db.engine.begin() as conn:
         blob = bytes(conn.execute(text("SELECT sealed FROM sealed_ballots")).scalars().first())
         tampered = blob[:-1] + bytes([blob[-1] ^ 1])
@@ -508,7 +515,7 @@ def test_a_ballot_altered_in_the_database_stops_the_reveal_and_changes_nothing(
         )
     before = row_counts(room.db)
     with pytest.raises(sealed_box.CannotUnseal):
-        reveal(room.db, room.key, room.code, room.grant, PASS)
+        reveal(room.console, PASS)
     assert row_counts(room.db) == before
 
 
@@ -518,7 +525,7 @@ def test_concurrent_casts_of_many_cards_each_succeed_once_even_when_committed_to
     # Concurrent casts share a batch: a card queued twice fails only its second cast, and
     # every other ballot in the same commit lands.
     room = open_room(instance)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, 20)
+    cards = issue_cards(room.console, 20)
     start = threading.Barrier(40)
     tickets: list[Ticket] = []
     refused: list[int] = []
@@ -548,7 +555,7 @@ def test_concurrent_casts_of_many_cards_each_succeed_once_even_when_committed_to
         t.start()
     for t in threads:
         t.join()
-    close_voting(room.db, room.key, room.code, room.grant)  # writes whatever is below k
+    close_voting(room.console)  # writes whatever is below k
     receipts = receipts_of(tickets)
     assert (len(receipts), len(refused)) == (20, 20)
     assert results.ballot_count(room.db, room.code) == 20
@@ -565,7 +572,7 @@ def test_a_ballot_waiting_on_one_server_is_stored_when_voting_closes_on_another(
     # Two `Database`s on one store are two server processes: each has its own mixer.
     room = open_room(instance)
     other = db_factory(migrate_schema=False)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, 7)
+    cards = issue_cards(room.console, 7)
     on_time = [
         submit_ballot(room.db, room.key, room.code, c, room.methods[:2], None) for c in cards[:5]
     ]
@@ -574,14 +581,14 @@ def test_a_ballot_waiting_on_one_server_is_stored_when_voting_closes_on_another(
     local = submit_ballot(room.db, room.key, room.code, cards[6], room.methods[:3], None)
     assert ballot_status(waiting.id).waiting_for == 4
     assert results.ballot_count(room.db, room.code) == 5  # neither is written yet
-    close_voting(room.db, room.key, room.code, room.grant)  # writes `local` into the mix
+    close_voting(room.console)  # writes `local` into the mix
     receipts_of([local])
     # The other server notices the closed stage on its next look and writes its ballot into
     # the mix too; nothing is lost and the box is mixed again.
     (late,) = receipts_of([waiting], timeout=30)
     assert results.ballot_count(room.db, room.code) == 7
     assert card_counts(room.db, room.code).spent == 7
-    reveal(room.db, room.key, room.code, room.grant, PASS)
+    reveal(room.console, PASS)
     assert late in results.receipts(room.db, room.code)
     assert len(results.opened_rankings(room.db, room.code)) == 7
 
@@ -591,7 +598,7 @@ def test_a_card_queued_on_two_servers_is_spent_once_and_refused_at_commit_on_the
 ) -> None:
     room = open_room(instance)
     other = db_factory(migrate_schema=False)
-    card, *fillers = issue_cards(room.db, room.key, room.code, room.grant, 9)
+    card, *fillers = issue_cards(room.console, 9)
     # Both servers read the card as unspent and queue it: only the database can decide.
     first = submit_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
     second = submit_ballot(other, room.key, room.code, card, room.methods[:2], None)
@@ -608,7 +615,7 @@ def test_a_card_queued_on_two_servers_is_spent_once_and_refused_at_commit_on_the
     assert status.state is BallotState.REFUSED
     assert isinstance(status.error, CardAlreadySpent)
     assert all(ballot_status(t.id).state is BallotState.WAITING for t in there)
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     receipts_of(there, timeout=30)
     assert results.ballot_count(room.db, room.code) == 9
     assert card_counts(room.db, room.code).spent == 9
@@ -622,14 +629,14 @@ def test_roles_below_k_are_stored_and_archived_merged_as_the_screens_show_them(
     room = open_room(instance)
     big, lone = room.roles[0], room.roles[1]
     declared = [big] * 6 + [lone] + [None] * 4  # "other" = 5: big stays shown
-    cards = issue_cards(room.db, room.key, room.code, room.grant, len(declared))
+    cards = issue_cards(room.console, len(declared))
     tickets = [
         submit_ballot(room.db, room.key, room.code, c, room.methods[: 1 + i % 3], role)
         for i, (c, role) in enumerate(zip(cards, declared, strict=True))
     ]
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     receipts_of(tickets)
-    reveal(room.db, room.key, room.code, room.grant, PASS)
+    reveal(room.console, PASS)
     stored = Counter(role for role, _ in results.opened_rankings(room.db, room.code))
     assert stored == {big: 6, None: 5}
     archive = export_archive(room.db, room.code, secret_key=room.key)

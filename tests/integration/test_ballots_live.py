@@ -37,8 +37,8 @@ def test_no_publication_live_at_close_or_final_differs_from_an_earlier_one_by_fe
 ) -> None:
     # Issue 10: the final tally minus the last live one was the last voter's ranking.
     room = open_room(instance, is_live_results=True, anonymity_k=K)
-    cards = iter(issue_cards(room.db, room.key, room.code, room.grant, 30))
-    unlock_live_results(room.db, room.key, room.code, room.grant, PASS)
+    cards = iter(issue_cards(room.console, 30))
+    unlock_live_results(room.console, PASS)
     seen: list[int] = []
 
     def batch(n: int) -> None:
@@ -62,13 +62,13 @@ def test_no_publication_live_at_close_or_final_differs_from_an_earlier_one_by_fe
     assert shown is not None and not shown.is_final and set(shown.tallies) == set(LIVE_COUNTING)
     assert sum(t.first_choices for t in shown.totals) == 16
     batch(2)  # two late voters: queued, written by the close
-    close_voting(room.db, room.key, room.code, room.grant)
+    close_voting(room.console)
     refresh_live_results(room.db, room.key, room.code)
     decision = live_decision(room.db, room.code)
     assert decision is not None and decision.reason is RevealReason.HELD_FOR_REVEAL
     assert decision.ballots_held == 6 and decision.message.params["held"] == 6
     assert published_results(room.db, room.code).ballots_counted == 16  # type: ignore[union-attr]
-    reveal(room.db, room.key, room.code, room.grant, PASS)
+    reveal(room.console, PASS)
     final = published_results(room.db, room.code)
     assert final is not None and final.is_final and final.ballots_counted == 22
     every = [*seen, final.ballots_counted]
@@ -85,21 +85,21 @@ def test_the_live_key_is_kept_in_server_memory_only_and_forgotten_at_the_reveal(
     room = open_room(instance, is_live_results=True, anonymity_k=K)
     before = row_counts(room.db)
     with pytest.raises(passphrases.WrongPassphrase):
-        unlock_live_results(room.db, room.key, room.code, room.grant, "not the passphrase")
+        unlock_live_results(room.console, "not the passphrase")
     assert row_counts(room.db) == before
 
     def live_column() -> object:
         with room.db.engine.connect() as conn:
             return conn.execute(text("SELECT box_private_key_live FROM workshop_secrets")).scalar()
 
-    unlock_live_results(room.db, room.key, room.code, room.grant, PASS)
+    unlock_live_results(room.console, PASS)
     assert is_live_unlocked(room.db, room.code)
     assert live_column() is None and row_counts(room.db) == before  # nothing written
     # A restarted server (a new engine on the same database) holds no key: it publishes
     # nothing until the facilitator unlocks again with the passphrase.
     restarted = db_factory(migrate_schema=False)
     assert not is_live_unlocked(restarted, room.code)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, 10)
+    cards = issue_cards(room.console, 10)
     receipts_of(
         [submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None) for c in cards[:8]]
     )
@@ -107,12 +107,12 @@ def test_the_live_key_is_kept_in_server_memory_only_and_forgotten_at_the_reveal(
     assert published_results(room.db, room.code) is None
     refresh_live_results(room.db, room.key, room.code)
     assert published_results(room.db, room.code).ballots_counted == 4  # type: ignore[union-attr]
-    close_voting(room.db, room.key, room.code, room.grant)
-    reveal(room.db, room.key, room.code, room.grant, PASS)
+    close_voting(room.console)
+    reveal(room.console, PASS)
     assert not is_live_unlocked(room.db, room.code)
     assert live_column() is None
     with pytest.raises(AlreadyRevealed) as info:
-        unlock_live_results(room.db, room.key, room.code, room.grant, PASS)
+        unlock_live_results(room.console, PASS)
     assert_has_texts(info.value)
     final = published_results(room.db, room.code)
     assert final is not None and final.is_final and final.ballots_counted == 8
@@ -123,9 +123,9 @@ def test_a_workshop_without_live_results_refuses_to_unlock_and_publishes_nothing
 ) -> None:
     room = open_room(instance)
     with pytest.raises(NotLiveResults) as info:
-        unlock_live_results(room.db, room.key, room.code, room.grant, PASS)
+        unlock_live_results(room.console, PASS)
     assert_has_texts(info.value)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, 10)
+    cards = issue_cards(room.console, 10)
     receipts_of(
         [submit_ballot(room.db, room.key, room.code, c, room.methods[:1], None) for c in cards]
     )

@@ -26,7 +26,7 @@ def test_a_submit_during_a_write_queues_for_the_writer_instead_of_waiting(
     instance: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     room = open_room(instance, anonymity_k=K)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, 3 * K)
+    cards = issue_cards(room.console, 3 * K)
     rankings = distinct_rankings(room, 3 * K)
     writing = threading.Event()
     may_finish = threading.Event()
@@ -66,7 +66,7 @@ def test_a_submit_during_a_write_queues_for_the_writer_instead_of_waiting(
 
 def test_notify_when_done_calls_back_once_when_the_batch_is_written(instance: Instance) -> None:
     room = open_room(instance, anonymity_k=K)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, K)
+    cards = issue_cards(room.console, K)
     rankings = distinct_rankings(room, K)
     calls: list[str] = []
     tickets = []
@@ -87,7 +87,7 @@ def test_notify_when_done_calls_back_once_when_the_batch_is_written(instance: In
 
 def test_a_failing_callback_does_not_stop_the_batch(instance: Instance) -> None:
     room = open_room(instance, anonymity_k=K)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, K)
+    cards = issue_cards(room.console, K)
     rankings = distinct_rankings(room, K)
     first = casting.submit_ballot(room.db, room.key, room.code, cards[0], rankings[0], None)
 

@@ -14,19 +14,14 @@ from sqlalchemy import inspect, text, update
 from core import note_moderation
 from core.cards import issue_cards, void_unused_cards
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import end_console, open_console, resume_console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.instance import Instance
 from core.models import ConsoleSession
 from core.templates import available_templates
-from core.workshops import (
-    NotAuthorized,
-    end_console,
-    get_workshop,
-    move_to,
-    resume_console,
-    unlock_console,
-)
+from core.workshops import NotAuthorized, get_workshop
 from core.workshops import create_workshop as _create
 
 PASS = "correct horse battery"
@@ -38,16 +33,17 @@ def _workshop(instance: Instance) -> str:
 
 def test_a_console_token_resumes_its_workshop_after_a_reload(instance: Instance) -> None:
     code = _workshop(instance)
-    token = unlock_console(instance.db, instance.secret_key, code, PASS)
+    token = unlock_console(instance.db, instance.secret_key, code, PASS).token
     # A reload: a new browser session holding only the token from the URL.
-    assert resume_console(instance.db, instance.secret_key, token) == code
-    move_to(instance.db, instance.secret_key, code, token, StagePosition(Stage.QUESTIONS, 0))
+    resumed = resume_console(instance.db, instance.secret_key, token)
+    assert resumed.code == code
+    move_to(resumed, StagePosition(Stage.QUESTIONS, 0))
     assert get_workshop(instance.db, code).stage == Stage.QUESTIONS
 
 
 def test_the_database_keeps_neither_the_token_nor_the_passphrase(instance: Instance) -> None:
     code = _workshop(instance)
-    token = unlock_console(instance.db, instance.secret_key, code, PASS)
+    token = unlock_console(instance.db, instance.secret_key, code, PASS).token
     with instance.db.engine.connect() as conn:
         rows = conn.execute(text("SELECT * FROM console_sessions")).mappings().all()
     dumped = repr([dict(r) for r in rows]).encode()
@@ -58,20 +54,20 @@ def test_the_database_keeps_neither_the_token_nor_the_passphrase(instance: Insta
 
 def test_an_ended_console_session_stops_working(instance: Instance) -> None:
     code = _workshop(instance)
-    token = unlock_console(instance.db, instance.secret_key, code, PASS)
-    other = unlock_console(instance.db, instance.secret_key, code, PASS)
+    token = unlock_console(instance.db, instance.secret_key, code, PASS).token
+    other = unlock_console(instance.db, instance.secret_key, code, PASS).token
     end_console(instance.db, instance.secret_key, token)
     with pytest.raises(NotAuthorized):
         resume_console(instance.db, instance.secret_key, token)
     with pytest.raises(NotAuthorized):
-        issue_cards(instance.db, instance.secret_key, code, token, 3)
+        issue_cards(open_console(instance.db, instance.secret_key, code, token), 3)
     # Another open console (a second laptop) is not ended with it.
-    assert resume_console(instance.db, instance.secret_key, other) == code
+    assert resume_console(instance.db, instance.secret_key, other).code == code
 
 
 def test_a_console_session_expires(instance: Instance) -> None:
     code = _workshop(instance)
-    token = unlock_console(instance.db, instance.secret_key, code, PASS)
+    token = unlock_console(instance.db, instance.secret_key, code, PASS).token
     with instance.db.write.begin() as session:
         session.execute(
             update(ConsoleSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
@@ -79,14 +75,14 @@ def test_a_console_session_expires(instance: Instance) -> None:
     with pytest.raises(NotAuthorized):
         resume_console(instance.db, instance.secret_key, token)
     with pytest.raises(NotAuthorized):
-        issue_cards(instance.db, instance.secret_key, code, token, 3)
+        issue_cards(open_console(instance.db, instance.secret_key, code, token), 3)
 
 
 def test_a_token_of_one_workshop_does_not_open_another(instance: Instance) -> None:
     code_a, code_b = _workshop(instance), _workshop(instance)
-    token_a = unlock_console(instance.db, instance.secret_key, code_a, PASS)
+    token_a = unlock_console(instance.db, instance.secret_key, code_a, PASS).token
     with pytest.raises(NotAuthorized):
-        issue_cards(instance.db, instance.secret_key, code_b, token_a, 3)
+        issue_cards(open_console(instance.db, instance.secret_key, code_b, token_a), 3)
 
 
 def _everything_in_the_database(db: Database) -> list[str]:
@@ -112,8 +108,8 @@ def test_the_database_and_the_instance_secret_cannot_forge_a_console_grant(
     closing voting, issuing and voiding cards and releasing notes."""
     db, secret = instance.db, instance.secret_key
     code = _workshop(instance)
-    real = unlock_console(db, secret, code, PASS)
-    move_to(db, secret, code, real, StagePosition(Stage.QUESTIONS, 0))
+    real = unlock_console(db, secret, code, PASS).token
+    move_to(open_console(db, secret, code, real), StagePosition(Stage.QUESTIONS, 0))
 
     stolen = _everything_in_the_database(db)
     with db.engine.connect() as conn:
@@ -137,11 +133,11 @@ def test_the_database_and_the_instance_secret_cannot_forge_a_console_grant(
     assert real not in stolen
 
     attempts = [
-        lambda g: close_voting(db, secret, code, g),
-        lambda g: issue_cards(db, secret, code, g, 1),
-        lambda g: void_unused_cards(db, secret, code, g),
-        lambda g: note_moderation.flush_pending(db, secret, code, g, 0),
-        lambda g: move_to(db, secret, code, g, StagePosition(Stage.VOTING, 0)),
+        lambda g: close_voting(open_console(db, secret, code, g)),
+        lambda g: issue_cards(open_console(db, secret, code, g), 1),
+        lambda g: void_unused_cards(open_console(db, secret, code, g)),
+        lambda g: note_moderation.flush_pending(open_console(db, secret, code, g), 0),
+        lambda g: move_to(open_console(db, secret, code, g), StagePosition(Stage.VOTING, 0)),
     ]
     for grant in sorted(candidates):
         for act in attempts:
@@ -163,12 +159,12 @@ def test_a_stale_console_cannot_skip_a_question(instance: Instance) -> None:
 
     db, key = instance.db, instance.secret_key
     code = _workshop(instance)
-    token = unlock_console(db, key, code, PASS)
-    move_to(db, key, code, token, StagePosition(Stage.QUESTIONS, 0))
+    token = unlock_console(db, key, code, PASS).token
+    move_to(open_console(db, key, code, token), StagePosition(Stage.QUESTIONS, 0))
     seen = get_workshop(db, code).position
-    advance_stage(db, key, code, token, seen, StagePosition(Stage.QUESTIONS, 1))
+    advance_stage(open_console(db, key, code, token), seen, StagePosition(Stage.QUESTIONS, 1))
     with pytest.raises(RoomMovedOn):
-        advance_stage(db, key, code, token, seen, StagePosition(Stage.QUESTIONS, 1))
+        advance_stage(open_console(db, key, code, token), seen, StagePosition(Stage.QUESTIONS, 1))
     assert get_workshop(db, code).position == StagePosition(Stage.QUESTIONS, 1)
 
 

@@ -53,6 +53,8 @@ from core.ballot_values import NotRevealed
 from core.cards import card_counts, issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import open_console, unlock_console
 from core.crypto import signatures
 from core.db import Database
 from core.domain import Stage, StagePosition
@@ -61,7 +63,7 @@ from core.reveal import reveal
 from core.tally.registry import COUNTING_METHODS, tally_all
 from core.templates import available_templates
 from core.verify import verify_bundle
-from core.workshops import create_workshop, get_workshop, move_to, unlock_console
+from core.workshops import create_workshop, get_workshop
 from tests.conftest import BACKENDS, PgSchema, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,33 +135,33 @@ def _run_workshop(
     code = create_workshop(
         db, available_templates()["default"], "年会评估 2026", PASS, anonymity_k=K
     )
-    grant = unlock_console(db, secret_key, code, PASS)
-    auth = (db, secret_key, code, grant)
+    grant = unlock_console(db, secret_key, code, PASS).token
+    unlocked = open_console(db, secret_key, code, grant)
     # 2. the questions
     for question, texts in NOTES.items():
-        move_to(*auth, StagePosition(Stage.QUESTIONS, question))
+        move_to(unlocked, StagePosition(Stage.QUESTIONS, question))
         for note in texts:
             notes.post_note(db, code, note, question)
-        note_moderation.flush_pending(*auth, question)
+        note_moderation.flush_pending(unlocked, question)
         wall = {n.text: n.id for n in notes.wall(db, code, question, include_hidden=True)}
-        theme = note_themes.create_theme(*auth, question, f"主题{question + 1}")
-        note_themes.assign_note(*auth, wall[texts[0]], theme)
+        theme = note_themes.create_theme(unlocked, question, f"主题{question + 1}")
+        note_themes.assign_note(unlocked, wall[texts[0]], theme)
         notes.add_dot(db, code, wall[texts[1]])
         notes.add_dot(db, code, wall[texts[1]])
-        note_summary.set_summary_points(*auth, question, [f"小结{question + 1}：同伴很重要"])
+        note_summary.set_summary_points(unlocked, question, [f"小结{question + 1}：同伴很重要"])
     hidden_id = {n.text: n.id for n in notes.wall(db, code, 1, include_hidden=True)}["太多表格要填"]
-    note_moderation.hide_note(*auth, hidden_id, True)
+    note_moderation.hide_note(unlocked, hidden_id, True)
     # 3. the ballots
-    move_to(*auth, StagePosition(Stage.VOTING))
-    cards = issue_cards(*auth, 14)
+    move_to(unlocked, StagePosition(Stage.VOTING))
+    cards = issue_cards(unlocked, 14)
     for card, (role, ranking) in zip(cards, CAST, strict=False):
         submit_ballot(db, secret_key, code, card, ranking, role, client_key="test")
     # 4. close and reveal
-    close_voting(*auth)
+    close_voting(unlocked)
     with db.engine.connect() as conn:
         rows = conn.execute(text("SELECT id, sealed FROM sealed_ballots"))
         sealed = [(str(i), bytes(b)) for i, b in rows]
-    reveal(*auth, PASS)
+    reveal(unlocked, PASS)
     return code, cards, sealed
 
 
@@ -715,11 +717,11 @@ def test_counts_only_cards_issued_and_spent_never_which(story: Story) -> None:
 def test_nothing_can_be_exported_before_the_reveal(db: Database, stage: str) -> None:
     secret_key = secrets.token_bytes(32)
     code = create_workshop(db, available_templates()["default"], "W", PASS, anonymity_k=K)
-    grant = unlock_console(db, secret_key, code, PASS)
+    grant = unlock_console(db, secret_key, code, PASS).token
     if stage in ("voting", "closed"):
-        move_to(db, secret_key, code, grant, StagePosition(Stage.VOTING))
+        move_to(open_console(db, secret_key, code, grant), StagePosition(Stage.VOTING))
     if stage == "closed":
-        close_voting(db, secret_key, code, grant)
+        close_voting(open_console(db, secret_key, code, grant))
     with pytest.raises(NotRevealed) as caught:
         export_collect.collect(db, code)
     assert caught.value.key == "ballot.errors.not_revealed"

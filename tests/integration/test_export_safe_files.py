@@ -43,11 +43,13 @@ from core.bilingual import Bilingual
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
+from core.console import move_to
+from core.console_access import unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.reveal import reveal
 from core.templates import available_templates
-from core.workshops import create_workshop, get_workshop, move_to, unlock_console
+from core.workshops import create_workshop, get_workshop
 from tests.conftest import BACKENDS, PgSchema, require_postgres
 
 PASS = "correct horse battery"
@@ -84,30 +86,29 @@ def bundle(
         db = Database.connect(url, **schema.engine_kwargs())  # type: ignore[arg-type]
     secret_key = secrets.token_bytes(32)
     code = create_workshop(db, available_templates()["default"], CORPUS[3], PASS, anonymity_k=3)
-    grant = unlock_console(db, secret_key, code, PASS)
-    auth = (db, secret_key, code, grant)
-    injected_method = editing.add_method(*auth, Bilingual(CORPUS[0], CORPUS[5]))
-    editing.set_roles(*auth, [Bilingual(CORPUS[4], CORPUS[1])])
-    move_to(*auth, StagePosition(Stage.QUESTIONS, 0))
+    unlocked = unlock_console(db, secret_key, code, PASS)
+    injected_method = editing.add_method(unlocked, Bilingual(CORPUS[0], CORPUS[5]))
+    editing.set_roles(unlocked, [Bilingual(CORPUS[4], CORPUS[1])])
+    move_to(unlocked, StagePosition(Stage.QUESTIONS, 0))
     for text in CORPUS:
         notes.post_note(db, code, text, 0)
     note_moderation.flush_pending(
-        *auth, 0
+        unlocked, 0
     )  # the remainder below k, released as the facilitator may
-    note_moderation.flush_pending(*auth, 0)
+    note_moderation.flush_pending(unlocked, 0)
     wall = {n.text: n.id for n in notes.wall(db, code, 0, include_hidden=True)}
-    theme = note_themes.create_theme(*auth, 0, CORPUS[1])
-    note_themes.assign_note(*auth, wall[CORPUS[0]], theme)
-    note_summary.set_summary_points(*auth, 0, [CORPUS[2], CORPUS[4]])
-    move_to(*auth, StagePosition(Stage.VOTING))
+    theme = note_themes.create_theme(unlocked, 0, CORPUS[1])
+    note_themes.assign_note(unlocked, wall[CORPUS[0]], theme)
+    note_summary.set_summary_points(unlocked, 0, [CORPUS[2], CORPUS[4]])
+    move_to(unlocked, StagePosition(Stage.VOTING))
     w = get_workshop(db, code)
     role = w.roles[0].key
-    for card in issue_cards(*auth, 4):
+    for card in issue_cards(unlocked, 4):
         submit_ballot(
             db, secret_key, code, card, (injected_method, w.method_keys[0]), role, client_key="t"
         )
-    close_voting(*auth)
-    reveal(*auth, PASS)
+    close_voting(unlocked)
+    reveal(unlocked, PASS)
     key = export_signing.load_or_create_signing_key(export_signing.signing_key_path(tmp))
     yield export.build_bundle(db, code, tmp / "out", "en", key)
     db.dispose()

@@ -10,11 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+from core.console import move_to
+from core.console_access import unlock_console
 from core.db import current_revision, migrate
 from core.domain import Stage, StagePosition
 from core.models import Base
 from core.templates import available_templates
-from core.workshops import create_workshop, get_workshop, move_to, unlock_console
+from core.workshops import create_workshop, get_workshop
 from tests.conftest import DbFactory
 
 
@@ -72,8 +74,8 @@ def test_the_stage_column_keeps_the_plain_stage_names_it_always_held(
     # holds the same strings, so older databases and backups need no migration.
     db, key = db_factory(), secrets.token_bytes(32)
     code = create_workshop(db, available_templates()["default"], "W", "correct horse battery")
-    grant = unlock_console(db, key, code, "correct horse battery")
-    move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 1))
+    unlocked = unlock_console(db, key, code, "correct horse battery")
+    move_to(unlocked, StagePosition(Stage.QUESTIONS, 1))
     with db.engine.connect() as conn:
         stored = conn.execute(text("SELECT stage FROM workshops WHERE code = :c"), {"c": code})
         assert stored.scalar_one() == "questions"

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from core import note_batches
+from core.console import move_to
+from core.console_access import Console, open_console, unlock_console
 from core.db import Database, migrate
 from core.domain import Stage, StagePosition
 from core.note_moderation import InvalidMerge, flush_pending, hide_note, merge_notes
@@ -48,7 +50,7 @@ from core.notes import (
     wall,
 )
 from core.templates import available_templates
-from core.workshops import NotAuthorized, create_workshop, move_to, unlock_console
+from core.workshops import NotAuthorized, create_workshop
 from tests.conftest import DbFactory
 
 PASS = "correct horse battery"
@@ -72,16 +74,17 @@ class Room:
         # Unlocked on first use: unlocking writes a console session, which a database still
         # on an old schema (the upgrade test) has no table for yet.
         if self._grant is None:
-            self._grant = unlock_console(self.db, self.secret_key, self.code, PASS)
+            self._grant = unlock_console(self.db, self.secret_key, self.code, PASS).token
         return self._grant
 
     def move(self, stage: Stage, question: int = 0) -> None:
-        move_to(self.db, self.secret_key, self.code, self.grant, StagePosition(stage, question))
+        move_to(self.console, StagePosition(stage, question))
         self.question = question
 
     @property
-    def auth(self) -> tuple[Database, bytes, str, str]:
-        return self.db, self.secret_key, self.code, self.grant
+    def console(self) -> Console:
+        """The room's unlocked console (rebuilt from the token, as a page does)."""
+        return open_console(self.db, self.secret_key, self.code, self.grant)
 
     def post(self, *texts: str) -> None:
         for t in texts:
@@ -139,9 +142,9 @@ def test_a_note_waits_until_k_notes_wait_then_the_whole_batch_appears_at_once(ro
 
 def test_the_facilitator_can_flush_waiting_notes_onto_the_wall(room: Room) -> None:
     room.post("one", "two")
-    assert flush_pending(*room.auth, 0) == 2
+    assert flush_pending(room.console, 0) == 2
     assert sorted(room.texts()) == ["one", "two"]
-    assert flush_pending(*room.auth, 0) == 0
+    assert flush_pending(room.console, 0) == 0
 
 
 def test_moving_to_the_next_question_shows_the_waiting_notes_of_the_last_one(room: Room) -> None:
@@ -225,7 +228,10 @@ def test_two_servers_batch_their_own_notes_and_a_move_on_one_reaches_the_other(
     post_note(first, room.code, "first server", 0)
     post_note(second, room.code, "second server", 0)
     assert (pending_count(first, room.code, 0), pending_count(second, room.code, 0)) == (1, 1)
-    move_to(second, room.secret_key, room.code, room.grant, StagePosition(Stage.QUESTIONS, 1))
+    move_to(
+        open_console(second, room.secret_key, room.code, room.grant),
+        StagePosition(Stage.QUESTIONS, 1),
+    )
     assert room.texts(0) == ["second server"]  # written by the move, on the second server
     # The first server notices on its next request (here a post on the new question), or by
     # its sweeper thread: its remainder is written to the question it was posted on.
@@ -333,7 +339,7 @@ def test_an_unknown_question_is_named_in_the_error(room: Room) -> None:
 
 def test_dots_land_only_on_notes_the_wall_shows_for_the_question_on_screen(room: Room) -> None:
     room.post("a", "b", "c", "waiting")  # "waiting" has no row, hence no id, to dot yet
-    hide_note(*room.auth, room.note_id("c"), True)
+    hide_note(room.console, room.note_id("c"), True)
     before = snapshot(room.db)
     with pytest.raises(DotRefused):
         add_dot(room.db, room.code, room.note_id("c"))
@@ -394,20 +400,20 @@ def test_a_dot_given_from_a_session_is_counted_and_spends_its_allowance(room: Ro
 
 def test_hidden_notes_leave_the_wall_but_the_facilitator_still_sees_them(room: Room) -> None:
     room.post("keep", "rude", "other")
-    hide_note(*room.auth, room.note_id("rude"), True)
+    hide_note(room.console, room.note_id("rude"), True)
     assert "rude" not in room.texts()
     hidden = [n for n in wall(room.db, room.code, 0, include_hidden=True) if n.is_hidden]
     assert [n.text for n in hidden] == ["rude"]
-    hide_note(*room.auth, room.note_id("rude"), False)
+    hide_note(room.console, room.note_id("rude"), False)
     assert "rude" in room.texts()
 
 
 def test_themes_group_notes_and_count_their_notes_and_dots(room: Room) -> None:
     room.post("a", "b", "c")
-    growth = create_theme(*room.auth, 0, " 成长 ")
-    create_theme(*room.auth, 0, "Other")
+    growth = create_theme(room.console, 0, " 成长 ")
+    create_theme(room.console, 0, "Other")
     for note in ("a", "b"):
-        assign_note(*room.auth, room.note_id(note), growth)
+        assign_note(room.console, room.note_id(note), growth)
     add_dot(room.db, room.code, room.note_id("a"))
     views = themes(room.db, room.code, 0)
     assert [(t.name, t.note_count, t.dots) for t in views] == [("成长", 2, 1), ("Other", 0, 0)]
@@ -416,12 +422,12 @@ def test_themes_group_notes_and_count_their_notes_and_dots(room: Room) -> None:
         "b": "成长",
         "c": None,
     }
-    assign_note(*room.auth, room.note_id("b"), None)
+    assign_note(room.console, room.note_id("b"), None)
     assert {n.text: n.theme_id for n in wall(room.db, room.code, 0)}["b"] is None
 
 
 def test_a_theme_counts_only_notes_the_wall_shows(room: Room) -> None:
-    create_theme(*room.auth, 0, "T")
+    create_theme(room.console, 0, "T")
     room.post("waiting")  # held in memory until its batch: no row a theme could count
     assert themes(room.db, room.code, 0)[0].note_count == 0
     assert participation(room.db, room.code).notes_per_question[0] == 1
@@ -429,13 +435,13 @@ def test_a_theme_counts_only_notes_the_wall_shows(room: Room) -> None:
 
 def test_merging_duplicates_hides_them_and_moves_their_dots_to_the_kept_note(room: Room) -> None:
     room.post("more money", "更多的钱", "money please")
-    theme = create_theme(*room.auth, 0, "Funding")
-    assign_note(*room.auth, room.note_id("more money"), theme)
+    theme = create_theme(room.console, 0, "Funding")
+    assign_note(room.console, room.note_id("more money"), theme)
     for note, dots in (("more money", 1), ("更多的钱", 2), ("money please", 3)):
         for _ in range(dots):
             add_dot(room.db, room.code, room.note_id(note))
-    merge_notes(*room.auth, room.note_id("more money"), [room.note_id("更多的钱")] * 2)
-    merge_notes(*room.auth, room.note_id("more money"), [room.note_id("money please")])
+    merge_notes(room.console, room.note_id("more money"), [room.note_id("更多的钱")] * 2)
+    merge_notes(room.console, room.note_id("more money"), [room.note_id("money please")])
 
     assert [(n.text, n.dots) for n in wall(room.db, room.code, 0)] == [("more money", 6)]
     everything = wall(room.db, room.code, 0, include_hidden=True)
@@ -447,11 +453,11 @@ def test_merging_duplicates_hides_them_and_moves_their_dots_to_the_kept_note(roo
 
 
 def test_summary_points_replace_the_previous_ones(room: Room) -> None:
-    set_summary_points(*room.auth, 0, ["一", "two"])
-    set_summary_points(*room.auth, 0, [" 三 ", "four", "五"])
+    set_summary_points(room.console, 0, ["一", "two"])
+    set_summary_points(room.console, 0, [" 三 ", "four", "五"])
     assert summary_points(room.db, room.code, 0) == ["三", "four", "五"]
     assert summary_points(room.db, room.code, 1) == []
-    set_summary_points(*room.auth, 0, [])
+    set_summary_points(room.console, 0, [])
     assert summary_points(room.db, room.code, 0) == []
 
 
@@ -466,21 +472,21 @@ def test_bad_facilitator_input_is_refused_and_nothing_changes(room: Room) -> Non
     room.post("a", "b", "c")
     room.move(Stage.QUESTIONS, 1)
     room.post("elsewhere", "second", "third")
-    theme = create_theme(*room.auth, 0, "T")
+    theme = create_theme(room.console, 0, "T")
     before = snapshot(room.db)
     a, b, elsewhere = room.note_id("a"), room.note_id("b"), room.note_id("elsewhere", 1)
     attempts = [
-        (InvalidThemeName, lambda: create_theme(*room.auth, 0, " \n ")),
-        (InvalidThemeName, lambda: create_theme(*room.auth, 0, "x" * 201)),
-        (ThemeOnOtherQuestion, lambda: assign_note(*room.auth, elsewhere, theme)),
-        (InvalidMerge, lambda: merge_notes(*room.auth, a, [a, b])),
-        (InvalidMerge, lambda: merge_notes(*room.auth, a, [])),
-        (InvalidMerge, lambda: merge_notes(*room.auth, a, [elsewhere])),
-        (NoteNotFound, lambda: hide_note(*room.auth, "nope", True)),
-        (TooManySummaryPoints, lambda: set_summary_points(*room.auth, 0, ["p"] * 9)),
-        (InvalidSummaryPoint, lambda: set_summary_points(*room.auth, 0, ["ok", "x" * 201])),
-        (InvalidSummaryPoint, lambda: set_summary_points(*room.auth, 0, ["ok", "\x00"])),
-        (QuestionNotFound, lambda: flush_pending(*room.auth, 7)),
+        (InvalidThemeName, lambda: create_theme(room.console, 0, " \n ")),
+        (InvalidThemeName, lambda: create_theme(room.console, 0, "x" * 201)),
+        (ThemeOnOtherQuestion, lambda: assign_note(room.console, elsewhere, theme)),
+        (InvalidMerge, lambda: merge_notes(room.console, a, [a, b])),
+        (InvalidMerge, lambda: merge_notes(room.console, a, [])),
+        (InvalidMerge, lambda: merge_notes(room.console, a, [elsewhere])),
+        (NoteNotFound, lambda: hide_note(room.console, "nope", True)),
+        (TooManySummaryPoints, lambda: set_summary_points(room.console, 0, ["p"] * 9)),
+        (InvalidSummaryPoint, lambda: set_summary_points(room.console, 0, ["ok", "x" * 201])),
+        (InvalidSummaryPoint, lambda: set_summary_points(room.console, 0, ["ok", "\x00"])),
+        (QuestionNotFound, lambda: flush_pending(room.console, 7)),
     ]
     for error, attempt in attempts:
         with pytest.raises(error):
@@ -491,20 +497,20 @@ def test_bad_facilitator_input_is_refused_and_nothing_changes(room: Room) -> Non
 @pytest.mark.parametrize("forgery", ["made-up grant", "grant under another instance key"])
 def test_a_forged_grant_changes_nothing(room: Room, forgery: str) -> None:
     room.post("a", "b", "c", "waiting")
-    theme = create_theme(*room.auth, 0, "T")
+    theme = create_theme(room.console, 0, "T")
     a, b = room.note_id("a"), room.note_id("b")
     if forgery == "made-up grant":
-        auth = (room.db, room.secret_key, room.code, "0" * 64)
+        auth = open_console(room.db, room.secret_key, room.code, "0" * 64)
     else:
-        auth = (room.db, secrets.token_bytes(32), room.code, room.grant)
+        auth = open_console(room.db, secrets.token_bytes(32), room.code, room.grant)
     before = snapshot(room.db)
     for attempt in (
-        lambda: flush_pending(*auth, 0),
-        lambda: hide_note(*auth, a, True),
-        lambda: create_theme(*auth, 0, "X"),
-        lambda: assign_note(*auth, a, theme),
-        lambda: merge_notes(*auth, a, [b]),
-        lambda: set_summary_points(*auth, 0, ["x"]),
+        lambda: flush_pending(auth, 0),
+        lambda: hide_note(auth, a, True),
+        lambda: create_theme(auth, 0, "X"),
+        lambda: assign_note(auth, a, theme),
+        lambda: merge_notes(auth, a, [b]),
+        lambda: set_summary_points(auth, 0, ["x"]),
     ):
         with pytest.raises(NotAuthorized):
             attempt()

@@ -29,6 +29,7 @@ from core import mix
 from core.cards import issue_cards
 from core.casting import BallotState, ballot_status, submit_ballot
 from core.closing import close_voting
+from core.console_access import open_console
 from core.crypto import key_wrap, sealed_box
 from core.instance import Instance
 from core.live_key import unlock_live_results
@@ -119,9 +120,9 @@ def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
         key_wrap.unwrap_private_key(wrapped, PASS)
     ).private_bytes()
     if is_live:
-        unlock_live_results(db, room.key, room.code, room.grant, PASS)
+        unlock_live_results(open_console(db, room.key, room.code, room.grant), PASS)
     n = N_ON_TIME + N_LATE
-    cards = issue_cards(db, room.key, room.code, room.grant, n)
+    cards = issue_cards(open_console(db, room.key, room.code, room.grant), n)
     rankings = distinct_rankings(room, n)
     tickets = []
     written: set[int] = set()
@@ -148,7 +149,7 @@ def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
             str(rc): bytes(s)
             for rc, s in conn.execute(text("SELECT receipt, sealed FROM sealed_ballots"))
         }
-    close_voting(db, room.key, room.code, room.grant)
+    close_voting(open_console(db, room.key, room.code, room.grant))
     for j, t in enumerate(tickets):
         if j not in written:
             status = ballot_status(t.id)
@@ -169,7 +170,7 @@ def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
     if not db.is_sqlite:
         filenodes.update(sr.pg_filenodes(db, TABLES))
     _take(r10, "after the close", all_ballots, set())
-    reveal(db, room.key, room.code, room.grant, PASS)
+    reveal(open_console(db, room.key, room.code, room.grant), PASS)
     _take(r10, "after the reveal", all_ballots, set())
     if not db.is_sqlite:
         filenodes.update(sr.pg_filenodes(db, TABLES))

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from core.console import move_to
+from core.console_access import open_console, unlock_console
 from core.crypto import key_wrap, passphrases, sealed_box
 from core.db import Database, current_revision
 from core.domain import Stage, StagePosition, StageTransitionRefused
@@ -21,8 +23,6 @@ from core.workshops import (
     create_workshop,
     get_workshop,
     list_workshops,
-    move_to,
-    unlock_console,
 )
 
 PASS = "correct horse battery"
@@ -89,15 +89,21 @@ def test_the_console_moves_forward_only_with_the_passphrase(instance: Instance) 
     with pytest.raises(passphrases.WrongPassphrase):
         unlock_console(db, key, code, "wrong passphrase!")
     with pytest.raises(NotAuthorized):
-        move_to(db, key, code, "forged-grant", StagePosition(Stage.QUESTIONS, 0))
-    grant = unlock_console(db, key, code, PASS)
+        move_to(open_console(db, key, code, "forged-grant"), StagePosition(Stage.QUESTIONS, 0))
+    grant = unlock_console(db, key, code, PASS).token
     for q in range(4):
         assert (
-            move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, q)).current_question == q
+            move_to(
+                open_console(db, key, code, grant), StagePosition(Stage.QUESTIONS, q)
+            ).current_question
+            == q
         )
-    assert move_to(db, key, code, grant, StagePosition(Stage.VOTING)).stage == Stage.VOTING
+    assert (
+        move_to(open_console(db, key, code, grant), StagePosition(Stage.VOTING)).stage
+        == Stage.VOTING
+    )
     with pytest.raises(StageTransitionRefused):
-        move_to(db, key, code, grant, StagePosition(Stage.QUESTIONS, 0))
+        move_to(open_console(db, key, code, grant), StagePosition(Stage.QUESTIONS, 0))
     assert get_workshop(db, code).stage == Stage.VOTING
 
 
