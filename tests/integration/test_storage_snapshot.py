@@ -26,6 +26,7 @@ from core import mix
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
+from core.console_access import open_console
 from core.db import Database
 from core.instance import Instance
 from core.reveal import reveal
@@ -88,7 +89,7 @@ def _room_with_ballots(instance: Instance) -> tuple[Room, list[bytes], list[str]
     """A sealed room with N ballots cast; the ciphertexts and receipts stored before the close
     (the last N % K wait in memory for it)."""
     room = open_room(instance, anonymity_k=K)
-    cards = issue_cards(room.db, room.key, room.code, room.grant, N)
+    cards = issue_cards(room.console, N)
     for i, ranking in enumerate(distinct_rankings(room, N)):
         role = room.roles[i % len(room.roles)]
         submit_ballot(room.db, room.key, room.code, cards[i], ranking, role)
@@ -136,12 +137,12 @@ def test_a_snapshot_that_ends_while_the_close_and_the_reveal_wait_leaves_no_old_
     )
     snapshots.append(held := Snapshot())
     held.end_after(HOLD_SECONDS)
-    close_voting(db, room.key, room.code, room.grant)
+    close_voting(open_console(db, room.key, room.code, room.grant))
     _assert_only_live_versions(db, CLOSE_TABLES, "after the close")
     assert not held.is_open, "the close returned while an older snapshot was still open"
     snapshots.append(held := Snapshot())
     held.end_after(HOLD_SECONDS)
-    reveal(db, room.key, room.code, room.grant, PASS)
+    reveal(open_console(db, room.key, room.code, room.grant), PASS)
     _assert_only_live_versions(db, REVEAL_TABLES + CLOSE_TABLES, "after the reveal")
     files = _files(db, REVEAL_TABLES + CLOSE_TABLES)
     left = [blob for blob in sealed if blob[:32] in files]
@@ -161,12 +162,12 @@ def test_a_snapshot_held_past_the_wait_is_reported_and_the_next_scrub_is_clean(
     room, sealed, _ = _room_with_ballots(instance)
     db = room.db
     snapshots.append(held := Snapshot())
-    close_voting(db, room.key, room.code, room.grant)
+    close_voting(open_console(db, room.key, room.code, room.grant))
     assert mix.unscrubbed_tables(db) == frozenset(CLOSE_TABLES)
     # The residual is real: the pre-mix versions are still in the pages.
     stored, live = _row_versions(db, "sealed_ballots")
     assert stored > live
-    reveal(db, room.key, room.code, room.grant, PASS)
+    reveal(open_console(db, room.key, room.code, room.grant), PASS)
     assert mix.unscrubbed_tables(db) == frozenset(CLOSE_TABLES + REVEAL_TABLES)
     assert any(blob[:32] in _files(db, ("sealed_ballots",)) for blob in sealed)
     held.end()
