@@ -9,11 +9,12 @@ receipt next to anything but other receipts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.breakdown import explain
 from core.charts_comparison import comparison_table
-from core.export_data import ExportData
+from core.export_data import ExportData, NoteRow
 from core.export_tables import role_grid_table
 from core.i18n import LANGUAGES, normalize_language, t
 from core.robustness import render
@@ -156,37 +157,20 @@ def _question_blocks(data: ExportData, lang: str) -> list[Block]:
             out.append(Para(t("export.notes.no_summary", lang)))
         for theme in q.themes:
             in_theme = [n for n in shown if n.theme == theme]
-            out.append(
-                Heading(
-                    4,
-                    t(
-                        "export.report.theme_heading",
-                        lang,
-                        theme=theme,
-                        notes=len(in_theme),
-                        dots=sum(n.dots for n in in_theme),
-                    ),
-                )
-            )
-            if in_theme:
-                out.append(Quotes(tuple((n.text, n.dots) for n in in_theme)))
+            out += _note_group("export.report.theme_heading", lang, in_theme, theme=theme)
         loose = [n for n in shown if n.theme is None or n.theme not in q.themes]
         if loose:
-            out.append(
-                Heading(
-                    4,
-                    t(
-                        "export.report.no_theme_heading",
-                        lang,
-                        notes=len(loose),
-                        dots=sum(n.dots for n in loose),
-                    ),
-                )
-            )
-            out.append(Quotes(tuple((n.text, n.dots) for n in loose)))
+            out += _note_group("export.report.no_theme_heading", lang, loose)
         if hidden:
             out.append(Para(t("export.report.hidden_notes", lang, n=hidden), is_small=True))
     return out
+
+
+def _note_group(key: str, lang: str, notes: Sequence[NoteRow], **params: str) -> list[Block]:
+    """A group's heading (its notes and dots counted) and its notes, if any."""
+    dots = sum(n.dots for n in notes)
+    heading = Heading(4, t(key, lang, notes=len(notes), dots=dots, **params))
+    return [heading, Quotes(tuple((n.text, n.dots) for n in notes))] if notes else [heading]
 
 
 def _anonymity_lines(data: ExportData, lang: str) -> list[str]:
