@@ -58,13 +58,14 @@ from core.console import move_to
 from core.console_access import unlock_console
 from core.domain import Stage, StagePosition
 from core.instance import open_instance
-from core.limits import MAX_CARDS_PER_CALL
+from core.limits import DEFAULT_ANONYMITY_K, MAX_CARDS_PER_CALL
 from core.templates import available_templates
 from core.workshops import create_workshop
 from tests.server import Server, streamlit_server
 
 PASS = "benchmark passphrase for the room"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROOM_K = DEFAULT_ANONYMITY_K  # the room's k: create_workshop's default
 COMPONENT = "beidui_ballot"
 
 
@@ -398,13 +399,16 @@ async def drive(
             on_progress(tally)
 
     async def closer() -> None:
-        # Ballots are written in batches of k: once every phone has tapped and no receipt
+        # Ballots are written in batches of k: once every phone has tapped, fewer than k
+        # are still unanswered (only a batch's remainder can wait for the close; a form
+        # page's cast is unanswered while Streamlit is still running it) and no receipt
         # has come for a second, the rest wait for the close, which the facilitator does.
         seen = -1
         while True:
             await asyncio.sleep(0.5)
             now = len(tally.receipts) + sum(tally.problems.values())
-            if tally.taps >= len(live) and now == seen:
+            unanswered = tally.taps - now
+            if tally.taps >= len(live) and unanswered < ROOM_K and now == seen:
                 break
             seen = now
         if close is not None:
