@@ -296,6 +296,9 @@ def _drain(db: Database, mixer: Mixer, *, force: bool) -> None:
             return
         with mixer.lock:
             mixer.queue[:0] = retry
+        # The queue was empty while the batch was written: a watcher that looked then has
+        # stopped, and these ballots must still be written when another server closes.
+        ensure_watcher()
 
 
 class _Closed(Exception):
