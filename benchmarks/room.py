@@ -510,6 +510,14 @@ def component_phase(
     return tally
 
 
+def _show_log_on_problems(tally: Tally, log: str, lines: int = 40) -> None:
+    """A phase with problems prints the end of its server's log (types only: the routes
+    never log a card or a ranking), so a refusal or a 503 says where it came from."""
+    if tally.problems or tally.retries:
+        tail = "\n".join(log.splitlines()[-lines:])
+        print(f"--- {tally.label}: the server log's last {lines} lines ---\n{tail}\n---")
+
+
 def _server_env(args: argparse.Namespace) -> dict[str, str]:
     return {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
 
@@ -621,6 +629,7 @@ def main(argv: list[str] | None = None) -> None:
                         args, "component (new)", server.url, server.env, [server.process.pid]
                     )
                 )
+                _show_log_on_problems(tallies[-1], server.log())
                 stack.close()
         if args.replicas:
             from scripts.replicas import run_replicas

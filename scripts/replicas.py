@@ -82,6 +82,8 @@ worker_processes auto;
 daemon off;
 pid {run_dir / "nginx.pid"};
 error_log {run_dir / "error.log"} warn;
+# Two descriptors per proxied connection: a room of 1,000 phones holds ~4,000.
+worker_rlimit_nofile 20000;
 events {{ worker_connections 8192; }}
 http {{
     # Nothing records who asked for what, or when (docs/threat-model.md).

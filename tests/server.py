@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,14 @@ def wait_healthy(url: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"server at {url} not healthy: {last}")
 
 
+def _soft_limit(soft: int) -> Callable[[], None]:
+    def lower() -> None:
+        _old, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return lower
+
+
 @contextmanager
 def streamlit_server(
     data_dir: Path,
@@ -57,8 +66,10 @@ def streamlit_server(
     *,
     script: str = "evaluation_app.py",
     port: int | None = None,
+    soft_open_files: int | None = None,
 ) -> Iterator[Server]:
-    """`streamlit run SCRIPT` (the app by default) on 127.0.0.1, stopped on exit."""
+    """`streamlit run SCRIPT` (the app by default) on 127.0.0.1, stopped on exit;
+    `soft_open_files` starts it under that soft limit (as a systemd service's 1,024)."""
     port = port or free_port()
     env = dict(os.environ)
     env.update(
@@ -97,6 +108,7 @@ def streamlit_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=None if soft_open_files is None else _soft_limit(soft_open_files),
         )
     server = Server(f"http://127.0.0.1:{port}", port, proc, env, log_path)
     try:

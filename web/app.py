@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from web import ballot_api
+from web.process import raise_open_file_limit
 from web.runtime import instance
 from web.security import SecurityMiddleware
 
@@ -20,6 +21,8 @@ MIDDLEWARE: list[Middleware] = [Middleware(SecurityMiddleware)]
 
 @asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[None]:
-    """Open (and migrate) the routes' instance at start, not under the first ballot."""
+    """Raise the open-files limit (a room needs ~5 per phone) and open (and migrate) the
+    routes' instance at start, not under the first ballot."""
+    raise_open_file_limit()
     await run_in_threadpool(instance)
     yield

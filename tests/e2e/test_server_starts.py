@@ -48,3 +48,28 @@ def test_the_server_answers_health_and_serves_the_app_without_internet_assets(
             html = resp.read().decode()
         assert '<div id="root">' in html or 'id="root"' in html
         assert "fonts.googleapis" not in html
+
+
+def _soft_open_files(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return int(line.split()[3])
+    raise AssertionError("no open-files line in /proc/PID/limits")
+
+
+def test_a_server_started_under_a_low_open_files_limit_raises_it_for_a_room(
+    tmp_path: Path,
+) -> None:
+    """A room needs ~5 descriptors per phone (websocket, ballot connection, Streamlit's
+    per-session event loop); under a systemd-like 1,024 a 1,000-phone room refused whole
+    batches with "unable to open database file". The server raises its own soft limit."""
+    import resource
+
+    from web.process import WANTED_OPEN_FILES
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 1024:
+        pytest.skip(f"this machine's hard limit ({hard}) leaves nothing to raise")
+    with streamlit_server(tmp_path, soft_open_files=1024) as server:
+        wanted = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, 65536)
+        assert _soft_open_files(server.process.pid) == wanted
