@@ -161,6 +161,7 @@ class Tally:
     receipts: set[str] = field(default_factory=set)
     retries: int = 0
     first_tap_at: float | None = None
+    last_tap_at: float | None = None  # the client sends its phones' taps one after another
     last_receipt_at: float | None = None
     handed_back: int = 0
     tickets_handed_back: int = 0
@@ -183,6 +184,7 @@ class Tally:
 
     def tapped(self, now: float) -> None:
         self.first_tap_at = min(self.first_tap_at or now, now)
+        self.last_tap_at = max(self.last_tap_at or now, now)
         self.taps += 1
 
     @property
@@ -542,6 +544,7 @@ def report(tallies: list[Tally]) -> None:
     row("tap -> receipt p95", lambda t: ms(t.tap_to_receipt, 0.95))
     row("tap -> receipt max", lambda t: ms(t.tap_to_receipt, 1.0))
     row("all receipts within", lambda t: f"{t.window:.2f} s")
+    row("all taps sent within", lambda t: f"{(t.last_tap_at or 0) - (t.first_tap_at or 0):.2f} s")
     row("ballots/s (the burst)", lambda t: f"{t.burst_rate:.0f}")
     row("left for the close", lambda t: str(len(t.receipt_times) - len(t.before_close)))
     row("ballots/s (with close)", lambda t: f"{t.rate:.0f}")

@@ -229,10 +229,12 @@ def submit_ballot(
     return Ticket(ticket_id, waiting_for(db, pending))
 
 
-def _pending_for(ticket_id: str) -> Pending:
+def _pending_for(ticket_id: str, workshop: WorkshopCode | None = None) -> Pending:
+    """The ticket's ballot; a ticket asked for under another workshop's code is unknown
+    (a page token is for one workshop: it must not learn another workshop's ballots)."""
     with _TICKETS_GUARD:
         pending = _TICKETS.get(ticket_id) if isinstance(ticket_id, str) else None
-    if pending is None:
+    if pending is None or (workshop is not None and pending.box.code != workshop):
         raise UnknownTicket("no such ticket here")
     return pending
 
@@ -245,19 +247,22 @@ def _status_of(pending: Pending, waiting_for: int) -> BallotStatus:
     return BallotStatus(BallotState.STORED, 0, receipt=str(pending.row["receipt"]))
 
 
-def ballot_status(ticket_id: str) -> BallotStatus:
+def ballot_status(ticket_id: str, *, workshop: WorkshopCode | None = None) -> BallotStatus:
     """The state of a submitted ballot (memory only: no database read). `UnknownTicket` once
-    it expired (`TICKET_TTL_SECONDS` after it was written) or after a restart."""
-    pending = _pending_for(ticket_id)
+    it expired (`TICKET_TTL_SECONDS` after it was written), after a restart, or when
+    `workshop` is given and the ticket is not that workshop's."""
+    pending = _pending_for(ticket_id, workshop)
     waiting = queue_gap(pending)
     return _status_of(pending, waiting)
 
 
-def notify_when_done(ticket_id: str, callback: Callable[[], None]) -> bool:
+def notify_when_done(
+    ticket_id: str, callback: Callable[[], None], *, workshop: WorkshopCode | None = None
+) -> bool:
     """Call `callback()` (from the writing thread, once) when the ballot is written or
     refused. False, and no call, if that has already happened: read `ballot_status` then.
     Lets an event loop await a receipt without a thread or a polling timer per phone."""
-    return call_when_done(_pending_for(ticket_id), callback)
+    return call_when_done(_pending_for(ticket_id, workshop), callback)
 
 
 def wait_for_ballot(ticket_id: str, timeout: float | None = None) -> BallotStatus:

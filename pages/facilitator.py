@@ -33,6 +33,7 @@ from ui.guard import attempt
 from ui.i18n import lang, tr
 from ui.routing import ensure_entry_point
 from ui.runtime import instance
+from ui.storage_notice import storage_notice
 from ui.text import md_plain
 
 ensure_entry_point()
@@ -565,6 +566,7 @@ def the_console(unlocked: Console) -> None:
         st.rerun()
     other_moves(w, unlocked)
     live_results_box(w, unlocked)
+    storage_notice(unlocked)
     labels = [
         tr("facilitator.tab_notes"),
         tr("facilitator.tab_cards"),

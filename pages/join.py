@@ -113,7 +113,7 @@ ticket_waiting_for: int | None = None
 ticket_notice: str | None = None
 if held_ticket := st.session_state.get(ticket_key):
     try:
-        found = ballot_component.ticket_answer(held_ticket)
+        found = ballot_component.ticket_answer(w.code, held_ticket)
     except BeiduiError as err:  # the batch was refused: nothing stored, the card is unused
         found, ticket_notice = None, error_text(err)
     if found is not None and found.state == "stored" and found.receipt:

@@ -122,12 +122,12 @@ def handed_back_ticket(code: str) -> str | None:
     return ticket if isinstance(ticket, str) else None
 
 
-def ticket_answer(ticket: str) -> ballot_api.Answer | None:
+def ticket_answer(code: str, ticket: str) -> ballot_api.Answer | None:
     """Where the ballot behind a ticket the phone kept is (this process's memory only, no
     database read): stored with its receipt, still waiting, or None if this server does not
     know the ticket (it restarted before the batch was written: the card is unused). A
     refused batch raises core's named error, as the route does."""
-    return ballot_api.status(instance(), ticket)
+    return ballot_api.status(instance(), code, ticket)
 
 
 def ballot(

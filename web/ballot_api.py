@@ -95,14 +95,15 @@ def submit(
     ticket = casting.submit_ballot(
         inst.db, inst.secret_key, code, card, ranking, role, client_key=client_key
     )
-    return _from_status(ticket.id, casting.ballot_status(ticket.id))
+    return _from_status(ticket.id, casting.ballot_status(ticket.id, workshop=code))
 
 
-def status(inst: Instance, ticket: str) -> Answer | None:
-    """Where a waiting ballot is; None for a ticket this process does not know."""
+def status(inst: Instance, code: str, ticket: str) -> Answer | None:
+    """Where a waiting ballot of workshop `code` is; None for a ticket this process does not
+    know, or one of another workshop."""
     del inst  # the queue is this process's memory; no database read
     try:
-        found = casting.ballot_status(ticket)
+        found = casting.ballot_status(ticket, workshop=code)
     except casting.UnknownTicket:
         return None
     return _from_status(ticket, found)
@@ -115,7 +116,7 @@ def status(inst: Instance, ticket: str) -> Answer | None:
 SETTLE_SECONDS = 2.0
 
 
-async def _settled(answer: Answer) -> Answer:
+async def _settled(code: str, answer: Answer) -> Answer:
     if answer.state != "waiting" or not answer.ticket:
         return answer
     loop = asyncio.get_running_loop()
@@ -129,11 +130,11 @@ async def _settled(answer: Answer) -> Answer:
         loop.call_soon_threadsafe(resolve)
 
     try:
-        if casting.notify_when_done(answer.ticket, wake):
+        if casting.notify_when_done(answer.ticket, wake, workshop=code):
             await asyncio.wait_for(written, SETTLE_SECONDS)
     except (TimeoutError, casting.UnknownTicket):
         pass
-    return status(instance(), answer.ticket) or answer
+    return status(instance(), code, answer.ticket) or answer
 
 
 def limiter_key(request: Request, session_nonce: str) -> str:
@@ -235,7 +236,7 @@ async def cast(request: Request) -> JSONResponse:
                 _text_or_none(data.get("role")),
                 client_key=limiter_key(request, client_key),
             )
-        answer = await _settled(answer)
+        answer = await _settled(code, answer)
     except BeiduiError as err:
         return _refusal_for(err, lang)
     except Exception as exc:  # e.g. the database went away: say so, in the phone's language
@@ -249,18 +250,18 @@ async def ballot_status(request: Request) -> JSONResponse:
     checked = await _checked(request)
     if isinstance(checked, JSONResponse):
         return checked
-    data, lang, _code, _client = checked
+    data, lang, code, _client = checked
     ticket = data.get("ticket")
     if not isinstance(ticket, str) or not ticket or len(ticket) > 100:
         return _refused(400, "web.bad_request", lang)
     try:
-        answer = await run_in_threadpool(status, instance(), ticket)
+        answer = await run_in_threadpool(status, instance(), code, ticket)
     except BeiduiError as err:
         return _refusal_for(err, lang)
     if answer is None:
         return _refused(404, "web.unknown_ticket", lang)
     try:
-        answer = await _settled(answer)  # a long poll: answered the moment the batch is in
+        answer = await _settled(code, answer)  # a long poll: answered the moment the batch is in
     except BeiduiError as err:
         return _refusal_for(err, lang)
     return _answer(answer)

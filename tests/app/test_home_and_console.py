@@ -72,3 +72,40 @@ def test_the_join_code_survives_moving_between_pages(app_env: Instance) -> None:
     at.switch_page("pages/join.py").run()
     assert not at.exception
     assert any("Kept" in c.value for c in at.caption)  # the phone is still in its workshop
+
+
+def test_the_console_says_when_storage_kept_old_row_versions_and_rewrites_on_request(
+    app_env: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rewrite that left old row versions (here: the database refused the checkpoint) is
+    shown to the facilitator, in their language, with the one remedy; once it works the
+    notice goes."""
+    from core import mix
+    from core.templates import available_templates
+    from core.workshops import create_workshop
+    from ui.runtime import instance as page_instance
+
+    code = create_workshop(app_env.db, available_templates()["default"], "Kept", "passphrase 123")
+    at = make_app({"lang": "en"}).run()
+    at.switch_page("pages/facilitator.py").run()
+    unlock_console(at, code, "passphrase 123")
+    assert not at.exception and not at.warning
+
+    def refused(_db: object) -> None:
+        raise RuntimeError("checkpoint refused")
+
+    working = mix.checkpoint_wal
+    monkeypatch.setattr(mix, "checkpoint_wal", refused)
+    page_db = page_instance().db
+    assert mix.scrub_storage(page_db, ("sealed_ballots", "cards")) is mix.Scrub.FAILED
+    at.run()
+    [notice] = [w.value for w in at.warning if "old row versions" in w.value]
+    assert "cards, sealed_ballots" in notice
+    at.button(key="scrub_again").click().run()  # still refused: said so, notice stays
+    assert any("refused the rewrite" in e.value for e in at.error)
+    monkeypatch.setattr(mix, "checkpoint_wal", working)
+    at.button(key="scrub_again").click().run()
+    assert not at.exception
+    assert any("only the current rows" in s.value for s in at.success)
+    assert not [w for w in at.warning if "old row versions" in w.value]
+    assert mix.unscrubbed_tables(page_db) == frozenset()

@@ -83,7 +83,7 @@ def test_a_phone_that_reloads_after_voting_keeps_its_receipt_and_follows_to_the_
     assert answer.state == "waiting" and answer.waiting_for == 2
     for card in cards[1:3]:
         submit_ballot(app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None)
-    stored = ballot_api.status(app_env, str(answer.ticket))
+    stored = ballot_api.status(app_env, code, str(answer.ticket))
     assert stored is not None and stored.state == "stored" and stored.receipt
     receipt = stored.receipt
     _hand_back(phone, code, receipt)
@@ -132,7 +132,7 @@ def test_a_phone_that_reloads_while_its_ballot_waits_resumes_and_gets_its_receip
     # hands it back: the page shows it and the receipt replaces the ticket in the URL.
     for card in cards[1:3]:
         submit_ballot(app_env.db, app_env.secret_key, code, card, ["co_creation_fund"], None)
-    stored = ballot_api.status(app_env, ticket)
+    stored = ballot_api.status(app_env, code, ticket)
     assert stored is not None and stored.state == "stored" and stored.receipt
     _hand_back(reloaded, code, stored.receipt)
     assert not reloaded.exception

@@ -118,7 +118,7 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     assert answer.state == "waiting" and answer.waiting_for == 2
     assert answer.ticket and answer.receipt is None
     assert results.ballot_count(db, code) == 0
-    assert ballot_api.status(server, answer.ticket) == answer
+    assert ballot_api.status(server, code, answer.ticket) == answer
     phone.run()
     assert not phone.exception
     assert phone.get("bidi_component")  # nothing to hand back yet: the ballot stays
@@ -128,12 +128,12 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     # and nothing queued or written for it
     with pytest.raises(CardAlreadySpent):
         ballot_api.submit(server, code, cards[0], ["co_creation_fund"], None, client_key="x")
-    assert ballot_api.status(server, answer.ticket) == answer  # still waiting for 2
+    assert ballot_api.status(server, code, answer.ticket) == answer  # still waiting for 2
 
     # Two more phones fill the batch of 3: all three are written together.
     for card, first in zip(cards[1:3], ("co_creation_fund", "unrestricted_funding"), strict=True):
         submit_ballot(server.db, server.secret_key, code, card, [first], None)
-    stored = ballot_api.status(server, answer.ticket)
+    stored = ballot_api.status(server, code, answer.ticket)
     assert stored is not None and stored.state == "stored" and stored.receipt
     assert results.ballot_count(db, code) == 3
     # The component hands the receipt back; the page keeps it, in the URL too.
@@ -161,7 +161,7 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
     _move(con, "Voting closed")
     assert get_workshop(db, code).stage == Stage.CLOSED
     # The close wrote the waiting remainder (joined to the whole box's mix): it is stored.
-    closed = ballot_api.status(server, last.ticket)
+    closed = ballot_api.status(server, code, last.ticket)
     assert closed is not None and closed.state == "stored" and closed.receipt
     assert results.ballot_count(db, code) == 4
     con.text_input(key="stage_phrase").input("not the passphrase")

@@ -186,6 +186,20 @@ def test_an_unknown_ticket_is_refused_by_the_status_route(server: Server, room: 
     assert (status, answer["error"]) == (404, "web.unknown_ticket")
 
 
+def test_a_ticket_is_not_answered_under_another_workshops_token(server: Server, room: Room) -> None:
+    """A page token is for one workshop: with it, another workshop's ticket is unknown."""
+    data, status, waiting = _cast(server, room, room.cards[9])
+    assert status == 202 and waiting["state"] == "waiting"
+    other = open_room(server, 1)
+    token = ballot_data(server, other, other.cards[0])["token"]
+    mine = {"workshop": room.code, "token": data["token"], "ticket": waiting["ticket"]}
+    asked_elsewhere = {**mine, "workshop": other.code, "token": token, "lang": "en"}
+    status, answer = post(server, asked_elsewhere, path="/api/ballot/status")
+    assert (status, answer["error"]) == (404, "web.unknown_ticket")
+    status, answer = post(server, mine, path="/api/ballot/status")
+    assert status in (200, 202) and answer["state"] in ("stored", "waiting")
+
+
 def test_a_failing_page_shows_the_localized_error_page(tmp_path: Path) -> None:
     with streamlit_server(tmp_path, script="tests/apps/crash_app.py") as srv:
 

@@ -42,8 +42,10 @@ from core.cards import CARD_LIMITER, CardCounts, card_counts, issue_cards, void_
 from core.casting import (
     BallotState,
     Ticket,
+    UnknownTicket,
     ballot_status,
     cast_ballot,
+    notify_when_done,
     submit_ballot,
     wait_for_ballot,
 )
@@ -643,3 +645,18 @@ def test_roles_below_k_are_stored_and_archived_merged_as_the_screens_show_them(
     with zipfile.ZipFile(BytesIO(archive)) as zf:
         body = json.loads(zf.read(DOCUMENT_NAME))
     assert Counter(o["role"] for o in body["opened_ballots"]) == {big: 6, None: 5}
+
+
+def test_a_ticket_is_unknown_under_another_workshops_code(instance: Instance) -> None:
+    """A page token is for one workshop; the status route asks with its code, so a ticket
+    of another workshop answers nothing (not even that it exists)."""
+    here, there = open_room(instance), open_room(instance)
+    (card,) = issue_cards(here.console, 1)
+    ticket = submit_ballot(
+        here.db, here.key, here.code, card, here.methods[:1], None, client_key="voter"
+    )
+    assert ballot_status(ticket.id, workshop=here.code).state is BallotState.WAITING
+    with pytest.raises(UnknownTicket):
+        ballot_status(ticket.id, workshop=there.code)
+    with pytest.raises(UnknownTicket):
+        notify_when_done(ticket.id, lambda: None, workshop=there.code)

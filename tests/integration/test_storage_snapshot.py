@@ -30,6 +30,7 @@ from core.console_access import open_console
 from core.db import Database
 from core.instance import Instance
 from core.reveal import reveal
+from core.storage_residual import scrub_again, storage_residual
 from tests import storage_reader as sr
 from tests.conftest import require_postgres
 from tests.integration.test_ballots import PASS, Room, distinct_rankings, open_room
@@ -170,8 +171,13 @@ def test_a_snapshot_held_past_the_wait_is_reported_and_the_next_scrub_is_clean(
     reveal(open_console(db, room.key, room.code, room.grant), PASS)
     assert mix.unscrubbed_tables(db) == frozenset(CLOSE_TABLES + REVEAL_TABLES)
     assert any(blob[:32] in _files(db, ("sealed_ballots",)) for blob in sealed)
+    console = open_console(db, room.key, room.code, room.grant)
+    # The facilitator is told (core.storage_residual: the console's notice) ...
+    assert storage_residual(console) == tuple(sorted({*CLOSE_TABLES, *REVEAL_TABLES}))
+    assert scrub_again(console) is mix.Scrub.SNAPSHOT_HELD  # ... while it is still open
     held.end()
-    assert mix.scrub_storage(db, CLOSE_TABLES + REVEAL_TABLES) is mix.Scrub.DONE
+    assert scrub_again(console) is mix.Scrub.DONE  # ... and rewrites once it has ended
+    assert storage_residual(console) == ()
     assert mix.unscrubbed_tables(db) == frozenset()
     _assert_only_live_versions(db, CLOSE_TABLES + REVEAL_TABLES, "after the next scrub")
     files = _files(db, CLOSE_TABLES + REVEAL_TABLES)
