@@ -26,7 +26,10 @@ opens their page, then all phones tap at once ("a burst"; `--think-s` spreads th
 
 "Stored" counts the workshop's ballots in the database afterwards; "verified" looks every
 acknowledged receipt up. The phones run in this process on the same cores as the servers:
-its CPU time is printed too. Only 127.0.0.1 (or `--through`) is contacted.
+its CPU time is printed too, and how busy the whole machine was during the burst (all
+processes: phones, servers, nginx, the database; `benchmarks.cpu_sampler`): near 100% means
+the cores, not a server process, set the pace, so another process on them cannot help.
+Only 127.0.0.1 (or `--through`) is contacted.
 
 Last lines: one `room: path=<p> phones=<n> acknowledged=<n> stored=<n> p50_ms=<n>
 p95_ms=<n> ballots_per_s=<n>` per phase, then `room-ratio: ...` lines.
@@ -48,6 +51,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.cpu_sampler import CpuSampler
 from benchmarks.http_phone import HttpPhone
 from benchmarks.streamlit_client import StreamlitClient, receipt_in
 from core import results
@@ -173,6 +177,7 @@ class Tally:
     killed: str = ""
     taps: int = 0
     closed_at: float | None = None
+    machine_busy: float | None = None  # share of all cores busy during the burst
 
     receipt_times: list[float] = field(default_factory=list)
 
@@ -390,6 +395,7 @@ async def drive(
     live = [p for p, good in zip(phones, ok, strict=True) if good]
     print(f"  {tally.label}: {len(live)}/{len(phones)} phones on the page in {tally.open_s:.1f} s")
 
+    sampler = CpuSampler().__enter__()
     t0 = time.perf_counter()
 
     async def one(p: Phone) -> None:
@@ -424,6 +430,9 @@ async def drive(
         tally.problems[f"room timed out after {args.timeout_s} s"] += 1
     closing.cancel()
     await asyncio.gather(closing, return_exceptions=True)
+    sampler.__exit__()
+    if tally.first_tap_at is not None and tally.before_close:
+        tally.machine_busy = sampler.busy(t0 + tally.first_tap_at, t0 + max(tally.before_close))
     await asyncio.gather(*(p.close() for p in phones), return_exceptions=True)
 
 
@@ -548,6 +557,12 @@ def report(tallies: list[Tally]) -> None:
     row("ballots/s (the burst)", lambda t: f"{t.burst_rate:.0f}")
     row("left for the close", lambda t: str(len(t.receipt_times) - len(t.before_close)))
     row("ballots/s (with close)", lambda t: f"{t.rate:.0f}")
+    row(
+        "machine busy (burst)",
+        lambda t: (
+            "n/a" if t.machine_busy is None else f"{t.machine_busy:.0%} of {os.cpu_count()} cores"
+        ),
+    )
     row("server CPU", lambda t: "n/a" if t.server_cpu is None else f"{t.server_cpu:.1f} s")
     row("client CPU", lambda t: f"{t.client_cpu:.1f} s")
     row("taps again (lost answer)", lambda t: str(t.retries))

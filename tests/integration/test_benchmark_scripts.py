@@ -74,3 +74,5 @@ def test_the_room_benchmark_prints_the_baseline_and_the_new_path_side_by_side() 
     )
     assert [re.fullmatch(pattern, line) is not None for line in rooms] == [True, True], lines
     assert re.fullmatch(r"room-ratio: component_vs_form=\d+\.\dx", lines[-1]), lines
+    [busy] = [line for line in lines if line.startswith("machine busy (burst)")]
+    assert re.fullmatch(r"machine busy \(burst\)(\s+(n/a|\d+% of \d+ cores)){2}", busy), busy
