@@ -15,6 +15,8 @@ import threading
 import time
 from bisect import bisect_left
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
 
 def _read() -> tuple[int, int]:
     """(busy, total) jiffies over all cores since boot."""
@@ -25,11 +27,26 @@ def _read() -> tuple[int, int]:
     return total - idle, total
 
 
+def _process_jiffies(pids: tuple[int, ...]) -> int:
+    """User + system jiffies of these processes (fields 14 and 15 of /proc/PID/stat)."""
+    used = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                text = f.read()
+        except OSError:  # a killed replica
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        used += int(fields[11]) + int(fields[12])
+    return used
+
+
 class CpuSampler:
-    def __init__(self, interval: float = 0.02) -> None:
+    def __init__(self, interval: float = 0.02, pids: tuple[int, ...] = ()) -> None:
         self.interval = interval
+        self.pids = pids
         self.cores = os.cpu_count() or 1
-        self.samples: list[tuple[float, int, int]] = []
+        self.samples: list[tuple[float, int, int, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
 
@@ -43,24 +60,33 @@ class CpuSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.perf_counter(), *_read()))
+            self._sample()
             self._stop.wait(self.interval)
-        self.samples.append((time.perf_counter(), *_read()))
+        self._sample()
 
-    def _at(self, t: float) -> tuple[float, float]:
+    def _sample(self) -> None:
+        self.samples.append((time.perf_counter(), *_read(), _process_jiffies(self.pids)))
+
+    def _at(self, t: float) -> tuple[float, float, float]:
+        """(machine busy, machine total, processes) jiffies at `t`, interpolated."""
         i = bisect_left([s[0] for s in self.samples], t)
-        if i <= 0:
-            return float(self.samples[0][1]), float(self.samples[0][2])
-        if i >= len(self.samples):
-            return float(self.samples[-1][1]), float(self.samples[-1][2])
-        (t0, b0, n0), (t1, b1, n1) = self.samples[i - 1], self.samples[i]
+        if i <= 0 or i >= len(self.samples):
+            _t, b, n, p = self.samples[0 if i <= 0 else -1]
+            return float(b), float(n), float(p)
+        (t0, b0, n0, p0), (t1, b1, n1, p1) = self.samples[i - 1], self.samples[i]
         f = (t - t0) / (t1 - t0) if t1 > t0 else 0.0
-        return b0 + f * (b1 - b0), n0 + f * (n1 - n0)
+        return b0 + f * (b1 - b0), n0 + f * (n1 - n0), p0 + f * (p1 - p0)
 
     def busy(self, start: float, end: float) -> float | None:
         """Share of the machine's cores busy between two perf_counter instants (0..1)."""
         if len(self.samples) < 2 or end <= start:
             return None
-        b0, n0 = self._at(start)
-        b1, n1 = self._at(end)
-        return (b1 - b0) / (n1 - n0) if n1 > n0 else None
+        b0, n0, _ = self._at(start)
+        b1, n1, _ = self._at(end)
+        return min(1.0, max(0.0, (b1 - b0) / (n1 - n0))) if n1 > n0 else None
+
+    def process_seconds(self, start: float, end: float) -> float | None:
+        """CPU seconds the sampled processes used between two perf_counter instants."""
+        if len(self.samples) < 2 or end <= start or not self.pids:
+            return None
+        return (self._at(end)[2] - self._at(start)[2]) / CLK_TCK

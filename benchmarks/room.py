@@ -178,6 +178,8 @@ class Tally:
     taps: int = 0
     closed_at: float | None = None
     machine_busy: float | None = None  # share of all cores busy during the burst
+    server_pids: tuple[int, ...] = ()
+    burst_server_cpu: float | None = None  # the servers' CPU seconds during the burst
 
     receipt_times: list[float] = field(default_factory=list)
 
@@ -395,7 +397,7 @@ async def drive(
     live = [p for p, good in zip(phones, ok, strict=True) if good]
     print(f"  {tally.label}: {len(live)}/{len(phones)} phones on the page in {tally.open_s:.1f} s")
 
-    sampler = CpuSampler().__enter__()
+    sampler = CpuSampler(pids=tally.server_pids).__enter__()
     t0 = time.perf_counter()
 
     async def one(p: Phone) -> None:
@@ -432,7 +434,9 @@ async def drive(
     await asyncio.gather(closing, return_exceptions=True)
     sampler.__exit__()
     if tally.first_tap_at is not None and tally.before_close:
-        tally.machine_busy = sampler.busy(t0 + tally.first_tap_at, t0 + max(tally.before_close))
+        burst = (t0 + tally.first_tap_at, t0 + max(tally.before_close))
+        tally.machine_busy = sampler.busy(*burst)
+        tally.burst_server_cpu = sampler.process_seconds(*burst)
     await asyncio.gather(*(p.close() for p in phones), return_exceptions=True)
 
 
@@ -440,6 +444,7 @@ async def drive(
 
 
 def _measure(tally: Tally, pids: list[int], run: Callable[[], None]) -> None:
+    tally.server_pids = tuple(pids)
     before = [cpu_seconds(p) for p in pids]
     client_before = time.process_time()
     run()
@@ -561,6 +566,14 @@ def report(tallies: list[Tally]) -> None:
         "machine busy (burst)",
         lambda t: (
             "n/a" if t.machine_busy is None else f"{t.machine_busy:.0%} of {os.cpu_count()} cores"
+        ),
+    )
+    row(
+        "server CPU per ballot",
+        lambda t: (
+            "n/a"
+            if not t.burst_server_cpu or not t.before_close
+            else f"{t.burst_server_cpu / len(t.before_close) * 1000:.2f} ms"
         ),
     )
     row("server CPU", lambda t: "n/a" if t.server_cpu is None else f"{t.server_cpu:.1f} s")

@@ -8,7 +8,8 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web import ballot_api
 from web.process import raise_open_file_limit
@@ -16,7 +17,29 @@ from web.runtime import instance
 from web.security import SecurityMiddleware
 
 ROUTES: list[BaseRoute] = [*ballot_api.ROUTES]
-MIDDLEWARE: list[Middleware] = [Middleware(SecurityMiddleware)]
+
+
+class OurRoutesFirst:
+    """Our routes answered inside our security middleware, ahead of Streamlit's own stack
+    (its path checks, session cookie, gzip and router: a ballot needs none of them, and
+    they were ~10% of the server's GIL time in a 1,000-phone burst). Only exact paths of
+    ours are taken; everything else, and any path under a base URL, goes on to Streamlit,
+    which serves the same routes too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.router = Router(routes=ROUTES)
+        self.paths = frozenset(getattr(r, "path", "") for r in ROUTES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") in self.paths:
+            await self.router(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+# The first is the outermost: every answer, ours included, gets the security headers.
+MIDDLEWARE: list[Middleware] = [Middleware(SecurityMiddleware), Middleware(OurRoutesFirst)]
 
 
 @asynccontextmanager

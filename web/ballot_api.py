@@ -30,11 +30,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -52,9 +54,17 @@ MAX_BODY_BYTES = 4096  # a ballot is a code, a card, at most a dozen keys and a 
 # costs nothing. Without it a burst of 1,000 phones put 28 threads on the GIL and more
 # casts than the PostgreSQL pool has connections (a pool timeout answered 500 to 34 of
 # 1,000 phones in benchmarks/room.py); 8 threads is what benchmarks/cast.py measures with.
+# The casts wait in the executor's queue: a thread pool of our own rather than Starlette's
+# `run_in_threadpool` (anyio's capacity limiter and cancel scopes were ~10% of the server's
+# GIL time in a 1,000-phone burst, py-spy --gil).
 CAST_CONCURRENCY = 8
-_cast_slots = asyncio.Semaphore(CAST_CONCURRENCY)
+_CASTING = ThreadPoolExecutor(max_workers=CAST_CONCURRENCY, thread_name_prefix="ballot")
 _LOG = logging.getLogger("beidui.web")
+_T = TypeVar("_T")
+
+
+async def _in_thread(call: Callable[[], _T]) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_CASTING, call)
 
 
 @dataclass(frozen=True)
@@ -226,8 +236,8 @@ async def cast(request: Request) -> JSONResponse:
     if not isinstance(ranking, list) or not all(isinstance(m, str) for m in ranking):
         return _refused(400, "web.bad_request", lang)
     try:
-        async with _cast_slots:
-            answer = await run_in_threadpool(
+        answer = await _in_thread(
+            partial(
                 submit,
                 instance(),
                 code,
@@ -236,6 +246,7 @@ async def cast(request: Request) -> JSONResponse:
                 _text_or_none(data.get("role")),
                 client_key=limiter_key(request, client_key),
             )
+        )
         answer = await _settled(code, answer)
     except BeiduiError as err:
         return _refusal_for(err, lang)
@@ -255,7 +266,7 @@ async def ballot_status(request: Request) -> JSONResponse:
     if not isinstance(ticket, str) or not ticket or len(ticket) > 100:
         return _refused(400, "web.bad_request", lang)
     try:
-        answer = await run_in_threadpool(status, instance(), code, ticket)
+        answer = await _in_thread(partial(status, instance(), code, ticket))
     except BeiduiError as err:
         return _refusal_for(err, lang)
     if answer is None:
