@@ -10,30 +10,12 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
+from core.migrations.shapes import cascade_fk
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
-
-
-def _workshop_fk() -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(
-        "workshop_id",
-        sa.Integer,
-        sa.ForeignKey("workshops.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    )
-
-
-def _question_fk() -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(
-        "question_id",
-        sa.Integer,
-        sa.ForeignKey("questions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    )
 
 
 def upgrade() -> None:
@@ -41,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "cards",
         sa.Column("digest", sa.LargeBinary(32), primary_key=True),
-        _workshop_fk(),
+        cascade_fk("workshop_id", "workshops", index=True),
         sa.Column("is_spent", sa.Boolean, nullable=False),
         sa.Column("is_void", sa.Boolean, nullable=False),
         **no_rowid,
@@ -49,7 +31,7 @@ def upgrade() -> None:
     op.create_table(
         "sealed_ballots",
         sa.Column("id", sa.String(32), primary_key=True),
-        _workshop_fk(),
+        cascade_fk("workshop_id", "workshops", index=True),
         sa.Column("sealed", sa.LargeBinary(1024), nullable=False),
         sa.Column("receipt", sa.String(32), nullable=False, index=True),
         **no_rowid,
@@ -57,7 +39,7 @@ def upgrade() -> None:
     op.create_table(
         "opened_ballots",
         sa.Column("id", sa.String(32), primary_key=True),
-        _workshop_fk(),
+        cascade_fk("workshop_id", "workshops", index=True),
         sa.Column("ranking", sa.Text, nullable=False),
         sa.Column("role", sa.String(64), nullable=True),
         **no_rowid,
@@ -65,14 +47,14 @@ def upgrade() -> None:
     op.create_table(
         "themes",
         sa.Column("id", sa.Integer, primary_key=True),
-        _question_fk(),
+        cascade_fk("question_id", "questions", index=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
     )
     op.create_table(
         "notes",
         sa.Column("id", sa.String(32), primary_key=True),
-        _question_fk(),
+        cascade_fk("question_id", "questions", index=True),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("dots", sa.Integer, nullable=False),
         sa.Column("is_hidden", sa.Boolean, nullable=False),
@@ -84,18 +66,13 @@ def upgrade() -> None:
     op.create_table(
         "summary_points",
         sa.Column("id", sa.Integer, primary_key=True),
-        _question_fk(),
+        cascade_fk("question_id", "questions", index=True),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("text", sa.Text, nullable=False),
     )
     op.create_table(
         "result_publications",
-        sa.Column(
-            "workshop_id",
-            sa.Integer,
-            sa.ForeignKey("workshops.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        cascade_fk("workshop_id", "workshops", primary_key=True),
         sa.Column("ballots_counted", sa.Integer, nullable=False),
         sa.Column("tally_json", sa.Text, nullable=False),
     )
