@@ -18,31 +18,37 @@ branch_labels = None
 depends_on = None
 
 
+def _participant_rows(name: str, *columns: sa.schema.SchemaItem) -> None:
+    """A table of what participants produce: random keys, and on SQLite WITHOUT ROWID."""
+    op.create_table(name, *columns, sqlite_with_rowid=False)
+
+
+def _random_key() -> sa.Column:  # type: ignore[type-arg]
+    """The primary key of a ballot or note: a random id that says nothing of when it was written."""
+    return sa.Column("id", sa.String(32), primary_key=True)
+
+
 def upgrade() -> None:
-    no_rowid = {"sqlite_with_rowid": False}
-    op.create_table(
+    _participant_rows(
         "cards",
         sa.Column("digest", sa.LargeBinary(32), primary_key=True),
         cascade_fk("workshop_id", "workshops", index=True),
         sa.Column("is_spent", sa.Boolean, nullable=False),
         sa.Column("is_void", sa.Boolean, nullable=False),
-        **no_rowid,
     )
-    op.create_table(
+    _participant_rows(
         "sealed_ballots",
-        sa.Column("id", sa.String(32), primary_key=True),
+        _random_key(),
         cascade_fk("workshop_id", "workshops", index=True),
         sa.Column("sealed", sa.LargeBinary(1024), nullable=False),
         sa.Column("receipt", sa.String(32), nullable=False, index=True),
-        **no_rowid,
     )
-    op.create_table(
+    _participant_rows(
         "opened_ballots",
-        sa.Column("id", sa.String(32), primary_key=True),
+        _random_key(),
         cascade_fk("workshop_id", "workshops", index=True),
         sa.Column("ranking", sa.Text, nullable=False),
         sa.Column("role", sa.String(64), nullable=True),
-        **no_rowid,
     )
     op.create_table(
         "themes",
@@ -51,9 +57,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
     )
-    op.create_table(
+    _participant_rows(
         "notes",
-        sa.Column("id", sa.String(32), primary_key=True),
+        _random_key(),
         cascade_fk("question_id", "questions", index=True),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("dots", sa.Integer, nullable=False),
@@ -61,7 +67,6 @@ def upgrade() -> None:
         sa.Column(
             "theme_id", sa.Integer, sa.ForeignKey("themes.id", ondelete="SET NULL"), nullable=True
         ),
-        **no_rowid,
     )
     op.create_table(
         "summary_points",
