@@ -54,17 +54,7 @@ _P = RESULT_PUBLICATIONS.c
 
 
 def _workshop_row(session: Session, code: WorkshopCode) -> Any:
-    return workshop_row(
-        session,
-        code,
-        _W.id,
-        _W.code,
-        _W.stage,
-        _W.ballot_size,
-        _W.anonymity_k,
-        _W.is_live_results,
-        is_typed=True,
-    )
+    return workshop_row(session, code, _W.is_live_results, is_typed=True)
 
 
 def _count(session: Session, workshop_id: int) -> int:
