@@ -168,32 +168,39 @@ class Question(Base):
     workshop: Mapped[Workshop] = relationship(back_populates="questions")
 
 
-class Method(Base):
+class _KeyedOption:
+    """The columns a method and a role share: one of a workshop's ballot options, with its
+    key (unique in the workshop) and its place in the workshop's order.
+
+    `sort_order` keeps them first, as migration 0001 made the tables (a mixin's columns
+    would otherwise follow the class's own)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    workshop_id: Mapped[int] = mapped_column(
+        ForeignKey("workshops.id", ondelete="CASCADE"), sort_order=-1
+    )
+    key: Mapped[str] = mapped_column(String(64), sort_order=-1)
+    position: Mapped[int] = mapped_column(Integer, sort_order=-1)
+
+
+class Method(_KeyedOption, Base):
     """A candidate enablement method on the ballot."""
 
     __tablename__ = "methods"
     __table_args__ = (UniqueConstraint("workshop_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(64))
-    position: Mapped[int] = mapped_column(Integer)
     label: Mapped[Bilingual] = bilingual_columns("label", String(200))
     description: Mapped[Bilingual] = bilingual_columns("description", Text(), default="")
 
     workshop: Mapped[Workshop] = relationship(back_populates="methods")
 
 
-class Role(Base):
+class Role(_KeyedOption, Base):
     """A participant role people may declare (optional, shown only for groups of ≥ k)."""
 
     __tablename__ = "roles"
     __table_args__ = (UniqueConstraint("workshop_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(64))
-    position: Mapped[int] = mapped_column(Integer)
     label: Mapped[Bilingual] = bilingual_columns("label", String(200))
 
     workshop: Mapped[Workshop] = relationship(back_populates="roles")
