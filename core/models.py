@@ -32,6 +32,7 @@ from sqlalchemy.orm import (
     Composite,
     DeclarativeBase,
     Mapped,
+    MappedColumn,
     composite,
     mapped_column,
     relationship,
@@ -45,6 +46,16 @@ from core.domain import Stage
 def random_id() -> str:
     """A 128-bit random key: says nothing about when or by whom a row was written."""
     return secrets.token_hex(16)
+
+
+def _random_key() -> MappedColumn[str]:
+    """The primary key of a row a participant produced: a `random_id`, never a sequence."""
+    return mapped_column(String(32), primary_key=True, default=random_id)
+
+
+def _cascade_key(parent: str, **options: Any) -> MappedColumn[int]:
+    """The id of the `parent` row this row belongs to; the row goes when its parent goes."""
+    return mapped_column(ForeignKey(f"{parent}.id", ondelete="CASCADE"), **options)
 
 
 class StageColumn(TypeDecorator[Stage]):
@@ -123,9 +134,7 @@ class WorkshopSecrets(Base):
 
     __tablename__ = "workshop_secrets"
 
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), primary_key=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", primary_key=True)
     passphrase_hash: Mapped[str] = mapped_column(String(300))
     card_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     box_public_key: Mapped[bytes] = mapped_column(LargeBinary(64))
@@ -150,9 +159,7 @@ class ConsoleSession(Base):
     __tablename__ = "console_sessions"
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -161,7 +168,7 @@ class Question(Base):
     __table_args__ = (UniqueConstraint("workshop_id", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
+    workshop_id: Mapped[int] = _cascade_key("workshops")
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[Bilingual] = bilingual_columns("text", Text())
 
@@ -176,9 +183,7 @@ class _KeyedOption:
     would otherwise follow the class's own)."""
 
     id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), sort_order=-1
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", sort_order=-1)
     key: Mapped[str] = mapped_column(String(64), sort_order=-1)
     position: Mapped[int] = mapped_column(Integer, sort_order=-1)
 
@@ -216,9 +221,7 @@ class Card(Base):
     __table_args__ = {"sqlite_with_rowid": False}
 
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     is_spent: Mapped[bool] = mapped_column(Boolean, default=False)
     is_void: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -229,10 +232,8 @@ class SealedBallot(Base):
     __tablename__ = "sealed_ballots"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[str] = _random_key()
+    workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary(1024))
     receipt: Mapped[str] = mapped_column(String(32), index=True)
 
@@ -243,10 +244,8 @@ class OpenedBallot(Base):
     __tablename__ = "opened_ballots"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[str] = _random_key()
+    workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     # Method keys, best first, joined by "\n" (keys never contain newlines).
     ranking: Mapped[str] = mapped_column(Text)
     role: Mapped[str | None] = mapped_column(String(64))
@@ -258,9 +257,7 @@ class Theme(Base):
     __tablename__ = "themes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    question_id: Mapped[int] = mapped_column(
-        ForeignKey("questions.id", ondelete="CASCADE"), index=True
-    )
+    question_id: Mapped[int] = _cascade_key("questions", index=True)
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -271,10 +268,8 @@ class Note(Base):
     __tablename__ = "notes"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
-    question_id: Mapped[int] = mapped_column(
-        ForeignKey("questions.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[str] = _random_key()
+    question_id: Mapped[int] = _cascade_key("questions", index=True)
     text: Mapped[str] = mapped_column(Text)
     dots: Mapped[int] = mapped_column(Integer, default=0)
     is_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -289,9 +284,7 @@ class SummaryPoint(Base):
     __tablename__ = "summary_points"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    question_id: Mapped[int] = mapped_column(
-        ForeignKey("questions.id", ondelete="CASCADE"), index=True
-    )
+    question_id: Mapped[int] = _cascade_key("questions", index=True)
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
 
@@ -301,9 +294,7 @@ class ResultPublication(Base):
 
     __tablename__ = "result_publications"
 
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), primary_key=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", primary_key=True)
     ballots_counted: Mapped[int] = mapped_column(Integer, default=0)
     # JSON: the opened rankings' aggregate only (never individual ballots).
     tally_json: Mapped[str] = mapped_column(Text)
