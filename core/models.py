@@ -48,11 +48,6 @@ def random_id() -> str:
     return secrets.token_hex(16)
 
 
-def _random_key() -> MappedColumn[str]:
-    """The primary key of a row a participant produced: a `random_id`, never a sequence."""
-    return mapped_column(String(32), primary_key=True, default=random_id)
-
-
 def _cascade_key(parent: str, **options: Any) -> MappedColumn[int]:
     """The id of the `parent` row this row belongs to; the row goes when its parent goes."""
     return mapped_column(ForeignKey(f"{parent}.id", ondelete="CASCADE"), **options)
@@ -214,6 +209,15 @@ class Role(_KeyedOption, Base):
 # --- What participants produce (migration 0002). ---------------------------------------
 
 
+class _ParticipantRow:
+    """A row a participant's phone produced (the module's anonymity rules): keyed by a random
+    id, and on SQLite stored WITHOUT ROWID. `sort_order` keeps the id the first column."""
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id, sort_order=-1)
+
+
 class Card(Base):
     """A single-use voting card, stored only as a keyed digest of its code."""
 
@@ -226,25 +230,19 @@ class Card(Base):
     is_void: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class SealedBallot(Base):
+class SealedBallot(_ParticipantRow, Base):
     """A ballot encrypted to the workshop's box key: no voter, card, session or time."""
 
     __tablename__ = "sealed_ballots"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    id: Mapped[str] = _random_key()
     workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary(1024))
     receipt: Mapped[str] = mapped_column(String(32), index=True)
 
 
-class OpenedBallot(Base):
+class OpenedBallot(_ParticipantRow, Base):
     """A decrypted ranking, written at reveal in shuffled order, unlinked to its sealed row."""
 
     __tablename__ = "opened_ballots"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    id: Mapped[str] = _random_key()
     workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     # Method keys, best first, joined by "\n" (keys never contain newlines).
     ranking: Mapped[str] = mapped_column(Text)
@@ -262,13 +260,10 @@ class Theme(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Note(Base):
+class Note(_ParticipantRow, Base):
     """An anonymous note on a question: no author, session or time; random key."""
 
     __tablename__ = "notes"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    id: Mapped[str] = _random_key()
     question_id: Mapped[int] = _cascade_key("questions", index=True)
     text: Mapped[str] = mapped_column(Text)
     dots: Mapped[int] = mapped_column(Integer, default=0)
