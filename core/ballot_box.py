@@ -7,10 +7,12 @@ Never returns anything that links a card to a ballot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from core.ballot_values import VotingClosed, ballot_aad
+from core.ballot_values import VotingClosed, ballot_aad, join_code
 from core.db import Database
 from core.domain import Stage, StagePosition, VotingNotOpen, WorkshopCode
 from core.models import WORKSHOP_SECRETS, WORKSHOPS, Method, Role, Workshop
@@ -39,25 +41,31 @@ class Box:
     aad: bytes
 
 
+# What every ballot step reads of a workshop; `workshop_row` adds what one step needs more.
+_BALLOT_FACTS: Final = (_W.id, _W.code, _W.stage, _W.ballot_size, _W.anonymity_k)
+
+
+def workshop_row(
+    session: Session, code: WorkshopCode, *more_columns: Any, is_typed: bool = False
+) -> Any:
+    """The id, code, stage, ballot size and k of the workshop `code`, then `more_columns` (of
+    `WORKSHOPS`, or of `WORKSHOP_SECRETS`); `WorkshopNotFound` if there is none. `is_typed`:
+    `code` is text as typed, folded to the join code first (`MalformedJoinCode` if it cannot
+    be one)."""
+    query = select(*_BALLOT_FACTS, *more_columns)
+    if any(c.table is WORKSHOP_SECRETS for c in more_columns):
+        query = query.join_from(WORKSHOPS, WORKSHOP_SECRETS, _S.workshop_id == _W.id)
+    stored = join_code(code) if is_typed else code
+    row = session.execute(query.where(_W.code == stored)).one_or_none()
+    if row is None:
+        raise WorkshopNotFound(f"no workshop {code!r}", code=code)
+    return row
+
+
 def read_box(db: Database, code: WorkshopCode) -> tuple[Box, Stage]:
     """The box of the workshop `code` and its current stage (`WorkshopNotFound`)."""
     with db.read.begin() as session:
-        row = session.execute(
-            select(
-                _W.id,
-                _W.code,
-                _W.stage,
-                _W.ballot_size,
-                _W.is_open_mode,
-                _W.anonymity_k,
-                _S.box_public_key,
-                _S.card_salt,
-            )
-            .join_from(WORKSHOPS, WORKSHOP_SECRETS, _S.workshop_id == _W.id)
-            .where(_W.code == code)
-        ).one_or_none()
-        if row is None:
-            raise WorkshopNotFound(f"no workshop {code!r}", code=code)
+        row = workshop_row(session, code, _W.is_open_mode, _S.box_public_key, _S.card_salt)
         methods = session.scalars(select(Method.key).where(Method.workshop_id == row.id)).all()
         roles = session.scalars(select(Role.key).where(Role.workshop_id == row.id)).all()
     box = Box(

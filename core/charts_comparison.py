@@ -17,9 +17,9 @@ from core.charts_style import (
     GRID_WRAP_UNITS,
     LABEL_SIZE,
     configure,
+    grid_axes,
     row_height,
     wrap_label,
-    y_axis,
 )
 from core.domain import MethodId
 from core.i18n import t
@@ -66,24 +66,17 @@ def method_comparison(
     ]
     col_order = [t(COUNTING_METHODS[c].name_key, lang) for c in results]
     n = len(first.order)
+    # Five columns share what the names leave of a 786 px column (1280 px screen): each
+    # count's name goes on lines at its spaces and hyphens, in a smaller size.
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("axis_label:N", sort=row_order, title=None, axis=y_axis()),
-        x=alt.X(
+        **grid_axes(
+            "axis_label:N",
+            row_order,
             "counting_name:N",
-            sort=col_order,
-            # No axis title: it sat on top of the middle column's label.
-            title=None,
-            # Five columns share what the names leave of a 786 px column (1280 px screen):
-            # each count's name goes on lines at its spaces and hyphens, in a smaller size.
-            # Below the grid: a name's further lines then run away from the cells (above
-            # it they ran into them, and lifting them got them cut off at the top).
-            axis=alt.Axis(
-                orient="bottom",
-                labelAngle=0,
-                labelLimit=330,
-                labelFontSize=GRID_LABEL_SIZE,
-                labelExpr=COLUMN_LABEL_EXPR,
-            ),
+            col_order,
+            label_limit=330,
+            label_size=GRID_LABEL_SIZE,
+            label_expr=COLUMN_LABEL_EXPR,
         ),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(

@@ -13,7 +13,15 @@ import altair as alt
 
 from core.breakdown import Breakdown, Group, Role, points_share
 from core.charts_ranked import bar_layer, ranked_rows
-from core.charts_style import DEFAULT_FONT, LABEL_SIZE, configure, row_height, wrap_label, y_axis
+from core.charts_style import (
+    DEFAULT_FONT,
+    LABEL_SIZE,
+    Y_LABEL_EXPR,
+    configure,
+    grid_axes,
+    row_height,
+    wrap_label,
+)
 from core.domain import MethodId
 from core.i18n import t
 from core.tally.registry import COUNTING_METHODS
@@ -123,20 +131,15 @@ def role_share_grid(
     groups = list(dict.fromkeys(r["group_lines"] for r in rows))
     method_order = [wrap_label(labels.get(m, m)) for m in order]
     base = alt.Chart({"values": rows}).encode(
-        y=alt.Y("axis_label:N", sort=method_order, title=None, axis=y_axis()),
-        x=alt.X(
+        # Each column's name, then its ballot count, going down.
+        **grid_axes(
+            "axis_label:N",
+            method_order,
             "group_lines:N",
-            sort=groups,
-            title=None,
-            # Below the grid, name then count going down: above it, the lifted first line
-            # was cut off at the chart's top edge (seen in Chromium).
-            axis=alt.Axis(
-                orient="bottom",
-                labelAngle=0,
-                labelLimit=cell_width - 10,
-                labelExpr="split(datum.value, '\\n')",
-                labelFontSize=LABEL_SIZE - 6,
-            ),
+            groups,
+            label_limit=cell_width - 10,
+            label_size=LABEL_SIZE - 6,
+            label_expr=Y_LABEL_EXPR,
         ),
         tooltip=[alt.Tooltip("group:N"), alt.Tooltip("label:N"), alt.Tooltip("share:Q")],
     )

@@ -112,6 +112,38 @@ def y_axis() -> alt.Axis:
     )
 
 
+def grid_axes(
+    rows: str,
+    row_order: Sequence[str],
+    columns: str,
+    column_order: Sequence[str],
+    *,
+    label_limit: int,
+    label_size: int,
+    label_expr: str,
+) -> dict[str, Any]:
+    """The `y` and `x` encodings of a grid of cells: method names down the side (`y_axis`),
+    untitled, and column names under the grid. Below it, a column name's further lines run
+    away from the cells: above it they ran into them, and lifting them got the first line
+    cut off at the chart's top edge (seen in Chromium)."""
+    return {
+        "y": alt.Y(rows, sort=list(row_order), title=None, axis=y_axis()),
+        "x": alt.X(
+            columns,
+            sort=list(column_order),
+            # No axis title: it sat on top of the middle column's label.
+            title=None,
+            axis=alt.Axis(
+                orient="bottom",
+                labelAngle=0,
+                labelLimit=label_limit,
+                labelFontSize=label_size,
+                labelExpr=label_expr,
+            ),
+        ),
+    }
+
+
 def display_units(text: str) -> int:
     return sum(2 if _WIDE.match(c) else 1 for c in text)
 

@@ -12,20 +12,10 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+from core import export_report as report
 from core import fonts
 from core.export_charts import ranked_png
 from core.export_data import ExportData, Rendering
-from core.export_report import (
-    Block,
-    Bullets,
-    Grid,
-    Heading,
-    Para,
-    Quotes,
-    language_order,
-    quote,
-    report_blocks,
-)
 from core.i18n import t
 
 REPORT_HTML: Final = "report.html"
@@ -63,21 +53,21 @@ def _ul(items: Iterable[str]) -> str:
     return "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>"
 
 
-def _block_html(block: Block, lang: str) -> str:
-    if isinstance(block, Heading):
+def _block_html(block: report.Block, lang: str) -> str:
+    if isinstance(block, report.Heading):
         return f"<h{block.level}>{_e(block.text)}</h{block.level}>"
-    if isinstance(block, Para):
+    if isinstance(block, report.Para):
         css = ' class="small"' if block.is_small else ""
         return f"<p{css}>{_e(block.text)}</p>"
-    if isinstance(block, Bullets):
+    if isinstance(block, report.Bullets):
         return _ul(block.items)
-    if isinstance(block, Quotes):
+    if isinstance(block, report.Quotes):
         return "".join(
-            f"<blockquote>{_e(quote(text, lang))} "
+            f"<blockquote>{_e(report.quote(text, lang))} "
             f'<span class="dots">({_e(t("export.report.dots", lang, n=dots))})</span></blockquote>'
             for text, dots in block.items
         )
-    if isinstance(block, Grid):
+    if isinstance(block, report.Grid):
         return _html_table(block.headers, block.rows)
     encoded = base64.b64encode(block.png).decode("ascii")
     return f'<img class="chart" alt="{_e(block.alt)}" src="data:image/png;base64,{encoded}">'
@@ -85,19 +75,18 @@ def _block_html(block: Block, lang: str) -> str:
 
 def build_html(data: ExportData, lang: str, fingerprint: str) -> bytes:
     """The report in every language, the chosen one first, then the receipts once."""
-    order = language_order(lang)
+    order = report.language_order(lang)
     first = order[0]
     sections = []
     for code in order:
         chart = ranked_png(data, code) if data.rankings else None
-        blocks = report_blocks(data, code, fingerprint, chart)
+        blocks = report.report_blocks(data, code, fingerprint, chart)
         sections.append(
             f'<section class="language" lang="{_HTML_LANG[code]}">\n'
             + "\n".join(_block_html(b, code) for b in blocks)
             + "\n</section>"
         )
-    receipts_heading = " / ".join(t("export.section.receipts", code) for code in order)
-    receipts_note = " ".join(t("export.counting.receipts_note", code) for code in order)
+    receipts_heading, receipts_note = report.receipts_texts(order)
     title = f"{t('export.report_title', first)}: {data.workshop.name}"
     body = (
         "\n".join(sections) + f'\n<section class="language"><h2>{_e(receipts_heading)}</h2>'

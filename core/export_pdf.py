@@ -13,20 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from core import export_report as report
 from core import fonts
 from core.export_charts import printed_texts, ranked_png
 from core.export_data import ExportData, Rendering
-from core.export_report import (
-    Block,
-    Bullets,
-    Grid,
-    Heading,
-    Para,
-    Quotes,
-    language_order,
-    quote,
-    report_blocks,
-)
 from core.i18n import t
 
 REPORT_PDF: Final = "report.pdf"
@@ -83,7 +73,7 @@ def _para(pdf: Any, text: str, size: float = 10, indent: float = 0) -> None:
     pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT", align="L")
 
 
-def _table(pdf: Any, grid: Grid) -> None:
+def _table(pdf: Any, grid: report.Grid) -> None:
     from fpdf.fonts import FontFace
 
     pdf.set_font(_FAMILY, size=8.5)
@@ -105,20 +95,22 @@ def _table(pdf: Any, grid: Grid) -> None:
     pdf.ln(2)
 
 
-def _draw(pdf: Any, block: Block, lang: str) -> None:
-    if isinstance(block, Heading):
+def _draw(pdf: Any, block: report.Block, lang: str) -> None:
+    if isinstance(block, report.Heading):
         pdf.ln(2 if block.level > 2 else 3)
         _para(pdf, block.text, _HEADING_SIZES[block.level])
         pdf.ln(1)
-    elif isinstance(block, Para):
+    elif isinstance(block, report.Para):
         _para(pdf, block.text, 8.5 if block.is_small else 10)
-    elif isinstance(block, Bullets):
+    elif isinstance(block, report.Bullets):
         for item in block.items:
             _para(pdf, f"• {item}", indent=2)
-    elif isinstance(block, Quotes):
+    elif isinstance(block, report.Quotes):
         for text, dots in block.items:
-            _para(pdf, f"{quote(text, lang)} ({t('export.report.dots', lang, n=dots)})", 9.5, 4)
-    elif isinstance(block, Grid):
+            _para(
+                pdf, f"{report.quote(text, lang)} ({t('export.report.dots', lang, n=dots)})", 9.5, 4
+            )
+    elif isinstance(block, report.Grid):
         _table(pdf, block)
     else:
         pdf.image(io.BytesIO(block.png), w=pdf.epw)
@@ -126,8 +118,9 @@ def _draw(pdf: Any, block: Block, lang: str) -> None:
 
 def _receipts_page(pdf: Any, receipts: Sequence[str], order: Sequence[str]) -> None:
     pdf.add_page()
-    _para(pdf, " / ".join(t("export.section.receipts", code) for code in order), 14)
-    _para(pdf, " ".join(t("export.counting.receipts_note", code) for code in order), 9)
+    heading, note = report.receipts_texts(order)
+    _para(pdf, heading, 14)
+    _para(pdf, note, 9)
     pdf.set_font("Courier", size=9)
     per_line = 5
     for i in range(0, len(receipts), per_line):
@@ -140,7 +133,7 @@ def build_pdf(data: ExportData, lang: str, fingerprint: str, chart: bytes) -> by
 
     `chart` is the PNG for `lang`; the other language's pages draw their own.
     """
-    order = language_order(lang)
+    order = report.language_order(lang)
     fonts.check_glyphs(printed_texts(data))
     title = f"{t('export.report_title', order[0])}: {data.workshop.name}"
     pdf = _new_pdf(order[0], fingerprint, title)
@@ -149,7 +142,7 @@ def build_pdf(data: ExportData, lang: str, fingerprint: str, chart: bytes) -> by
         image = chart if code == order[0] else None
         if image is None and data.rankings:
             image = ranked_png(data, code)
-        for block in report_blocks(data, code, fingerprint, image):
+        for block in report.report_blocks(data, code, fingerprint, image):
             _draw(pdf, block, code)
     _receipts_page(pdf, data.receipts, order)
     _raise_on_missing_glyphs(pdf)

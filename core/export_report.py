@@ -28,6 +28,14 @@ def language_order(lang: str) -> tuple[str, ...]:
     return (first, *(other for other in LANGUAGES if other != first))
 
 
+def receipts_texts(order: Sequence[str]) -> tuple[str, str]:
+    """The receipts section's heading and note, in every language of `order` at once: the
+    receipts are listed once for all languages."""
+    heading = " / ".join(t("export.section.receipts", code) for code in order)
+    note = " ".join(t("export.counting.receipts_note", code) for code in order)
+    return heading, note
+
+
 @dataclass(frozen=True)
 class Heading:
     level: int

@@ -32,6 +32,7 @@ from sqlalchemy.orm import (
     Composite,
     DeclarativeBase,
     Mapped,
+    MappedColumn,
     composite,
     mapped_column,
     relationship,
@@ -45,6 +46,11 @@ from core.domain import Stage
 def random_id() -> str:
     """A 128-bit random key: says nothing about when or by whom a row was written."""
     return secrets.token_hex(16)
+
+
+def _cascade_key(parent: str, **options: Any) -> MappedColumn[int]:
+    """The id of the `parent` row this row belongs to; the row goes when its parent goes."""
+    return mapped_column(ForeignKey(f"{parent}.id", ondelete="CASCADE"), **options)
 
 
 class StageColumn(TypeDecorator[Stage]):
@@ -123,9 +129,7 @@ class WorkshopSecrets(Base):
 
     __tablename__ = "workshop_secrets"
 
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), primary_key=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", primary_key=True)
     passphrase_hash: Mapped[str] = mapped_column(String(300))
     card_salt: Mapped[bytes] = mapped_column(LargeBinary(32))
     box_public_key: Mapped[bytes] = mapped_column(LargeBinary(64))
@@ -150,9 +154,7 @@ class ConsoleSession(Base):
     __tablename__ = "console_sessions"
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -161,45 +163,59 @@ class Question(Base):
     __table_args__ = (UniqueConstraint("workshop_id", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
+    workshop_id: Mapped[int] = _cascade_key("workshops")
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[Bilingual] = bilingual_columns("text", Text())
 
     workshop: Mapped[Workshop] = relationship(back_populates="questions")
 
 
-class Method(Base):
+class _KeyedOption:
+    """The columns a method and a role share: one of a workshop's ballot options, with its
+    key (unique in the workshop) and its place in the workshop's order.
+
+    `sort_order` keeps them first, as migration 0001 made the tables (a mixin's columns
+    would otherwise follow the class's own)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+    workshop_id: Mapped[int] = _cascade_key("workshops", sort_order=-1)
+    key: Mapped[str] = mapped_column(String(64), sort_order=-1)
+    position: Mapped[int] = mapped_column(Integer, sort_order=-1)
+
+
+class Method(_KeyedOption, Base):
     """A candidate enablement method on the ballot."""
 
     __tablename__ = "methods"
     __table_args__ = (UniqueConstraint("workshop_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(64))
-    position: Mapped[int] = mapped_column(Integer)
     label: Mapped[Bilingual] = bilingual_columns("label", String(200))
     description: Mapped[Bilingual] = bilingual_columns("description", Text(), default="")
 
     workshop: Mapped[Workshop] = relationship(back_populates="methods")
 
 
-class Role(Base):
+class Role(_KeyedOption, Base):
     """A participant role people may declare (optional, shown only for groups of ≥ k)."""
 
     __tablename__ = "roles"
     __table_args__ = (UniqueConstraint("workshop_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(64))
-    position: Mapped[int] = mapped_column(Integer)
     label: Mapped[Bilingual] = bilingual_columns("label", String(200))
 
     workshop: Mapped[Workshop] = relationship(back_populates="roles")
 
 
 # --- What participants produce (migration 0002). ---------------------------------------
+
+
+class _ParticipantRow:
+    """A row a participant's phone produced (the module's anonymity rules): keyed by a random
+    id, and on SQLite stored WITHOUT ROWID. `sort_order` keeps the id the first column."""
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id, sort_order=-1)
 
 
 class Card(Base):
@@ -209,37 +225,25 @@ class Card(Base):
     __table_args__ = {"sqlite_with_rowid": False}
 
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     is_spent: Mapped[bool] = mapped_column(Boolean, default=False)
     is_void: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class SealedBallot(Base):
+class SealedBallot(_ParticipantRow, Base):
     """A ballot encrypted to the workshop's box key: no voter, card, session or time."""
 
     __tablename__ = "sealed_ballots"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary(1024))
     receipt: Mapped[str] = mapped_column(String(32), index=True)
 
 
-class OpenedBallot(Base):
+class OpenedBallot(_ParticipantRow, Base):
     """A decrypted ranking, written at reveal in shuffled order, unlinked to its sealed row."""
 
     __tablename__ = "opened_ballots"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), index=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", index=True)
     # Method keys, best first, joined by "\n" (keys never contain newlines).
     ranking: Mapped[str] = mapped_column(Text)
     role: Mapped[str | None] = mapped_column(String(64))
@@ -251,23 +255,16 @@ class Theme(Base):
     __tablename__ = "themes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    question_id: Mapped[int] = mapped_column(
-        ForeignKey("questions.id", ondelete="CASCADE"), index=True
-    )
+    question_id: Mapped[int] = _cascade_key("questions", index=True)
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Note(Base):
+class Note(_ParticipantRow, Base):
     """An anonymous note on a question: no author, session or time; random key."""
 
     __tablename__ = "notes"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
-    question_id: Mapped[int] = mapped_column(
-        ForeignKey("questions.id", ondelete="CASCADE"), index=True
-    )
+    question_id: Mapped[int] = _cascade_key("questions", index=True)
     text: Mapped[str] = mapped_column(Text)
     dots: Mapped[int] = mapped_column(Integer, default=0)
     is_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -282,9 +279,7 @@ class SummaryPoint(Base):
     __tablename__ = "summary_points"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    question_id: Mapped[int] = mapped_column(
-        ForeignKey("questions.id", ondelete="CASCADE"), index=True
-    )
+    question_id: Mapped[int] = _cascade_key("questions", index=True)
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
 
@@ -294,9 +289,7 @@ class ResultPublication(Base):
 
     __tablename__ = "result_publications"
 
-    workshop_id: Mapped[int] = mapped_column(
-        ForeignKey("workshops.id", ondelete="CASCADE"), primary_key=True
-    )
+    workshop_id: Mapped[int] = _cascade_key("workshops", primary_key=True)
     ballots_counted: Mapped[int] = mapped_column(Integer, default=0)
     # JSON: the opened rankings' aggregate only (never individual ballots).
     tally_json: Mapped[str] = mapped_column(Text)

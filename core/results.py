@@ -16,11 +16,11 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.ballot_box import workshop_row
 from core.ballot_values import (
     NotRevealed,
     OpenedBallot,
     ballot_aad,
-    join_code,
     open_ballots,
     ranking_from_text,
     shuffled,
@@ -41,7 +41,6 @@ from core.models import (
 from core.publication import PublishedResults, aggregate, parse_publication, store_publication
 from core.reveal_policy import RevealDecision, decide_reveal
 from core.tally.profile import CountingId
-from core.workshops import WorkshopNotFound
 
 # What a live publication counts: the positional figures, which the stored aggregates
 # determine completely (instant-runoff and Schulze need more than aggregates; they are
@@ -55,19 +54,7 @@ _P = RESULT_PUBLICATIONS.c
 
 
 def _workshop_row(session: Session, code: WorkshopCode) -> Any:
-    row = session.execute(
-        select(
-            _W.id,
-            _W.code,
-            _W.stage,
-            _W.ballot_size,
-            _W.anonymity_k,
-            _W.is_live_results,
-        ).where(_W.code == join_code(code))
-    ).one_or_none()
-    if row is None:
-        raise WorkshopNotFound(f"no workshop {code!r}", code=code)
-    return row
+    return workshop_row(session, code, _W.is_live_results, is_typed=True)
 
 
 def _count(session: Session, workshop_id: int) -> int:

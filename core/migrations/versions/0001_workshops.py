@@ -7,6 +7,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from core.migrations.shapes import cascade_fk
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -31,12 +33,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "workshop_secrets",
-        sa.Column(
-            "workshop_id",
-            sa.Integer,
-            sa.ForeignKey("workshops.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        cascade_fk("workshop_id", "workshops", primary_key=True),
         sa.Column("passphrase_hash", sa.String(300), nullable=False),
         sa.Column("card_salt", sa.LargeBinary(32), nullable=False),
         sa.Column("box_public_key", sa.LargeBinary(64), nullable=False),
@@ -46,12 +43,7 @@ def upgrade() -> None:
     op.create_table(
         "questions",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column(
-            "workshop_id",
-            sa.Integer,
-            sa.ForeignKey("workshops.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        cascade_fk("workshop_id", "workshops"),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("text_zh", sa.Text, nullable=False),
         sa.Column("text_en", sa.Text, nullable=False),
@@ -60,12 +52,7 @@ def upgrade() -> None:
     for table, text_len in (("methods", 200), ("roles", 200)):
         columns: list[sa.schema.SchemaItem] = [
             sa.Column("id", sa.Integer, primary_key=True),
-            sa.Column(
-                "workshop_id",
-                sa.Integer,
-                sa.ForeignKey("workshops.id", ondelete="CASCADE"),
-                nullable=False,
-            ),
+            cascade_fk("workshop_id", "workshops"),
             sa.Column("key", sa.String(64), nullable=False),
             sa.Column("position", sa.Integer, nullable=False),
             sa.Column("label_zh", sa.String(text_len), nullable=False),

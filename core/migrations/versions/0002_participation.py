@@ -10,92 +10,74 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
+from core.migrations.shapes import cascade_fk
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 
-def _workshop_fk() -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(
-        "workshop_id",
-        sa.Integer,
-        sa.ForeignKey("workshops.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    )
+def _participant_rows(name: str, *columns: sa.schema.SchemaItem) -> None:
+    """A table of what participants produce: random keys, and on SQLite WITHOUT ROWID."""
+    op.create_table(name, *columns, sqlite_with_rowid=False)
 
 
-def _question_fk() -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(
-        "question_id",
-        sa.Integer,
-        sa.ForeignKey("questions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    )
+def _random_key() -> sa.Column:  # type: ignore[type-arg]
+    """The primary key of a ballot or note: a random id that says nothing of when it was written."""
+    return sa.Column("id", sa.String(32), primary_key=True)
 
 
 def upgrade() -> None:
-    no_rowid = {"sqlite_with_rowid": False}
-    op.create_table(
+    _participant_rows(
         "cards",
         sa.Column("digest", sa.LargeBinary(32), primary_key=True),
-        _workshop_fk(),
+        cascade_fk("workshop_id", "workshops", index=True),
         sa.Column("is_spent", sa.Boolean, nullable=False),
         sa.Column("is_void", sa.Boolean, nullable=False),
-        **no_rowid,
     )
-    op.create_table(
+    _participant_rows(
         "sealed_ballots",
-        sa.Column("id", sa.String(32), primary_key=True),
-        _workshop_fk(),
+        _random_key(),
+        cascade_fk("workshop_id", "workshops", index=True),
         sa.Column("sealed", sa.LargeBinary(1024), nullable=False),
         sa.Column("receipt", sa.String(32), nullable=False, index=True),
-        **no_rowid,
     )
-    op.create_table(
+    _participant_rows(
         "opened_ballots",
-        sa.Column("id", sa.String(32), primary_key=True),
-        _workshop_fk(),
+        _random_key(),
+        cascade_fk("workshop_id", "workshops", index=True),
         sa.Column("ranking", sa.Text, nullable=False),
         sa.Column("role", sa.String(64), nullable=True),
-        **no_rowid,
     )
     op.create_table(
         "themes",
         sa.Column("id", sa.Integer, primary_key=True),
-        _question_fk(),
+        cascade_fk("question_id", "questions", index=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("position", sa.Integer, nullable=False),
     )
-    op.create_table(
+    _participant_rows(
         "notes",
-        sa.Column("id", sa.String(32), primary_key=True),
-        _question_fk(),
+        _random_key(),
+        cascade_fk("question_id", "questions", index=True),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("dots", sa.Integer, nullable=False),
         sa.Column("is_hidden", sa.Boolean, nullable=False),
         sa.Column(
             "theme_id", sa.Integer, sa.ForeignKey("themes.id", ondelete="SET NULL"), nullable=True
         ),
-        **no_rowid,
     )
     op.create_table(
         "summary_points",
         sa.Column("id", sa.Integer, primary_key=True),
-        _question_fk(),
+        cascade_fk("question_id", "questions", index=True),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("text", sa.Text, nullable=False),
     )
     op.create_table(
         "result_publications",
-        sa.Column(
-            "workshop_id",
-            sa.Integer,
-            sa.ForeignKey("workshops.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        cascade_fk("workshop_id", "workshops", primary_key=True),
         sa.Column("ballots_counted", sa.Integer, nullable=False),
         sa.Column("tally_json", sa.Text, nullable=False),
     )
