@@ -1,4 +1,4 @@
-"""Ballots cast per second through `core.casting.cast_ballot` (figures, never pass/fail).
+"""Ballots cast per second through `core.casting.submit_ballot` (figures, never pass/fail).
 
 Run: `.venv/bin/python -m benchmarks.cast`. A temp SQLite file (WAL, synchronous=FULL, the
 app's own engine settings), one workshop in VOTING with cards, 8 threads casting top-1..5

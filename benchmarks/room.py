@@ -10,7 +10,7 @@ opens their page, then all phones tap at once ("a burst"; `--think-s` spreads th
 
 - **form** (the baseline): `streamlit run benchmarks/form_page.py`, the smallest Streamlit
   page that casts — a form with card and ranking whose submit runs the script, which calls
-  `cast_ballot`. Tap -> receipt: from the submit's rerun to the receipt in the answer.
+  `submit_ballot` and waits. Tap -> receipt: from the submit's rerun to the receipt in the answer.
 - **component** (the new path): the app itself. The join page hands its ballot component
   a token and the methods; at the tap each phone sends ONE `POST /api/ballot` on its
   keep-alive connection (`benchmarks.http_phone`) and the answer holds the receipt (a

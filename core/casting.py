@@ -78,7 +78,7 @@ class BallotStatus:
 
 
 class BallotStillWaiting(BeiduiError):
-    """`cast_ballot` stopped waiting; the ballot stays queued (params: waiting_for)."""
+    """`receipt_when_stored` stopped waiting; the ballot stays queued (params: waiting_for)."""
 
     key: ClassVar[str] = "ballot.errors.still_waiting"
 
@@ -159,7 +159,7 @@ def submit_ballot(
 ) -> Ticket:
     """Check, seal and queue one ballot; it is written with its batch of at least k.
 
-    Raises at once, exactly as `cast_ballot` always did: the workshop is voting
+    Raises at once: the workshop is voting
     (`VotingNotOpen` / `VotingClosed`); the ranking is 1..K distinct methods of this workshop
     (`EmptyBallot`, `TooManyChoices`, `UnknownMethod`, `DuplicateMethod`); the role is None or
     one of its roles (`UnknownRole`); then, unless in open mode, the card: missing
@@ -171,7 +171,12 @@ def submit_ballot(
     Nothing is written here. When k ballots of this workshop are queued, every queued
     ballot is written in one transaction (cards spent with a guarded update, rows in random
     order); the caller of that k-th submit does the writing. Ask `ballot_status` with the
-    ticket; it keeps no link to the caller and is never stored.
+    ticket (or wait with `receipt_when_stored`); it keeps no link to the caller and is never
+    stored.
+
+    Open mode (`is_open_mode`): `card_code` is ignored and nothing here can stop one person
+    casting many ballots; the page keeps to one ballot per browser session, which a person
+    with two browsers or a cleared session gets around. Use cards when that matters.
     """
     box = _box_for_casting(db, join_code(code))
     ranked = check_ranking(ranking, box.method_keys, box.ballot_size)
@@ -272,29 +277,15 @@ def wait_for_ballot(ticket_id: str, timeout: float | None = None) -> BallotStatu
     return ballot_status(ticket_id)
 
 
-def cast_ballot(
-    db: Database,
-    secret_key: bytes,
-    code: WorkshopCode,
-    card_code: str | None,
-    ranking: Sequence[str],
-    role: str | None,
-    *,
-    client_key: str = "",
-    timeout: float | None = None,
-) -> str:
-    """`submit_ballot`, then wait until its batch is written, and return the receipt.
+def receipt_when_stored(ticket: Ticket, timeout: float | None = None) -> str:
+    """Wait until the ticket's batch is written and return its receipt: what a phone that
+    casts and waits sees (`receipt_when_stored(submit_ballot(...))`).
 
-    Raises what `submit_ballot` raises, the error a refused ballot got (e.g.
-    `CardAlreadySpent` when another server spent the card first), or `BallotStillWaiting`
-    after `timeout` seconds (the ballot stays queued). With fewer than k ballots queued
-    it waits for more ballots, or for voting to close.
-
-    Open mode (`is_open_mode`): `card_code` is ignored and nothing here can stop one person
-    casting many ballots; the page keeps to one ballot per browser session, which a person
-    with two browsers or a cleared session gets around. Use cards when that matters.
+    Raises the error a refused ballot got (e.g. `CardAlreadySpent` when another server
+    spent the card first), or `BallotStillWaiting` after `timeout` seconds (the ballot stays
+    queued). With fewer than k ballots queued it waits for more ballots, or for voting to
+    close.
     """
-    ticket = submit_ballot(db, secret_key, code, card_code, ranking, role, client_key=client_key)
     status = wait_for_ballot(ticket.id, timeout)
     if status.state is BallotState.STORED:
         assert status.receipt is not None

@@ -2,7 +2,7 @@
 leaves no card spent without its ballot nor a ballot without its spent card.
 
 1. A worker PROCESS (`python -m tests.e2e.test_crash_safety`) casts ballots through
-   `core.casting.submit_ballot` + `wait_for_ballot` (what `cast_ballot` does) from 8
+   `core.casting.submit_ballot` + `wait_for_ballot` (what `receipt_when_stored` does) from 8
    threads, so batches of k are written together, and prints each receipt, flushed, only
    once its batch was stored: exactly what a phone would have been shown. A kill loses the
    queued ballots, whose cards were never spent.
@@ -78,7 +78,7 @@ ROUND_TIMEOUT_S = 120.0
 def worker_main(argv: list[str]) -> int:
     """Cast one ballot per card from `--cards` with several threads; print what phones see.
 
-    Lines: `ok <card> <receipt>` after `cast_ballot` returned, `spent <card>` when the card
+    Lines: `ok <card> <receipt>` after `receipt_when_stored` returned, `spent <card>` when the card
     was refused as already spent, `error <card> <exception>` otherwise.
     """
     parser = argparse.ArgumentParser()
@@ -132,7 +132,7 @@ def worker_main(argv: list[str]) -> int:
                 say(f"error {card} {type(exc).__name__}")
                 continue
             decided()
-            # What `cast_ballot` does: the phone sees its receipt once its batch is stored.
+            # What `receipt_when_stored` does: the phone sees its receipt once its batch is stored.
             status = wait_for_ballot(ticket.id)
             if status.state is BallotState.STORED:
                 say(f"ok {card} {status.receipt}")

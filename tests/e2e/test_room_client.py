@@ -78,7 +78,7 @@ async def _one_form_ballot(
         options = list(phone.widget("ranking").element.options)
         phone.set_value("card", "string_value", card)
         phone.set_value("ranking", "string_array_value", options[:2])
-        # `cast_ballot` waits for the batch: the run finishes once the close writes it.
+        # `receipt_when_stored` waits for the batch: the run finishes once the close writes it.
         casting = asyncio.create_task(phone.run(triggers=[phone.widget("cast").id], timeout=60))
         await asyncio.sleep(2)
         assert not casting.done()

@@ -37,7 +37,7 @@ from core.backup.dump import export_archive
 from core.backup.restore import import_archive
 from core.ballot_values import CardNotFound
 from core.cards import card_counts, issue_cards
-from core.casting import BallotState, ballot_status, cast_ballot, submit_ballot
+from core.casting import BallotState, ballot_status, receipt_when_stored, submit_ballot
 from core.closing import close_voting
 from core.console import move_to
 from core.console_access import open_console, unlock_console
@@ -292,7 +292,9 @@ def test_unused_cards_from_another_secret_are_refused_unless_voided_and_then_nev
         0,
     )
     with pytest.raises(CardNotFound):
-        cast_ballot(target, other_key, src.code, src.unused_cards[0], methods[:1], None)
+        receipt_when_stored(
+            submit_ballot(target, other_key, src.code, src.unused_cards[0], methods[:1], None)
+        )
     # New cards issued here work, and the old ballots still reveal with the passphrase.
     grant = unlock_console(target, other_key, src.code, PASS).token
     fresh = issue_cards(open_console(target, other_key, src.code, grant), 1)

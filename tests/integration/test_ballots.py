@@ -44,8 +44,8 @@ from core.casting import (
     Ticket,
     UnknownTicket,
     ballot_status,
-    cast_ballot,
     notify_when_done,
+    receipt_when_stored,
     submit_ballot,
     wait_for_ballot,
 )
@@ -234,7 +234,9 @@ def test_a_ballot_cast_with_a_card_spends_it_and_returns_a_receipt(instance: Ins
     assert card_counts(room.db, room.code).spent == 5
     assert results.ballot_count(room.db, room.code) == 5
     with pytest.raises(CardAlreadySpent) as info:
-        cast_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
+        receipt_when_stored(
+            submit_ballot(room.db, room.key, room.code, card, room.methods[:1], None)
+        )
     assert_has_texts(info.value)
     assert results.ballot_count(room.db, room.code) == 5
 
@@ -262,14 +264,16 @@ def _cast(
             "OTHER": other_card,
             "TYPO": typo,
         }
-        cast_ballot(
-            room.db,
-            room.key,
-            room.code if code is None else code,
-            chosen.get(card, card) if card is not None else None,
-            room.methods[:3] if ranking is None else ranking,
-            role,
-            client_key="bad-input-test",
+        receipt_when_stored(
+            submit_ballot(
+                room.db,
+                room.key,
+                room.code if code is None else code,
+                chosen.get(card, card) if card is not None else None,
+                room.methods[:3] if ranking is None else ranking,
+                role,
+                client_key="bad-input-test",
+            )
         )
 
     return run
@@ -334,14 +338,18 @@ def test_ballots_are_refused_before_voting_opens_and_after_it_closes(instance: I
     room = open_room(instance, to_voting=False)
     cards = issue_cards(room.console, 2)
     with pytest.raises(VotingNotOpen):
-        cast_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
+        receipt_when_stored(
+            submit_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
+        )
     move_to(room.console, StagePosition(Stage.VOTING))
     ticket = submit_ballot(room.db, room.key, room.code, cards[0], room.methods[:1], None)
     close_voting(room.console)
     receipts_of([ticket])
     before = row_counts(room.db)
     with pytest.raises(VotingClosed) as info:  # the cached box must not hide the new stage
-        cast_ballot(room.db, room.key, room.code, cards[1], room.methods[:1], None)
+        receipt_when_stored(
+            submit_ballot(room.db, room.key, room.code, cards[1], room.methods[:1], None)
+        )
     assert_has_texts(info.value)
     assert row_counts(room.db) == before
     assert card_counts(room.db, room.code).spent == 1
@@ -353,14 +361,16 @@ def test_repeated_wrong_cards_make_that_client_wait_but_no_one_else(instance: In
     with pytest.raises(TooManyAttempts) as info:  # the sixth wrong try trips it
         for _ in range(10):
             try:
-                cast_ballot(
-                    room.db,
-                    room.key,
-                    room.code,
-                    human_codes.new_card_code(),
-                    room.methods[:1],
-                    None,
-                    client_key="guesser",
+                receipt_when_stored(
+                    submit_ballot(
+                        room.db,
+                        room.key,
+                        room.code,
+                        human_codes.new_card_code(),
+                        room.methods[:1],
+                        None,
+                        client_key="guesser",
+                    )
                 )
             except CardNotFound:
                 continue
