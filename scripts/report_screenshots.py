@@ -23,8 +23,6 @@ from pathlib import Path
 
 from core import (
     export,
-    export_html,
-    export_pdf,
     export_signing,
     note_moderation,
     note_summary,
@@ -38,6 +36,7 @@ from core.console import move_to
 from core.console_access import unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.export_formats import export_html, export_pdf
 from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop

@@ -37,12 +37,7 @@ from sqlalchemy import text
 from core import (
     export,
     export_collect,
-    export_csv,
-    export_html,
-    export_json,
-    export_pdf,
     export_signing,
-    export_xlsx,
     note_moderation,
     note_summary,
     note_themes,
@@ -58,6 +53,7 @@ from core.console_access import open_console, unlock_console
 from core.crypto import signatures
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.export_formats import export_csv, export_html, export_json, export_pdf, export_xlsx
 from core.i18n import t
 from core.reveal import reveal
 from core.tally.registry import COUNTING_METHODS, tally_all
@@ -827,7 +823,7 @@ def test_every_chart_ships_in_both_languages_as_2x_png_and_standalone_svg_titled
 ) -> None:
     from PIL import Image
 
-    from core.export_charts import CHART_KINDS, chart_file_name
+    from core.export_formats.export_charts import CHART_KINDS, chart_file_name
 
     for lang in ("zh", "en"):
         for kind in CHART_KINDS:

@@ -20,7 +20,6 @@ import pytest
 from core import (
     editing,
     export,
-    export_pdf,
     export_signing,
     note_moderation,
     note_summary,
@@ -35,6 +34,7 @@ from core.console import move_to
 from core.console_access import Console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.export_formats import export_pdf
 from core.fonts import MissingGlyphs
 from core.reveal import reveal
 from core.templates import available_templates

@@ -28,12 +28,8 @@ import pytest
 from core import (
     editing,
     export,
-    export_csv,
-    export_html,
-    export_json,
     export_signing,
     export_tables,
-    export_xlsx,
     note_moderation,
     note_summary,
     note_themes,
@@ -47,6 +43,7 @@ from core.console import move_to
 from core.console_access import unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.export_formats import export_csv, export_html, export_json, export_xlsx
 from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
