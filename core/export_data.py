@@ -132,10 +132,10 @@ class Rendering:
 
 @dataclass(frozen=True)
 class Format:
-    """One export format, as its module declares it (`FORMAT = Format(...)`): its progress key
-    (`export.progress.<key>`), how far along the bundle is when it starts (0..1, for the
-    progress bar, and the build order: formats are built smallest first), and the function
-    that builds its files."""
+    """One export format, as its module declares it (`EXPORT_FORMAT = Format(...)`): its
+    progress key (`export.progress.<key>`), how far along the bundle is when it starts (0..1,
+    for the progress bar, and the build order: formats are built smallest first), and the
+    function that builds its files."""
 
     key: str
     starts_at: float

@@ -3,8 +3,8 @@
 Each format is a module of this package that turns a `Rendering` (the `ExportData`, the
 language and the signing key's fingerprint) into files by name, and knows nothing of the
 database or of the other formats. Nobody lists them: each module declares its own
-`FORMAT = Format(key, starts_at, files)` (core/export_data.py) and this package finds them
-all, built in the order of `starts_at`. Adding a format: its module here, and its
+`EXPORT_FORMAT = Format(key, starts_at, files)` (core/export_data.py) and this package finds
+them all, built in the order of `starts_at`. Adding a format: its module here, and its
 `export.progress.<key>` text in the zh and en locale files.
 """
 
@@ -38,7 +38,7 @@ _PACKAGE_PATH: Final = (str(Path(__file__).resolve().parent),)
 def discover_formats(
     path: Sequence[str] = _PACKAGE_PATH, package: str = _PACKAGE
 ) -> tuple[Format, ...]:
-    """Every `FORMAT` declared by a module of the package, in build order (`starts_at`).
+    """Every `EXPORT_FORMAT` declared by a module of the package, in build order (`starts_at`).
 
     Modules are read in name order and sorted by `starts_at`, so the order never depends on
     the file system; two formats with one key or one `starts_at` are refused.
@@ -46,9 +46,9 @@ def discover_formats(
     found: list[Format] = []
     for info in sorted(pkgutil.iter_modules(path), key=_name):
         module = importlib.import_module(f"{package}.{info.name}")
-        declared = getattr(module, "FORMAT", None)
+        declared = getattr(module, "EXPORT_FORMAT", None)
         if not isinstance(declared, Format):
-            raise FormatRegistryError(f"{module.__name__} declares no FORMAT = Format(...)")
+            raise FormatRegistryError(f"{module.__name__} declares no EXPORT_FORMAT")
         found.append(declared)
     for attribute in ("key", "starts_at"):
         values = [getattr(f, attribute) for f in found]

@@ -156,4 +156,4 @@ def files(r: Rendering) -> dict[str, bytes]:
     return {CHART_PNG: r.chart, **chart_files(r.data)}
 
 
-FORMAT = Format("chart", 0.25, files)
+EXPORT_FORMAT = Format("chart", 0.25, files)

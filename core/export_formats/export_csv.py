@@ -173,4 +173,4 @@ def files(r: Rendering) -> dict[str, bytes]:
     return build_csv(r.data, r.lang)
 
 
-FORMAT = Format("csv", 0.15, files)
+EXPORT_FORMAT = Format("csv", 0.15, files)

@@ -124,4 +124,4 @@ def files(r: Rendering) -> dict[str, bytes]:
     return {REPORT_HTML: build_html(r.data, r.lang, r.fingerprint)}
 
 
-FORMAT = Format("html", 0.55, files)
+EXPORT_FORMAT = Format("html", 0.55, files)

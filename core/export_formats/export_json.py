@@ -162,4 +162,4 @@ def files(r: Rendering) -> dict[str, bytes]:
     return {RESULTS_JSON: build_json(r.data), RESULTS_SCHEMA: export_schema.build_schema()}
 
 
-FORMAT = Format("json", 0.2, files)
+EXPORT_FORMAT = Format("json", 0.2, files)

@@ -161,4 +161,4 @@ def files(r: Rendering) -> dict[str, bytes]:
     return {REPORT_PDF: build_pdf(r.data, r.lang, r.fingerprint, r.chart)}
 
 
-FORMAT = Format("pdf", 0.7, files)
+EXPORT_FORMAT = Format("pdf", 0.7, files)

@@ -169,4 +169,4 @@ def files(r: Rendering) -> dict[str, bytes]:
     return {RESULTS_XLSX: build_xlsx(r.data, r.lang, r.chart)}
 
 
-FORMAT = Format("xlsx", 0.4, files)
+EXPORT_FORMAT = Format("xlsx", 0.4, files)

@@ -170,7 +170,7 @@ def test_a_new_counting_method_is_its_module_and_two_locale_texts(
 
 NEW_TEXT_NAMES = ("description", "name", "score", "unit", "unit_one")
 
-NEW_FORMAT = '''"""A plain-text list of the default ranking (a test's format)."""
+NEW_FORMAT = '''"""The bundle's language as a text file (a test's format)."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def files(r: Rendering) -> dict[str, bytes]:
     return {"language.txt": r.lang.encode()}
 
 
-FORMAT = Format("text", 0.3, files)
+EXPORT_FORMAT = Format("text", 0.3, files)
 '''
 
 
