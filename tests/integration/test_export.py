@@ -55,6 +55,7 @@ from core.db import Database
 from core.domain import Stage, StagePosition
 from core.export_formats import export_csv, export_html, export_json, export_pdf, export_xlsx
 from core.i18n import t
+from core.instance import Admin
 from core.reveal import reveal
 from core.tally.registry import COUNTING_METHODS, tally_all
 from core.templates import available_templates
@@ -129,7 +130,7 @@ def _run_workshop(
 ) -> tuple[str, list[str], list[tuple[str, bytes]]]:
     # 1. the workshop
     code = create_workshop(
-        db, available_templates()["default"], "年会评估 2026", PASS, anonymity_k=K
+        Admin.trusted(db), available_templates()["default"], "年会评估 2026", PASS, anonymity_k=K
     )
     grant = unlock_console(db, secret_key, code, PASS).token
     unlocked = open_console(db, secret_key, code, grant)
@@ -712,7 +713,9 @@ def test_counts_only_cards_issued_and_spent_never_which(story: Story) -> None:
 @pytest.mark.parametrize("stage", ["draft", "voting", "closed"])
 def test_nothing_can_be_exported_before_the_reveal(db: Database, stage: str) -> None:
     secret_key = secrets.token_bytes(32)
-    code = create_workshop(db, available_templates()["default"], "W", PASS, anonymity_k=K)
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], "W", PASS, anonymity_k=K
+    )
     grant = unlock_console(db, secret_key, code, PASS).token
     if stage in ("voting", "closed"):
         move_to(open_console(db, secret_key, code, grant), StagePosition(Stage.VOTING))
