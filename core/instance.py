@@ -26,6 +26,7 @@ from core.config import Settings, admin_password, settings_from_env
 from core.crypto import instance_secret
 from core.db import Database
 from core.errors import BeiduiError
+from core.limits import MAX_ADMIN_TOKEN_TEXT
 from core.ratelimit import AttemptLimiter
 
 # Per process: wrong admin passwords from one client make it wait; the whole instance is one
@@ -35,7 +36,6 @@ _ADMIN_SCOPE: Final = "<instance>"
 # How long the admin password stays typed in one browser: one workshop day, like a console.
 ADMIN_SESSION_LIFETIME: Final = timedelta(hours=12)
 _ADMIN_TOKEN_LABEL: Final = b"beidui/admin-session/v1\x00"
-_MAX_ADMIN_TOKEN_TEXT: Final = 200
 
 
 class WrongAdminPassword(BeiduiError):
@@ -98,7 +98,7 @@ def admin_login(inst: Instance, password: str, *, client_key: str = "") -> Admin
 def resume_admin(inst: Instance, token: str) -> Admin | None:
     """The `Admin` a token from `admin_login` stands for, or None if it is not one (forged,
     from another instance, or expired: the admin types the password again)."""
-    if not isinstance(token, str) or len(token) > _MAX_ADMIN_TOKEN_TEXT:
+    if not isinstance(token, str) or len(token) > MAX_ADMIN_TOKEN_TEXT:
         return None
     body, _, mac = token.rpartition(".")
     expires, _, _nonce = body.partition(".")
