@@ -32,6 +32,8 @@ def seed_demo(inst: Instance) -> str | None:
     if count_workshops(inst.db) > 0:
         return None
     template = available_templates()["default"]
+    # The server seeds its own demo at start, holding the database already: trusted code,
+    # no admin password to check (core/instance.py, `Admin`).
     return create_workshop(
         Admin.trusted(inst.db), template, DEMO_NAME, demo_passphrase(inst.settings)
     )
