@@ -28,6 +28,7 @@ from core.console import move_to
 from core.console_access import unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.instance import Admin
 from core.templates import available_templates
 from core.workshops import create_workshop
 
@@ -40,7 +41,9 @@ PASS = "benchmark passphrase 1"
 def measure(db: Database) -> tuple[float, int, int]:
     """(notes/s, stored rows, waiting in memory) for N_NOTES posts on THREADS threads."""
     key = secrets.token_bytes(32)
-    code = create_workshop(db, available_templates()["default"], "Bench", PASS, anonymity_k=K)
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], "Bench", PASS, anonymity_k=K
+    )
     unlocked = unlock_console(db, key, code, PASS)
     move_to(unlocked, StagePosition(Stage.QUESTIONS, 0))
     texts = [f"note {i} {secrets.token_hex(6)}" for i in range(N_NOTES)]

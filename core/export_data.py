@@ -1,10 +1,10 @@
 """What an export holds: one workshop's revealed data as plain values, safe to show in full.
 
-`core.export_collect.collect` reads it once; every format (`core.export_csv`,
-`core.export_xlsx`, `core.export_json`, `core.export_charts`, `core.export_html`,
-`core.export_pdf`) turns it into files and depends on these values only, never on the
-database or on the reading. Nothing here may ever hold anything about one person: no card,
-no sealed ballot, no role below k, no order that follows casting or storage, no timestamp.
+`core.export_collect.collect` reads it once; every format (the modules of the
+`core.export_formats` package, each declaring its `Format`) turns it into files and depends on
+these values only, never on the database or on the reading. Nothing here may ever hold
+anything about one person: no card, no sealed ballot, no role below k, no order that follows
+casting or storage, no timestamp.
 """
 
 from __future__ import annotations
@@ -128,3 +128,15 @@ class Rendering:
     @cached_property
     def chart(self) -> bytes:
         return self.draw_chart(self.data, self.lang)
+
+
+@dataclass(frozen=True)
+class Format:
+    """One export format, as its module declares it (`EXPORT_FORMAT = Format(...)`): its
+    progress key (`export.progress.<key>`), how far along the bundle is when it starts (0..1,
+    for the progress bar, and the build order: formats are built smallest first), and the
+    function that builds its files."""
+
+    key: str
+    starts_at: float
+    files: Callable[[Rendering], dict[str, bytes]]

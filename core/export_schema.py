@@ -2,8 +2,8 @@
 
 R, pandas and SPSS users (and their validators) load `results.json` without guessing what a
 field is: every object lists its fields, says what each means and forbids any other. Built
-from code so it cannot drift from `core.export_json.json_document`: a test validates each export
-against it. Deterministic, like the document it describes.
+from code so it cannot drift from `core.export_formats.export_json.json_document`: a test
+validates each export against it. Deterministic, like the document it describes.
 """
 
 from __future__ import annotations

@@ -98,6 +98,9 @@ MAX_URL_TICKET_CHARS: Final = 100
 MAX_CONSOLE_TOKEN_TEXT: Final = 200
 """Characters of a console token from a URL past which it is refused unread."""
 
+MAX_ADMIN_TOKEN_TEXT: Final = 200
+"""Characters of an admin token (core.instance.resume_admin) past which it is refused unread."""
+
 # --- Backups ---------------------------------------------------------------------------------
 
 MAX_DOCUMENT_BYTES: Final = 512 * 1024 * 1024

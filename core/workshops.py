@@ -24,6 +24,7 @@ from core.domain import (
     WorkshopCode,
 )
 from core.errors import BeiduiError
+from core.instance import Admin
 from core.limits import (
     MAX_ANONYMITY_K,
     MAX_BALLOT_SIZE,
@@ -162,7 +163,7 @@ def validate_settings(ballot_size: int, anonymity_k: int, n_methods: int) -> Non
 
 
 def create_workshop(
-    db: Database,
+    admin: Admin,
     template: Template,
     name: str,
     passphrase: str,
@@ -173,6 +174,8 @@ def create_workshop(
     is_live_results: bool = False,
 ) -> WorkshopCode:
     """A new workshop in DRAFT with the template's questions, methods and roles.
+
+    Only an `Admin` may create one (core/instance.py: the admin password, or trusted code).
 
     The facilitator passphrase is kept only as a scrypt hash; the ballot box's private key is
     kept only encrypted under it, so a lost passphrase means sealed ballots stay sealed.
@@ -191,6 +194,7 @@ def create_workshop(
     passphrase_hash = passphrases.hash_passphrase(passphrase)
     wrapped_private_key = key_wrap.wrap_private_key(keypair, passphrase)
     now = minute_now()
+    db = admin.db
     for _attempt in range(20):
         code = human_codes.new_join_code()
         try:

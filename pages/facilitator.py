@@ -21,7 +21,7 @@ from core.bilingual import Bilingual, as_lines, parse_lines
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
 from core.cards import issue_cards, void_unused_cards
 from core.console import advance_stage
-from core.console_access import Console, open_console, unlock_console
+from core.console_access import Console, unlock_console
 from core.domain import StagePosition, next_positions
 from core.instance import admin_login, base_url, join_url
 from core.live_key import unlock_live_results
@@ -61,13 +61,14 @@ def stage_label(pos: StagePosition, n_questions: int) -> str:
 
 
 def new_workshop_form() -> None:
-    if not st.session_state.get(state.ADMIN_OK):
+    signed_in = console.admin()
+    if signed_in is None:
         with st.form("admin_login", enter_to_submit=False):
             pw = st.text_input(tr("facilitator.admin_password"), type="password", key="admin_pw")
-            if st.form_submit_button(tr("facilitator.admin_login")) and run(
-                lambda: admin_login(inst.settings, pw, client_key=client_key())
+            if st.form_submit_button(tr("facilitator.admin_login")) and (
+                opened := run(lambda: admin_login(inst, pw, client_key=client_key()))
             ):
-                st.session_state[state.ADMIN_OK] = True
+                console.remember_admin(opened)
                 st.rerun()
     else:
         templates = available_templates()
@@ -96,7 +97,7 @@ def new_workshop_form() -> None:
                 else:
                     code = run(
                         lambda: create_workshop(
-                            inst.db,
+                            signed_in,
                             templates[tpl_key],
                             name,
                             phrase,
@@ -550,7 +551,7 @@ def live_header(code: str, token: str) -> None:
     """
     w = live.workshop(code)
     where_we_are(w)
-    next_button(w, open_console(inst.db, inst.secret_key, code, token))
+    next_button(w, console.console_for(code, token))
 
 
 def the_console(unlocked: Console) -> None:

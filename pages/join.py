@@ -12,7 +12,6 @@ import streamlit as st
 from core import limits, notes
 from core.domain import Stage
 from core.errors import BeiduiError
-from core.tally.registry import DEFAULT_COUNTING
 from core.tally.result import place_text
 from core.workshops import WorkshopView
 from ui import ballot_component, live, state
@@ -271,10 +270,10 @@ def voting_stage() -> None:
 def revealed_stage() -> None:
     st.header(tr("join.results_title"))
     st.page_link("pages/receipts.py", label=tr("join.check_receipt"), query_params={"w": w.code})
-    published = live.published(w.code)
-    if published is not None:
+    room = live.room_results(w.code)
+    if room is not None:
         labels = w.method_labels(L)
-        rows = published.tallies[DEFAULT_COUNTING].rows()
+        rows = room.default.rows()
         # Not a Markdown list: it would renumber 5, 5, 7 as 5, 6, 7 (issue 12).
         st.markdown(
             "  \n".join(

@@ -15,7 +15,6 @@ from core import charts_ranked, charts_style, limits, robustness
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.instance import join_url
-from core.tally.registry import DEFAULT_COUNTING
 from core.workshops import WorkshopView
 from ui import live
 from ui.guard import attempt
@@ -151,7 +150,7 @@ def voting_screen(w: WorkshopView) -> None:
         f'<div class="bd-count-label">{html_plain(tr("projector.ballots_cast"))}</div>',
         unsafe_allow_html=True,
     )
-    published = live.published(w.code)
+    room = live.room_results(w.code)
     # Why the last ballots wait for the reveal (issue 10: no result minus another < k).
     if (
         w.is_live_results
@@ -159,36 +158,31 @@ def voting_screen(w: WorkshopView) -> None:
         and (decision := live.live_decision(w.code)) is not None
     ):
         st.caption(tr(decision.message.key, **decision.message.params))
-    if published is None:
+    if room is None:
         if w.stage.awaits_reveal:
             big(tr("projector.waiting_reveal"), "bd-sub")
         return
     labels = w.method_labels(L)
-    results = published.tallies
+    published = room.published
     if not published.is_final:
         big(tr("projector.batched", counted=published.ballots_counted, k=w.anonymity_k), "bd-meta")
     elif w.is_live_results:
         big(tr("projector.final_includes_held", count=published.ballots_counted), "bd-meta")
     st.altair_chart(
-        charts_style.on_screen(charts_ranked.ranked_bars(results[DEFAULT_COUNTING], labels, L)),
+        charts_style.on_screen(charts_ranked.ranked_bars(room.default, labels, L)),
         width="stretch",
     )
     # The room reads two or three sentences from the back; the full account is one tap away.
-    agreement = robustness.agreement(results)
-    headline = [*agreement[:1], *robustness.margins(results[DEFAULT_COUNTING], top=2)]
-    for message in headline:
+    for message in room.headline:
         text = robustness.render(message, L, labels)
         st.markdown(f'<div class="bd-sentence">{html_plain(text)}</div>', unsafe_allow_html=True)
-    if len(agreement) > 1:
+    if room.differences:
         with st.expander(tr("projector.how_methods_differ")):
-            st.markdown(
-                "\n".join(f"- {md_plain(robustness.render(m, L, labels))}" for m in agreement[1:])
-            )
+            lines = [f"- {md_plain(robustness.render(m, L, labels))}" for m in room.differences]
+            st.markdown("\n".join(lines))
 
     with st.expander(tr("projector.as_table")):
-        st.dataframe(
-            charts_ranked.ranked_table(results[DEFAULT_COUNTING], labels, L), hide_index=True
-        )
+        st.dataframe(charts_ranked.ranked_table(room.default, labels, L), hide_index=True)
     # Public: the room can note the key the evaluators' signed bundle must carry (issue 11).
     st.caption(
         tr(

@@ -1,6 +1,7 @@
 """Results and exports for evaluators: after the reveal, the signed bundle (CSV, Excel, JSON,
 bilingual report, PDF) with the role breakdown where groups reach k. Unlocked with the
-facilitator passphrase; nothing here is per person.
+facilitator passphrase; nothing here is per person. What an evaluator may see is decided by
+`core.results_view.evaluator_results`; this page only renders it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from core import (
     limits,
     robustness,
 )
-from core.breakdown import breakdown, explain
+from core.breakdown import explain
 from core.console_access import unlock_console
 from core.errors import BeiduiError
 from core.export import prepare_downloads
 from core.i18n import LANGUAGES
-from core.tally.pairwise import pairwise
-from core.tally.profile import position_counts
+from core.results_view import evaluator_results
 from core.tally.registry import DEFAULT_COUNTING
 from ui import console, live, state
 from ui.doors import client_key
@@ -59,21 +59,21 @@ if unlocked is None:
 code = unlocked.code
 w = live.workshop(code)
 st.caption(md_plain(w.name))
-if not w.stage.shows_results:
+ok, view = attempt(lambda: evaluator_results(unlocked))
+if not ok or view is None:
+    st.stop()
+if not view.is_revealed:
     st.info(tr("results.none_revealed"))
     st.stop()
 
-published = live.published(code)
 labels = w.method_labels(L)
-rankings = live.opened_rankings(code)
-if published is not None:
+if (published := view.published) is not None:
     tallies = published.tallies
     st.altair_chart(
         charts_style.on_screen(charts_ranked.ranked_bars(tallies[DEFAULT_COUNTING], labels, L)),
         width="stretch",
     )
-    head_to_head = pairwise([r for _, r in rankings], w.method_keys, w.ballot_size)
-    for message in robustness.summarize(tallies, close_within=w.ballot_size, pairwise=head_to_head):
+    for message in view.account:
         st.markdown(md_plain(robustness.render(message, L, labels)))
     with st.expander(tr("results.compare")):
         st.altair_chart(
@@ -82,29 +82,20 @@ if published is not None:
         )
         st.dataframe(charts_comparison.comparison_table(tallies, labels, L), hide_index=True)
 
-if rankings:
-    only = [r for _, r in rankings]
-    order = tallies[DEFAULT_COUNTING].order if published else w.method_keys
+if view.places is not None and view.roles is not None:
+    order = view.order
     with st.expander(tr("results.places")):
-        counts = position_counts(only, w.method_keys, w.ballot_size)
+        counts = view.places
         st.altair_chart(
             charts_style.on_screen(charts_places.place_distribution(counts, order, labels, L)),
             width="stretch",
         )
         st.dataframe(charts_places.place_table(counts, order, labels, L), hide_index=True)
     with st.expander(tr("results.by_role", k=w.anonymity_k)):
-        offered = [r.key for r in w.roles]
-        groups = breakdown(
-            rankings,
-            w.method_keys,
-            w.ballot_size,
-            k=w.anonymity_k,
-            offered=offered,
-            merged_before=published.roles_merged if published else (),
-        )
+        groups = view.roles
         role_labels = {r.key: r.label.get(L) for r in w.roles}
         # Which roles were offered, shown, merged and why: a vanished role is explained.
-        for line in explain(groups.plan, role_labels, L, offered=offered):
+        for line in explain(groups.plan, role_labels, L, offered=view.offered_roles):
             st.markdown(md_plain(line))
         if groups.roles:  # "other" alone would just be the whole room again
             st.caption(tr("results.role_grid_note"))

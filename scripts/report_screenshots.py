@@ -23,8 +23,6 @@ from pathlib import Path
 
 from core import (
     export,
-    export_html,
-    export_pdf,
     export_signing,
     note_moderation,
     note_summary,
@@ -38,6 +36,8 @@ from core.console import move_to
 from core.console_access import unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.export_formats import export_html, export_pdf
+from core.instance import Admin
 from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
@@ -115,7 +115,9 @@ def seed(db: Database) -> str:
     rng = random.Random(2026)
     secret_key = secrets.token_bytes(32)
     template = available_templates()["default"]
-    code = create_workshop(db, template, "2026 社群年会项目评估", PASS, anonymity_k=5)
+    code = create_workshop(
+        Admin.trusted(db), template, "2026 社群年会项目评估", PASS, anonymity_k=5
+    )
     unlocked = unlock_console(db, secret_key, code, PASS)
     for question, rows in NOTES.items():
         move_to(unlocked, StagePosition(Stage.QUESTIONS, question))

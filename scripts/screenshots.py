@@ -28,7 +28,7 @@ from core.config import settings_from_env
 from core.console import move_to
 from core.console_access import open_console, unlock_console
 from core.domain import Stage, StagePosition
-from core.instance import open_instance
+from core.instance import Admin, open_instance
 from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop
@@ -105,7 +105,9 @@ def main() -> int:
         os.environ.update(server.env)  # the same database and instance secret as the server
         inst = open_instance(settings_from_env())
         db, key = inst.db, inst.secret_key
-        code = create_workshop(db, available_templates()["default"], NAME, PASSPHRASE)
+        code = create_workshop(
+            Admin.trusted(db), available_templates()["default"], NAME, PASSPHRASE
+        )
         grant = unlock_console(db, key, code, PASSPHRASE).token
         cards = issue_cards(open_console(db, key, code, grant), 40)
         move_to(open_console(db, key, code, grant), StagePosition(Stage.QUESTIONS, QUESTION))

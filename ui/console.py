@@ -5,6 +5,8 @@ knows only as a keyed hash, that expires (core.console_access.CONSOLE_SESSION_LI
 that "lock" ends everywhere. The passphrase never reaches the browser after it is typed. A reload,
 or a laptop waking after the session's time-to-live, finds the token in the URL and resumes.
 Only the token string is kept; the `Console` the services take is rebuilt on every run.
+The same for the admin (who may create workshops): only the admin token is kept, in the
+session, and `admin()` rebuilds the `Admin`. Pages get both from here, never from the database.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import streamlit as st
 
 from core.console_access import Console, end_console, open_console, resume_console
 from core.errors import BeiduiError
+from core.instance import Admin, resume_admin
 from ui import state
 from ui.runtime import instance
 
@@ -47,6 +50,11 @@ def current() -> Console | None:
         return None
     if st.query_params.get(CONSOLE_PARAM) != token:
         st.query_params[CONSOLE_PARAM] = token
+    return console_for(code, token)
+
+
+def console_for(code: str, token: str) -> Console:
+    """The `Console` a kept token stands for (a fragment keeps the token, never the Console)."""
     inst = instance()
     return open_console(inst.db, inst.secret_key, code, token)
 
@@ -66,3 +74,20 @@ def lock(code: str) -> None:
     if token:
         inst = instance()
         end_console(inst.db, inst.secret_key, token)
+
+
+def admin() -> Admin | None:
+    """The admin of this session (for this run only), if the admin password was typed and
+    its token has not expired."""
+    token = st.session_state.get(state.ADMIN_TOKEN)
+    if not token:
+        return None
+    found = resume_admin(instance(), token)
+    if found is None:
+        st.session_state.pop(state.ADMIN_TOKEN, None)
+    return found
+
+
+def remember_admin(signed_in: Admin) -> None:
+    """Keep the admin token (never the `Admin`, which holds the database)."""
+    st.session_state[state.ADMIN_TOKEN] = signed_in.token

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import cards, note_summary, note_themes, notes, results
+from core import cards, note_summary, note_themes, notes, results, results_view
 from core.ballot_values import OpenedBallot
 from core.export_signing import instance_fingerprint
-from core.publication import PublishedResults
 from core.qr import qr_png_bytes
+from core.results_view import RoomResults
 from core.reveal_policy import RevealDecision
 from core.workshops import WorkshopView, get_workshop
 from ui.runtime import instance
@@ -69,8 +69,9 @@ def themes(code: str, question: int) -> list[note_themes.ThemeView]:
 
 
 @st.cache_data(ttl=1, show_spinner=False)
-def published(code: str) -> PublishedResults | None:
-    return results.published_results(instance().db, code)
+def room_results(code: str) -> RoomResults | None:
+    """What the room may see of the results now (core/results_view.py)."""
+    return results_view.room_results(instance().db, code)
 
 
 @st.cache_data(ttl=1, show_spinner=False)
@@ -112,7 +113,7 @@ def forget_cached_reads() -> None:
         participation,
         summary_points,
         themes,
-        published,
+        room_results,
         opened_rankings,
         receipts,
     ):

@@ -10,7 +10,9 @@ from __future__ import annotations
 LANG = "lang"
 # the language switch widget's own key (its value is copied into LANG on change)
 LANG_SWITCH = "lang_switch"
-ADMIN_OK = "admin_ok"
+# the admin token (core.instance.admin_login) once the admin password was typed: only the
+# token string, never the Admin (it holds the database); ui/console.py rebuilds it each run
+ADMIN_TOKEN = "admin_token"
 # workshop code -> console token (core.console_access.unlock_console; the URL's `console`
 # param): only the token string, never the Console (it holds the database)
 GRANTS = "facilitator_grants"

@@ -1,65 +1,69 @@
 """The registry of counting methods: the one list pages, exports and reports iterate.
 
-Each entry names its function and the locale keys (`tally.method.<id>.*`) that say what it
-counts. Pages list the methods in this order, the default first.
+Nobody lists the methods: every module of the `core.tally.methods` package declares its own
+`COUNTING = counting_method(id, function, position=...)` (core/tally/counting.py), and this
+module finds them all, in the order of their `position` (the default first). Adding a method
+is its module plus its four texts `tally.method.<id>.*` in the zh and en locale files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import importlib
+import pkgutil
+from collections.abc import Mapping, Sequence
+from types import ModuleType
 from typing import Final
 
+import core.tally.methods
 from core.domain import MethodId
-from core.tally.methods.appearances import appearances
-from core.tally.methods.first_choices import first_choices
-from core.tally.methods.instant_runoff import instant_runoff
-from core.tally.methods.points import points
-from core.tally.methods.schulze import schulze
+from core.tally.counting import CountingMethod, TallyFunction, counting_method
 from core.tally.profile import Ballots, CountingId, Profile, build_profile
 from core.tally.result import TallyResult
 
-TallyFunction = Callable[[Ballots | Profile, Sequence[MethodId], int | None], TallyResult]
+__all__ = [
+    "COUNTING_METHODS",
+    "DEFAULT_COUNTING",
+    "CountingMethod",
+    "TallyFunction",
+    "counting_method",
+    "discover_counting_methods",
+    "tally_all",
+]
 
 
-@dataclass(frozen=True)
-class CountingMethod:
-    """A registered counting method and the locale keys the pages and report use for it."""
-
-    id: CountingId
-    function: TallyFunction
-    name_key: str
-    score_key: str
-    """Axis title / table header for `TallyResult.scores` ("Points")."""
-    unit_key: str
-    """The unit after a number in a sentence ("12 points")."""
-    description_key: str
+class RegistryError(RuntimeError):
+    """A method module that does not declare itself properly: a programming error, at import."""
 
 
-def _entry(counting: CountingId, function: TallyFunction) -> CountingMethod:
-    return CountingMethod(
-        counting,
-        function,
-        f"tally.method.{counting}.name",
-        f"tally.method.{counting}.score",
-        f"tally.method.{counting}.unit",
-        f"tally.method.{counting}.description",
-    )
+def discover_counting_methods(
+    package: ModuleType = core.tally.methods,
+) -> dict[CountingId, CountingMethod]:
+    """Every `COUNTING` declared by a module of `package`, ordered by position.
+
+    Modules are read in name order and the result sorted by `position`, so the order never
+    depends on the file system; two methods at one position, or one id twice, are refused.
+    """
+    found: list[CountingMethod] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        entry = getattr(module, "COUNTING", None)
+        if not isinstance(entry, CountingMethod):
+            raise RegistryError(f"{module.__name__} declares no COUNTING = counting_method(...)")
+        found.append(entry)
+    for attribute in ("id", "position"):
+        values = [getattr(c, attribute) for c in found]
+        if len(set(values)) != len(values):
+            raise RegistryError(f"two counting methods share one {attribute}: {sorted(values)}")
+    return {c.id: c for c in sorted(found, key=lambda c: c.position)}
 
 
 DEFAULT_COUNTING: Final[CountingId] = "points"
 
-COUNTING_METHODS: Final[Mapping[CountingId, CountingMethod]] = {
-    c.id: c
-    for c in (
-        _entry("points", points),
-        _entry("first_choices", first_choices),
-        _entry("appearances", appearances),
-        _entry("instant_runoff", instant_runoff),
-        _entry("schulze", schulze),
-    )
-}
+COUNTING_METHODS: Final[Mapping[CountingId, CountingMethod]] = discover_counting_methods()
 """Every counting method, default first. Pages list them in this order."""
+
+if next(iter(COUNTING_METHODS)) != DEFAULT_COUNTING:
+    raise RegistryError(f"the default counting {DEFAULT_COUNTING!r} must have the first position")
 
 
 def tally_all(

@@ -27,7 +27,7 @@ from core.closing import close_voting
 from core.console import advance_stage
 from core.console_access import open_console, unlock_console
 from core.domain import Stage
-from core.instance import Instance
+from core.instance import Admin, Instance
 from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
@@ -157,7 +157,9 @@ def _walk_all_pages_in_zh(code: str, console_token: str, allowed: set[str], wher
 
 def test_every_page_at_every_stage_speaks_only_chinese(app_env: Instance) -> None:
     db, key = app_env.db, app_env.secret_key
-    code = create_workshop(db, available_templates()["default"], "年度评估会", PASS, anonymity_k=3)
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], "年度评估会", PASS, anonymity_k=3
+    )
     grant = unlock_console(db, key, code, PASS).token
     allowed = ALLOWED | {code}
     cards = issue_cards(open_console(db, key, code, grant), 4)
@@ -207,7 +209,9 @@ def test_no_page_lists_the_instances_workshops(app_env: Instance) -> None:
     """Issue 12: /facilitator, /projector (and /results) showed every workshop's code, name
     and stage to anyone who opened them."""
     codes = [
-        create_workshop(app_env.db, available_templates()["default"], f"秘密工作坊{i}", PASS)
+        create_workshop(
+            Admin.trusted(app_env.db), available_templates()["default"], f"秘密工作坊{i}", PASS
+        )
         for i in range(3)
     ]
     for page in ("facilitator.py", "projector.py", "results.py", "receipts.py"):

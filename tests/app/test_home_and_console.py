@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.domain import Stage
-from core.instance import Instance
+from core.instance import Admin, Instance
 from core.workshops import list_workshops
 from tests.app.conftest import ADMIN, make_app, next_step, submit, unlock_console
 
@@ -65,7 +65,9 @@ def test_the_join_code_survives_moving_between_pages(app_env: Instance) -> None:
     from core.templates import available_templates
     from core.workshops import create_workshop
 
-    code = create_workshop(app_env.db, available_templates()["default"], "Kept", "passphrase 123")
+    code = create_workshop(
+        Admin.trusted(app_env.db), available_templates()["default"], "Kept", "passphrase 123"
+    )
     at = make_app({"lang": "en", "w": code}).run()
     at.switch_page("pages/home.py").run()
     at.query_params.pop("w", None)  # what a click on a navigation link does

@@ -24,7 +24,7 @@ from core.console import move_to
 from core.console_access import open_console, resume_console, unlock_console
 from core.domain import Stage, StagePosition
 from core.i18n import t, tm
-from core.instance import Instance
+from core.instance import Admin, Instance
 from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import NotAuthorized, create_workshop, get_workshop
@@ -38,7 +38,9 @@ PASS = "facilitator secret 1"
 
 def _room(inst: Instance, stage: Stage = Stage.VOTING) -> tuple[str, str, list[str]]:
     db, key = inst.db, inst.secret_key
-    code = create_workshop(db, available_templates()["default"], "现场", PASS, anonymity_k=3)
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], "现场", PASS, anonymity_k=3
+    )
     grant = unlock_console(db, key, code, PASS).token
     cards = issue_cards(open_console(db, key, code, grant), 5)
     if stage != Stage.DRAFT:
@@ -283,7 +285,9 @@ def test_a_workshop_name_or_question_never_renders_as_markdown(app_env: Instance
 
     db, key = app_env.db, app_env.secret_key
     evil = "![x](http://evil.example/p.png) **年会**"
-    code = create_workshop(db, available_templates()["default"], evil, PASS, anonymity_k=3)
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], evil, PASS, anonymity_k=3
+    )
     grant = unlock_console(db, key, code, PASS).token
     questions = [q.text for q in get_workshop(db, code).questions]
     questions[0] = Bilingual(

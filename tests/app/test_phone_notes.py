@@ -14,7 +14,7 @@ from core import notes
 from core.console import move_to
 from core.console_access import open_console, unlock_console
 from core.domain import Stage, StagePosition
-from core.instance import Instance
+from core.instance import Admin, Instance
 from core.templates import available_templates
 from core.workshops import create_workshop
 from tests.app.conftest import make_app
@@ -23,7 +23,9 @@ PASS = "facilitator secret 1"
 
 
 def _room(inst: Instance) -> tuple[str, str]:
-    code = create_workshop(inst.db, available_templates()["default"], "Notes", PASS, anonymity_k=3)
+    code = create_workshop(
+        Admin.trusted(inst.db), available_templates()["default"], "Notes", PASS, anonymity_k=3
+    )
     grant = unlock_console(inst.db, inst.secret_key, code, PASS).token
     move_to(open_console(inst.db, inst.secret_key, code, grant), StagePosition(Stage.QUESTIONS, 0))
     return code, grant

@@ -11,7 +11,7 @@ from core.closing import close_voting
 from core.console import move_to
 from core.console_access import unlock_console
 from core.domain import Stage, StagePosition
-from core.instance import Instance
+from core.instance import Admin, Instance
 from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop
@@ -23,7 +23,9 @@ PASS = "facilitator secret 1"
 
 def _revealed(inst: Instance) -> str:
     db, key = inst.db, inst.secret_key
-    code = create_workshop(db, available_templates()["default"], "Evaluated", PASS, anonymity_k=3)
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], "Evaluated", PASS, anonymity_k=3
+    )
     unlocked = unlock_console(db, key, code, PASS)
     cards = issue_cards(unlocked, 6)
     move_to(unlocked, StagePosition(Stage.VOTING))

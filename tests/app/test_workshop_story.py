@@ -23,7 +23,7 @@ from core.ballot_values import CardAlreadySpent
 from core.cards import card_counts
 from core.casting import submit_ballot
 from core.domain import Stage
-from core.instance import Instance
+from core.instance import Admin, Instance
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
 from tests.app.conftest import make_app, next_step, open_tab, unlock_console
@@ -51,7 +51,9 @@ def _move(at, target_label_part: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None:
     db = app_env.db
-    code = create_workshop(db, available_templates()["default"], "Story", PASS, anonymity_k=3)
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], "Story", PASS, anonymity_k=3
+    )
 
     # 1. cards
     con = _console(code)
@@ -194,7 +196,7 @@ def test_a_workshop_runs_end_to_end_through_the_pages(app_env: Instance) -> None
 def test_from_draft_the_console_offers_the_first_question_never_the_reveal(
     app_env: Instance,
 ) -> None:
-    code = create_workshop(app_env.db, available_templates()["default"], "W", PASS)
+    code = create_workshop(Admin.trusted(app_env.db), available_templates()["default"], "W", PASS)
     con = _console(code)
     assert "question 1" in con.button(key="next_step").label
     assert not any("Results revealed" in (b.label or "") for b in con.button)

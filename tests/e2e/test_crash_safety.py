@@ -56,6 +56,7 @@ from core.console_access import open_console, unlock_console
 from core.crypto import human_codes
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.instance import Admin
 from core.limits import MAX_CARDS_PER_CALL
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
@@ -182,7 +183,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     db = Database.connect(url)
     try:
         key = secrets.token_bytes(32)
-        code = create_workshop(db, available_templates()["default"], "Crash", PASS)
+        code = create_workshop(Admin.trusted(db), available_templates()["default"], "Crash", PASS)
         grant = unlock_console(db, key, code, PASS).token
         cards: list[str] = []
         while len(cards) < ROUNDS * CARDS_PER_ROUND:
@@ -439,7 +440,9 @@ def test_kill_minus_9_of_a_streamlit_server_mid_vote_loses_no_receipt_shown_to_a
     url = f"sqlite:///{tmp_path / 'server.db'}"
     store_db = Database.connect(url)
     try:
-        code = create_workshop(store_db, available_templates()["default"], "Kill -9", PASS)
+        code = create_workshop(
+            Admin.trusted(store_db), available_templates()["default"], "Kill -9", PASS
+        )
         grant = unlock_console(store_db, key, code, PASS).token
         cards = issue_cards(open_console(store_db, key, code, grant), PHONES * 2)
         move_to(open_console(store_db, key, code, grant), StagePosition(Stage.VOTING))

@@ -19,6 +19,7 @@ from core.console import move_to
 from core.console_access import open_console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.instance import Admin
 from core.templates import available_templates
 from core.workshops import create_workshop
 from tests.e2e.conftest import PHONE
@@ -45,7 +46,7 @@ def test_a_long_paste_and_unposted_text_survive_in_the_note_box(
     db = Database.connect(server.env["DATABASE_URL"], migrate_schema=False)
     # Any key works for the console grant as long as the same one checks it.
     key = secrets.token_bytes(32)
-    code = create_workshop(db, available_templates()["default"], "Notes", PASSPHRASE)
+    code = create_workshop(Admin.trusted(db), available_templates()["default"], "Notes", PASSPHRASE)
     grant = unlock_console(db, key, code, PASSPHRASE).token
     move_to(open_console(db, key, code, grant), StagePosition(Stage.QUESTIONS, 0))
     context = browser.new_context(**PHONE, locale="en-GB")

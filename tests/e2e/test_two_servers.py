@@ -41,6 +41,7 @@ from core.console_access import open_console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
 from core.i18n import t
+from core.instance import Admin
 from core.templates import available_templates
 from core.workshops import create_workshop
 from tests.conftest import PgSchema, require_postgres
@@ -197,7 +198,9 @@ def test_two_servers_sharing_one_database_and_secret_count_and_guard_the_same_ba
         # 1. the facilitator's side, against the shared database with the shared secret
         db = Database.connect(shared_url, migrate_schema=False)
         try:
-            code = create_workshop(db, available_templates()["default"], "两台服务器", PASS)
+            code = create_workshop(
+                Admin.trusted(db), available_templates()["default"], "两台服务器", PASS
+            )
             grant = unlock_console(db, key, code, PASS).token
             cards = issue_cards(open_console(db, key, code, grant), PHONES_ON_A + 2)
             move_to(open_console(db, key, code, grant), StagePosition(Stage.VOTING))

@@ -43,6 +43,7 @@ from core.console import move_to
 from core.console_access import open_console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.instance import Admin
 from core.live_key import live_keypair, unlock_live_results
 from core.reveal import reveal
 from core.templates import available_templates
@@ -96,7 +97,7 @@ def run_source(
     key = secrets.token_bytes(32)
     tpl = available_templates()["default"]
     code = create_workshop(
-        db, tpl, "备份工作坊", PASS, anonymity_k=3, is_live_results=is_live_results
+        Admin.trusted(db), tpl, "备份工作坊", PASS, anonymity_k=3, is_live_results=is_live_results
     )
     grant = unlock_console(db, key, code, PASS).token
     auth = open_console(db, key, code, grant)
@@ -211,7 +212,7 @@ def test_a_restored_workshop_reveals_to_the_same_results_with_the_same_passphras
     )
     assert results.receipts(target, src.code) == sorted(src.receipts)
     # 4. the target keeps working: a new workshop gets a number of its own
-    other = create_workshop(target, available_templates()["default"], "下一个", PASS)
+    other = create_workshop(Admin.trusted(target), available_templates()["default"], "下一个", PASS)
     assert get_workshop(target, other).id != get_workshop(target, src.code).id
 
 
@@ -324,7 +325,7 @@ def test_sealed_ballots_keep_their_workshop_number_or_the_import_is_refused(
     # The ciphertexts are bound to (number, code); the target already uses number 1.
     src = run_source(stores("sqlite"), stage=Stage.CLOSED, ballots=4)
     target = stores("sqlite")
-    create_workshop(target, available_templates()["default"], "已有", PASS)
+    create_workshop(Admin.trusted(target), available_templates()["default"], "已有", PASS)
     before = row_counts(target)
     with pytest.raises(WorkshopNumberTaken) as refused:
         import_archive(target, export_archive(src.db, src.code), secret_key=src.key)

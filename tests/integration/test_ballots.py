@@ -56,7 +56,7 @@ from core.crypto import human_codes, passphrases, sealed_box
 from core.db import Database
 from core.domain import Stage, StagePosition, StageTransitionRefused, VotingNotOpen
 from core.errors import BeiduiError
-from core.instance import Instance
+from core.instance import Admin, Instance
 from core.models import Base
 from core.ratelimit import TooManyAttempts
 from core.reveal import reveal
@@ -97,7 +97,7 @@ def open_room(
     tpl = available_templates()["default"]
     db, key = instance.db, instance.secret_key
     code = create_workshop(
-        db,
+        Admin.trusted(db),
         tpl,
         "评估工作坊",
         PASS,

@@ -18,7 +18,7 @@ from core.console import move_to
 from core.console_access import end_console, open_console, resume_console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
-from core.instance import Instance
+from core.instance import Admin, Instance
 from core.models import ConsoleSession
 from core.templates import available_templates
 from core.workshops import NotAuthorized, get_workshop
@@ -28,7 +28,7 @@ PASS = "correct horse battery"
 
 
 def _workshop(instance: Instance) -> str:
-    return _create(instance.db, available_templates()["default"], "Console", PASS)
+    return _create(Admin.trusted(instance.db), available_templates()["default"], "Console", PASS)
 
 
 def test_a_console_token_resumes_its_workshop_after_a_reload(instance: Instance) -> None:
@@ -148,7 +148,10 @@ def test_the_database_and_the_instance_secret_cannot_forge_a_console_grant(
 
 def test_a_name_loses_bidi_nul_and_control_characters_when_created(instance: Instance) -> None:
     code = _create(
-        instance.db, available_templates()["default"], "\u202e年会\x00 2024\u2066\n", PASS
+        Admin.trusted(instance.db),
+        available_templates()["default"],
+        "\u202e年会\x00 2024\u2066\n",
+        PASS,
     )
     assert get_workshop(instance.db, code).name == "年会 2024"
 

@@ -37,12 +37,7 @@ from sqlalchemy import text
 from core import (
     export,
     export_collect,
-    export_csv,
-    export_html,
-    export_json,
-    export_pdf,
     export_signing,
-    export_xlsx,
     note_moderation,
     note_summary,
     note_themes,
@@ -58,7 +53,9 @@ from core.console_access import open_console, unlock_console
 from core.crypto import signatures
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.export_formats import export_csv, export_html, export_json, export_pdf, export_xlsx
 from core.i18n import t
+from core.instance import Admin
 from core.reveal import reveal
 from core.tally.registry import COUNTING_METHODS, tally_all
 from core.templates import available_templates
@@ -133,7 +130,7 @@ def _run_workshop(
 ) -> tuple[str, list[str], list[tuple[str, bytes]]]:
     # 1. the workshop
     code = create_workshop(
-        db, available_templates()["default"], "年会评估 2026", PASS, anonymity_k=K
+        Admin.trusted(db), available_templates()["default"], "年会评估 2026", PASS, anonymity_k=K
     )
     grant = unlock_console(db, secret_key, code, PASS).token
     unlocked = open_console(db, secret_key, code, grant)
@@ -716,7 +713,9 @@ def test_counts_only_cards_issued_and_spent_never_which(story: Story) -> None:
 @pytest.mark.parametrize("stage", ["draft", "voting", "closed"])
 def test_nothing_can_be_exported_before_the_reveal(db: Database, stage: str) -> None:
     secret_key = secrets.token_bytes(32)
-    code = create_workshop(db, available_templates()["default"], "W", PASS, anonymity_k=K)
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], "W", PASS, anonymity_k=K
+    )
     grant = unlock_console(db, secret_key, code, PASS).token
     if stage in ("voting", "closed"):
         move_to(open_console(db, secret_key, code, grant), StagePosition(Stage.VOTING))
@@ -827,7 +826,7 @@ def test_every_chart_ships_in_both_languages_as_2x_png_and_standalone_svg_titled
 ) -> None:
     from PIL import Image
 
-    from core.export_charts import CHART_KINDS, chart_file_name
+    from core.export_formats.export_charts import CHART_KINDS, chart_file_name
 
     for lang in ("zh", "en"):
         for kind in CHART_KINDS:

@@ -20,7 +20,6 @@ import pytest
 from core import (
     editing,
     export,
-    export_pdf,
     export_signing,
     note_moderation,
     note_summary,
@@ -35,7 +34,9 @@ from core.console import move_to
 from core.console_access import Console, unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.export_formats import export_pdf
 from core.fonts import MissingGlyphs
+from core.instance import Admin
 from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
@@ -52,7 +53,7 @@ def _workshop(tmp: Path) -> tuple[Database, Console, str]:
     db = Database.connect(f"sqlite:///{tmp / 'fonts.db'}")
     secret_key = secrets.token_bytes(32)
     code = create_workshop(
-        db, available_templates()["default"], "畲族社區評估", PASS, anonymity_k=3
+        Admin.trusted(db), available_templates()["default"], "畲族社區評估", PASS, anonymity_k=3
     )
     unlocked = unlock_console(db, secret_key, code, PASS)
     method = editing.add_method(unlocked, Bilingual(METHOD, "Community mutual aid (Taiwan)"))

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
-from core.export_charts import chart_png
 from core.export_collect import k_safe_breakdown
+from core.export_formats.export_charts import chart_png
 from core.tally.methods.points import points
 
 METHODS = ("a", "b", "c", "d")

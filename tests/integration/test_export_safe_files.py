@@ -28,12 +28,8 @@ import pytest
 from core import (
     editing,
     export,
-    export_csv,
-    export_html,
-    export_json,
     export_signing,
     export_tables,
-    export_xlsx,
     note_moderation,
     note_summary,
     note_themes,
@@ -47,6 +43,8 @@ from core.console import move_to
 from core.console_access import unlock_console
 from core.db import Database
 from core.domain import Stage, StagePosition
+from core.export_formats import export_csv, export_html, export_json, export_xlsx
+from core.instance import Admin
 from core.reveal import reveal
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
@@ -85,7 +83,9 @@ def bundle(
         schema = PgSchema(url)
         db = Database.connect(url, **schema.engine_kwargs())  # type: ignore[arg-type]
     secret_key = secrets.token_bytes(32)
-    code = create_workshop(db, available_templates()["default"], CORPUS[3], PASS, anonymity_k=3)
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], CORPUS[3], PASS, anonymity_k=3
+    )
     unlocked = unlock_console(db, secret_key, code, PASS)
     injected_method = editing.add_method(unlocked, Bilingual(CORPUS[0], CORPUS[5]))
     editing.set_roles(unlocked, [Bilingual(CORPUS[4], CORPUS[1])])

@@ -14,6 +14,7 @@ from core.console import move_to
 from core.console_access import unlock_console
 from core.db import current_revision, migrate
 from core.domain import Stage, StagePosition
+from core.instance import Admin
 from core.models import Base
 from core.templates import available_templates
 from core.workshops import create_workshop, get_workshop
@@ -73,7 +74,9 @@ def test_the_stage_column_keeps_the_plain_stage_names_it_always_held(
     # The ORM reads and writes a `Stage`; the column stays the VARCHAR of migration 0001 and
     # holds the same strings, so older databases and backups need no migration.
     db, key = db_factory(), secrets.token_bytes(32)
-    code = create_workshop(db, available_templates()["default"], "W", "correct horse battery")
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], "W", "correct horse battery"
+    )
     unlocked = unlock_console(db, key, code, "correct horse battery")
     move_to(unlocked, StagePosition(Stage.QUESTIONS, 1))
     with db.engine.connect() as conn:
@@ -86,7 +89,9 @@ def test_a_stage_the_code_does_not_know_is_refused_never_read_as_another(
     db_factory: DbFactory,
 ) -> None:
     db = db_factory()
-    code = create_workshop(db, available_templates()["default"], "W", "correct horse battery")
+    code = create_workshop(
+        Admin.trusted(db), available_templates()["default"], "W", "correct horse battery"
+    )
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE workshops SET stage = 'paused' WHERE code = :c"), {"c": code})
     with pytest.raises(ValueError, match="paused"):

@@ -16,6 +16,7 @@ from core.console import move_to
 from core.console_access import Console, open_console, unlock_console
 from core.db import Database, migrate
 from core.domain import Stage, StagePosition
+from core.instance import Admin
 from core.note_moderation import InvalidMerge, flush_pending, hide_note, merge_notes
 from core.note_summary import (
     InvalidSummaryPoint,
@@ -63,7 +64,9 @@ class Room:
     def __init__(self, db: Database, *, k: int = 3, stage: Stage | None = Stage.QUESTIONS):
         self.db = db
         self.secret_key = secrets.token_bytes(32)
-        self.code = create_workshop(db, available_templates()["default"], "W", PASS, anonymity_k=k)
+        self.code = create_workshop(
+            Admin.trusted(db), available_templates()["default"], "W", PASS, anonymity_k=k
+        )
         self._grant: str | None = None
         self.question = 0  # the question the phones show
         if stage is not None and stage != Stage.DRAFT:

@@ -14,7 +14,7 @@ from core.console_access import open_console, unlock_console
 from core.crypto import key_wrap, passphrases, sealed_box
 from core.db import Database, current_revision
 from core.domain import Stage, StagePosition, StageTransitionRefused
-from core.instance import Instance
+from core.instance import Admin, Instance
 from core.templates import available_templates
 from core.workshops import (
     InvalidSetting,
@@ -31,7 +31,13 @@ PASS = "correct horse battery"
 def test_a_workshop_created_from_the_default_template_reads_back_every_field(db: Database) -> None:
     tpl = available_templates()["default"]
     code = create_workshop(
-        db, tpl, "年会 2024", PASS, ballot_size=4, anonymity_k=6, is_live_results=True
+        Admin.trusted(db),
+        tpl,
+        "年会 2024",
+        PASS,
+        ballot_size=4,
+        anonymity_k=6,
+        is_live_results=True,
     )
     w = get_workshop(db, code.lower())  # typed on a phone: case does not matter
     assert (w.code, w.name, w.template_key, w.stage) == (code, "年会 2024", "default", Stage.DRAFT)
@@ -46,7 +52,7 @@ def test_a_workshop_created_from_the_default_template_reads_back_every_field(db:
 
 
 def test_key_material_is_stored_only_hashed_or_encrypted(db: Database) -> None:
-    code = create_workshop(db, available_templates()["default"], "W", PASS)
+    code = create_workshop(Admin.trusted(db), available_templates()["default"], "W", PASS)
     with db.engine.connect() as conn:
         row = conn.exec_driver_sql("SELECT * FROM workshop_secrets").mappings().one()
     dumped = repr(dict(row)).encode()
@@ -72,20 +78,20 @@ def test_bad_settings_are_refused_and_nothing_is_stored(
     db: Database, kwargs: dict[str, int], setting: str
 ) -> None:
     with pytest.raises(InvalidSetting) as info:
-        create_workshop(db, available_templates()["default"], "W", PASS, **kwargs)
+        create_workshop(Admin.trusted(db), available_templates()["default"], "W", PASS, **kwargs)
     assert info.value.params["setting"] == setting
     assert list_workshops(db) == []
 
 
 def test_a_weak_passphrase_is_refused(db: Database) -> None:
     with pytest.raises(passphrases.WeakPassphrase):
-        create_workshop(db, available_templates()["default"], "W", "short")
+        create_workshop(Admin.trusted(db), available_templates()["default"], "W", "short")
     assert list_workshops(db) == []
 
 
 def test_the_console_moves_forward_only_with_the_passphrase(instance: Instance) -> None:
     db, key = instance.db, instance.secret_key
-    code = create_workshop(db, available_templates()["default"], "W", PASS)
+    code = create_workshop(Admin.trusted(db), available_templates()["default"], "W", PASS)
     with pytest.raises(passphrases.WrongPassphrase):
         unlock_console(db, key, code, "wrong passphrase!")
     with pytest.raises(NotAuthorized):

@@ -195,3 +195,37 @@ def test_foundations_never_import_a_workflow_step() -> None:
         if target.startswith("core") and not _is_foundation(target)
     )
     assert upward == []
+
+
+def _calls(path: Path) -> Iterator[tuple[str, ast.Call]]:
+    """(the called name, as written: `f` or `a.f`, the call) for every call in the file."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                yield func.id, node
+            elif isinstance(func, ast.Attribute):
+                owner = func.value.id if isinstance(func.value, ast.Name) else "?"
+                yield f"{owner}.{func.attr}", node
+
+
+def test_pages_get_their_console_and_admin_from_ui_never_from_the_database() -> None:
+    """A console or an admin proves a passphrase or the admin password was typed: a page
+    rebuilds one only through ui/console.py (`current`, `console_for`, `admin`), and no
+    page or ui module makes a trusted `Admin` (that is for setup, tests and scripts)."""
+    rebuilt_here = {"open_console", "resume_console", "resume_admin"}
+    offenders = []
+    for name, path in MODULES.items():
+        layer = name.split(".")[0]
+        if layer not in ("pages", "ui", "web", "evaluation_app"):
+            continue
+        for called, call in _calls(path):
+            last = called.rpartition(".")[2]
+            uses_db = any(isinstance(a, ast.Attribute) and a.attr == "db" for a in call.args[:1])
+            if (
+                called in ("Admin", "Admin.trusted")
+                or (layer == "pages" and last in rebuilt_here)
+                or (last == "create_workshop" and uses_db)
+            ):
+                offenders.append(f"{name}:{call.lineno} {called}")
+    assert offenders == []

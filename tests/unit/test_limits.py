@@ -22,7 +22,7 @@ BOUND_NAME = re.compile(r"^_?(MAX|MIN)_[A-Z_]+$")
 # spreadsheet column's display width.
 NOT_INPUT_BOUNDS = {
     "core.crypto.passphrases": {"_MAX_SCRYPT_LOG2_N", "_MAX_SCRYPT_R", "_MAX_SCRYPT_P"},
-    "core.export_xlsx": {"_MAX_WIDTH"},
+    "core.export_formats.export_xlsx": {"_MAX_WIDTH"},
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -278,14 +278,15 @@ def test_admin_password_guesses_are_limited_per_client_and_a_new_session_does_no
     """Issue 12: 500 admin-password guesses in 26 s met no limit. The client key is the
     address (ui.doors.client_key), so a fresh browser session is the same client."""
     from core.config import Settings
-    from core.instance import WrongAdminPassword, admin_login
+    from core.instance import Instance, WrongAdminPassword, admin_login
 
     settings = Settings(database_url="sqlite://", data_dir=tmp_path, admin_password="right-one")
+    inst = Instance(db=cast(Any, None), secret_key=b"k" * 32, settings=settings)
     for _ in range(5):
         with pytest.raises(WrongAdminPassword):
-            admin_login(settings, "guess", client_key="ip:198.51.100.7")
+            admin_login(inst, "guess", client_key="ip:198.51.100.7")
     with pytest.raises(WrongAdminPassword):
-        admin_login(settings, "guess", client_key="ip:198.51.100.7")
+        admin_login(inst, "guess", client_key="ip:198.51.100.7")
     with pytest.raises(TooManyAttempts):
-        admin_login(settings, "right-one", client_key="ip:198.51.100.7")
-    admin_login(settings, "right-one", client_key="ip:203.0.113.9")  # someone else: fine
+        admin_login(inst, "right-one", client_key="ip:198.51.100.7")
+    admin_login(inst, "right-one", client_key="ip:203.0.113.9")  # someone else: fine

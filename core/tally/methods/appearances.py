@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.domain import MethodId
+from core.tally.counting import counting_method
 from core.tally.profile import Ballots, Profile, build_profile
 from core.tally.result import TallyResult, rank_by_score
 
@@ -17,3 +18,6 @@ def appearances(
     return rank_by_score(
         "appearances", p.methods, p.position_counts.sum(axis=1).tolist(), p.ballot_count
     )
+
+
+COUNTING = counting_method("appearances", appearances, position=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.domain import MethodId
+from core.tally.counting import counting_method
 from core.tally.profile import Ballots, Profile, build_profile
 from core.tally.result import TallyResult, rank_by_score
 
@@ -17,3 +18,6 @@ def first_choices(
     return rank_by_score(
         "first_choices", p.methods, p.position_counts[:, 0].tolist(), p.ballot_count
     )
+
+
+COUNTING = counting_method("first_choices", first_choices, position=20)

@@ -14,6 +14,7 @@ import numpy as np
 
 from core.domain import MethodId
 from core.i18n import Message
+from core.tally.counting import counting_method
 from core.tally.profile import Ballots, Profile, build_profile
 from core.tally.result import TallyResult
 
@@ -160,3 +161,6 @@ def instant_runoff(
 ) -> TallyResult:
     """Instant-runoff; see `instant_runoff_with_explanation` for the rules."""
     return instant_runoff_with_explanation(ballots, methods, ballot_size)[0]
+
+
+COUNTING = counting_method("instant_runoff", instant_runoff, position=40)

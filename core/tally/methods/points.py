@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.domain import MethodId
+from core.tally.counting import counting_method
 from core.tally.profile import Ballots, Profile, build_profile
 from core.tally.result import TallyResult, rank_by_score
 
@@ -18,3 +19,6 @@ def points(
     """
     p = build_profile(ballots, methods, ballot_size)
     return rank_by_score("points", p.methods, p.points.tolist(), p.ballot_count)
+
+
+COUNTING = counting_method("points", points, position=10)

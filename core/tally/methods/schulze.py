@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.domain import MethodId
+from core.tally.counting import counting_method
 from core.tally.pairwise import Pairwise, pairwise_array
 from core.tally.profile import Ballots, Profile, build_profile
 from core.tally.result import TallyResult, rank_by_score
@@ -64,3 +65,6 @@ def schulze(
 ) -> TallyResult:
     """Schulze; see `schulze_with_explanation`."""
     return schulze_with_explanation(ballots, methods, ballot_size)[0]
+
+
+COUNTING = counting_method("schulze", schulze, position=50)

@@ -15,7 +15,7 @@ import zipfile
 from datetime import datetime
 from typing import Any, Final
 
-from core.export_data import ExportData, Rendering
+from core.export_data import ExportData, Format, Rendering
 from core.export_tables import (
     Table,
     breakdown_table,
@@ -167,3 +167,6 @@ def reproducible_zip(xlsx: bytes) -> bytes:
 def files(r: Rendering) -> dict[str, bytes]:
     """The Excel format of a bundle, with the ranked chart (see `core.export_formats`)."""
     return {RESULTS_XLSX: build_xlsx(r.data, r.lang, r.chart)}
+
+
+EXPORT_FORMAT = Format("xlsx", 0.4, files)

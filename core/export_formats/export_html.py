@@ -14,8 +14,8 @@ from typing import Final
 
 from core import export_report as report
 from core import fonts
-from core.export_charts import ranked_png
-from core.export_data import ExportData, Rendering
+from core.export_data import ExportData, Format, Rendering
+from core.export_formats.export_charts import ranked_png
 from core.i18n import t
 
 REPORT_HTML: Final = "report.html"
@@ -111,3 +111,6 @@ def build_html(data: ExportData, lang: str, fingerprint: str) -> bytes:
 def files(r: Rendering) -> dict[str, bytes]:
     """The HTML format of a bundle (see `core.export_formats`)."""
     return {REPORT_HTML: build_html(r.data, r.lang, r.fingerprint)}
+
+
+EXPORT_FORMAT = Format("html", 0.55, files)

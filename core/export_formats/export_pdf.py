@@ -15,8 +15,8 @@ from typing import Any, Final
 
 from core import export_report as report
 from core import fonts
-from core.export_charts import printed_texts, ranked_png
-from core.export_data import ExportData, Rendering
+from core.export_data import ExportData, Format, Rendering
+from core.export_formats.export_charts import printed_texts, ranked_png
 from core.i18n import t
 
 REPORT_PDF: Final = "report.pdf"
@@ -152,3 +152,6 @@ def build_pdf(data: ExportData, lang: str, fingerprint: str, chart: bytes) -> by
 def files(r: Rendering) -> dict[str, bytes]:
     """The PDF format of a bundle (see `core.export_formats`)."""
     return {REPORT_PDF: build_pdf(r.data, r.lang, r.fingerprint, r.chart)}
+
+
+EXPORT_FORMAT = Format("pdf", 0.7, files)

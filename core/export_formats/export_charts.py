@@ -21,7 +21,7 @@ from core.charts_ranked import ranked_bars
 from core.charts_roles import role_share_grid
 from core.charts_style import LABEL_SIZE
 from core.domain import MethodId
-from core.export_data import ExportData, Rendering
+from core.export_data import ExportData, Format, Rendering
 from core.i18n import LANGUAGES, t
 from core.tally.profile import position_counts
 from core.tally.registry import COUNTING_METHODS
@@ -154,3 +154,6 @@ def files(r: Rendering) -> dict[str, bytes]:
     """The chart format of a bundle: the ranked chart in the bundle's language, and every
     chart in both languages for slides (see `core.export_formats`)."""
     return {CHART_PNG: r.chart, **chart_files(r.data)}
+
+
+EXPORT_FORMAT = Format("chart", 0.25, files)

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from core import export_schema
 from core.breakdown import points_share
-from core.export_data import OTHER_GROUP, ExportData, Rendering
+from core.export_data import OTHER_GROUP, ExportData, Format, Rendering
 from core.i18n import LANGUAGES, t
 from core.tally.registry import COUNTING_METHODS, DEFAULT_COUNTING
 from core.tally.result import TallyResult
@@ -160,3 +160,6 @@ def build_json(data: ExportData) -> bytes:
 def files(r: Rendering) -> dict[str, bytes]:
     """The JSON format of a bundle: the document and its schema (see `core.export_formats`)."""
     return {RESULTS_JSON: build_json(r.data), RESULTS_SCHEMA: export_schema.build_schema()}
+
+
+EXPORT_FORMAT = Format("json", 0.2, files)

@@ -12,7 +12,7 @@ import io
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from core.export_data import OTHER_GROUP, ExportData, Rendering
+from core.export_data import OTHER_GROUP, ExportData, Format, Rendering
 from core.export_tables import (
     Cell,
     Table,
@@ -171,3 +171,6 @@ def codebook_table(data: ExportData, lang: str) -> Table:
 def files(r: Rendering) -> dict[str, bytes]:
     """The CSV format of a bundle (see `core.export_formats`)."""
     return build_csv(r.data, r.lang)
+
+
+EXPORT_FORMAT = Format("csv", 0.15, files)
