@@ -152,9 +152,9 @@ def _question_blocks(data: ExportData, lang: str) -> list[Block]:
                 t(
                     "export.report.question_counts",
                     lang,
-                    notes=len(shown),
-                    dots=sum(n.dots for n in shown),
-                    themes=len(q.themes),
+                    notes=t("export.report.n_notes", lang, n=len(shown)),
+                    dots=t("export.report.dots", lang, n=sum(n.dots for n in shown)),
+                    themes=t("export.report.n_themes", lang, n=len(q.themes)),
                 )
             )
         )
@@ -176,8 +176,11 @@ def _question_blocks(data: ExportData, lang: str) -> list[Block]:
 
 def _note_group(key: str, lang: str, notes: Sequence[NoteRow], **params: str) -> list[Block]:
     """A group's heading (its notes and dots counted) and its notes, if any."""
-    dots = sum(n.dots for n in notes)
-    heading = Heading(4, t(key, lang, notes=len(notes), dots=dots, **params))
+    counts = {
+        "notes": t("export.report.n_notes", lang, n=len(notes)),
+        "dots": t("export.report.dots", lang, n=sum(n.dots for n in notes)),
+    }
+    heading = Heading(4, t(key, lang, **counts, **params))
     return [heading, Quotes(tuple((n.text, n.dots) for n in notes))] if notes else [heading]
 
 

@@ -21,7 +21,7 @@ import streamlit as st
 
 from core.workshops import WorkshopView
 from ui import state
-from ui.i18n import tr
+from ui.i18n import tr, tr_forms
 from ui.runtime import instance
 from web import ballot_api, page_token
 
@@ -71,12 +71,15 @@ _TEXT_KEYS = (
 )
 
 
-def _texts() -> dict[str, str]:
-    # Placeholders ({k}, {n}, {method}, {role}) are filled in by the component.
-    out = {}
+def _texts() -> dict[str, str | dict[str, str]]:
+    # Placeholders ({k}, {n}, {method}, {role}) are filled in by the component; a plural
+    # text goes as its forms ("1 more ballot" / "2 more ballots"), the component picks one.
+    out: dict[str, str | dict[str, str]] = {}
+    placeholders = {"k": "{k}", "n": "{n}", "method": "{method}", "role": "{role}"}
     for key in _TEXT_KEYS:
         name = key.removeprefix("ballot_")
-        out[name] = tr(f"join.{key}", k="{k}", n="{n}", method="{method}", role="{role}")
+        forms = tr_forms(f"join.{key}", **placeholders)
+        out[name] = forms or tr(f"join.{key}", **placeholders)
     return out
 
 

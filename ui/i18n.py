@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from core.errors import BeiduiError
-from core.i18n import LANGUAGES, normalize_language, t, tm
+from core.i18n import LANGUAGES, normalize_language, plural_forms, t, tm
 from ui import state
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
@@ -28,6 +28,11 @@ def lang() -> str:
 
 def tr(key: str, /, **params: Any) -> str:
     return t(key, lang(), **params)
+
+
+def tr_forms(key: str, /, **params: Any) -> dict[str, str]:
+    """A plural key's forms for a browser component to choose from (core.i18n.plural_forms)."""
+    return plural_forms(key, lang(), **params)
 
 
 def error_text(err: BeiduiError) -> str:

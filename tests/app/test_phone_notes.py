@@ -52,7 +52,7 @@ def test_a_waiting_note_is_received_not_saved_and_the_box_is_emptied(app_env: In
     assert "waiting for 2 more notes before it is saved" in phone.info[0].value
     assert phone.text_area(key=box).value == ""
     _post(phone, box, "Peer exchange")
-    assert "waiting for 1 more notes" in phone.info[0].value
+    assert "waiting for 1 more note before" in phone.info[0].value  # not "1 more notes"
     _post(phone, box, "行动研究")
     assert phone.success[0].value.startswith("Saved")
     assert len(notes.wall(app_env.db, code, 0)) == 3

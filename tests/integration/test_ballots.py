@@ -140,6 +140,8 @@ def _locale_text(lang: str, key: str) -> str | None:
     node: object = tomllib.loads(file.read_text(encoding="utf-8")).get(area, {})
     for part in path:
         node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):  # a plural text: its general form (core/i18n.py)
+        node = node.get("other")
     return node if isinstance(node, str) else None
 
 

@@ -440,7 +440,7 @@ def test_the_report_tells_the_story_in_html_and_pdf_alike_in_both_languages(
         "“认识了很多同伴”",
         "主题“主题1”：1条便签",
         "另有1条便签被主持人隐藏",
-        "1morenoteswerehiddenbythefacilitator",
+        "1morenotewashiddenbythefacilitator",  # not "1 more notes were"
         # shares and the average score (explained under the table; tables are checked below)
         "平均排序得分：每张选票给它的平均积分",
         "Averagerankedscore:pointsperballot",

@@ -40,8 +40,14 @@ function dropFromAddressBar(name) {
   }
 }
 
-const fill = (text, params) =>
-  text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+// A text is a string, or a plural text's forms by CLDR category plus the name of its count
+// parameter under `count` ("1 more ballot" / "2 more ballots"): the language's plural rules
+// pick the form, as core/i18n.py does for the same table.
+const fillWith = (pluralRules) => (text, params) => {
+  const chosen =
+    typeof text === "string" ? text : text[pluralRules.select(Number(params[text.count]))] ?? text.other;
+  return chosen.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+};
 
 // Errors about the card are shown under the card field; the others above the buttons.
 const CARD_ERRORS = new Set([
@@ -58,6 +64,7 @@ function mount(parent, data, setStateValue) {
   const root = el("div", { class: "ballot-root" });
   parent.append(root);
   const T = data.text;
+  const fill = fillWith(new Intl.PluralRules(data.lang));
   const state = {
     screen: "choose", // choose -> review -> (sending) -> waiting | stored
     ranking: [],
