@@ -87,7 +87,9 @@ def test_the_console_says_when_storage_kept_old_row_versions_and_rewrites_on_req
     from core.workshops import create_workshop
     from ui.runtime import instance as page_instance
 
-    code = create_workshop(app_env.db, available_templates()["default"], "Kept", "passphrase 123")
+    code = create_workshop(
+        Admin.trusted(app_env.db), available_templates()["default"], "Kept", "passphrase 123"
+    )
     at = make_app({"lang": "en"}).run()
     at.switch_page("pages/facilitator.py").run()
     unlock_console(at, code, "passphrase 123")
