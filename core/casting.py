@@ -4,6 +4,10 @@ and tell the phone when it is stored.
 A ticket lives in this process's memory only and keeps no link to the caller. This module
 must never store or return anything that links a card to a ballot, never write a time, a
 session, a client key or an IP address, and never hold a ranking in the clear once sealed.
+
+Open mode (`is_open_mode`): the card is ignored and nothing here can stop one person casting
+many ballots; the page keeps to one ballot per browser session, which a person with two
+browsers or a cleared session gets around. Use cards when that matters.
 """
 
 from __future__ import annotations
@@ -159,24 +163,19 @@ def submit_ballot(
 ) -> Ticket:
     """Check, seal and queue one ballot; it is written with its batch of at least k.
 
-    Raises at once: the workshop is voting
-    (`VotingNotOpen` / `VotingClosed`); the ranking is 1..K distinct methods of this workshop
-    (`EmptyBallot`, `TooManyChoices`, `UnknownMethod`, `DuplicateMethod`); the role is None or
-    one of its roles (`UnknownRole`); then, unless in open mode, the card: missing
+    Raises at once: the workshop is voting (`VotingNotOpen` / `VotingClosed`); the ranking
+    is 1..K distinct methods of this workshop (`EmptyBallot`, `TooManyChoices`,
+    `UnknownMethod`, `DuplicateMethod`); the role is None or one of its roles
+    (`UnknownRole`); then, unless in open mode, the card: missing
     (`CardRequired`), malformed (crypto's `MalformedCardCode`, never counted as an attempt),
     unknown / another workshop's / void (`CardNotFound`), spent or already queued in this
     server (`CardAlreadySpent`). Unknown and spent count as failed attempts for `client_key`
     (the page's session id; never stored); too many make it wait (`TooManyAttempts`).
 
     Nothing is written here. When k ballots of this workshop are queued, every queued
-    ballot is written in one transaction (cards spent with a guarded update, rows in random
-    order); the caller of that k-th submit does the writing. Ask `ballot_status` with the
-    ticket (or wait with `receipt_when_stored`); it keeps no link to the caller and is never
-    stored.
-
-    Open mode (`is_open_mode`): `card_code` is ignored and nothing here can stop one person
-    casting many ballots; the page keeps to one ballot per browser session, which a person
-    with two browsers or a cleared session gets around. Use cards when that matters.
+    ballot is written in one transaction (guarded card updates, rows in random order) by the
+    caller of that k-th submit. Ask `ballot_status` with the ticket (or wait:
+    `receipt_when_stored`); it keeps no link to the caller, never stored (open mode: above).
     """
     box = _box_for_casting(db, join_code(code))
     ranked = check_ranking(ranking, box.method_keys, box.ballot_size)

@@ -10,12 +10,11 @@ them all, built in the order of `starts_at`. Adding a format: its module here, a
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
+from core.discovery import declared_in
 from core.export_data import ExportData, Format, Rendering
 from core.export_formats.export_charts import ranked_png
 from core.i18n import normalize_language, t
@@ -23,10 +22,6 @@ from core.i18n import normalize_language, t
 __all__ = ["FORMATS", "Format", "ProgressCallback", "build_files", "discover_formats"]
 
 ProgressCallback = Callable[[float, str], None]
-
-
-class FormatRegistryError(RuntimeError):
-    """A format module that does not declare itself properly: a programming error, at import."""
 
 
 # Read from the file, not `__path__`/`__name__`: the package must also load when this file is
@@ -38,27 +33,13 @@ _PACKAGE_PATH: Final = (str(Path(__file__).resolve().parent),)
 def discover_formats(
     path: Sequence[str] = _PACKAGE_PATH, package: str = _PACKAGE
 ) -> tuple[Format, ...]:
-    """Every `EXPORT_FORMAT` declared by a module of the package, in build order (`starts_at`).
-
-    Modules are read in name order and sorted by `starts_at`, so the order never depends on
-    the file system; two formats with one key or one `starts_at` are refused.
-    """
-    found: list[Format] = []
-    for info in sorted(pkgutil.iter_modules(path), key=_name):
-        module = importlib.import_module(f"{package}.{info.name}")
-        declared = getattr(module, "EXPORT_FORMAT", None)
-        if not isinstance(declared, Format):
-            raise FormatRegistryError(f"{module.__name__} declares no EXPORT_FORMAT")
-        found.append(declared)
-    for attribute in ("key", "starts_at"):
-        values = [getattr(f, attribute) for f in found]
-        if len(set(values)) != len(values):
-            raise FormatRegistryError(f"two formats share one {attribute}: {sorted(values)}")
-    return tuple(sorted(found, key=lambda f: f.starts_at))
-
-
-def _name(info: pkgutil.ModuleInfo) -> str:
-    return info.name
+    """Every `EXPORT_FORMAT` declared by a module of the package, in build order (`starts_at`);
+    two formats with one key or one `starts_at` are refused (`DiscoveryError`)."""
+    return tuple(
+        declared_in(
+            path, package, "EXPORT_FORMAT", Format, unique=("key", "starts_at"), order="starts_at"
+        )
+    )
 
 
 FORMATS: Final[tuple[Format, ...]] = discover_formats()

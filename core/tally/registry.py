@@ -8,13 +8,12 @@ is its module plus its four texts `tally.method.<id>.*` in the zh and en locale 
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Final
 
 import core.tally.methods
+from core.discovery import DiscoveryError, declared_in
 from core.domain import MethodId
 from core.tally.counting import CountingMethod, TallyFunction, counting_method
 from core.tally.profile import Ballots, CountingId, Profile, build_profile
@@ -31,30 +30,20 @@ __all__ = [
 ]
 
 
-class RegistryError(RuntimeError):
-    """A method module that does not declare itself properly: a programming error, at import."""
-
-
 def discover_counting_methods(
     package: ModuleType = core.tally.methods,
 ) -> dict[CountingId, CountingMethod]:
-    """Every `COUNTING` declared by a module of `package`, ordered by position.
-
-    Modules are read in name order and the result sorted by `position`, so the order never
-    depends on the file system; two methods at one position, or one id twice, are refused.
-    """
-    found: list[CountingMethod] = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        entry = getattr(module, "COUNTING", None)
-        if not isinstance(entry, CountingMethod):
-            raise RegistryError(f"{module.__name__} declares no COUNTING = counting_method(...)")
-        found.append(entry)
-    for attribute in ("id", "position"):
-        values = [getattr(c, attribute) for c in found]
-        if len(set(values)) != len(values):
-            raise RegistryError(f"two counting methods share one {attribute}: {sorted(values)}")
-    return {c.id: c for c in sorted(found, key=lambda c: c.position)}
+    """Every `COUNTING` declared by a module of `package`, ordered by position; two methods
+    at one position, or one id twice, are refused (`DiscoveryError`)."""
+    found = declared_in(
+        package.__path__,
+        package.__name__,
+        "COUNTING",
+        CountingMethod,
+        unique=("id", "position"),
+        order="position",
+    )
+    return {c.id: c for c in found}
 
 
 DEFAULT_COUNTING: Final[CountingId] = "points"
@@ -63,7 +52,7 @@ COUNTING_METHODS: Final[Mapping[CountingId, CountingMethod]] = discover_counting
 """Every counting method, default first. Pages list them in this order."""
 
 if next(iter(COUNTING_METHODS)) != DEFAULT_COUNTING:
-    raise RegistryError(f"the default counting {DEFAULT_COUNTING!r} must have the first position")
+    raise DiscoveryError(f"the default counting {DEFAULT_COUNTING!r} must have the first position")
 
 
 def tally_all(

@@ -157,6 +157,7 @@ FOUNDATIONS = (
     "core.text",
     "core.bilingual",
     "core.files",
+    "core.discovery",
     "core.config",
     "core.domain",
     "core.db",
