@@ -7,6 +7,7 @@ text comes from the caller (`labels`, `role_labels`) or the locale files; data a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import altair as alt
@@ -90,46 +91,49 @@ def role_table(
 # --- role grid: each method's share of each group's points --------------------------------
 
 
-def _share_rows(
-    breakdown: Breakdown,
-    order: Sequence[MethodId],
-    labels: Mapping[MethodId, str],
-    lang: str,
-    role_labels: Mapping[Role, str],
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "method": m,
-            "label": labels.get(m, m),
-            "axis_label": wrap_label(labels.get(m, m)),
-            "group": _group_title(g, role_labels, lang),
-            # Two lines on the axis (name, then count), so neighbouring columns never overlap.
-            "group_lines": _group_name(g, role_labels, lang)
-            + "\n"
-            + t("tally.chart.ballots_n", lang, count=g.ballot_count),
-            "share": points_share(g.result, m),
-        }
-        for g in breakdown.groups
-        for m in order
-    ]
+@dataclass(frozen=True)
+class RoleShares:
+    """Each method's share (%) of each group's points: one value, drawn as a grid
+    (`role_share_grid`) or given as its text alternative (`role_share_table`)."""
+
+    breakdown: Breakdown
+    order: Sequence[MethodId]
+    labels: Mapping[MethodId, str]
+    lang: str
+    role_labels: Mapping[Role, str] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        labels, lang = self.labels, self.lang
+        return [
+            {
+                "method": m,
+                "label": labels.get(m, m),
+                "axis_label": wrap_label(labels.get(m, m)),
+                "group": _group_title(g, self.role_labels, lang),
+                # Two lines on the axis (name, then count), so neighbouring columns never overlap.
+                "group_lines": _group_name(g, self.role_labels, lang)
+                + "\n"
+                + t("tally.chart.ballots_n", lang, count=g.ballot_count),
+                "share": points_share(g.result, m),
+            }
+            for g in self.breakdown.groups
+            for m in self.order
+        ]
 
 
 def role_share_grid(
-    breakdown: Breakdown,
-    order: Sequence[MethodId],
-    labels: Mapping[MethodId, str],
-    lang: str,
+    shares: RoleShares,
     *,
-    role_labels: Mapping[Role, str] | None = None,
     font: str = DEFAULT_FONT,
     cell_width: int = 240,
 ) -> alt.LayerChart:
     """Methods (rows, the room's order) x groups (columns): each method's share (%) of the
     group's points as a shaded cell with its figure. One column per group keeps it as wide
     as the groups are many, not as the panels of small multiples were (2,456 px for five)."""
-    rows = _share_rows(breakdown, order, labels, lang, role_labels or {})
+    rows = shares.rows()
     groups = list(dict.fromkeys(r["group_lines"] for r in rows))
-    method_order = [wrap_label(labels.get(m, m)) for m in order]
+    order = shares.order
+    method_order = [wrap_label(shares.labels.get(m, m)) for m in order]
     base = alt.Chart({"values": rows}).encode(
         # Each column's name, then its ballot count, going down.
         **grid_axes(
@@ -160,16 +164,9 @@ def role_share_grid(
     return configure(chart, font)  # type: ignore[no-any-return]
 
 
-def role_share_table(
-    breakdown: Breakdown,
-    order: Sequence[MethodId],
-    labels: Mapping[MethodId, str],
-    lang: str,
-    *,
-    role_labels: Mapping[Role, str] | None = None,
-) -> list[dict[str, Any]]:
+def role_share_table(shares: RoleShares) -> list[dict[str, Any]]:
     """The text alternative of `role_share_grid`: one row per method, one column per group."""
-    rows = _share_rows(breakdown, order, labels, lang, role_labels or {})
+    rows, order, lang = shares.rows(), shares.order, shares.lang
     table: dict[MethodId, dict[str, Any]] = {}
     for r in rows:
         table.setdefault(r["method"], {t("tally.table.method", lang): r["label"]})[r["group"]] = r[

@@ -99,16 +99,11 @@ if view.places is not None and view.roles is not None:
             st.markdown(md_plain(line))
         if groups.roles:  # "other" alone would just be the whole room again
             st.caption(tr("results.role_grid_note"))
+            shares = charts_roles.RoleShares(groups, order, labels, L, role_labels)
             st.altair_chart(
-                charts_style.on_screen(
-                    charts_roles.role_share_grid(groups, order, labels, L, role_labels=role_labels)
-                ),
-                width="stretch",
+                charts_style.on_screen(charts_roles.role_share_grid(shares)), width="stretch"
             )
-            st.dataframe(
-                charts_roles.role_share_table(groups, order, labels, L, role_labels=role_labels),
-                hide_index=True,
-            )
+            st.dataframe(charts_roles.role_share_table(shares), hide_index=True)
         else:
             st.info(tr("results.no_groups", k=w.anonymity_k))
 

@@ -18,7 +18,7 @@ from core import fonts
 from core.charts_comparison import method_comparison
 from core.charts_places import place_distribution
 from core.charts_ranked import ranked_bars
-from core.charts_roles import role_share_grid
+from core.charts_roles import RoleShares, role_share_grid
 from core.charts_style import LABEL_SIZE
 from core.domain import MethodId
 from core.export_data import ExportData, Format, Rendering
@@ -93,11 +93,7 @@ def slide_charts(data: ExportData, lang: str) -> dict[str, Any]:
     if data.breakdown.roles:
         out["roles"] = titled(
             role_share_grid(
-                data.breakdown,
-                order,
-                labels,
-                lang,
-                role_labels=data.role_labels(lang),
+                RoleShares(data.breakdown, order, labels, lang, data.role_labels(lang)),
                 font=fonts.CHART_FONT,
             ),
             "roles",
