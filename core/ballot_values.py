@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Final, NamedTuple
 from core.crypto import human_codes, sealed_box
 from core.domain import MethodId, WorkshopCode
 from core.errors import BeiduiError
-from core.limits import MAX_BALLOT_SIZE, MAX_CODE_TEXT, PAYLOAD_LENGTH
+from core.limits import JOIN_CODE_LENGTH, MAX_BALLOT_SIZE, MAX_CODE_TEXT, PAYLOAD_LENGTH
 
 # --------------------------------------------------------------------------------------------
 # Errors (data/locales/<lang>/ballot.toml)
@@ -212,7 +212,7 @@ def ballot_aad(workshop_id: int, code: WorkshopCode) -> bytes:
 def join_code(text: str) -> WorkshopCode:
     """The canonical join code for typed text, refusing huge input before folding it."""
     if not isinstance(text, str) or len(text) > MAX_CODE_TEXT:
-        raise human_codes.MalformedJoinCode(expected=human_codes.JOIN_CODE_LENGTH)
+        raise human_codes.MalformedJoinCode(expected=JOIN_CODE_LENGTH)
     return human_codes.normalize_join_code(text)
 
 

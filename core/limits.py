@@ -142,3 +142,6 @@ if MAX_PAYLOAD_BODY > PAYLOAD_LENGTH:
         f"a ballot of {MAX_BALLOT_SIZE} keys needs {MAX_PAYLOAD_BODY} bytes, more than"
         f" PAYLOAD_LENGTH = {PAYLOAD_LENGTH}: lower MAX_BALLOT_SIZE or MAX_KEY_LENGTH"
     )
+
+# A workshop's join code: 29^6 ≈ 5.9e8 codes (collisions checked by the caller, not secret).
+JOIN_CODE_LENGTH: Final = 6

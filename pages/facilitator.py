@@ -314,7 +314,7 @@ def notes_tab(w: WorkshopView, unlocked: Console) -> None:
     current_points = live.summary_points(w.code, question)
     with st.form(f"summary_{question}", enter_to_submit=False):
         text = st.text_area(
-            tr("facilitator.summary_help"),
+            tr("facilitator.summary_help", max=limits.MAX_SUMMARY_POINTS),
             value="\n".join(current_points),
             key=f"summary_text_{question}",
         )
@@ -449,7 +449,7 @@ def settings_tab(w: WorkshopView, unlocked: Console) -> None:
             key="set_K",
         )
         k_anon = st.number_input(
-            tr("facilitator.anonymity_k"),
+            tr("facilitator.anonymity_k", min=limits.MIN_ANONYMITY_K),
             min_value=limits.MIN_ANONYMITY_K,
             max_value=limits.MAX_ANONYMITY_K,
             value=w.anonymity_k,

@@ -37,7 +37,9 @@ if not code:
     st.title(tr("join.title"))
     with st.form("join_form", enter_to_submit=False):
         # No max_chars: a longer paste would be cut silently; the lookup says what is wrong.
-        typed = st.text_input(tr("join.enter_code"), key="join_code")
+        typed = st.text_input(
+            tr("join.enter_code", length=limits.JOIN_CODE_LENGTH), key="join_code"
+        )
         if st.form_submit_button(tr("join.join"), type="primary"):
             try:
                 found = live.workshop(typed)
@@ -218,7 +220,13 @@ def questions_stage() -> None:
     def the_wall() -> None:
         allowance: notes.DotAllowance = st.session_state[dots_key]
         st.markdown(f"#### {tr('join.wall')}")
-        st.caption(tr("join.dots_left", n=allowance.remaining(q.position)))
+        st.caption(
+            tr(
+                "join.dots_left",
+                n=allowance.remaining(q.position),
+                per_question=allowance.per_question,
+            )
+        )
         items = live.wall(w.code, w.current_question)
         if not items:
             st.info(tr("join.wall_empty"))

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from core.crypto.aead import PublicKey, raw_public
 from core.errors import BeiduiError
+from core.limits import JOIN_CODE_LENGTH
 
 # Errors (each names its locale key in data/locales/<lang>/crypto.toml)
 
@@ -78,7 +79,6 @@ _CONFUSABLES: Final = {"Z": "2"}
 CARD_DATA_LENGTH: Final = 9  # 9 * log2(29) = 43.7 bits of entropy
 CARD_GROUPS: Final = (4, 4, 2)  # 9 random symbols + 1 check symbol, printed 7KQM-4HXD-R9
 CARD_CODE_LENGTH: Final = CARD_DATA_LENGTH + 1
-JOIN_CODE_LENGTH: Final = 6  # 29^6 ≈ 5.9e8 codes: collisions checked by the caller, not secret
 RECEIPT_GROUPS: Final = (5, 5)  # 10 symbols ≈ 48.6 bits; 5-5 so it never looks like a card
 FINGERPRINT_GROUPS: Final = (4, 4, 4, 4)  # 16 symbols ≈ 77.7 bits, compared by eye
 

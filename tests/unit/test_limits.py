@@ -55,7 +55,7 @@ def test_defaults_lie_inside_their_bounds() -> None:
 
 
 def test_code_boxes_and_url_caps_hold_a_whole_code() -> None:
-    assert human_codes.JOIN_CODE_LENGTH <= limits.MAX_CODE_INPUT_CHARS <= limits.MAX_CODE_TEXT
+    assert limits.JOIN_CODE_LENGTH <= limits.MAX_CODE_INPUT_CHARS <= limits.MAX_CODE_TEXT
     assert human_codes.CARD_CODE_LENGTH <= limits.MAX_CODE_TEXT
     receipt = human_codes.receipt_for(secrets.token_bytes(64))
     assert len(receipt) <= limits.MAX_URL_RECEIPT_CHARS

@@ -172,3 +172,24 @@ def test_a_malformed_plural_table_is_refused(tmp_path: Path, lang: str, table: s
     (tmp_path / lang / "x.toml").write_text(f"[x]\nn_notes = {table}\n", encoding="utf-8")
     with pytest.raises(LocaleError, match=r"x\.toml: plural key 'x\.n_notes'"):
         catalogue.__wrapped__(lang, tmp_path)
+
+
+# A bound written into a text as a number goes stale when core/limits.py changes it: the
+# page must pass the limit as a placeholder ("up to {max}"). Found on the first run: the
+# dots per question, the summary points, the smallest group, the join code's length and an
+# unused note placeholder with the note length.
+_LITERAL_BOUND = {
+    "en": re.compile(
+        r"\b(up to|at least|at most|no more than|maximum|minimum)\s+\d+"
+        r"|\b\d+\s+(characters|letters|digits|per question)\b|\(\d+ per\b"
+    ),
+    "zh": re.compile(r"(最多|至少|不超过|每题)\s*\d+|\d+\s*(个字|字以内|位代码)"),
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_text_writes_a_bound_as_a_literal_number(lang: str) -> None:
+    stated = {
+        key: value for key, value in catalogue(lang).items() if _LITERAL_BOUND[lang].search(value)
+    }
+    assert stated == {}
