@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Router
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from web import ballot_api
@@ -28,12 +28,11 @@ class OurRoutesFirst:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.router = Router(routes=ROUTES)
-        self.paths = frozenset(getattr(r, "path", "") for r in ROUTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") in self.paths:
-            await self.router(scope, receive, send)
+        ours = ballot_api.ENDPOINTS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if ours is not None:
+            await ours(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

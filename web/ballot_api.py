@@ -28,18 +28,19 @@ in-memory client key and goes nowhere else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core import ballot_values, batches, casting
 from core.errors import BeiduiError
@@ -54,17 +55,57 @@ MAX_BODY_BYTES = 4096  # a ballot is a code, a card, at most a dozen keys and a 
 # costs nothing. Without it a burst of 1,000 phones put 28 threads on the GIL and more
 # casts than the PostgreSQL pool has connections (a pool timeout answered 500 to 34 of
 # 1,000 phones in benchmarks/room.py); 8 threads is what benchmarks/cast.py measures with.
-# The casts wait in the executor's queue: a thread pool of our own rather than Starlette's
-# `run_in_threadpool` (anyio's capacity limiter and cancel scopes were ~10% of the server's
-# GIL time in a 1,000-phone burst, py-spy --gil).
+# The casts wait in a queue of our own for CAST_CONCURRENCY threads of our own, which hand
+# the result straight to the event loop: Starlette's `run_in_threadpool` (anyio's capacity
+# limiter and cancel scopes) and then an executor's chained futures were each ~6-10% of the
+# server's GIL time in a 1,000-phone burst (py-spy --gil).
 CAST_CONCURRENCY = 8
-_CASTING = ThreadPoolExecutor(max_workers=CAST_CONCURRENCY, thread_name_prefix="ballot")
 _LOG = logging.getLogger("beidui.web")
 _T = TypeVar("_T")
+_Work = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
+_QUEUE: queue.SimpleQueue[_Work] = queue.SimpleQueue()
+_WORKERS: list[threading.Thread] = []
+_WORKERS_GUARD = threading.Lock()
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():  # the request went away meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def _work() -> None:
+    while True:
+        loop, future, call = _QUEUE.get()
+        if future.cancelled():  # the request was cancelled while it waited: nothing is cast
+            continue
+        try:
+            value, error = call(), None
+        except BaseException as exc:  # handed to the awaiting request, which answers it
+            value, error = None, exc
+        with contextlib.suppress(RuntimeError):  # a closed loop: the server is stopping
+            loop.call_soon_threadsafe(_settle, future, value, error)
+
+
+def _start_workers() -> None:
+    with _WORKERS_GUARD:
+        while len(_WORKERS) < CAST_CONCURRENCY:
+            worker = threading.Thread(target=_work, name="ballot", daemon=True)
+            worker.start()
+            _WORKERS.append(worker)
 
 
 async def _in_thread(call: Callable[[], _T]) -> _T:
-    return await asyncio.get_running_loop().run_in_executor(_CASTING, call)
+    """`call()` on one of the ballot threads, awaited without blocking the event loop."""
+    if len(_WORKERS) < CAST_CONCURRENCY:
+        _start_workers()
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+    _QUEUE.put((loop, future, call))
+    return await future
 
 
 @dataclass(frozen=True)
@@ -141,59 +182,133 @@ async def _settled(code: str, answer: Answer) -> Answer:
 
     try:
         if casting.notify_when_done(answer.ticket, wake, workshop=code):
-            await asyncio.wait_for(written, SETTLE_SECONDS)
-    except (TimeoutError, casting.UnknownTicket):
+            # A plain timer, not `asyncio.wait_for` (a task and a waiter per request).
+            timer = loop.call_later(SETTLE_SECONDS, resolve)
+            try:
+                await written
+            finally:
+                timer.cancel()
+    except casting.UnknownTicket:
         pass
     return status(instance(), code, answer.ticket) or answer
 
 
-def limiter_key(request: Request, session_nonce: str) -> str:
+def limiter_key(call: Call, session_nonce: str) -> str:
     """The attempt limiter's key, as ui.doors makes it for pages: the client's address, so a
     new session does not reset the count; the page session where the server sees only a
     loopback peer (a local proxy in front, or a test)."""
-    host = request.client.host if request.client else None
+    host = call.client_host
     if host and host not in {"127.0.0.1", "::1", "localhost"}:
         return f"ip:{host}"
     return f"session:{session_nonce}"
 
 
-# --- request checks ---------------------------------------------------------------------
+# --- the request and the reply, as plain values ------------------------------------------
+# The two routes are plain ASGI (no Starlette Request, Route or JSONResponse): a burst of a
+# thousand ballots is this server's busiest moment, and those layers were a tenth of its
+# GIL time. What a route needs of a request is three headers, the peer and a small body.
 
 
-def _refused(status_code: int, key: str, lang: str, **params: Any) -> JSONResponse:
-    return _json({"state": "refused", "error": key, "message": t(key, lang, **params)}, status_code)
+@dataclass(frozen=True)
+class Call:
+    """One POST to a ballot route: the headers it needs, the peer's address, the body."""
+
+    origin: str | None
+    host: str | None
+    content_type: str
+    client_host: str | None
+    body: bytes | None
+    """None: longer than MAX_BODY_BYTES (not read further)."""
 
 
-def _json(body: dict[str, Any], status_code: int = 200) -> JSONResponse:
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+
+
+_JSON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-type", b"application/json"),
     # Receipts and tickets must never sit in a shared cache.
-    return JSONResponse(body, status_code, headers={"Cache-Control": "no-store"})
+    (b"cache-control", b"no-store"),
+)
 
 
-def _answer(answer: Answer) -> JSONResponse:
-    if answer.state == "stored":
-        return _json({"state": "stored", "receipt": answer.receipt})
-    return _json(
-        {"state": "waiting", "ticket": answer.ticket, "waiting_for": answer.waiting_for}, 202
+async def _read_call(scope: Scope, receive: Receive) -> Call:
+    headers = {k: v for k, v in scope.get("headers", ()) if k in _WANTED_HEADERS}
+    body, more, too_long = b"", True, False
+    while more and not too_long:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        too_long = len(body) > MAX_BODY_BYTES
+    client = scope.get("client")
+    return Call(
+        origin=_header(headers, b"origin"),
+        host=_header(headers, b"host"),
+        content_type=_header(headers, b"content-type") or "",
+        client_host=client[0] if client else None,
+        body=None if too_long else body,
     )
 
 
-def same_origin(request: Request) -> bool:
+_WANTED_HEADERS = frozenset({b"origin", b"host", b"content-type"})
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value is not None else None
+
+
+async def _send(send: Send, reply: Reply) -> None:
+    payload = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _endpoint(handler: Callable[[Call], Awaitable[Reply]]) -> ASGIApp:
+    """A POST-only ASGI app around `handler` (405 for any other method)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") != "POST":
+            await _send(send, _refused(405, "web.bad_request", normalize_language(None)))
+            return
+        await _send(send, await handler(await _read_call(scope, receive)))
+
+    return app
+
+
+# --- request checks ---------------------------------------------------------------------
+
+
+def _refused(status_code: int, key: str, lang: str, **params: Any) -> Reply:
+    return Reply(status_code, {"state": "refused", "error": key, "message": t(key, lang, **params)})
+
+
+def _answer(answer: Answer) -> Reply:
+    if answer.state == "stored":
+        return Reply(200, {"state": "stored", "receipt": answer.receipt})
+    return Reply(
+        202, {"state": "waiting", "ticket": answer.ticket, "waiting_for": answer.waiting_for}
+    )
+
+
+def same_origin(call: Call) -> bool:
     """The browser's Origin names the host this request was sent to (via the proxy, too)."""
-    origin = request.headers.get("origin")
-    host = request.headers.get("host")
+    origin, host = call.origin, call.host
     if not origin or not host or origin == "null":
         return False
     return urlsplit(origin).netloc.lower() == host.lower()
 
 
-async def _read_json(request: Request) -> dict[str, Any] | None:
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        return None
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+def _read_json(call: Call) -> dict[str, Any] | None:
+    if call.content_type.split(";")[0].strip() != "application/json" or call.body is None:
         return None
     try:
-        data = json.loads(body)
+        data = json.loads(call.body)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -203,11 +318,11 @@ def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-async def _checked(request: Request) -> tuple[dict[str, Any], str, str, str] | JSONResponse:
+def _checked(call: Call) -> tuple[dict[str, Any], str, str, str] | Reply:
     """(body, lang, code, client_key), or the refusal to send."""
-    data = await _read_json(request)
+    data = _read_json(call)
     lang = normalize_language(str((data or {}).get("lang") or ""))
-    if not same_origin(request):
+    if not same_origin(call):
         return _refused(403, "web.forbidden", lang)
     if data is None:
         return _refused(400, "web.bad_request", lang)
@@ -222,14 +337,14 @@ async def _checked(request: Request) -> tuple[dict[str, Any], str, str, str] | J
     return data, lang, code, token.client_key
 
 
-def _refusal_for(err: BeiduiError, lang: str, status_code: int = 422) -> JSONResponse:
+def _refusal_for(err: BeiduiError, lang: str, status_code: int = 422) -> Reply:
     code = 429 if isinstance(err, TooManyAttempts) else status_code
-    return _json({"state": "refused", "error": err.key, "message": tm(err.message, lang)}, code)
+    return Reply(code, {"state": "refused", "error": err.key, "message": tm(err.message, lang)})
 
 
-async def cast(request: Request) -> JSONResponse:
-    checked = await _checked(request)
-    if isinstance(checked, JSONResponse):
+async def cast(call: Call) -> Reply:
+    checked = _checked(call)
+    if isinstance(checked, Reply):
         return checked
     data, lang, code, client_key = checked
     ranking = data.get("ranking")
@@ -244,7 +359,7 @@ async def cast(request: Request) -> JSONResponse:
                 _text_or_none(data.get("card")),
                 ranking,
                 _text_or_none(data.get("role")),
-                client_key=limiter_key(request, client_key),
+                client_key=limiter_key(call, client_key),
             )
         )
         answer = await _settled(code, answer)
@@ -257,9 +372,9 @@ async def cast(request: Request) -> JSONResponse:
     return _answer(answer)
 
 
-async def ballot_status(request: Request) -> JSONResponse:
-    checked = await _checked(request)
-    if isinstance(checked, JSONResponse):
+async def ballot_status(call: Call) -> Reply:
+    checked = _checked(call)
+    if isinstance(checked, Reply):
         return checked
     data, lang, code, _client = checked
     ticket = data.get("ticket")
@@ -280,8 +395,9 @@ async def ballot_status(request: Request) -> JSONResponse:
 
 CAST_PATH = "/api/ballot"
 STATUS_PATH = "/api/ballot/status"
-
-ROUTES = [
-    Route(CAST_PATH, cast, methods=["POST"]),
-    Route(STATUS_PATH, ballot_status, methods=["POST"]),
-]
+ENDPOINTS: dict[str, ASGIApp] = {
+    CAST_PATH: _endpoint(cast),
+    STATUS_PATH: _endpoint(ballot_status),
+}
+# The same endpoints for st.App's router (a path under a base URL reaches them there).
+ROUTES = [Route(path, app) for path, app in ENDPOINTS.items()]

@@ -11,6 +11,7 @@ for this workshop" — the card is what authorises a ballot.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -31,7 +32,9 @@ class PageToken:
     client_key: str
 
 
+@functools.lru_cache(maxsize=4)
 def _key(secret_key: bytes) -> bytes:
+    """The token key, derived once per instance secret (in memory only)."""
     return hmac.new(secret_key, _PURPOSE, hashlib.sha256).digest()
 
 
