@@ -256,8 +256,8 @@ def ballot_status(ticket_id: str, *, workshop: WorkshopCode | None = None) -> Ba
     it expired (`TICKET_TTL_SECONDS` after it was written), after a restart, or when
     `workshop` is given and the ticket is not that workshop's."""
     pending = _pending_for(ticket_id, workshop)
-    waiting = queue_gap(pending)
-    return _status_of(pending, waiting)
+    # Written or refused: no queue to look through (a burst asks this twice per ballot).
+    return _status_of(pending, 0 if pending.done.is_set() else queue_gap(pending))
 
 
 def notify_when_done(

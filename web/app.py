@@ -20,11 +20,11 @@ ROUTES: list[BaseRoute] = [*ballot_api.ROUTES]
 
 
 class OurRoutesFirst:
-    """Our routes answered inside our security middleware, ahead of Streamlit's own stack
-    (its path checks, session cookie, gzip and router: a ballot needs none of them, and
-    they were ~10% of the server's GIL time in a 1,000-phone burst). Only exact paths of
-    ours are taken; everything else, and any path under a base URL, goes on to Streamlit,
-    which serves the same routes too."""
+    """Our routes answered first, ahead of Streamlit's own stack (its path checks, session
+    cookie, gzip and router: a ballot needs none of them, and they were ~10% of the server's
+    GIL time in a 1,000-phone burst); they send the security headers themselves. Only exact
+    paths of ours are taken; everything else, and any path under a base URL, goes on to
+    Streamlit (which serves the same routes too, inside SecurityMiddleware)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,8 +37,9 @@ class OurRoutesFirst:
         await self.app(scope, receive, send)
 
 
-# The first is the outermost: every answer, ours included, gets the security headers.
-MIDDLEWARE: list[Middleware] = [Middleware(SecurityMiddleware), Middleware(OurRoutesFirst)]
+# The first is the outermost. Our routes send the security headers themselves
+# (web.ballot_api); everything else gets them from SecurityMiddleware.
+MIDDLEWARE: list[Middleware] = [Middleware(OurRoutesFirst), Middleware(SecurityMiddleware)]
 
 
 @asynccontextmanager
