@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from core import ballot_values, batches, casting
 from core.errors import BeiduiError
@@ -52,8 +52,8 @@ from web.runtime import instance
 from web.security import SECURITY_HEADERS
 
 MAX_BODY_BYTES = 4096  # a ballot is a code, a card, at most a dozen keys and a role
-# At most this many casts run in threads at once; the others wait in the event loop, which
-# costs nothing. Without it a burst of 1,000 phones put 28 threads on the GIL and more
+# At most this many casts run in threads at once; the others wait in a queue, which costs
+# nothing. Without it a burst of 1,000 phones put 28 threads on the GIL and more
 # casts than the PostgreSQL pool has connections (a pool timeout answered 500 to 34 of
 # 1,000 phones in benchmarks/room.py); 8 threads is what benchmarks/cast.py measures with.
 # The casts wait in a queue of our own for CAST_CONCURRENCY threads of our own, which hand
@@ -273,16 +273,18 @@ async def _send(send: Send, reply: Reply) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-def _endpoint(handler: Callable[[Call], Awaitable[Reply]]) -> ASGIApp:
-    """A POST-only ASGI app around `handler` (405 for any other method)."""
+class Endpoint:
+    """A POST-only ASGI app around `handler` (405 for any other method). A class, not a
+    function, so that Starlette's `Route` mounts it as an ASGI app as it is."""
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, handler: Callable[[Call], Awaitable[Reply]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("method") != "POST":
             await _send(send, _refused(405, "web.bad_request", normalize_language(None)))
             return
-        await _send(send, await handler(await _read_call(scope, receive)))
-
-    return app
+        await _send(send, await self.handler(await _read_call(scope, receive)))
 
 
 # --- request checks ---------------------------------------------------------------------
@@ -399,9 +401,9 @@ async def ballot_status(call: Call) -> Reply:
 
 CAST_PATH = "/api/ballot"
 STATUS_PATH = "/api/ballot/status"
-ENDPOINTS: dict[str, ASGIApp] = {
-    CAST_PATH: _endpoint(cast),
-    STATUS_PATH: _endpoint(ballot_status),
+ENDPOINTS: dict[str, Endpoint] = {
+    CAST_PATH: Endpoint(cast),
+    STATUS_PATH: Endpoint(ballot_status),
 }
 # The same endpoints for st.App's router (a path under a base URL reaches them there).
 ROUTES = [Route(path, app) for path, app in ENDPOINTS.items()]
