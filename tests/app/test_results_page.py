@@ -5,34 +5,19 @@ from __future__ import annotations
 import io
 import zipfile
 
-from core.cards import issue_cards
-from core.casting import submit_ballot
-from core.closing import close_voting
-from core.console import move_to
 from core.console_access import unlock_console
-from core.domain import Stage, StagePosition
-from core.instance import Admin, Instance
+from core.instance import Instance
 from core.reveal import reveal
-from core.templates import available_templates
-from core.workshops import create_workshop
 from tests.app.conftest import make_app, submit
+from tests.casting import voted_and_closed
 from ui import state
 
 PASS = "facilitator secret 1"
 
 
 def _revealed(inst: Instance) -> str:
-    db, key = inst.db, inst.secret_key
-    code = create_workshop(
-        Admin.trusted(db), available_templates()["default"], "Evaluated", PASS, anonymity_k=3
-    )
-    unlocked = unlock_console(db, key, code, PASS)
-    cards = issue_cards(unlocked, 6)
-    move_to(unlocked, StagePosition(Stage.VOTING))
-    for card, role in zip(cards, ["partner"] * 4 + ["mentor", None], strict=True):
-        submit_ballot(db, key, code, card, ["action_research", "co_creation_fund"], role)
-    close_voting(unlocked)
-    reveal(unlocked, PASS)
+    code = voted_and_closed(inst, "Evaluated", PASS)
+    reveal(unlock_console(inst.db, inst.secret_key, code, PASS), PASS)
     return code
 
 

@@ -8,35 +8,20 @@ import dataclasses
 
 import pytest
 
-from core.cards import issue_cards
-from core.casting import submit_ballot
-from core.closing import close_voting
-from core.console import move_to
 from core.console_access import end_console, unlock_console
-from core.domain import Stage, StagePosition
-from core.instance import Admin, Instance
+from core.instance import Instance
 from core.results_view import RoomResults, evaluator_results, room_results
 from core.reveal import reveal
 from core.tally.registry import DEFAULT_COUNTING
-from core.templates import available_templates
-from core.workshops import NotAuthorized, create_workshop
+from core.workshops import NotAuthorized
+from tests.casting import VOTED_RANKING, voted_and_closed
 
 PASS = "facilitator secret 1"
-TOP = ["action_research", "co_creation_fund"]
+TOP = list(VOTED_RANKING)
 
 
 def _voted(instance: Instance) -> str:
-    db, key = instance.db, instance.secret_key
-    code = create_workshop(
-        Admin.trusted(db), available_templates()["default"], "Seen", PASS, anonymity_k=3
-    )
-    unlocked = unlock_console(db, key, code, PASS)
-    cards = issue_cards(unlocked, 6)
-    move_to(unlocked, StagePosition(Stage.VOTING))
-    for card, role in zip(cards, ["partner"] * 4 + ["mentor", None], strict=True):
-        submit_ballot(db, key, code, card, TOP, role)
-    close_voting(unlocked)
-    return code
+    return voted_and_closed(instance, "Seen", PASS)
 
 
 def test_before_the_reveal_neither_audience_sees_a_tally(instance: Instance) -> None:
