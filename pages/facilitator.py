@@ -21,9 +21,9 @@ from core.bilingual import Bilingual, as_lines, parse_lines
 from core.card_sheet import render_card_sheet, render_card_sheet_pdf
 from core.cards import issue_cards, void_unused_cards
 from core.console import advance_stage
-from core.console_access import Console, unlock_console
+from core.console_access import Console
 from core.domain import StagePosition, next_positions
-from core.instance import admin_login, base_url, join_url
+from core.instance import base_url, join_url
 from core.live_key import unlock_live_results
 from core.templates import available_templates
 from core.workshops import WorkshopView, create_workshop
@@ -65,10 +65,9 @@ def new_workshop_form() -> None:
     if signed_in is None:
         with st.form("admin_login", enter_to_submit=False):
             pw = st.text_input(tr("facilitator.admin_password"), type="password", key="admin_pw")
-            if st.form_submit_button(tr("facilitator.admin_login")) and (
-                opened := run(lambda: admin_login(inst, pw, client_key=client_key()))
+            if st.form_submit_button(tr("facilitator.admin_login")) and run(
+                lambda: console.sign_in_admin(pw, client_key())
             ):
-                console.remember_admin(opened)
                 st.rerun()
     else:
         templates = available_templates()
@@ -530,16 +529,11 @@ def unlock_form() -> None:
         phrase = st.text_input(
             tr("facilitator.passphrase"), type="password", key=state.UNLOCK_PHRASE
         )
-        if st.form_submit_button(tr("facilitator.unlock"), type="primary"):
-            opened = run(
-                lambda: unlock_console(
-                    inst.db, inst.secret_key, code.strip(), phrase, client_key=client_key()
-                )
-            )
-            if opened:
-                console.remember(opened)
-                st.session_state.pop(state.UNLOCK_PHRASE, None)
-                st.rerun()
+        if st.form_submit_button(tr("facilitator.unlock"), type="primary") and run(
+            lambda: console.unlock(code.strip(), phrase, client_key())
+        ):
+            st.session_state.pop(state.UNLOCK_PHRASE, None)
+            st.rerun()
 
 
 @st.fragment(run_every=3)

@@ -18,7 +18,6 @@ from core import (
     robustness,
 )
 from core.breakdown import explain
-from core.console_access import unlock_console
 from core.errors import BeiduiError
 from core.export import prepare_downloads
 from core.i18n import LANGUAGES
@@ -47,13 +46,8 @@ if unlocked is None:
         )
         phrase = st.text_input(tr("facilitator.passphrase"), type="password", key="results_phrase")
         if st.form_submit_button(tr("facilitator.unlock"), type="primary"):
-            ok, opened = attempt(
-                lambda: unlock_console(
-                    inst.db, inst.secret_key, typed.strip(), phrase, client_key=client_key()
-                )
-            )
+            ok, opened = attempt(lambda: console.unlock(typed.strip(), phrase, client_key()))
             if ok and opened:
-                console.remember(opened)
                 st.rerun()
     st.stop()
 code = unlocked.code

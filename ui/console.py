@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.console_access import Console, end_console, open_console, resume_console
+from core.console_access import Console, end_console, open_console, resume_console, unlock_console
 from core.errors import BeiduiError
-from core.instance import Admin, resume_admin
+from core.instance import Admin, admin_login, resume_admin
 from ui import state
 from ui.runtime import instance
 
@@ -51,6 +51,23 @@ def current() -> Console | None:
     if st.query_params.get(CONSOLE_PARAM) != token:
         st.query_params[CONSOLE_PARAM] = token
     return console_for(code, token)
+
+
+def unlock(code: str, passphrase: str, client_key: str) -> Console:
+    """Check the workshop's passphrase (core's attempt limit applies to `client_key`) and
+    keep the console open in this session; raises core's named errors unchanged."""
+    inst = instance()
+    opened = unlock_console(inst.db, inst.secret_key, code, passphrase, client_key=client_key)
+    remember(opened)
+    return opened
+
+
+def sign_in_admin(password: str, client_key: str) -> Admin:
+    """Check the admin password (with its attempt limit) and keep the admin token in this
+    session; raises core's named errors unchanged."""
+    signed_in = admin_login(instance(), password, client_key=client_key)
+    remember_admin(signed_in)
+    return signed_in
 
 
 def console_for(code: str, token: str) -> Console:
