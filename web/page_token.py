@@ -48,6 +48,10 @@ def mint(secret_key: bytes, code: str, nonce: bytes | None = None, now: float | 
     nonce = nonce if nonce is not None else secrets.token_bytes(_NONCE_BYTES)
     expires_at = int(now if now is not None else time.time()) + TOKEN_LIFETIME_S
     raw = nonce + struct.pack(">Q", expires_at) + _mac(secret_key, code, nonce, expires_at)
+    return _encode(raw)
+
+
+def _encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -61,7 +65,9 @@ def check(
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except ValueError:
         return None
-    if len(raw) != _NONCE_BYTES + 8 + _MAC_BYTES:
+    if len(raw) != _NONCE_BYTES + 8 + _MAC_BYTES or _encode(raw) != token:
+        # Only the one spelling `mint` writes: base64 ignores the last character's spare
+        # bits, so without this an edited token could still decode to the minted bytes.
         return None
     nonce, stamp, mac = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:-_MAC_BYTES], raw[-_MAC_BYTES:]
     (expires_at,) = struct.unpack(">Q", stamp)
