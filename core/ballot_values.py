@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Collection, Sequence
-from typing import Any, ClassVar, Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from core.crypto import human_codes, sealed_box
 from core.domain import MethodId, WorkshopCode
@@ -22,94 +22,64 @@ from core.limits import JOIN_CODE_LENGTH, MAX_BALLOT_SIZE, MAX_CODE_TEXT, PAYLOA
 # --------------------------------------------------------------------------------------------
 
 
-class VotingClosed(BeiduiError):
+class VotingClosed(BeiduiError, key="ballot.errors.voting_closed"):
     """Voting has ended: no more ballots, and no more cards."""
 
-    key: ClassVar[str] = "ballot.errors.voting_closed"
 
-
-class EmptyBallot(BeiduiError):
+class EmptyBallot(BeiduiError, key="ballot.errors.empty_ballot"):
     """The ranking names no method."""
 
-    key: ClassVar[str] = "ballot.errors.empty_ballot"
 
-
-class TooManyChoices(BeiduiError):
+class TooManyChoices(BeiduiError, key="ballot.errors.too_many_choices"):
     """More methods ranked than the ballot size K (params: max)."""
 
-    key: ClassVar[str] = "ballot.errors.too_many_choices"
 
-
-class DuplicateMethod(BeiduiError):
+class DuplicateMethod(BeiduiError, key="ballot.errors.duplicate_method"):
     """The same method ranked twice."""
 
-    key: ClassVar[str] = "ballot.errors.duplicate_method"
 
-
-class UnknownMethod(BeiduiError):
+class UnknownMethod(BeiduiError, key="ballot.errors.unknown_method"):
     """A ranked method is not one of this workshop's methods."""
 
-    key: ClassVar[str] = "ballot.errors.unknown_method"
 
-
-class UnknownRole(BeiduiError):
+class UnknownRole(BeiduiError, key="ballot.errors.unknown_role"):
     """The declared role is not one of this workshop's roles."""
 
-    key: ClassVar[str] = "ballot.errors.unknown_role"
 
-
-class CardRequired(BeiduiError):
+class CardRequired(BeiduiError, key="ballot.errors.card_required"):
     """This workshop votes with cards and no card code was given."""
 
-    key: ClassVar[str] = "ballot.errors.card_required"
 
-
-class CardNotFound(BeiduiError):
+class CardNotFound(BeiduiError, key="ballot.errors.card_not_found"):
     """No usable card with this code here (unknown, another workshop's, or voided)."""
 
-    key: ClassVar[str] = "ballot.errors.card_not_found"
 
-
-class CardAlreadySpent(BeiduiError):
+class CardAlreadySpent(BeiduiError, key="ballot.errors.card_spent"):
     """This card has already been used for a ballot."""
 
-    key: ClassVar[str] = "ballot.errors.card_spent"
 
-
-class InvalidCardCount(BeiduiError):
+class InvalidCardCount(BeiduiError, key="ballot.errors.invalid_card_count"):
     """Cards are issued 1..500 at a time (params: low, high)."""
 
-    key: ClassVar[str] = "ballot.errors.invalid_card_count"
 
-
-class CardsNotUsed(BeiduiError):
+class CardsNotUsed(BeiduiError, key="ballot.errors.open_mode_no_cards"):
     """An open-mode workshop has no cards."""
 
-    key: ClassVar[str] = "ballot.errors.open_mode_no_cards"
 
-
-class NotLiveResults(BeiduiError):
+class NotLiveResults(BeiduiError, key="ballot.errors.not_live_results"):
     """Live results were not chosen for this workshop when it was created."""
 
-    key: ClassVar[str] = "ballot.errors.not_live_results"
 
-
-class AlreadyRevealed(BeiduiError):
+class AlreadyRevealed(BeiduiError, key="ballot.errors.already_revealed"):
     """The box has already been opened."""
 
-    key: ClassVar[str] = "ballot.errors.already_revealed"
 
-
-class NotRevealed(BeiduiError):
+class NotRevealed(BeiduiError, key="ballot.errors.not_revealed"):
     """Individual (anonymous) ballots and receipts are listed only after the reveal."""
 
-    key: ClassVar[str] = "ballot.errors.not_revealed"
 
-
-class CorruptBallot(BeiduiError):
+class CorruptBallot(BeiduiError, key="ballot.errors.corrupt_ballot"):
     """A sealed ballot opened but does not hold a valid ballot for this workshop."""
-
-    key: ClassVar[str] = "ballot.errors.corrupt_ballot"
 
 
 # --------------------------------------------------------------------------------------------

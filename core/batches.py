@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
@@ -45,10 +45,8 @@ from core.models import Workshop
 from core.workshops import WorkshopNotFound
 
 
-class BallotNotStored(BeiduiError):
+class BallotNotStored(BeiduiError, key="ballot.errors.not_stored"):
     """The database refused the batch; nothing of it was written, the card is unused."""
-
-    key: ClassVar[str] = "ballot.errors.not_stored"
 
 
 # How often a server with queued ballots reads their workshops' stage, so that a close on

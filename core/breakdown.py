@@ -29,10 +29,8 @@ Role = str
 """A self-declared role ("funder", "grantee staff", ...), as stored with the ballot."""
 
 
-class ThresholdTooSmall(BeiduiError):
+class ThresholdTooSmall(BeiduiError, key="tally.errors.threshold_too_small"):
     """The workshop's anonymity threshold k is below the minimum of 3."""
-
-    key = "tally.errors.threshold_too_small"
 
 
 def check_threshold(k: int) -> int:

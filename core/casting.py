@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import ClassVar, Final
+from typing import Final
 
 from core.ballot_box import Box, raise_unless_voting, read_box
 from core.ballot_values import (
@@ -81,17 +81,13 @@ class BallotStatus:
     error: BeiduiError | None = None
 
 
-class BallotStillWaiting(BeiduiError):
+class BallotStillWaiting(BeiduiError, key="ballot.errors.still_waiting"):
     """`receipt_when_stored` stopped waiting; the ballot stays queued (params: waiting_for)."""
 
-    key: ClassVar[str] = "ballot.errors.still_waiting"
 
-
-class UnknownTicket(BeiduiError):
+class UnknownTicket(BeiduiError, key="ballot.errors.unknown_ticket"):
     """No ballot with this ticket here: it expired, or this server restarted before the
     batch was written (then the card is unused and can be cast again)."""
-
-    key: ClassVar[str] = "ballot.errors.unknown_ticket"
 
 
 # A ticket answers `ballot_status` for this long after its batch was written or refused.

@@ -14,8 +14,6 @@ skipping a question.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from core.closing import close_voting
 from core.console_access import PASSPHRASE_LIMITER, Console
 from core.crypto.passphrases import WrongPassphrase
@@ -26,10 +24,8 @@ from core.reveal import reveal
 from core.workshops import WorkshopView, get_workshop, minute_now, view_of
 
 
-class RoomMovedOn(BeiduiError):
+class RoomMovedOn(BeiduiError, key="errors.room_moved_on"):
     """The workshop is no longer where the facilitator's screen showed it."""
-
-    key: ClassVar[str] = "errors.room_moved_on"
 
 
 def move_to(console: Console, target: StagePosition) -> WorkshopView:

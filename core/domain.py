@@ -97,12 +97,10 @@ class Stage(StrEnum):
 STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
 
 
-class StageTransitionRefused(BeiduiError):
-    key = "errors.stage_transition"
+class StageTransitionRefused(BeiduiError, key="errors.stage_transition"): ...
 
 
-class VotingNotOpen(BeiduiError):
-    key = "errors.voting_not_open"
+class VotingNotOpen(BeiduiError, key="errors.voting_not_open"): ...
 
 
 @dataclass(frozen=True)

@@ -39,28 +39,22 @@ from core.text import normalize_text
 from core.workshops import InvalidSetting, validate_settings
 
 
-class EditingLocked(BeiduiError):
-    key = "editing.errors.locked"
+class EditingLocked(BeiduiError, key="editing.errors.locked"): ...
 
 
-class InvalidText(BeiduiError):
-    key = "editing.errors.text_length"
+class InvalidText(BeiduiError, key="editing.errors.text_length"): ...
 
 
-class InvalidCount(BeiduiError):
-    key = "editing.errors.count"
+class InvalidCount(BeiduiError, key="editing.errors.count"): ...
 
 
-class QuestionHasNotes(BeiduiError):
-    key = "editing.errors.question_has_notes"
+class QuestionHasNotes(BeiduiError, key="editing.errors.question_has_notes"): ...
 
 
-class MethodNotFound(BeiduiError):
-    key = "editing.errors.method_not_found"
+class MethodNotFound(BeiduiError, key="editing.errors.method_not_found"): ...
 
 
-class NotePending(BeiduiError):
-    key = "editing.errors.note_pending"
+class NotePending(BeiduiError, key="editing.errors.note_pending"): ...
 
 
 # --- Helpers -----------------------------------------------------------------------------

@@ -8,9 +8,18 @@ from core.i18n import Message
 
 
 class BeiduiError(Exception):
-    """Base of every domain error: carries a locale key and the values for its text."""
+    """Base of every domain error: carries a locale key and the values for its text.
+
+    A subclass names its key where it is declared,
+    `class NotesClosed(BeiduiError, key="notes.errors.closed"): ...`; one declared without
+    `key=` shows its parent's text."""
 
     key: ClassVar[str] = "errors.generic"
+
+    def __init_subclass__(cls, key: str | None = None) -> None:
+        super().__init_subclass__()
+        if key is not None:
+            cls.key = key
 
     def __init__(self, detail: str = "", **params: Any) -> None:
         super().__init__(detail or self.key)

@@ -46,11 +46,9 @@ STATIC_URL = "app/static/fonts/NotoSansSC-Regular.woff2"
 """The WOFF2's URL relative to the app root when `server.enableStaticServing` is on."""
 
 
-class MissingGlyphs(BeiduiError):
+class MissingGlyphs(BeiduiError, key="export.errors.missing_glyphs"):
     """A text to print has characters the shipped font cannot draw (emoji, CJK extension B
     and beyond): the export stops rather than print boxes or silently drop them."""
-
-    key = "export.errors.missing_glyphs"
 
 
 _registered = False

@@ -20,7 +20,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import ClassVar, Final
+from typing import Final
 
 from core.config import Settings, admin_password, settings_from_env
 from core.crypto import instance_secret
@@ -38,8 +38,7 @@ ADMIN_SESSION_LIFETIME: Final = timedelta(hours=12)
 _ADMIN_TOKEN_LABEL: Final = b"beidui/admin-session/v1\x00"
 
 
-class WrongAdminPassword(BeiduiError):
-    key: ClassVar[str] = "errors.wrong_admin_password"
+class WrongAdminPassword(BeiduiError, key="errors.wrong_admin_password"): ...
 
 
 @dataclass(frozen=True)

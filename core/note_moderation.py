@@ -19,8 +19,7 @@ from core.models import Note
 from core.notes import NoteId, note_in, question_at
 
 
-class InvalidMerge(BeiduiError):
-    key = "notes.errors.merge"
+class InvalidMerge(BeiduiError, key="notes.errors.merge"): ...
 
 
 def flush_pending(console: Console, question: int) -> int:

@@ -22,12 +22,10 @@ from core.text import normalize_text
 from core.workshops import load_workshop
 
 
-class TooManySummaryPoints(BeiduiError):
-    key = "notes.errors.summary_too_many"
+class TooManySummaryPoints(BeiduiError, key="notes.errors.summary_too_many"): ...
 
 
-class InvalidSummaryPoint(BeiduiError):
-    key = "notes.errors.summary_point_length"
+class InvalidSummaryPoint(BeiduiError, key="notes.errors.summary_point_length"): ...
 
 
 def set_summary_points(

@@ -26,16 +26,13 @@ from core.text import normalize_text
 from core.workshops import load_workshop
 
 
-class ThemeNotFound(BeiduiError):
-    key = "notes.errors.theme_not_found"
+class ThemeNotFound(BeiduiError, key="notes.errors.theme_not_found"): ...
 
 
-class ThemeOnOtherQuestion(BeiduiError):
-    key = "notes.errors.theme_other_question"
+class ThemeOnOtherQuestion(BeiduiError, key="notes.errors.theme_other_question"): ...
 
 
-class InvalidThemeName(BeiduiError):
-    key = "notes.errors.theme_name"
+class InvalidThemeName(BeiduiError, key="notes.errors.theme_name"): ...
 
 
 @dataclass(frozen=True)

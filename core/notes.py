@@ -35,38 +35,29 @@ ThemeId = int
 # --- Errors ------------------------------------------------------------------------------
 
 
-class NotesClosed(BeiduiError):
-    key = "notes.errors.closed"
+class NotesClosed(BeiduiError, key="notes.errors.closed"): ...
 
 
-class EmptyNote(BeiduiError):
-    key = "notes.errors.empty"
+class EmptyNote(BeiduiError, key="notes.errors.empty"): ...
 
 
-class NoteTooLong(BeiduiError):
-    key = "notes.errors.too_long"
+class NoteTooLong(BeiduiError, key="notes.errors.too_long"): ...
 
 
-class QuestionMovedOn(BeiduiError):
+class QuestionMovedOn(BeiduiError, key="notes.errors.question_moved_on"):
     """The phone showed a question the room has left: the note is not filed anywhere."""
 
-    key = "notes.errors.question_moved_on"
+
+class NoteNotFound(BeiduiError, key="notes.errors.note_not_found"): ...
 
 
-class NoteNotFound(BeiduiError):
-    key = "notes.errors.note_not_found"
+class DotRefused(BeiduiError, key="notes.errors.dot_refused"): ...
 
 
-class DotRefused(BeiduiError):
-    key = "notes.errors.dot_refused"
+class NoDotsLeft(BeiduiError, key="notes.errors.no_dots_left"): ...
 
 
-class NoDotsLeft(BeiduiError):
-    key = "notes.errors.no_dots_left"
-
-
-class QuestionNotFound(BeiduiError):
-    key = "notes.errors.question_not_found"
+class QuestionNotFound(BeiduiError, key="notes.errors.question_not_found"): ...
 
 
 # --- Values ------------------------------------------------------------------------------

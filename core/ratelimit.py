@@ -32,15 +32,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
 
 from core.errors import BeiduiError
 
 
-class TooManyAttempts(BeiduiError):
+class TooManyAttempts(BeiduiError, key="crypto.too_many_attempts"):
     """Too many wrong codes from this client: wait `retry_after_s` seconds (params)."""
-
-    key: ClassVar[str] = "crypto.too_many_attempts"
 
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(retry_after_s=retry_after_s)

@@ -28,9 +28,7 @@ from core.limits import (
 KEY_PATTERN = re.compile(rf"^[a-z][a-z0-9_]{{0,{MAX_KEY_LENGTH - 1}}}$")
 
 
-class TemplateError(BeiduiError):
-    key = "errors.template"
-
+class TemplateError(BeiduiError, key="errors.template"):
     def __init__(self, path: Path | str, field: str, problem: str) -> None:
         super().__init__(
             f"{path}: {field}: {problem}", file=str(path), field=field, problem=problem

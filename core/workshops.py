@@ -36,16 +36,13 @@ from core.templates import Template
 from core.text import normalize_text
 
 
-class WorkshopNotFound(BeiduiError):
-    key = "errors.workshop_not_found"
+class WorkshopNotFound(BeiduiError, key="errors.workshop_not_found"): ...
 
 
-class InvalidSetting(BeiduiError):
-    key = "errors.invalid_setting"
+class InvalidSetting(BeiduiError, key="errors.invalid_setting"): ...
 
 
-class NotAuthorized(BeiduiError):
-    key = "errors.not_authorized"
+class NotAuthorized(BeiduiError, key="errors.not_authorized"): ...
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import json
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, cast
+from typing import Any, Final, cast
 
 from core.ballot_values import join_code
 from core.domain import Stage, WorkshopCode
@@ -29,28 +29,20 @@ MANIFEST_NAME: Final = "manifest.json"
 _INSTANCE_CHECK_LABEL: Final = b"beidui/backup/instance-check/v1"
 
 
-class ArchiveInvalid(BeiduiError):
+class ArchiveInvalid(BeiduiError, key="backup.errors.invalid"):
     """Not a Beidui archive, damaged, or its manifest does not match (params: problem)."""
 
-    key: ClassVar[str] = "backup.errors.invalid"
 
-
-class WorkshopCodeTaken(BeiduiError):
+class WorkshopCodeTaken(BeiduiError, key="backup.errors.code_taken"):
     """This instance already has a workshop with the archive's join code (params: code)."""
 
-    key: ClassVar[str] = "backup.errors.code_taken"
 
-
-class WorkshopNumberTaken(BeiduiError):
+class WorkshopNumberTaken(BeiduiError, key="backup.errors.number_taken"):
     """Sealed ballots are bound to the workshop's number, used here by another workshop."""
 
-    key: ClassVar[str] = "backup.errors.number_taken"
 
-
-class InstanceSecretMismatch(BeiduiError):
+class InstanceSecretMismatch(BeiduiError, key="backup.errors.secret_mismatch"):
     """Unused cards would not verify under this instance's secret (params: unused)."""
-
-    key: ClassVar[str] = "backup.errors.secret_mismatch"
 
 
 def b64(raw: bytes) -> str:

@@ -13,7 +13,7 @@ import math
 import secrets
 import struct
 import unicodedata
-from typing import ClassVar, Final
+from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -25,40 +25,28 @@ from core.limits import JOIN_CODE_LENGTH
 # Errors (each names its locale key in data/locales/<lang>/crypto.toml)
 
 
-class MalformedCardCode(BeiduiError):
+class MalformedCardCode(BeiduiError, key="crypto.card_code_malformed"):
     """A typed card code is not a well-formed code; caught locally, before any lookup."""
 
-    key: ClassVar[str] = "crypto.card_code_malformed"
 
-
-class CardCodeWrongLength(MalformedCardCode):
+class CardCodeWrongLength(MalformedCardCode, key="crypto.card_code_wrong_length"):
     """Too few or too many characters (params: expected)."""
 
-    key: ClassVar[str] = "crypto.card_code_wrong_length"
 
-
-class CardCodeBadCharacter(MalformedCardCode):
+class CardCodeBadCharacter(MalformedCardCode, key="crypto.card_code_bad_character"):
     """A character that no card code contains (params: character)."""
 
-    key: ClassVar[str] = "crypto.card_code_bad_character"
 
-
-class CardCodeTypo(MalformedCardCode):
+class CardCodeTypo(MalformedCardCode, key="crypto.card_code_typo"):
     """Right length and alphabet but the check character disagrees: a typo."""
 
-    key: ClassVar[str] = "crypto.card_code_typo"
 
-
-class MalformedJoinCode(BeiduiError):
+class MalformedJoinCode(BeiduiError, key="crypto.join_code_malformed"):
     """A typed workshop join code has the wrong length or characters (params: expected)."""
 
-    key: ClassVar[str] = "crypto.join_code_malformed"
 
-
-class MalformedReceipt(BeiduiError):
+class MalformedReceipt(BeiduiError, key="crypto.receipt_malformed"):
     """A typed receipt has the wrong length or characters (params: expected)."""
-
-    key: ClassVar[str] = "crypto.receipt_malformed"
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,16 +13,14 @@ import re
 import secrets
 import stat
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import Final
 
 from core.errors import BeiduiError
 from core.files import fsync_directory
 
 
-class InvalidInstanceSecret(BeiduiError):
+class InvalidInstanceSecret(BeiduiError, key="crypto.invalid_instance_secret"):
     """BEIDUI_SECRET_KEY or the secret file does not hold exactly 32 bytes in hex or base64."""
-
-    key: ClassVar[str] = "crypto.invalid_instance_secret"
 
 
 SECRET_ENV_VAR: Final = "BEIDUI_SECRET_KEY"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import ClassVar, Final
+from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -21,10 +21,8 @@ from core.crypto.sealed_box import BoxKeypair
 from core.errors import BeiduiError
 
 
-class CannotUnwrap(BeiduiError):
+class CannotUnwrap(BeiduiError, key="crypto.cannot_unwrap"):
     """A key-wrapped blob was altered or the wrapping key (instance secret) has changed."""
-
-    key: ClassVar[str] = "crypto.cannot_unwrap"
 
 
 WRAPPED_VERSION: Final = 1

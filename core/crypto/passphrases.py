@@ -11,7 +11,7 @@ import hmac
 import os
 import re
 import unicodedata
-from typing import ClassVar, Final
+from typing import Final
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -19,16 +19,12 @@ from core.errors import BeiduiError
 from core.limits import MAX_PASSPHRASE_LENGTH, MAX_PASSPHRASE_TEXT, MIN_PASSPHRASE_LENGTH
 
 
-class WrongPassphrase(BeiduiError):
+class WrongPassphrase(BeiduiError, key="crypto.wrong_passphrase"):
     """The passphrase does not open the box key (or the stored blob was altered)."""
 
-    key: ClassVar[str] = "crypto.wrong_passphrase"
 
-
-class WeakPassphrase(BeiduiError):
+class WeakPassphrase(BeiduiError, key="crypto.weak_passphrase"):
     """A new passphrase breaks the minimum rules (params: min_length)."""
-
-    key: ClassVar[str] = "crypto.weak_passphrase"
 
 
 # n = 2^14, r = 8, p = 1: ~32 ms and 16 MiB per call here. Stored with every hash and blob,

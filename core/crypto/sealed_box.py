@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,10 +21,8 @@ from core.crypto.aead import NONCE_LEN, TAG_LEN, raw_public
 from core.errors import BeiduiError
 
 
-class CannotUnseal(BeiduiError):
+class CannotUnseal(BeiduiError, key="crypto.cannot_unseal"):
     """A sealed ballot was altered, is not a sealed ballot, or belongs to another box key."""
-
-    key: ClassVar[str] = "crypto.cannot_unseal"
 
 
 SEALED_VERSION: Final = 1

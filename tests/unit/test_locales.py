@@ -42,7 +42,7 @@ def test_every_key_used_in_the_code_exists() -> None:
         m.group(1)
         for path in (ROOT / "core").rglob("*.py")
         for m in re.finditer(
-            r"""^\s+key(?::\s*ClassVar\[str\])?\s*=\s*["']([a-z_.0-9]+)["']""",
+            r"""^class \w+\(.*\bkey=["']([a-z_.0-9]+)["']""",
             path.read_text(encoding="utf-8"),
             re.M,
         )
