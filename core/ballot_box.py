@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.ballot_values import VotingClosed, ballot_aad, join_code
 from core.db import Database
 from core.domain import Stage, StagePosition, VotingNotOpen, WorkshopCode
-from core.models import WORKSHOP_SECRETS, WORKSHOPS, Method, Role, Workshop
+from core.models import SEALED_BALLOTS, WORKSHOP_SECRETS, WORKSHOPS, Method, Role, Workshop
 
 # The workshop loader is the workshops module's own; reusing it keeps one definition of
 # "a workshop as a page sees it".
@@ -60,6 +60,19 @@ def workshop_row(
     if row is None:
         raise WorkshopNotFound(f"no workshop {code!r}", code=code)
     return row
+
+
+def workshop_id_of(session: Session, code: WorkshopCode) -> int | None:
+    """The id of the workshop `code`, or None if there is none. `code` is text as typed,
+    folded to the join code first (`MalformedJoinCode` if it cannot be one)."""
+    wid: int | None = session.scalar(select(_W.id).where(_W.code == join_code(code)))
+    return wid
+
+
+def sealed_ballots(session: Session, workshop_id: int) -> list[bytes]:
+    """The sealed ballots in the workshop's box, in storage order (shuffle before use)."""
+    query = select(SEALED_BALLOTS.c.sealed).where(SEALED_BALLOTS.c.workshop_id == workshop_id)
+    return [bytes(b) for b in session.scalars(query)]
 
 
 def read_box(db: Database, code: WorkshopCode) -> tuple[Box, Stage]:

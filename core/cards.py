@@ -12,28 +12,20 @@ from typing import Final
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.ballot_box import Box
-from core.ballot_values import (
-    CardsNotUsed,
-    InvalidCardCount,
-    VotingClosed,
-    join_code,
-)
+from core.ballot_box import Box, workshop_id_of
+from core.ballot_values import CardsNotUsed, InvalidCardCount, VotingClosed
 from core.console_access import Console
 from core.crypto import human_codes
 from core.db import Database
 from core.domain import WorkshopCode
 from core.limits import MAX_CARDS_PER_CALL, MAX_CODE_TEXT
-from core.models import CARDS, WORKSHOPS
+from core.models import CARDS
 from core.ratelimit import AttemptLimiter
 from core.workshops import WorkshopNotFound
 
 # One limiter per process, shared by every page session: wrong card codes from one client
 # make that client wait (see core/ratelimit.py). Tests may call `CARD_LIMITER` directly.
 CARD_LIMITER: Final = AttemptLimiter()
-
-_W = WORKSHOPS.c
-_C = CARDS.c
 
 
 @dataclass(frozen=True)
@@ -92,7 +84,9 @@ def void_unused_cards(console: Console) -> int:
         w = console.workshop(session)
         result = session.execute(
             update(CARDS)
-            .where(_C.workshop_id == w.id, _C.is_spent.is_(False), _C.is_void.is_(False))
+            .where(
+                CARDS.c.workshop_id == w.id, CARDS.c.is_spent.is_(False), CARDS.c.is_void.is_(False)
+            )
             .values(is_void=True)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
@@ -100,18 +94,17 @@ def void_unused_cards(console: Console) -> int:
 
 def card_counts(db: Database, code: WorkshopCode) -> CardCounts:
     """Issued / spent / void card counts (numbers only: never which card is which)."""
-    normalized = join_code(code)
     with db.read.begin() as session:
-        wid = session.scalar(select(_W.id).where(_W.code == normalized))
+        wid = workshop_id_of(session, code)
         if wid is None:
             raise WorkshopNotFound(f"no workshop {code!r}", code=code)
         # One pass over the workshop's cards: three counts, never which card is which.
         row = session.execute(
             select(
                 func.count(),
-                func.count().filter(_C.is_spent.is_(True)),
-                func.count().filter(_C.is_void.is_(True)),
-            ).where(_C.workshop_id == wid)
+                func.count().filter(CARDS.c.is_spent.is_(True)),
+                func.count().filter(CARDS.c.is_void.is_(True)),
+            ).where(CARDS.c.workshop_id == wid)
         ).one()
         issued, spent, void = int(row[0]), int(row[1]), int(row[2])
     return CardCounts(issued=issued, spent=spent, void=void)

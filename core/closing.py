@@ -7,18 +7,12 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import select
-
-from core.ballot_box import stage_position
-from core.ballot_values import join_code
+from core.ballot_box import stage_position, workshop_id_of
 from core.batches import Pending, existing_mixer, finish, refuse_cards, spend_and_write
 from core.console_access import Console
 from core.domain import Stage, StagePosition, check_transition
 from core.mix import scrub_storage
-from core.models import WORKSHOPS
 from core.workshops import WorkshopView, minute_now, view_of
-
-_W = WORKSHOPS.c
 
 
 def close_voting(console: Console) -> WorkshopView:
@@ -27,9 +21,8 @@ def close_voting(console: Console) -> WorkshopView:
     written by that server as soon as it sees the stage (`WATCH_INTERVAL_SECONDS`), and
     mixed in again then. Afterwards the tables are rewritten (`scrub_storage`).
     """
-    normalized = join_code(console.code)
     with console.db.read.begin() as session:
-        wid = session.scalar(select(_W.id).where(_W.code == normalized))
+        wid = workshop_id_of(session, console.code)
     mixer = None if wid is None else existing_mixer(console.db, wid)
     flush_lock = mixer.flush_lock if mixer is not None else threading.RLock()
     with flush_lock:

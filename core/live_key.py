@@ -10,17 +10,13 @@ from __future__ import annotations
 import threading
 import weakref
 
-from sqlalchemy import select
-
-from core.ballot_values import AlreadyRevealed, NotLiveResults, join_code
+from core.ballot_box import workshop_id_of
+from core.ballot_values import AlreadyRevealed, NotLiveResults
 from core.console_access import Console
 from core.crypto import key_wrap, passphrases, sealed_box
 from core.db import Database
 from core.domain import WorkshopCode
 from core.limits import MAX_PASSPHRASE_TEXT
-from core.models import WORKSHOPS
-
-_W = WORKSHOPS.c
 
 
 def unwrap_box_key(wrapped: bytes, passphrase: str) -> sealed_box.BoxKeypair:
@@ -55,7 +51,7 @@ def forget_live_key(db: Database, workshop_id: int) -> None:
 def is_live_unlocked(db: Database, code: WorkshopCode) -> bool:
     """Whether this server holds the live key of the workshop (False again after a restart)."""
     with db.read.begin() as session:
-        wid = session.scalar(select(_W.id).where(_W.code == join_code(code)))
+        wid = workshop_id_of(session, code)
     return wid is not None and live_keypair(db, wid) is not None
 
 

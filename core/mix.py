@@ -22,9 +22,6 @@ from core.ballot_values import shuffled
 from core.db import Database, checkpoint_wal
 from core.models import CARDS, SEALED_BALLOTS, random_id
 
-_C = CARDS.c
-_B = SEALED_BALLOTS.c
-
 
 def mix_box(
     conn: Connection | Session, workshop_id: int, extra: Sequence[dict[str, Any]] = ()
@@ -40,7 +37,9 @@ def mix_box(
     `secure_delete` zeroes freed cells.
     """
     deleted = conn.execute(
-        delete(SEALED_BALLOTS).where(_B.workshop_id == workshop_id).returning(_B.sealed, _B.receipt)
+        delete(SEALED_BALLOTS)
+        .where(SEALED_BALLOTS.c.workshop_id == workshop_id)
+        .returning(SEALED_BALLOTS.c.sealed, SEALED_BALLOTS.c.receipt)
     ).all()
     rows = shuffled(
         [(bytes(r.sealed), str(r.receipt)) for r in deleted]
@@ -61,7 +60,9 @@ def forget_spend_times(conn: Connection | Session, workshop_id: int) -> None:
     """Give every card row of the workshop the same last-write transaction."""
     # On PostgreSQL each spent card row carries the xmin of the batch that spent it. Touching
     # every card of the workshop in one transaction gives them all the same xmin.
-    conn.execute(update(CARDS).where(_C.workshop_id == workshop_id).values(is_spent=_C.is_spent))
+    conn.execute(
+        update(CARDS).where(CARDS.c.workshop_id == workshop_id).values(is_spent=CARDS.c.is_spent)
+    )
 
 
 class Scrub(StrEnum):

@@ -23,8 +23,6 @@ from core.tally.result import TallyResult
 
 _FORMAT_VERSION: Final = 1
 
-_P = RESULT_PUBLICATIONS.c
-
 
 @dataclass(frozen=True)
 class MethodTotals:
@@ -128,7 +126,11 @@ def parse_publication(text: str) -> PublishedResults:
 
 def final_roles_merged(session: Session, workshop_id: int) -> tuple[str, ...]:
     """The roles the stored final publication merged against subtraction (none if absent)."""
-    stored = session.scalar(select(_P.tally_json).where(_P.workshop_id == workshop_id))
+    stored = session.scalar(
+        select(RESULT_PUBLICATIONS.c.tally_json).where(
+            RESULT_PUBLICATIONS.c.workshop_id == workshop_id
+        )
+    )
     return parse_publication(stored).roles_merged if stored else ()
 
 
@@ -136,7 +138,7 @@ def store_publication(session: Session, workshop_id: int, results: PublishedResu
     payload = _to_json(results)
     changed = session.execute(
         update(RESULT_PUBLICATIONS)
-        .where(_P.workshop_id == workshop_id)
+        .where(RESULT_PUBLICATIONS.c.workshop_id == workshop_id)
         .values(ballots_counted=results.ballots_counted, tally_json=payload)
     )
     if changed.rowcount == 0:  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.ballot_box import workshop_row
+from core.ballot_box import sealed_ballots, workshop_row
 from core.ballot_values import (
     NotRevealed,
     OpenedBallot,
@@ -109,7 +109,7 @@ def refresh_live_results(db: Database, secret_key: bytes, code: WorkshopCode) ->
         decision = _decision(session, w.id, current, w.anonymity_k)
         if not decision.should_publish:
             return
-        blobs = [bytes(b) for b in session.scalars(select(_B.sealed).where(_B.workshop_id == w.id))]
+        blobs = sealed_ballots(session, w.id)
         # Which ballots are held back is drawn afresh each time, never by storage order.
         counted = shuffled(blobs)[: decision.ballots_to_publish]
         methods = list(

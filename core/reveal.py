@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from core.ballot_box import stage_position
+from core.ballot_box import sealed_ballots, stage_position
 from core.ballot_values import (
     OpenedBallot,
     ballot_aad,
@@ -30,8 +30,6 @@ from core.mix import scrub_storage
 from core.models import OPENED_BALLOTS, SEALED_BALLOTS, Workshop, random_id
 from core.publication import publish_final
 from core.workshops import WorkshopView, minute_now, view_of
-
-_B = SEALED_BALLOTS.c
 
 
 def reveal(console: Console, passphrase: str) -> WorkshopView:
@@ -63,7 +61,7 @@ def reveal(console: Console, passphrase: str) -> WorkshopView:
         w = console.workshop(session)
         check_transition(stage_position(w), StagePosition(Stage.REVEALED), len(w.questions))
         assert w.secrets is not None
-        blobs = [bytes(b) for b in session.scalars(select(_B.sealed).where(_B.workshop_id == w.id))]
+        blobs = sealed_ballots(session, w.id)
         opened = open_ballots(
             keypair,
             blobs,
@@ -75,7 +73,9 @@ def reveal(console: Console, passphrase: str) -> WorkshopView:
         opened, merged = _merge_small_roles(opened, w)
         opened = shuffled(opened)
         _store_opened(session, w.id, opened)
-        session.execute(update(SEALED_BALLOTS).where(_B.workshop_id == w.id).values(sealed=b""))
+        session.execute(
+            update(SEALED_BALLOTS).where(SEALED_BALLOTS.c.workshop_id == w.id).values(sealed=b"")
+        )
         # Never written by this version (see `core.live_key`); cleared for older databases.
         w.secrets.box_private_key_live = None
         w.stage = Stage.REVEALED
