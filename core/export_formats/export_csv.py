@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from typing import Final
 
 from core.export_data import OTHER_GROUP, ExportData, Format, Rendering
@@ -35,18 +36,22 @@ from core.export_tables import (
 from core.i18n import t
 from core.tally.registry import COUNTING_METHODS
 
-RANKINGS_CSV: Final = "rankings.csv"
-TALLY_CSV: Final = "tally.csv"
-NOTES_CSV: Final = "notes.csv"
-RECEIPTS_CSV: Final = "receipts.csv"
-BREAKDOWN_CSV: Final = "breakdown.csv"
-SHARES_CSV: Final = "shares.csv"
-ROLE_GRID_CSV: Final = "role_grid.csv"
-BALLOTS_LONG_CSV: Final = "ballots_long.csv"
-THEMES_CSV: Final = "themes.csv"
-SUMMARY_POINTS_CSV: Final = "summary_points.csv"
-CODEBOOK_CSV: Final = "codebook.csv"
-HEAD_TO_HEAD_CSV: Final = "head_to_head.csv"
+
+class CsvFile(StrEnum):
+    """The name of each CSV file of an export, in the codebook's order (the codebook last)."""
+
+    RANKINGS = "rankings.csv"
+    BALLOTS_LONG = "ballots_long.csv"
+    TALLY = "tally.csv"
+    SHARES = "shares.csv"
+    HEAD_TO_HEAD = "head_to_head.csv"
+    BREAKDOWN = "breakdown.csv"
+    ROLE_GRID = "role_grid.csv"
+    NOTES = "notes.csv"
+    THEMES = "themes.csv"
+    SUMMARY_POINTS = "summary_points.csv"
+    RECEIPTS = "receipts.csv"
+    CODEBOOK = "codebook.csv"
 
 
 def neutralise_csv_text(text: str) -> str:
@@ -77,26 +82,28 @@ def table_to_csv(table: Table) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-CSV_TABLES: Final[Mapping[str, Callable[[ExportData, str], Table]]] = {
-    RANKINGS_CSV: rankings_table,
-    BALLOTS_LONG_CSV: ballots_long_table,
-    TALLY_CSV: tally_table,
-    SHARES_CSV: shares_table,
-    HEAD_TO_HEAD_CSV: head_to_head_table,
-    BREAKDOWN_CSV: breakdown_table,
-    ROLE_GRID_CSV: role_grid_table,
-    NOTES_CSV: notes_table,
-    THEMES_CSV: themes_table,
-    SUMMARY_POINTS_CSV: summary_points_table,
-    RECEIPTS_CSV: receipts_table,
+CSV_TABLES: Final[Mapping[CsvFile, Callable[[ExportData, str], Table]]] = {
+    CsvFile.RANKINGS: rankings_table,
+    CsvFile.BALLOTS_LONG: ballots_long_table,
+    CsvFile.TALLY: tally_table,
+    CsvFile.SHARES: shares_table,
+    CsvFile.HEAD_TO_HEAD: head_to_head_table,
+    CsvFile.BREAKDOWN: breakdown_table,
+    CsvFile.ROLE_GRID: role_grid_table,
+    CsvFile.NOTES: notes_table,
+    CsvFile.THEMES: themes_table,
+    CsvFile.SUMMARY_POINTS: summary_points_table,
+    CsvFile.RECEIPTS: receipts_table,
 }
 """Every CSV file and the table it holds, in the codebook's order."""
 
 
 def build_csv(data: ExportData, lang: str) -> dict[str, bytes]:
     """The CSV files by name, and the codebook describing every column of each."""
-    files = {name: table_to_csv(build(data, lang)) for name, build in CSV_TABLES.items()}
-    files[CODEBOOK_CSV] = table_to_csv(codebook_table(data, lang))
+    files: dict[str, bytes] = {
+        name: table_to_csv(build(data, lang)) for name, build in CSV_TABLES.items()
+    }
+    files[CsvFile.CODEBOOK] = table_to_csv(codebook_table(data, lang))
     return files
 
 
@@ -158,7 +165,7 @@ def codebook_table(data: ExportData, lang: str) -> Table:
                 n = key.split("_")[1]
                 kind = "text" if key.endswith("_label") else "code"
                 meaning = t(f"export.codebook.{generic}", lang, n=n)
-            elif name == ROLE_GRID_CSV and key not in {"method", "method_label", "room"}:
+            elif name == CsvFile.ROLE_GRID and key not in {"method", "method_label", "room"}:
                 kind, meaning = "number", t("export.codebook.group_share", lang, group=header)
             else:
                 kind = _COLUMN_TYPES.get(key, "text")

@@ -53,7 +53,8 @@ from core.console_access import open_console, unlock_console
 from core.crypto import signatures
 from core.db import Database
 from core.domain import Stage, StagePosition
-from core.export_formats import export_csv, export_html, export_json, export_pdf, export_xlsx
+from core.export_formats import export_html, export_json, export_pdf, export_xlsx
+from core.export_formats.export_csv import CsvFile
 from core.i18n import t
 from core.instance import Admin
 from core.reveal import reveal
@@ -241,7 +242,7 @@ def _expected(story: Story) -> dict[str, Any]:
 def test_the_rankings_csv_holds_every_opened_ballot_sorted_by_content_not_casting_order(
     story: Story,
 ) -> None:
-    rows = _csv(story.bundle / export_csv.RANKINGS_CSV)
+    rows = _csv(story.bundle / CsvFile.RANKINGS)
     size = get_workshop(story.db, story.code).ballot_size
     exported = [_ranking(r, size) for r in rows]
     cast_order = [r for _, r in CAST]
@@ -257,7 +258,7 @@ def test_the_tally_csv_matches_tally_all_for_every_counting_method_and_every_met
     story: Story,
 ) -> None:
     expected = _expected(story)
-    rows = _csv(story.bundle / export_csv.TALLY_CSV)
+    rows = _csv(story.bundle / CsvFile.TALLY)
     assert len(rows) == len(COUNTING_METHODS) * len(expected["w"].methods)
     for counting, result in expected["tallies"].items():
         mine = {r["method"]: r for r in rows if r["counting"] == counting}
@@ -273,7 +274,7 @@ def test_the_tally_csv_matches_tally_all_for_every_counting_method_and_every_met
 
 def test_the_rankings_exported_recount_to_the_same_tallies(story: Story) -> None:
     w = get_workshop(story.db, story.code)
-    rankings = [_ranking(r, w.ballot_size) for r in _csv(story.bundle / export_csv.RANKINGS_CSV)]
+    rankings = [_ranking(r, w.ballot_size) for r in _csv(story.bundle / CsvFile.RANKINGS)]
     assert tally_all(rankings, w.method_keys, w.ballot_size) == _expected(story)["tallies"]
 
 
@@ -297,7 +298,7 @@ def test_the_json_document_is_enough_to_recount_independently(story: Story) -> N
 def test_the_notes_csv_is_sorted_by_question_theme_and_dots_with_hidden_notes_flagged(
     story: Story,
 ) -> None:
-    rows = _csv(story.bundle / export_csv.NOTES_CSV)
+    rows = _csv(story.bundle / CsvFile.NOTES)
     assert sorted(r["note"] for r in rows) == sorted(n for ns in NOTES.values() for n in ns)
     keys = [
         (int(r["question"]), r["theme"] == "", r["theme"], -int(r["dots"]), r["note"]) for r in rows
@@ -312,7 +313,7 @@ def test_the_notes_csv_is_sorted_by_question_theme_and_dots_with_hidden_notes_fl
 
 
 def test_the_receipts_csv_lists_every_receipt_sorted(story: Story) -> None:
-    rows = _csv(story.bundle / export_csv.RECEIPTS_CSV)
+    rows = _csv(story.bundle / CsvFile.RECEIPTS)
     assert [r["receipt"] for r in rows] == sorted(results.receipts(story.db, story.code))
     assert len(rows) == 12
 
@@ -355,7 +356,7 @@ def test_every_xlsx_sheet_has_distinct_non_empty_headers(story: Story) -> None:
 def test_the_shares_and_head_to_head_files_match_the_ballots(story: Story) -> None:
     expected = _expected(story)
     w, rankings = expected["w"], expected["rankings"]
-    shares = {r["method"]: r for r in _csv(story.bundle / export_csv.SHARES_CSV)}
+    shares = {r["method"]: r for r in _csv(story.bundle / CsvFile.SHARES)}
     points = expected["tallies"]["points"].scores
     total = sum(points.values())
     for m in w.method_keys:
@@ -366,7 +367,7 @@ def test_the_shares_and_head_to_head_files_match_the_ballots(story: Story) -> No
         assert float(shares[m]["first_pct"]) == round(100 * first / len(rankings), 1)
         assert float(shares[m]["chosen_pct"]) == round(100 * chosen / len(rankings), 1)
         assert float(shares[m]["average_score"]) == round(points[m] / len(rankings), 2)
-    for row in _csv(story.bundle / export_csv.HEAD_TO_HEAD_CSV):
+    for row in _csv(story.bundle / CsvFile.HEAD_TO_HEAD):
         a, b = row["method_a"], row["method_b"]
         a_over_b = sum(1 for r in rankings if a in r and (b not in r or r.index(a) < r.index(b)))
         assert int(row["a_over_b"]) == a_over_b, (a, b)
@@ -532,9 +533,9 @@ def test_a_missing_file_or_a_signature_by_another_key_fails_verification(
 ) -> None:
     missing = tmp_path / "missing"
     shutil.copytree(story.bundle, missing)
-    (missing / export_csv.NOTES_CSV).unlink()
+    (missing / CsvFile.NOTES).unlink()
     result = verify_bundle(missing)
-    assert (result.is_valid, result.changed_file) == (False, export_csv.NOTES_CSV)
+    assert (result.is_valid, result.changed_file) == (False, CsvFile.NOTES)
     forged = tmp_path / "forged"
     shutil.copytree(story.bundle, forged)
     other = signatures.new_signing_key()
@@ -556,11 +557,11 @@ def test_the_verify_command_prints_valid_or_the_changed_file(story: Story, tmp_p
     assert ok.returncode == 0 and ok.stdout.startswith("valid")
     bad = tmp_path / "bad"
     shutil.copytree(story.bundle, bad)
-    (bad / export_csv.TALLY_CSV).write_bytes((bad / export_csv.TALLY_CSV).read_bytes() + b"x")
+    (bad / CsvFile.TALLY).write_bytes((bad / CsvFile.TALLY).read_bytes() + b"x")
     failed = subprocess.run(
         [sys.executable, "-m", "core.verify", str(bad)], capture_output=True, text=True, cwd=ROOT
     )
-    assert failed.returncode == 1 and export_csv.TALLY_CSV in failed.stdout
+    assert failed.returncode == 1 and CsvFile.TALLY in failed.stdout
 
 
 def test_the_signing_key_is_created_once_and_readable_only_by_its_owner(story: Story) -> None:
@@ -677,7 +678,7 @@ def test_a_role_below_k_never_has_a_group_a_count_or_a_result_in_any_export(stor
             continue  # checked below: named only in the explanation
         for forbidden in ("学员", "Trainee", "trainee", "观察员", "Observer", "observer"):
             assert forbidden.encode() not in content, f"{where} names the role {forbidden}"
-    groups = {r["group"]: int(r["ballots"]) for r in _csv(story.bundle / export_csv.BREAKDOWN_CSV)}
+    groups = {r["group"]: int(r["ballots"]) for r in _csv(story.bundle / CsvFile.BREAKDOWN)}
     assert groups == {"partner": 6, "other": 6}
     document = json.loads((story.bundle / export_json.RESULTS_JSON).read_text(encoding="utf-8"))
     assert {g["key"] for g in document["roles_shown"]} == {"partner", "other"}
@@ -697,7 +698,7 @@ def test_a_role_below_k_never_has_a_group_a_count_or_a_result_in_any_export(stor
         assert role_label[4:-5] not in "".join(re.findall(r"<th>[^<]*</th>", page))
     headers = "".join(re.findall(r"<th>[^<]*</th>", page))
     assert "伙伴（6张票）" in headers and "Partner (6 ballots)" in headers
-    assert "mentor" not in {r["group"] for r in _csv(story.bundle / export_csv.BREAKDOWN_CSV)}
+    assert "mentor" not in {r["group"] for r in _csv(story.bundle / CsvFile.BREAKDOWN)}
 
 
 def test_counts_only_cards_issued_and_spent_never_which(story: Story) -> None:
@@ -764,7 +765,7 @@ def test_results_json_validates_against_the_shipped_schema(story: Story) -> None
 
 def test_the_long_ballots_file_has_one_row_per_ballot_and_rank_and_recounts(story: Story) -> None:
     expected = _expected(story)
-    rows = _csv(story.bundle / export_csv.BALLOTS_LONG_CSV)
+    rows = _csv(story.bundle / CsvFile.BALLOTS_LONG)
     assert len(rows) == sum(len(r) for r in expected["rankings"])
     ballots: dict[int, list[tuple[int, str]]] = {}
     for row in rows:
@@ -778,10 +779,10 @@ def test_the_long_ballots_file_has_one_row_per_ballot_and_rank_and_recounts(stor
 def test_the_codebook_describes_every_column_of_every_csv_and_every_coded_value(
     story: Story,
 ) -> None:
-    book = _csv(story.bundle / export_csv.CODEBOOK_CSV)
+    book = _csv(story.bundle / CsvFile.CODEBOOK)
     described = {(r["file"], r["column"]) for r in book}
     for path in story.bundle.glob("*.csv"):
-        if path.name == export_csv.CODEBOOK_CSV:
+        if path.name == CsvFile.CODEBOOK:
             continue
         with path.open(encoding="utf-8-sig", newline="") as f:
             header = next(csv.reader(f))
@@ -792,7 +793,7 @@ def test_the_codebook_describes_every_column_of_every_csv_and_every_coded_value(
     method_values = next(r["values"] for r in book if r["column"] == "method")
     for key in w.method_keys:
         assert f"{key} = " in method_values
-    themes = _csv(story.bundle / export_csv.THEMES_CSV)
+    themes = _csv(story.bundle / CsvFile.THEMES)
     assert {(r["question"], r["theme"]) for r in themes} == {
         (str(q + 1), f"主题{q + 1}") for q in NOTES
     }
@@ -803,12 +804,12 @@ def test_the_manifest_signs_the_new_files_and_verify_catches_a_change_in_them(
 ) -> None:
     manifest = json.loads((story.bundle / export_signing.MANIFEST_NAME).read_text(encoding="utf-8"))
     for name in (
-        export_csv.BALLOTS_LONG_CSV,
-        export_csv.CODEBOOK_CSV,
+        CsvFile.BALLOTS_LONG,
+        CsvFile.CODEBOOK,
         export_json.RESULTS_SCHEMA,
-        export_csv.SHARES_CSV,
-        export_csv.HEAD_TO_HEAD_CSV,
-        export_csv.ROLE_GRID_CSV,
+        CsvFile.SHARES,
+        CsvFile.HEAD_TO_HEAD,
+        CsvFile.ROLE_GRID,
     ):
         assert name in manifest["files"], name
         copy = tmp_path / name.replace(".", "_")
