@@ -7,10 +7,11 @@ because SQLAlchemy's per-statement work cost as much as the writing itself
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from core.db import Database
 from core.models import CARDS, SEALED_BALLOTS, WORKSHOPS
@@ -39,16 +40,20 @@ CARD_STATE = select(_C.is_spent, _C.is_void).where(
 INSERT_SEALED = insert(SEALED_BALLOTS)
 # The stage as `submit_ballot` reads it: no lock, the batch's transaction checks it again.
 STAGE_READ = select(_W.stage).where(_W.id == bindparam("wid"))
-# The stage and the card (NULLs for an unknown card) in one statement.
-STAGE_AND_CARD = (
-    select(_W.stage, _C.is_spent, _C.is_void)
-    .select_from(
-        WORKSHOPS.outerjoin(
-            CARDS, and_(_C.workshop_id == _W.id, _C.digest == bindparam("b_digest"))
-        )
-    )
-    .where(_W.id == bindparam("wid"))
+# The state of a group of cards (an unknown card has no row).
+CARDS_STATE_IN = select(_C.digest, _C.is_spent, _C.is_void).where(
+    _C.workshop_id == bindparam("b_wid"), _C.digest.in_(bindparam("b_digests", expanding=True))
 )
+
+
+@functools.lru_cache(maxsize=64)
+def sqlite_cards_in(n: int) -> str:
+    """`CARDS_STATE_IN` for SQLite's driver with `n` digests: workshop id, then digests."""
+    marks = ", ".join("?" * n)
+    return (
+        f"SELECT {_C.digest.name}, {_C.is_spent.name}, {_C.is_void.name} FROM {CARDS.name} "
+        f"WHERE {_C.workshop_id.name} = ? AND {_C.digest.name} IN ({marks})"
+    )
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,6 @@ def sqlite_statements(db: Database) -> dict[str, Prepared]:
             stage=Prepared.of(db, STAGE_FOR_CAST),
             read_stage=Prepared.of(db, STAGE_READ),
             card=Prepared.of(db, CARD_STATE),
-            stage_and_card=Prepared.of(db, STAGE_AND_CARD),
             spend=Prepared.of(db, SPEND_CARD),
             insert=Prepared.of(db, INSERT_SEALED),
         )

@@ -29,10 +29,12 @@ from core.ballot_box import Box, raise_unless_voting
 from core.ballot_values import CardAlreadySpent, CardNotFound, shuffled
 from core.batch_sql import (
     CARD_STATE,
+    CARDS_STATE_IN,
     INSERT_SEALED,
     SPEND_CARD,
     STAGE_FOR_CAST,
     STAGE_READ,
+    sqlite_cards_in,
     sqlite_statements,
 )
 from core.cards import CARD_LIMITER
@@ -156,43 +158,47 @@ def call_when_done(pending: Pending, callback: Callable[[], None]) -> bool:
     return True
 
 
-def read_stage_and_card(
-    db: Database, box: Box, digest: bytes | None
-) -> tuple[str | None, tuple[bool, bool] | None]:
-    """The workshop's stage and the card's (is_spent, is_void), in one read transaction."""
+def read_stage_and_cards(
+    db: Database, box: Box, digests: Sequence[bytes]
+) -> tuple[str | None, dict[bytes, tuple[bool, bool]]]:
+    """The workshop's stage and each known card's (is_spent, is_void), in one read
+    transaction: a group of casts costs one read, not one per ballot. Unknown cards are
+    absent from the map."""
     wid = box.workshop_id
+    wanted = list(dict.fromkeys(digests))  # one placeholder per distinct card
+    cards: dict[bytes, tuple[bool, bool]] = {}
     if db.is_sqlite:
-        # One statement is one consistent snapshot: no BEGIN/ROLLBACK round trips.
+        # Plain statements on the driver connection, no BEGIN/ROLLBACK round trips. Each
+        # statement sees its own snapshot (as on PostgreSQL's READ COMMITTED below): these
+        # reads only give a phone its answer early; the batch checks the stage again and
+        # spends each card with a guarded update.
         sql = sqlite_statements(db)
         with sqlite_reading(db):
             pooled = db.engine.raw_connection()
             try:
                 conn: Any = pooled.driver_connection
-                if digest is None:
-                    found = conn.execute(
-                        sql["read_stage"].sql, sql["read_stage"].args({"wid": wid})
-                    ).fetchone()
-                    row = None
-                else:
-                    args = {"b_digest": digest, "wid": wid}
-                    both = conn.execute(
-                        sql["stage_and_card"].sql, sql["stage_and_card"].args(args)
-                    ).fetchone()
-                    found = None if both is None else both[:1]
-                    row = None if both is None or both[1] is None else both[1:]
+                found = conn.execute(
+                    sql["read_stage"].sql, sql["read_stage"].args({"wid": wid})
+                ).fetchone()
+                for start in range(0, len(wanted), _CARDS_PER_READ):
+                    chunk = wanted[start : start + _CARDS_PER_READ]
+                    rows = conn.execute(sqlite_cards_in(len(chunk)), (wid, *chunk)).fetchall()
+                    cards.update((bytes(r[0]), (bool(r[1]), bool(r[2]))) for r in rows)
             finally:
                 pooled.close()
     else:
         with _read_engine(db).connect() as rconn:
             found = rconn.execute(STAGE_READ, {"wid": wid}).one_or_none()
-            row = (
-                None
-                if digest is None
-                else rconn.execute(CARD_STATE, {"b_digest": digest, "b_wid": wid}).one_or_none()
-            )
-    stage = None if found is None else str(found[0])
-    card = None if row is None else (bool(row[0]), bool(row[1]))
-    return stage, card
+            for start in range(0, len(wanted), _CARDS_PER_READ):
+                chunk = wanted[start : start + _CARDS_PER_READ]
+                rows = rconn.execute(CARDS_STATE_IN, {"b_wid": wid, "b_digests": chunk})
+                cards.update((bytes(r[0]), (bool(r[1]), bool(r[2]))) for r in rows)
+    return (None if found is None else str(found[0])), cards
+
+
+# At most this many cards in one IN list (SQLite allows 32,766 parameters; a group of casts
+# is far smaller, this only bounds a statement).
+_CARDS_PER_READ: Final = 500
 
 
 def _stage_in_transaction(conn: Connection | Session, box: Box) -> Stage:

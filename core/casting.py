@@ -33,13 +33,14 @@ from core.ballot_values import (
     join_code,
 )
 from core.batches import (
+    Mixer,
     Pending,
     call_when_done,
     ensure_watcher,
     flush,
     mixer_for,
     queue_gap,
-    read_stage_and_card,
+    read_stage_and_cards,
     waiting_for,
 )
 from core.cards import CARD_LIMITER, card_digest
@@ -147,6 +148,17 @@ def _register(pending: Pending) -> str:
     return ticket_id
 
 
+@dataclass(frozen=True)
+class BallotRequest:
+    """One phone's cast as `submit_ballots` takes it (nothing of it is kept but the sealed
+    ballot; `client_key` only feeds the in-memory attempt limiter)."""
+
+    card_code: str | None
+    ranking: Sequence[str]
+    role: str | None
+    client_key: str = ""
+
+
 def submit_ballot(
     db: Database,
     secret_key: bytes,
@@ -173,60 +185,147 @@ def submit_ballot(
     caller of that k-th submit. Ask `ballot_status` with the ticket (or wait:
     `receipt_when_stored`); it keeps no link to the caller, never stored (open mode: above).
     """
+    request = BallotRequest(card_code, ranking, role, client_key)
+    (result,) = submit_ballots(db, secret_key, code, [request])
+    if isinstance(result, BeiduiError):
+        raise result
+    return result
+
+
+def submit_ballots(
+    db: Database, secret_key: bytes, code: WorkshopCode, requests: Sequence[BallotRequest]
+) -> list[Ticket | BeiduiError]:
+    """`submit_ballot` for a group of casts to one workshop, in their order: each gets its
+    ticket or its own error, from the same checks in the same order. Only a workshop that is
+    unknown or has never opened voting raises, for the whole group.
+
+    A group costs one stage read and one read of its cards instead of one of each per
+    ballot: the ballot route hands over the casts that arrived together (web.ballot_api).
+    """
     box = _box_for_casting(db, join_code(code))
-    ranked = check_ranking(ranking, box.method_keys, box.ballot_size)
-    declared = _check_role(box, role)
-    digest: bytes | None = None
-    client = ""
-    if not box.is_open_mode:
-        if card_code is None or (isinstance(card_code, str) and not card_code.strip()):
-            raise CardRequired("no card code")
-        digest = card_digest(secret_key, box, card_code)
-        client = _client(client_key)
-        CARD_LIMITER.check(box.code, client)
     mixer = mixer_for(db, box)
-    # Reserve the card BEFORE reading it: a reservation is released only after its batch
-    # committed, so a second cast of the card either finds it reserved or reads it spent.
-    if digest is not None:
-        with mixer.lock:
-            if digest in mixer.reserved:
-                raise CardAlreadySpent("card already waiting in a batch")
-            mixer.reserved.add(digest)
+    checked = [_check_request(secret_key, box, mixer, r) for r in requests]
+    passed = [c for c in checked if isinstance(c, _Checked)]
+    if not passed:
+        return [c for c in checked if isinstance(c, BeiduiError)]  # all of them are errors
+    reserved = [c.digest for c in passed if c.digest is not None]
     try:
-        stage, card = read_stage_and_card(db, box, digest)
+        stage, cards = read_stage_and_cards(db, box, reserved)
         if stage is None:
             raise WorkshopNotFound(f"no workshop {box.code!r}", code=box.code)
         raise_unless_voting(Stage(stage))
-        if digest is not None:
+        failed: set[str] = set()  # clients with a failed attempt in this group
+        outcomes = {id(c): _sealed_unless_refused(box, c, cards, failed) for c in passed}
+    except BeiduiError as err:  # the stage: every checked request gets this error
+        _release(mixer, reserved)
+        outcomes = {id(c): _Refused(err, None) for c in passed}
+    except BaseException:
+        _release(mixer, reserved)
+        raise
+    _release(mixer, [o.digest for o in outcomes.values() if isinstance(o, _Refused)])
+    pendings = [o for o in outcomes.values() if isinstance(o, Pending)]
+    if pendings:
+        with mixer.lock:
+            mixer.queue.extend(pendings)
+            queued = len(mixer.queue)
+        tickets = {id(p): _register(p) for p in pendings}
+        if queued >= mixer.k:
+            flush(db, mixer, force=False)
+        else:
+            ensure_watcher()
+    results: list[Ticket | BeiduiError] = []
+    for c in checked:
+        outcome = outcomes.get(id(c)) if isinstance(c, _Checked) else c
+        if isinstance(outcome, Pending):
+            results.append(Ticket(tickets[id(outcome)], waiting_for(db, outcome)))
+        elif isinstance(outcome, _Refused):
+            results.append(outcome.error)
+        else:
+            assert isinstance(outcome, BeiduiError)
+            results.append(outcome)
+    return results
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A request that passed the checks made without the database; its card is reserved."""
+
+    ranked: tuple[str, ...]
+    role: str | None
+    digest: bytes | None
+    client: str
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A request refused after its card was read; the reservation is released."""
+
+    error: BeiduiError
+    digest: bytes | None
+
+
+def _check_request(
+    secret_key: bytes, box: Box, mixer: Mixer, request: BallotRequest
+) -> _Checked | BeiduiError:
+    try:
+        ranked = check_ranking(request.ranking, box.method_keys, box.ballot_size)
+        declared = _check_role(box, request.role)
+        if box.is_open_mode:
+            return _Checked(ranked, declared, None, "")
+        card_code = request.card_code
+        if card_code is None or (isinstance(card_code, str) and not card_code.strip()):
+            raise CardRequired("no card code")
+        digest = card_digest(secret_key, box, card_code)
+        client = _client(request.client_key)
+        CARD_LIMITER.check(box.code, client)
+    except BeiduiError as err:
+        return err
+    # Reserve the card BEFORE reading it: a reservation is released only after its batch
+    # committed, so a second cast of the card either finds it reserved or reads it spent.
+    with mixer.lock:
+        if digest in mixer.reserved:
+            return CardAlreadySpent("card already waiting in a batch")
+        mixer.reserved.add(digest)
+    return _Checked(ranked, declared, digest, client)
+
+
+def _sealed_unless_refused(
+    box: Box, checked: _Checked, cards: dict[bytes, tuple[bool, bool]], failed: set[str]
+) -> Pending | _Refused:
+    """The sealed ballot, or its card's error. `failed` holds the clients whose attempts
+    already failed in this group: their limit is asked again, so a group of guesses is
+    stopped at the same count as the same guesses sent one after another."""
+    if checked.digest is not None:
+        try:
+            if checked.client in failed:
+                CARD_LIMITER.check(box.code, checked.client)
+            card = cards.get(checked.digest)
             if card is None or card[1]:
-                CARD_LIMITER.record_failure(box.code, client)
                 raise CardNotFound("no usable card with this code")
             if card[0]:
-                CARD_LIMITER.record_failure(box.code, client)
                 raise CardAlreadySpent("card already used")
-        # Sealed now, in memory: the queue never holds a ranking in the clear.
-        sealed = sealed_box.seal(box.public_key, encode_payload(ranked, declared), box.aad)
-        row = {
-            "id": random_id(),
-            "workshop_id": box.workshop_id,
-            "sealed": sealed,
-            "receipt": human_codes.receipt_for(sealed),
-        }
-        pending = Pending(box, digest, client, row)
-    except BaseException:
-        if digest is not None:
-            with mixer.lock:
-                mixer.reserved.discard(digest)
-        raise
+        except (CardNotFound, CardAlreadySpent) as err:
+            CARD_LIMITER.record_failure(box.code, checked.client)
+            failed.add(checked.client)
+            return _Refused(err, checked.digest)
+        except BeiduiError as err:  # too many attempts
+            return _Refused(err, checked.digest)
+    # Sealed now, in memory: the queue never holds a ranking in the clear.
+    sealed = sealed_box.seal(box.public_key, encode_payload(checked.ranked, checked.role), box.aad)
+    row = {
+        "id": random_id(),
+        "workshop_id": box.workshop_id,
+        "sealed": sealed,
+        "receipt": human_codes.receipt_for(sealed),
+    }
+    return Pending(box, checked.digest, checked.client, row)
+
+
+def _release(mixer: Mixer, digests: Sequence[bytes | None]) -> None:
     with mixer.lock:
-        mixer.queue.append(pending)
-        queued = len(mixer.queue)
-    ticket_id = _register(pending)
-    if queued >= mixer.k:
-        flush(db, mixer, force=False)
-    else:
-        ensure_watcher()
-    return Ticket(ticket_id, waiting_for(db, pending))
+        for digest in digests:
+            if digest is not None:
+                mixer.reserved.discard(digest)
 
 
 def _pending_for(ticket_id: str, workshop: WorkshopCode | None = None) -> Pending:
