@@ -61,10 +61,13 @@ MAX_BODY_BYTES = 4096  # a ballot is a code, a card, at most a dozen keys and a 
 # limiter and cancel scopes) and then an executor's chained futures were each ~6-10% of the
 # server's GIL time in a 1,000-phone burst (py-spy --gil).
 CAST_CONCURRENCY = 8
+# Casts that arrive while the threads are busy wait in an inbox, and a thread takes all of
+# them (at most this many) in one go: `casting.submit_ballots` then reads the stage and the
+# group's cards once, and the answers go back to the event loop in one call.
+MAX_GROUP = 128
 _LOG = logging.getLogger("beidui.web")
 _T = TypeVar("_T")
-_Work = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
-_QUEUE: queue.SimpleQueue[_Work] = queue.SimpleQueue()
+_QUEUE: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
 _WORKERS: list[threading.Thread] = []
 _WORKERS_GUARD = threading.Lock()
 
@@ -78,17 +81,18 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_result(value)
 
 
+def _settle_all(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in outcomes:
+        _settle(future, value, error)
+
+
 def _work() -> None:
     while True:
-        loop, future, call = _QUEUE.get()
-        if future.cancelled():  # the request was cancelled while it waited: nothing is cast
-            continue
+        job = _QUEUE.get()
         try:
-            value, error = call(), None
-        except BaseException as exc:  # handed to the awaiting request, which answers it
-            value, error = None, exc
-        with contextlib.suppress(RuntimeError):  # a closed loop: the server is stopping
-            loop.call_soon_threadsafe(_settle, future, value, error)
+            job()  # a job settles its own futures
+        except Exception as exc:  # keep the thread: the type only (a message may hold a card)
+            _LOG.error("ballot thread job failed: %s", type(exc).__name__)
 
 
 def _start_workers() -> None:
@@ -99,13 +103,114 @@ def _start_workers() -> None:
             _WORKERS.append(worker)
 
 
-async def _in_thread(call: Callable[[], _T]) -> _T:
-    """`call()` on one of the ballot threads, awaited without blocking the event loop."""
+def _run(job: Callable[[], None]) -> None:
     if len(_WORKERS) < CAST_CONCURRENCY:
         _start_workers()
+    _QUEUE.put(job)
+
+
+def _hand_back(
+    loop: asyncio.AbstractEventLoop,
+    outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]],
+) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop: the server is stopping
+        loop.call_soon_threadsafe(_settle_all, outcomes)
+
+
+async def _in_thread(call: Callable[[], _T]) -> _T:
+    """`call()` on one of the ballot threads, awaited without blocking the event loop."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[_T] = loop.create_future()
-    _QUEUE.put((loop, future, call))
+
+    def job() -> None:
+        if future.cancelled():  # the request was cancelled while it waited
+            return
+        try:
+            outcome: tuple[Any, BaseException | None] = (call(), None)
+        except BaseException as exc:  # handed to the awaiting request, which answers it
+            outcome = (None, exc)
+        _hand_back(loop, [(future, *outcome)])
+
+    _run(job)
+    return await future
+
+
+@dataclass(frozen=True)
+class _Cast:
+    code: str
+    request: casting.BallotRequest
+    future: asyncio.Future[Answer]
+    loop: asyncio.AbstractEventLoop
+
+
+class _Inbox:
+    """The casts waiting for a ballot thread. At most CAST_CONCURRENCY threads drain it at
+    once; each takes everything that waits (up to MAX_GROUP) each time round."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._casts: list[_Cast] = []
+        self._draining = 0
+
+    def add(self, cast: _Cast) -> bool:
+        """Queue `cast`; True if the caller should start another drain."""
+        with self._lock:
+            self._casts.append(cast)
+            start = self._draining < CAST_CONCURRENCY
+            self._draining += start
+            return start
+
+    def take(self) -> list[_Cast]:
+        """The next group (requests that went away are dropped: nothing is cast for them);
+        [] ends this drain."""
+        with self._lock:
+            while self._casts:
+                group, self._casts = self._casts[:MAX_GROUP], self._casts[MAX_GROUP:]
+                live = [c for c in group if not c.future.cancelled()]
+                if live:
+                    return live
+            self._draining -= 1
+            return []
+
+    def stopped(self) -> None:
+        """A drain ended without emptying the inbox."""
+        with self._lock:
+            self._draining -= 1
+
+
+_INBOX = _Inbox()
+
+
+def _drain() -> None:
+    try:
+        while group := _INBOX.take():
+            by_code: dict[str, list[_Cast]] = {}
+            for cast in group:
+                by_code.setdefault(cast.code, []).append(cast)
+            for code, casts in by_code.items():
+                outcomes = list(zip(casts, _cast_group(code, casts), strict=True))
+                for loop in {c.loop for c in casts}:
+                    _hand_back(loop, [o for c, o in outcomes if c.loop is loop])
+    except BaseException:
+        _INBOX.stopped()  # a bug, not a ballot: let another drain start
+        raise
+
+
+def _cast_group(
+    code: str, casts: list[_Cast]
+) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
+    answers = submit_group(instance(), code, [c.request for c in casts])
+    return [
+        (c.future, None, a) if isinstance(a, BaseException) else (c.future, a, None)
+        for c, a in zip(casts, answers, strict=True)
+    ]
+
+
+async def _submit_grouped(code: str, request: casting.BallotRequest) -> Answer:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Answer] = loop.create_future()
+    if _INBOX.add(_Cast(code, request, future, loop)):
+        _run(_drain)
     return await future
 
 
@@ -119,7 +224,7 @@ class Answer:
     waiting_for: int = 0
 
 
-# --- the seam: the only two places that call core's casting service ------------------------
+# --- the seam: the only places that call core's casting service -----------------------------
 # Casting is in mixed batches (core.batches): a ballot is sealed and queued in this process's
 # memory and written with at least k others, so the first answer is often "waiting", with a
 # ticket the component polls by. Tickets live in this process's memory only; the proxy keeps
@@ -134,6 +239,28 @@ def _from_status(ticket: str, found: casting.BallotStatus) -> Answer:
     return Answer(state="waiting", ticket=ticket, waiting_for=found.waiting_for)
 
 
+def submit_group(
+    inst: Instance, code: str, requests: list[casting.BallotRequest]
+) -> list[Answer | BaseException]:
+    """Hand a group of ballots to core (`casting.submit_ballots`): each one's answer or the
+    error to answer it with (core's named errors unchanged; an error of the workshop or
+    the database reaches every ballot of the group)."""
+    try:
+        results: list[Any] = casting.submit_ballots(inst.db, inst.secret_key, code, requests)
+    except BaseException as exc:
+        results = [exc] * len(requests)
+    answers: list[Answer | BaseException] = []
+    for result in results:
+        try:
+            if isinstance(result, BaseException):
+                raise result
+            found = casting.ballot_status(result.id, workshop=code)
+            answers.append(_from_status(result.id, found))
+        except BaseException as exc:
+            answers.append(exc)
+    return answers
+
+
 def submit(
     inst: Instance,
     code: str,
@@ -143,11 +270,11 @@ def submit(
     *,
     client_key: str,
 ) -> Answer:
-    """Hand one ballot to core; raises core's named errors unchanged."""
-    ticket = casting.submit_ballot(
-        inst.db, inst.secret_key, code, card, ranking, role, client_key=client_key
-    )
-    return _from_status(ticket.id, casting.ballot_status(ticket.id, workshop=code))
+    """One ballot as the route hands it over (a group of one); raises core's named errors."""
+    (answer,) = submit_group(inst, code, [casting.BallotRequest(card, ranking, role, client_key)])
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
 
 
 def status(inst: Instance, code: str, ticket: str) -> Answer | None:
@@ -357,17 +484,13 @@ async def cast(call: Call) -> Reply:
     if not isinstance(ranking, list) or not all(isinstance(m, str) for m in ranking):
         return _refused(400, "web.bad_request", lang)
     try:
-        answer = await _in_thread(
-            partial(
-                submit,
-                instance(),
-                code,
-                _text_or_none(data.get("card")),
-                ranking,
-                _text_or_none(data.get("role")),
-                client_key=limiter_key(call, client_key),
-            )
+        request = casting.BallotRequest(
+            _text_or_none(data.get("card")),
+            ranking,
+            _text_or_none(data.get("role")),
+            limiter_key(call, client_key),
         )
+        answer = await _submit_grouped(code, request)
         answer = await _settled(code, answer)
     except BeiduiError as err:
         return _refusal_for(err, lang)

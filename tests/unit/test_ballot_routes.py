@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 
+from core import ballot_values, casting
+from core.errors import BeiduiError
 from web import ballot_api
 
 
@@ -64,3 +69,56 @@ def test_a_body_over_the_limit_is_not_read_on_and_is_refused() -> None:
     assert (status, answer["error"]) == (400, "web.bad_request")
     # Not read, so not its "lang" either: the default language answers.
     assert answer["message"] == "无法读取这张选票。请刷新页面后再试。"
+
+
+def test_casts_that_arrive_while_the_threads_are_busy_go_to_core_as_groups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each cast still gets its own answer (or its own error), a group keeps arrival order,
+    and a cast whose request went away before a thread took it is never submitted."""
+    busy, release = threading.Event(), threading.Event()
+    groups: list[list[str | None]] = []
+
+    def submit_ballots(
+        db: object, key: bytes, code: str, requests: list[casting.BallotRequest]
+    ) -> list[casting.Ticket | BeiduiError]:
+        busy.set()
+        release.wait(10)  # the one thread stays busy until every cast has arrived
+        groups.append([r.card_code for r in requests])
+        return [
+            ballot_values.CardNotFound("no")
+            if r.card_code == "bad"
+            else casting.Ticket(f"t-{r.card_code}", 0)
+            for r in requests
+        ]
+
+    def ballot_status(ticket: str, *, workshop: str | None = None) -> casting.BallotStatus:
+        return casting.BallotStatus(casting.BallotState.STORED, 0, receipt=f"r-{ticket}")
+
+    monkeypatch.setattr(casting, "submit_ballots", submit_ballots)
+    monkeypatch.setattr(casting, "ballot_status", ballot_status)
+    monkeypatch.setattr(ballot_api, "instance", lambda: SimpleNamespace(db=None, secret_key=b""))
+    monkeypatch.setattr(ballot_api, "CAST_CONCURRENCY", 1)
+    cards = [f"c{i}" for i in range(60)] + ["bad"]
+
+    def cast(card: str) -> asyncio.Future[ballot_api.Answer]:
+        request = casting.BallotRequest(card, ["m"], None)
+        return asyncio.ensure_future(ballot_api._submit_grouped("ABC234", request))
+
+    async def room() -> list[object]:
+        first = cast("first")
+        await asyncio.to_thread(busy.wait, 10)  # a thread is casting "first" ...
+        casts = [cast(c) for c in [*cards, "gone"]]  # ... while the room taps
+        await asyncio.sleep(0.01)
+        casts[-1].cancel()  # this phone went away before a thread took its cast
+        await asyncio.sleep(0.01)
+        release.set()
+        return await asyncio.gather(first, *casts, return_exceptions=True)
+
+    answers = asyncio.run(room())
+    assert groups == [["first"], cards]  # one call for the whole room, in arrival order
+    assert answers[1:-2] == [
+        ballot_api.Answer(state="stored", receipt=f"r-t-{c}") for c in cards[:-1]
+    ]
+    assert isinstance(answers[-2], ballot_values.CardNotFound)
+    assert isinstance(answers[-1], asyncio.CancelledError)
