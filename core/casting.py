@@ -204,7 +204,13 @@ def submit_ballots(
     """
     box = _box_for_casting(db, join_code(code))
     mixer = mixer_for(db, box)
-    checked = [_check_request(secret_key, box, mixer, r) for r in requests]
+    checked: list[_Checked | BeiduiError] = []
+    try:
+        for request in requests:
+            checked.append(_check_request(secret_key, box, mixer, request))
+    except BaseException:  # not a named error: free the cards reserved so far
+        _release(mixer, [c.digest for c in checked if isinstance(c, _Checked)])
+        raise
     passed = [c for c in checked if isinstance(c, _Checked)]
     if not passed:
         return [c for c in checked if isinstance(c, BeiduiError)]  # all of them are errors

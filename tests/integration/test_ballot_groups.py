@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from core import casting
 from core.ballot_values import CardAlreadySpent, CardNotFound, EmptyBallot, VotingClosed
 from core.cards import card_counts, issue_cards
 from core.casting import (
@@ -123,3 +124,29 @@ def test_a_group_of_good_casts_is_stored_whole(instance: Instance, size: int) ->
     receipts = [receipt_when_stored(r) for r in results if isinstance(r, Ticket)]
     assert len(set(receipts)) == size + 5
     assert card_counts(room.db, room.code).spent == size + 5
+
+
+def test_a_failure_that_is_not_a_named_error_frees_every_card_the_group_reserved(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = open_room(instance)
+    cards = issue_cards(room.console, 5)
+    real_digest = casting.card_digest
+    calls: list[str] = []
+
+    def digest_failing_on_the_third(key: bytes, box: object, code: str) -> bytes:
+        calls.append(code)
+        if len(calls) == 3:
+            raise RuntimeError("the machine hiccupped")
+        return real_digest(key, box, code)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(casting, "card_digest", digest_failing_on_the_third)
+    group = [BallotRequest(c, room.methods[:1], None, "p") for c in cards[:3]]
+    with pytest.raises(RuntimeError):
+        submit_ballots(room.db, room.key, room.code, group)
+    monkeypatch.undo()
+    # The two cards reserved before the failure are free: the whole room casts them now.
+    again = [BallotRequest(c, room.methods[:1], None, "p") for c in cards]
+    results = submit_ballots(room.db, room.key, room.code, again)
+    assert all(isinstance(r, Ticket) for r in results)
+    assert all(receipt_when_stored(r) for r in results if isinstance(r, Ticket))
