@@ -35,8 +35,7 @@ import queue
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.routing import Route
@@ -52,21 +51,19 @@ from web.runtime import instance
 from web.security import SECURITY_HEADERS
 
 MAX_BODY_BYTES = 4096  # a ballot is a code, a card, at most a dozen keys and a role
-# At most this many casts run in threads at once; the others wait in a queue, which costs
-# nothing. Without it a burst of 1,000 phones put 28 threads on the GIL and more
+# At most this many threads cast at once; the other casts wait in the inbox, which costs
+# nothing. Without a bound a burst of 1,000 phones put 28 threads on the GIL and more
 # casts than the PostgreSQL pool has connections (a pool timeout answered 500 to 34 of
 # 1,000 phones in benchmarks/room.py); 8 threads is what benchmarks/cast.py measures with.
-# The casts wait in a queue of our own for CAST_CONCURRENCY threads of our own, which hand
-# the result straight to the event loop: Starlette's `run_in_threadpool` (anyio's capacity
-# limiter and cancel scopes) and then an executor's chained futures were each ~6-10% of the
-# server's GIL time in a 1,000-phone burst (py-spy --gil).
+# The threads are our own and hand the answers straight to the event loop: Starlette's
+# `run_in_threadpool` (anyio's capacity limiter and cancel scopes) and then an executor's
+# chained futures were each ~6-10% of the server's GIL time in a 1,000-phone burst.
 CAST_CONCURRENCY = 8
 # Casts that arrive while the threads are busy wait in an inbox, and a thread takes all of
 # them (at most this many) in one go: `casting.submit_ballots` then reads the stage and the
 # group's cards once, and the answers go back to the event loop in one call.
 MAX_GROUP = 128
 _LOG = logging.getLogger("beidui.web")
-_T = TypeVar("_T")
 _QUEUE: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
 _WORKERS: list[threading.Thread] = []
 _WORKERS_GUARD = threading.Lock()
@@ -90,7 +87,7 @@ def _work() -> None:
     while True:
         job = _QUEUE.get()
         try:
-            job()  # a job settles its own futures
+            job()  # a drain answers its own casts
         except Exception as exc:  # keep the thread: the type only (a message may hold a card)
             _LOG.error("ballot thread job failed: %s", type(exc).__name__)
 
@@ -115,24 +112,6 @@ def _hand_back(
 ) -> None:
     with contextlib.suppress(RuntimeError):  # a closed loop: the server is stopping
         loop.call_soon_threadsafe(_settle_all, outcomes)
-
-
-async def _in_thread(call: Callable[[], _T]) -> _T:
-    """`call()` on one of the ballot threads, awaited without blocking the event loop."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[_T] = loop.create_future()
-
-    def job() -> None:
-        if future.cancelled():  # the request was cancelled while it waited
-            return
-        try:
-            outcome: tuple[Any, BaseException | None] = (call(), None)
-        except BaseException as exc:  # handed to the awaiting request, which answers it
-            outcome = (None, exc)
-        _hand_back(loop, [(future, *outcome)])
-
-    _run(job)
-    return await future
 
 
 @dataclass(frozen=True)
@@ -184,16 +163,24 @@ _INBOX = _Inbox()
 def _drain() -> None:
     try:
         while group := _INBOX.take():
-            by_code: dict[str, list[_Cast]] = {}
-            for cast in group:
-                by_code.setdefault(cast.code, []).append(cast)
-            for code, casts in by_code.items():
-                outcomes = list(zip(casts, _cast_group(code, casts), strict=True))
-                for loop in {c.loop for c in casts}:
-                    _hand_back(loop, [o for c, o in outcomes if c.loop is loop])
+            try:
+                _cast_and_answer(group)
+            except Exception as exc:  # a bug, not a ballot: each cast hears it, the drain goes on
+                for loop in {c.loop for c in group}:
+                    _hand_back(loop, [(c.future, None, exc) for c in group if c.loop is loop])
     except BaseException:
-        _INBOX.stopped()  # a bug, not a ballot: let another drain start
+        _INBOX.stopped()  # the thread is going down: let another drain start
         raise
+
+
+def _cast_and_answer(group: list[_Cast]) -> None:
+    by_code: dict[str, list[_Cast]] = {}
+    for cast in group:
+        by_code.setdefault(cast.code, []).append(cast)
+    for code, casts in by_code.items():
+        outcomes = list(zip(casts, _cast_group(code, casts), strict=True))
+        for loop in {c.loop for c in casts}:
+            _hand_back(loop, [o for c, o in outcomes if c.loop is loop])
 
 
 def _cast_group(
@@ -510,7 +497,8 @@ async def ballot_status(call: Call) -> Reply:
     if not isinstance(ticket, str) or not ticket or len(ticket) > 100:
         return _refused(400, "web.bad_request", lang)
     try:
-        answer = await _in_thread(partial(status, instance(), code, ticket))
+        # Memory only (a dict and a queue under short locks): answered on the event loop.
+        answer = status(instance(), code, ticket)
     except BeiduiError as err:
         return _refusal_for(err, lang)
     if answer is None:

@@ -122,3 +122,30 @@ def test_casts_that_arrive_while_the_threads_are_busy_go_to_core_as_groups(
     ]
     assert isinstance(answers[-2], ballot_values.CardNotFound)
     assert isinstance(answers[-1], asyncio.CancelledError)
+
+
+def test_a_bug_while_casting_a_group_reaches_its_casts_and_the_inbox_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    def cast_group(code: str, casts: list[Any]) -> list[Any]:
+        calls.append(len(casts))
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return [(c.future, ballot_api.Answer(state="stored", receipt="R"), None) for c in casts]
+
+    monkeypatch.setattr(ballot_api, "_cast_group", cast_group)
+    monkeypatch.setattr(ballot_api, "CAST_CONCURRENCY", 1)
+
+    def cast() -> Any:
+        return ballot_api._submit_grouped("ABC234", casting.BallotRequest("c", ["m"], None))
+
+    async def room() -> tuple[object, object]:
+        first = await asyncio.gather(asyncio.wait_for(cast(), 5), return_exceptions=True)
+        later = await asyncio.wait_for(cast(), 10)  # a new drain starts and answers it
+        return first[0], later
+
+    first, later = asyncio.run(room())
+    assert isinstance(first, RuntimeError)
+    assert later == ballot_api.Answer(state="stored", receipt="R")
