@@ -32,13 +32,13 @@ from ui.doors import client_key
 from ui.guard import attempt
 from ui.i18n import lang, tr
 from ui.routing import ensure_entry_point
-from ui.runtime import instance
+from ui.runtime import settings
 from ui.storage_notice import storage_notice
 from ui.text import md_plain
 
 ensure_entry_point()
 
-inst = instance()
+app_settings = settings()
 L = lang()
 
 
@@ -242,7 +242,7 @@ def cards_tab(w: WorkshopView, unlocked: Console) -> None:
         codes = fresh[1]
         st.success(tr("facilitator.cards_ready", n=len(codes)))
         st.caption(tr("facilitator.cards_shown_once"))
-        url_for: Callable[[str], str] = lambda c: join_url(inst.settings, w.code, c)  # noqa: E731
+        url_for: Callable[[str], str] = lambda c: join_url(app_settings, w.code, c)  # noqa: E731
         st.download_button(
             tr("facilitator.cards_download_html"),
             render_card_sheet(codes, url_for, w.name).encode("utf-8"),
@@ -511,7 +511,7 @@ def participation_tab(w: WorkshopView) -> None:
         tr("facilitator.ballots_vs_cards"),
         f"{live.ballot_count(w.code)} / {counts.issued}",
     )
-    st.caption(tr("facilitator.join_at", url=base_url(inst.settings)))
+    st.caption(tr("facilitator.join_at", url=base_url(app_settings)))
 
 
 def unlock_form() -> None:

@@ -20,13 +20,13 @@ from ui import live
 from ui.guard import attempt
 from ui.i18n import error_text, lang, tr
 from ui.routing import ensure_entry_point
-from ui.runtime import instance
+from ui.runtime import settings
 from ui.text import html_plain, md_plain
 from ui.workshop import current_code
 
 ensure_entry_point()
 
-inst = instance()
+app_settings = settings()
 L = lang()
 
 code = current_code()
@@ -81,7 +81,7 @@ def screen() -> None:
         return
     left, right = st.columns([1, 3], gap="large")
     with left:
-        url = join_url(inst.settings, w.code)
+        url = join_url(app_settings, w.code)
         # A PNG: st.html sanitises inline SVG away.
         st.image(live.qr_png(url), width=300)
         big(w.code, "bd-code")
@@ -187,7 +187,7 @@ def voting_screen(w: WorkshopView) -> None:
     st.caption(
         tr(
             "projector.fingerprint",
-            fingerprint=live.signing_fingerprint(str(inst.settings.data_dir)),
+            fingerprint=live.signing_fingerprint(str(app_settings.data_dir)),
         )
     )
 

@@ -28,12 +28,12 @@ from ui.doors import client_key
 from ui.guard import attempt
 from ui.i18n import LANGUAGE_NAMES, error_text, lang, tr
 from ui.routing import ensure_entry_point
-from ui.runtime import instance
+from ui.runtime import settings
 from ui.text import md_plain
 
 ensure_entry_point()
 
-inst = instance()
+app_settings = settings()
 L = lang()
 
 st.title(tr("results.title"))
@@ -114,7 +114,7 @@ if st.button(tr("results.prepare"), type="primary", key="prepare"):
     try:
         st.session_state[state.DOWNLOADS] = prepare_downloads(
             unlocked,
-            inst.settings.data_dir,
+            app_settings.data_dir,
             export_lang or L,
             on_progress=lambda fraction, text: bar.progress(min(fraction, 1.0), text=text),
         )

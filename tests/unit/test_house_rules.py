@@ -237,3 +237,22 @@ def test_pages_get_their_console_and_admin_from_ui_never_from_the_database() -> 
             ):
                 offenders.append(f"{name}:{call.lineno} {called}")
     assert offenders == []
+
+
+def test_a_page_holds_the_instance_only_to_hand_its_database_to_a_core_service() -> None:
+    """`ui.runtime.instance()` carries the database and the instance secret. A page that only
+    shows addresses or files takes `ui.runtime.settings()`; one that takes the instance
+    passes its `.db` (or secret) to a core service."""
+    offenders = []
+    for name, path in MODULES.items():
+        if not name.startswith("pages."):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        takes_instance = any(called == "instance" for called, _ in _calls(path))
+        hands_on = any(
+            isinstance(node, ast.Attribute) and node.attr in ("db", "secret_key")
+            for node in ast.walk(tree)
+        )
+        if takes_instance and not hands_on:
+            offenders.append(name)
+    assert offenders == []
