@@ -81,7 +81,6 @@ def sqlite_statements(db: Database) -> dict[str, Prepared]:
         _SQLITE_PREPARED.update(
             stage=Prepared.of(db, STAGE_FOR_CAST),
             read_stage=Prepared.of(db, STAGE_READ),
-            card=Prepared.of(db, CARD_STATE),
             spend=Prepared.of(db, SPEND_CARD),
             insert=Prepared.of(db, INSERT_SEALED),
         )
