@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 from core.ballot_box import Box, raise_unless_voting, read_box
@@ -52,8 +52,8 @@ from core.models import random_id
 from core.workshops import WorkshopNotFound
 
 
-class BallotState(Enum):
-    """Where a submitted ballot is."""
+class BallotState(StrEnum):
+    """Where a submitted ballot is (the values are what the ballot route answers)."""
 
     WAITING = "waiting"
     """Sealed and queued in this server's memory only; nothing is written yet."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import limits, notes
+from core.casting import BallotState
 from core.domain import Stage
 from core.errors import BeiduiError
 from core.tally.result import place_text
@@ -117,7 +118,7 @@ if held_ticket := st.session_state.get(ticket_key):
         found = ballot_component.ticket_answer(w.code, held_ticket)
     except BeiduiError as err:  # the batch was refused: nothing stored, the card is unused
         found, ticket_notice = None, error_text(err)
-    if found is not None and found.state == "stored" and found.receipt:
+    if found is not None and found.state is BallotState.STORED and found.receipt:
         st.session_state[receipt_key] = found.receipt
         st.query_params[RECEIPT_PARAM] = found.receipt
         st.session_state.pop(state.card(w.code), None)
@@ -125,9 +126,9 @@ if held_ticket := st.session_state.get(ticket_key):
         ticket_waiting_for = found.waiting_for
     else:
         ticket_notice = ticket_notice or tr("join.ballot_ticket_lost")
-    if (found is None or found.state == "stored") and TICKET_PARAM in st.query_params:
+    if (found is None or found.state is BallotState.STORED) and TICKET_PARAM in st.query_params:
         del st.query_params[TICKET_PARAM]
-    if found is None or found.state == "stored":
+    if found is None or found.state is BallotState.STORED:
         st.session_state.pop(ticket_key, None)
 seen_key = state.seen_stage(w.code)
 st.session_state[seen_key] = (w.stage, w.current_question)

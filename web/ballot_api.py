@@ -205,7 +205,7 @@ async def _submit_grouped(code: str, request: casting.BallotRequest) -> Answer:
 class Answer:
     """What the phone is told: stored (with a receipt), waiting (with a ticket) or refused."""
 
-    state: str
+    state: casting.BallotState
     receipt: str | None = None
     ticket: str | None = None
     waiting_for: int = 0
@@ -220,10 +220,10 @@ class Answer:
 
 def _from_status(ticket: str, found: casting.BallotStatus) -> Answer:
     if found.state is casting.BallotState.STORED:
-        return Answer(state="stored", receipt=found.receipt)
+        return Answer(state=casting.BallotState.STORED, receipt=found.receipt)
     if found.state is casting.BallotState.REFUSED:
         raise found.error or batches.BallotNotStored("batch refused")
-    return Answer(state="waiting", ticket=ticket, waiting_for=found.waiting_for)
+    return Answer(state=casting.BallotState.WAITING, ticket=ticket, waiting_for=found.waiting_for)
 
 
 def submit_group(
@@ -283,7 +283,7 @@ SETTLE_SECONDS = 2.0
 
 
 async def _settled(code: str, answer: Answer) -> Answer:
-    if answer.state != "waiting" or not answer.ticket:
+    if answer.state is not casting.BallotState.WAITING or not answer.ticket:
         return answer
     loop = asyncio.get_running_loop()
     written: asyncio.Future[None] = loop.create_future()
@@ -404,15 +404,21 @@ class Endpoint:
 # --- request checks ---------------------------------------------------------------------
 
 
+def _refusal(status_code: int, key: str, message: str) -> Reply:
+    return Reply(
+        status_code, {"state": casting.BallotState.REFUSED, "error": key, "message": message}
+    )
+
+
 def _refused(status_code: int, key: str, lang: str, **params: Any) -> Reply:
-    return Reply(status_code, {"state": "refused", "error": key, "message": t(key, lang, **params)})
+    return _refusal(status_code, key, t(key, lang, **params))
 
 
 def _answer(answer: Answer) -> Reply:
-    if answer.state == "stored":
-        return Reply(200, {"state": "stored", "receipt": answer.receipt})
+    if answer.state is casting.BallotState.STORED:
+        return Reply(200, {"state": answer.state, "receipt": answer.receipt})
     return Reply(
-        202, {"state": "waiting", "ticket": answer.ticket, "waiting_for": answer.waiting_for}
+        202, {"state": answer.state, "ticket": answer.ticket, "waiting_for": answer.waiting_for}
     )
 
 
@@ -459,7 +465,7 @@ def _checked(call: Call) -> tuple[dict[str, Any], str, str, str] | Reply:
 
 def _refusal_for(err: BeiduiError, lang: str, status_code: int = 422) -> Reply:
     code = 429 if isinstance(err, TooManyAttempts) else status_code
-    return Reply(code, {"state": "refused", "error": err.key, "message": tm(err.message, lang)})
+    return _refusal(code, err.key, tm(err.message, lang))
 
 
 async def cast(call: Call) -> Reply:
