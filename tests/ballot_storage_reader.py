@@ -4,8 +4,10 @@ SQLite: the main file's raw bytes (live cells, free pages, freed cells all inclu
 `-wal` file parsed frame by frame (a 32-byte header, then per frame a 24-byte header and one
 page; a frame whose "database size after commit" field is non-zero ends a transaction).
 PostgreSQL (superuser): every page of a relation through `pageinspect.get_raw_page` (live,
-dead and unused tuples alike), and the WAL through `pg_walinspect.pg_get_wal_records_info`,
-filtered to the relfilenodes of our own relations (other tests share the cluster).
+dead and unused tuples alike), the WAL through `pg_walinspect.pg_get_wal_records_info`,
+filtered to the relfilenodes of our own relations (other tests share the cluster), and the
+WAL's raw bytes (row images included) from the segment files in `pg_wal/`
+(`pg_read_binary_file`), which PostgreSQL 15's `pg_walinspect` does not show.
 
 Nothing here knows how Beidui stores things; the tests give it the byte strings to look for.
 """
@@ -192,6 +194,39 @@ def pg_wal_records(db: Database, since_lsn: str, filenodes: dict[int, str]) -> l
     return out
 
 
+_FILE = re.compile(r"base/\d+/(\d+)")
+
+
+def pg_follow_rewrites(db: Database, since_lsn: str, filenodes: dict[int, str]) -> dict[int, str]:
+    """`filenodes` plus the files a rewrite gave those tables since `since_lsn`, read off the
+    WAL as the adversary would: a transaction whose COMMIT drops a file of table T (`VACUUM
+    FULL`, `CLUSTER`, `TRUNCATE`) created T's new files (`Storage CREATE` records of the same
+    xid). Without this, a table rewritten twice between two looks at `pg_class` (a close
+    in one process, the late batch's rewrite in another) hides the writes to the file in
+    between."""
+    out = dict(filenodes)
+    created: dict[int, list[int]] = defaultdict(list)
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT xid::text::bigint, resource_manager, record_type, description FROM"
+                " public.pg_get_wal_records_info(CAST(:a AS pg_lsn), pg_current_wal_flush_lsn())"
+                " WHERE resource_manager IN ('Storage', 'Transaction')"
+            ),
+            {"a": since_lsn},
+        )
+        for xid, rmgr, rtype, description in rows:
+            if rmgr == "Storage" and rtype == "CREATE":
+                created[int(xid)] += [int(n) for n in _FILE.findall(description or "")]
+            elif rmgr == "Transaction" and rtype.startswith("COMMIT"):
+                dropped = (description or "").partition("rels:")[2].partition(";")[0]
+                tables = {out[n] for n in map(int, _FILE.findall(dropped)) if n in out}
+                if len(tables) == 1:
+                    (table,) = tables
+                    out.update(dict.fromkeys(created.pop(int(xid), []), table))
+    return out
+
+
 def writes_per_transaction(
     records: Sequence[WalRecord], table: str, kinds: Iterable[str]
 ) -> Counter[int]:
@@ -202,6 +237,79 @@ def writes_per_transaction(
         if r.table == table and r.record_type.split("+")[0] in wanted:
             counts[r.xid] += 1
     return counts
+
+
+def pg_wal_bytes(db: Database, since_lsn: str) -> tuple[bytes, str]:
+    """The WAL's raw bytes from `since_lsn` to the flushed end, read from the segment files
+    as a superuser who can read the data directory would; returns them and the end LSN (the
+    next call's start). Raises if a segment is gone (recycled): a silent gap would let a
+    search for a ballot's bytes pass for the wrong reason. Other sessions' records are in
+    there too; a record split by a WAL page header may hide a needle (rare, and it can only
+    make a "not in the WAL" check pass that should fail, never the reverse)."""
+    with db.engine.connect() as conn:
+        end_lsn = str(conn.execute(text("SELECT pg_current_wal_flush_lsn()")).scalar_one())
+        segment = int(
+            conn.execute(
+                text("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'")
+            ).scalar_one()
+        )
+        timeline = int(
+            conn.execute(text("SELECT timeline_id FROM pg_control_checkpoint()")).scalar_one()
+        )
+        per_xlogid = 0x1_0000_0000 // segment
+        out = bytearray()
+        at, end = _lsn(since_lsn), _lsn(end_lsn)
+        while at < end:
+            number, offset = divmod(at, segment)
+            length = min(segment - offset, end - at)
+            name = f"{timeline:08X}{number // per_xlogid:08X}{number % per_xlogid:08X}"
+            chunk = conn.execute(
+                text("SELECT pg_read_binary_file(:f, :o, :n, true)"),
+                {"f": f"pg_wal/{name}", "o": offset, "n": length},
+            ).scalar()
+            if chunk is None or len(chunk) != length:
+                raise RuntimeError(f"WAL segment {name} is gone or short: cannot read the WAL")
+            out += bytes(chunk)
+            at += length
+    return bytes(out), end_lsn
+
+
+def _lsn(lsn: str) -> int:
+    high, low = lsn.split("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+# --- what a reader of the storage holds at one moment ---------------------------------------
+
+
+@dataclass(frozen=True)
+class StorageView:
+    files: bytes
+    """SQLite: the main file and the -wal's pages; PostgreSQL: raw pages of every table."""
+    ballot_pages: bytes
+    """Where ballots sit: SQLite main file + -wal pages; PostgreSQL: `ballots_table`'s pages."""
+    wal_pages: bytes = b""
+    """SQLite: the -wal's pages only."""
+    wal_commits: int = 0
+    """SQLite: how many committed transactions the -wal holds."""
+
+
+def read_storage(
+    db: Database, tables: Sequence[str], ballots_table: str = "sealed_ballots"
+) -> StorageView:
+    """The files as a disk reader (SQLite) or a superuser (PostgreSQL pages) sees them now.
+    SQLite is read from the file only: no connection, so no reader holds up a checkpoint."""
+    if db.is_sqlite:
+        path = sqlite_path(db)
+        frames = wal_frames(path)
+        wal = b"".join(f.page for f in frames)
+        main = path.read_bytes()
+        commits = sum(1 for f in frames if f.commit_size)
+        return StorageView(main + wal, main + wal, wal, commits)
+    pages = pg_pages(db, tables)
+    return StorageView(
+        b"".join(b"".join(p) for p in pages.values()), b"".join(pages[ballots_table])
+    )
 
 
 # --- positions and order ----------------------------------------------------------------------

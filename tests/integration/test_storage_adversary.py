@@ -72,34 +72,17 @@ class Room10:
 
 
 def _take(r10: Room10, label: str, written: set[int], last: set[int]) -> None:
-    db = r10.room.db
-    if db.is_sqlite:
-        path = sr.sqlite_path(db)
-        frames = sr.wal_frames(path)
-        wal_blob = b"".join(f.page for f in frames)
-        main = path.read_bytes()
-        r10.snapshots.append(
-            Snapshot(
-                label,
-                main + wal_blob,
-                main + wal_blob,
-                wal_blob,
-                frozenset(written),
-                frozenset(last),
-            )
+    view = sr.read_storage(r10.room.db, TABLES)
+    r10.snapshots.append(
+        Snapshot(
+            label,
+            view.files,
+            view.ballot_pages,
+            view.wal_pages,
+            frozenset(written),
+            frozenset(last),
         )
-    else:
-        pages = sr.pg_pages(db, TABLES)
-        r10.snapshots.append(
-            Snapshot(
-                label,
-                b"".join(b"".join(p) for p in pages.values()),
-                b"".join(pages["sealed_ballots"]),
-                b"",
-                frozenset(written),
-                frozenset(last),
-            )
-        )
+    )
 
 
 def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
@@ -174,7 +157,7 @@ def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
     _take(r10, "after the reveal", all_ballots, set())
     if not db.is_sqlite:
         filenodes.update(sr.pg_filenodes(db, TABLES))
-        r10.wal = sr.pg_wal_records(db, lsn, filenodes)
+        r10.wal = sr.pg_wal_records(db, lsn, sr.pg_follow_rewrites(db, lsn, filenodes))
     yield r10
 
 
