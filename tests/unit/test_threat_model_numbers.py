@@ -1,5 +1,6 @@
-"""Every number docs/threat-model.md quotes from the code is the code's number: a changed
-constant (or a changed document) fails here until the other follows."""
+"""Every number docs/threat-model.md quotes from the code is the code's number, and the nginx
+recipes deny what it says they deny: a changed constant (or a changed document) fails here
+until the other follows."""
 
 from __future__ import annotations
 
@@ -62,3 +63,14 @@ def test_the_limiter_numbers_the_threat_model_quotes_are_the_codes() -> None:
         f" {_n(policy.first_wait_s)} s doubling up to {_n(policy.max_wait_s / 60)} minutes" in DOC
     )
     assert f"under that pressure: {_n(policy.pressure_wait_s)} s after each failure" in DOC
+
+
+def test_both_nginx_recipes_deny_the_metrics_endpoint(tmp_path: Path) -> None:
+    """The threat model says "the nginx recipe denies it too": the one in docs/deployment.md
+    and the one
+    scripts/replicas.py runs."""
+    from scripts.replicas import config_text
+
+    deny = "location = /_stcore/metrics { return 404; }"
+    assert deny in (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    assert deny in config_text(8080, [8501, 8502], tmp_path)
