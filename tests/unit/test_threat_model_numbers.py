@@ -67,8 +67,7 @@ def test_the_limiter_numbers_the_threat_model_quotes_are_the_codes() -> None:
 
 def test_both_nginx_recipes_deny_the_metrics_endpoint(tmp_path: Path) -> None:
     """The threat model says "the nginx recipe denies it too": the one in docs/deployment.md
-    and the one
-    scripts/replicas.py runs."""
+    and the one scripts/replicas.py runs."""
     from scripts.replicas import config_text
 
     deny = "location = /_stcore/metrics { return 404; }"
