@@ -14,15 +14,18 @@ PostgreSQL (the storage contract suite's fixtures).
 6. The opened ballots are listed sorted by content.
 7. A rewrite the database refuses (`Scrub.FAILED`) leaves the close and the reveal committed
    and names its tables in `unscrubbed_tables` until a later rewrite.
+8. SQLite: every committed transaction that spends cards or writes ballots holds a whole
+   batch (the PostgreSQL side counts per xid in test_storage_adversary.py).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from core import batches, casting, mix, results
 from core.ballot_values import CorruptBallot, VotingClosed, ballot_aad, encode_payload
@@ -258,3 +261,55 @@ def test_a_rewrite_the_database_refuses_never_undoes_a_close_or_a_reveal_that_co
     assert mix.unscrubbed_tables(room.db) >= {"sealed_ballots", "workshop_secrets"}
     monkeypatch.undo()
     assert mix.scrub_storage(room.db, sorted(mix.unscrubbed_tables(room.db))) is mix.Scrub.DONE
+
+
+# --- 8. SQLite: one transaction per batch -------------------------------------------------------
+
+
+def _transactions(statements: list[tuple[int, str]]) -> list[list[str]]:
+    """The statements each SQLite connection ran, cut into transactions (a statement outside
+    BEGIN … COMMIT is a transaction of its own)."""
+    open_tx: dict[int, list[str]] = {}
+    done: list[list[str]] = []
+    for conn, sql in statements:
+        word = sql.strip().split(None, 1)[0].upper() if sql.strip() else ""
+        if word == "BEGIN":
+            open_tx[conn] = []
+        elif word in ("COMMIT", "ROLLBACK"):
+            done.append([*open_tx.pop(conn, []), word])
+        elif conn in open_tx:
+            open_tx[conn].append(sql)
+        else:
+            done.append([sql, "COMMIT"])
+    return done
+
+
+def test_every_sqlite_transaction_that_writes_ballots_spends_and_writes_at_least_k(
+    sqlite_instance: Instance,
+) -> None:
+    """SQLite's side of `test_no_file_or_wal_record_links_a_card_to_its_ballot` (which counts
+    per PostgreSQL xid): every committed SQLite transaction touching the box holds a batch."""
+    db = sqlite_instance.db
+    statements: list[tuple[int, str]] = []
+
+    @event.listens_for(db.engine, "connect")
+    def trace(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.set_trace_callback(lambda sql: statements.append((id(dbapi_conn), sql)))
+
+    db.engine.pool.dispose()  # every connection from now on is traced
+    room = open_room(sqlite_instance)
+    cards = issue_cards(room.console, 13)
+    tickets = _cast(room, cards)  # k = 5: two batches, three wait for the close
+    close_voting(room.console)
+    receipts_of(tickets)
+    spend = re.compile(r"^\s*UPDATE cards SET is_spent\s*=\s*1\b", re.IGNORECASE)
+    insert = re.compile(r"^\s*INSERT INTO sealed_ballots\b", re.IGNORECASE)
+    written = []
+    for tx in _transactions(statements):
+        if tx[-1] != "COMMIT":
+            continue
+        counts = (sum(bool(spend.match(s)) for s in tx), sum(bool(insert.match(s)) for s in tx))
+        if counts != (0, 0):
+            written.append(counts)
+    # Two batches of five, then the close: three spends, and the whole box of 13 re-inserted.
+    assert sorted(written) == [(3, 13), (5, 5), (5, 5)]
