@@ -6,8 +6,9 @@ PostgreSQL (the storage contract suite's fixtures).
 2. A group of casts reads the stage and its cards once, and writes nothing below k.
 3. The remainder written at the close is in the close's own transaction (PostgreSQL: one
    xid for the stage change, every ballot row and every card row).
-4. Two servers: a ballot still waiting on one server when the reveal commits is refused
-   with `VotingClosed` and its card stays unspent.
+4. Two servers: a ballot another server writes after the close is mixed into the whole box
+   again; one still waiting there when the reveal commits is refused with `VotingClosed` and
+   its card stays unspent.
 5. Ballot stuffing: someone with write access can seal a valid extra ballot (then spent
    cards and ballots no longer match); one that opens but is not valid for the workshop
    stops the reveal with `CorruptBallot` and changes nothing.
@@ -142,6 +143,35 @@ def test_the_remainder_is_written_and_mixed_in_the_closes_own_transaction(
         card_xids = set(conn.execute(text("SELECT xmin::text FROM cards")).scalars())
     assert ballot_xids == {stage_xid}
     assert card_xids == {stage_xid}
+
+
+def test_a_ballot_another_server_writes_after_the_close_is_mixed_into_the_box_again(
+    instance: Instance, db_factory: DbFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = open_room(instance)
+    other = db_factory(migrate_schema=False)  # a second server process on the same store
+    cards = issue_cards(room.console, 7)
+    receipts_of(_cast(room, cards[:5]))
+    monkeypatch.setattr(batches, "_flush_closed", lambda db: None)  # it has not looked yet
+    late = submit_ballot(other, room.key, room.code, cards[5], room.methods[:1], None)
+    local = _cast(room, cards[6:])
+    close_voting(room.console)
+    receipts_of(local)
+    with room.db.engine.connect() as conn:
+        after_close = set(conn.execute(text("SELECT id FROM sealed_ballots")).scalars())
+    monkeypatch.undo()
+    batches._flush_closed(other)  # its next look at the stage
+    receipts_of([late])
+    with room.db.engine.connect() as conn:
+        mixed = set(conn.execute(text("SELECT id FROM sealed_ballots")).scalars())
+        xids = (
+            set()
+            if room.db.is_sqlite
+            else set(conn.execute(text("SELECT xmin::text FROM sealed_ballots")).scalars())
+        )
+    assert len(after_close) == 6 and len(mixed) == 7
+    assert not mixed & after_close  # every row rewritten with a fresh id: mixed again
+    assert room.db.is_sqlite or len(xids) == 1  # PostgreSQL: one transaction wrote them all
 
 
 # --- 4. two servers, the reveal first ------------------------------------------------------------
