@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from core.db import Database
+from tests import storage_reader
 
 WAL_HEADER = 32
 FRAME_HEADER = 24
@@ -241,42 +242,15 @@ def writes_per_transaction(
 
 def pg_wal_bytes(db: Database, since_lsn: str) -> tuple[bytes, str]:
     """The WAL's raw bytes from `since_lsn` to the flushed end, read from the segment files
-    as a superuser who can read the data directory would; returns them and the end LSN (the
-    next call's start). Raises if a segment is gone (recycled): a silent gap would let a
-    search for a ballot's bytes pass for the wrong reason. Other sessions' records are in
-    there too; a record split by a WAL page header may hide a needle (rare, and it can only
-    make a "not in the WAL" check pass that should fail, never the reverse)."""
+    as a superuser who can read the data directory would (`storage_reader.wal_bytes`, which
+    raises if a segment is gone: a silent gap would let a search for a ballot's bytes pass
+    for the wrong reason); returns them and the end LSN (the next call's start). Other
+    sessions' records are in there too; a record split by a WAL page header may hide a needle
+    (rare, and it can only make a "not in the WAL" check pass that should fail, never the
+    reverse)."""
     with db.engine.connect() as conn:
-        end_lsn = str(conn.execute(text("SELECT pg_current_wal_flush_lsn()")).scalar_one())
-        segment = int(
-            conn.execute(
-                text("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'")
-            ).scalar_one()
-        )
-        timeline = int(
-            conn.execute(text("SELECT timeline_id FROM pg_control_checkpoint()")).scalar_one()
-        )
-        per_xlogid = 0x1_0000_0000 // segment
-        out = bytearray()
-        at, end = _lsn(since_lsn), _lsn(end_lsn)
-        while at < end:
-            number, offset = divmod(at, segment)
-            length = min(segment - offset, end - at)
-            name = f"{timeline:08X}{number // per_xlogid:08X}{number % per_xlogid:08X}"
-            chunk = conn.execute(
-                text("SELECT pg_read_binary_file(:f, :o, :n, true)"),
-                {"f": f"pg_wal/{name}", "o": offset, "n": length},
-            ).scalar()
-            if chunk is None or len(chunk) != length:
-                raise RuntimeError(f"WAL segment {name} is gone or short: cannot read the WAL")
-            out += bytes(chunk)
-            at += length
-    return bytes(out), end_lsn
-
-
-def _lsn(lsn: str) -> int:
-    high, low = lsn.split("/")
-    return (int(high, 16) << 32) | int(low, 16)
+        end_lsn = storage_reader.current_lsn(conn)
+        return storage_reader.wal_bytes(conn, since_lsn, end_lsn), end_lsn
 
 
 # --- what a reader of the storage holds at one moment ---------------------------------------

@@ -355,14 +355,14 @@ def wal_bytes(conn: Connection, start_lsn: str, end_lsn: str | None = None) -> b
     while True:
         start = first_off if name == first else 0
         stop = last_off if name == last else seg_size
-        chunks.append(
-            bytes(
-                conn.execute(
-                    text("SELECT pg_read_binary_file(:f, :o, :n)"),
-                    {"f": f"pg_wal/{name}", "o": start, "n": max(stop - start, 0)},
-                ).scalar_one()
-            )
-        )
+        length = max(stop - start, 0)
+        chunk = conn.execute(
+            text("SELECT pg_read_binary_file(:f, :o, :n, true)"),
+            {"f": f"pg_wal/{name}", "o": start, "n": length},
+        ).scalar()
+        if chunk is None or len(chunk) != length:
+            raise RuntimeError(f"WAL segment {name} is gone or short: cannot read the WAL")
+        chunks.append(bytes(chunk))
         if name == last:
             return b"".join(chunks)
         low += 1

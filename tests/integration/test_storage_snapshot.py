@@ -15,6 +15,8 @@ table, its indexes and its TOAST relations, dead tuples included):
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from collections.abc import Iterator
 
@@ -156,15 +158,27 @@ def test_a_snapshot_that_ends_while_the_close_and_the_reveal_wait_leaves_no_old_
 
 
 def test_a_snapshot_held_past_the_wait_is_reported_and_the_next_scrub_is_clean(
-    instance: Instance, snapshots: list[Snapshot], monkeypatch: pytest.MonkeyPatch
+    instance: Instance,
+    snapshots: list[Snapshot],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(mix, "SNAPSHOT_WAIT_SECONDS", 0.3)
     sr.ensure_extensions(require_postgres())
-    room, sealed, _ = _room_with_ballots(instance)
+    room, sealed, receipts = _room_with_ballots(instance)
     db = room.db
     snapshots.append(held := Snapshot())
-    close_voting(open_console(db, room.key, room.code, room.grant))
+    with caplog.at_level(logging.WARNING, logger="beidui.storage"):
+        close_voting(open_console(db, room.key, room.code, room.grant))
     assert mix.unscrubbed_tables(db) == frozenset(CLOSE_TABLES)
+    # The operator's log says it, with a count, the wait and the table names only.
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "beidui.storage"]
+    assert re.fullmatch(
+        r"storage scrub: \d+ older snapshot\(s\) of other sessions still open after 0 s;"
+        r" old row versions stay in sealed_ballots, cards until the next rewrite",
+        warning,
+    ), warning
+    assert room.code not in warning and not [r for r in receipts if r in warning]
     # The residual is real: the pre-mix versions are still in the pages.
     stored, live = _row_versions(db, "sealed_ballots")
     assert stored > live
