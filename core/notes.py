@@ -130,7 +130,11 @@ class DotAllowance:
         return max(self.per_question - used, 0)
 
     def can_dot(self, question: int, note_id: NoteId) -> bool:
-        return self.remaining(question) > 0 and (question, note_id) not in self.spent
+        return self.remaining(question) > 0 and not self.has_dotted(question, note_id)
+
+    def has_dotted(self, question: int, note_id: NoteId) -> bool:
+        """Whether this session gave `note_id` its dot (counted on the wall or still waiting)."""
+        return (question, note_id) in self.spent
 
     def spend(self, question: int, note_id: NoteId) -> DotAllowance:
         """The allowance after one more dot on `note_id` of `question`; `NoDotsLeft` if none
