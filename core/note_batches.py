@@ -1,11 +1,12 @@
-"""Notes waiting for their batch: held in server memory, written k at a time, shuffled.
+"""Notes and dots waiting for their batch: held in server memory, written k at a time, shuffled.
 
-This module must never write one waiting note to the database on its own, nor keep a note's
-position in the order notes were posted: a batch is written in ONE transaction, rows in random
-order under random ids, so a database file, a WAL record, a transaction id or a commit time
-names a batch, never a person. It knows workshops only as rows (stage, question on screen);
-the services that post, release and move the room (core.notes, core.note_moderation,
-core.workshops) build on it.
+This module must never write one waiting note or one waiting dot to the database on its own,
+nor keep the order in which notes were posted or dots given: a batch is written in ONE
+transaction -- notes as rows in random order under random ids, dots as one guarded
+`dots = dots + count` per note, notes in random order -- so a database file, a WAL record, a
+transaction id or a commit time names a batch, never a person. It knows workshops only as
+rows (stage, question on screen); the services that post, dot, release and move the room
+(core.notes, core.note_moderation, core.console) build on it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
@@ -45,57 +47,125 @@ def is_batching(w: Workshop, q: Question) -> bool:
 # Lock order, in every path: a process's mixer lock first, then the database. The batch write
 # holds the mixer lock, and a stage change takes it before its transaction begins, so a note
 # is either accepted before the move (and written with the remainder) or refused after it.
+#
+# Dots follow the same machine, in their own pens: a dot on a note of the question on screen
+# waits in memory (the note's id, at a random position) until k dots wait for that question;
+# then ONE transaction adds them, one guarded `dots = dots + count` per distinct note, notes in
+# random order. A note hidden (or gone) meanwhile silently loses its waiting dots. What waits
+# when the room leaves the question is written with the notes' remainder, by the same paths.
 
 SWEEP_INTERVAL_S = 2.0
 
 
-class NoteMixer:
-    """The notes waiting for their batch in one server process (one per `Database`).
+Key = tuple[int, int]  # (workshop id, question id)
 
-    Each question's waiting texts are kept in random positions (not posting order) and are
-    forgotten as soon as their batch is committed. A process restart loses them: the phone
-    was told "received, not yet saved", never "saved".
+
+class NoteMixer:
+    """The notes and dots waiting for their batch in one server process (one per `Database`).
+
+    Each question's waiting texts, and the ids of the notes its waiting dots went to, are kept
+    in random positions (not in the order they arrived) and are forgotten as soon as their
+    batch is committed. A process restart loses them: the phone was told "received, not yet
+    saved" (a note) or "given, not yet counted" (a dot), never "saved" or "counted".
     """
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         # (workshop id, question id) -> waiting texts, in random order.
-        self.waiting: dict[tuple[int, int], list[str]] = {}
-        self._taken: list[tuple[int, int, list[str]]] | None = None
+        self.waiting: dict[Key, list[str]] = {}
+        # (workshop id, question id) -> one note id per waiting dot, in random order.
+        self.dots: dict[Key, list[str]] = {}
+        self._taken: list[tuple[dict[Key, list[str]], Key, list[str]]] | None = None
         self._sweeper: threading.Thread | None = None
+
+    @staticmethod
+    def _put(pens: dict[Key, list[str]], key: Key, item: str) -> int:
+        pen = pens.setdefault(key, [])
+        pen.insert(_RANDOM.randrange(len(pen) + 1), item)
+        return len(pen)
+
+    def _take(self, pens: dict[Key, list[str]], key: Key) -> list[str]:
+        items = pens.pop(key, [])
+        if self._taken is not None and items:
+            self._taken.append((pens, key, items))
+        return items
+
+    @staticmethod
+    def _drop_one(pens: dict[Key, list[str]], key: Key, item: str) -> None:
+        pen = pens.get(key, [])
+        if item in pen:
+            pen.remove(item)
+        if not pen:
+            pens.pop(key, None)
 
     def add(self, workshop_id: int, question_id: int, text: str) -> int:
         """Hold `text` for its question; returns how many notes wait there now."""
-        pen = self.waiting.setdefault((workshop_id, question_id), [])
-        pen.insert(_RANDOM.randrange(len(pen) + 1), text)
-        return len(pen)
+        return self._put(self.waiting, (workshop_id, question_id), text)
+
+    def add_dot(self, workshop_id: int, question_id: int, note_id: str) -> int:
+        """Hold one dot on `note_id` for its question; returns how many dots wait there now."""
+        return self._put(self.dots, (workshop_id, question_id), note_id)
 
     def count(self, workshop_id: int, question_id: int) -> int:
         # No lock: a count read while a batch is being written is one post early or late,
         # and the console must not wait on a post's database write.
         return len(self.waiting.get((workshop_id, question_id), ()))
 
+    def count_dots(self, workshop_id: int, question_id: int) -> int:
+        return len(self.dots.get((workshop_id, question_id), ()))
+
+    def holds(self, key: Key) -> bool:
+        """Whether any note or dot waits for this (workshop, question)."""
+        return bool(self.waiting.get(key) or self.dots.get(key))
+
+    def waiting_keys(self) -> set[Key]:
+        """Every (workshop, question) for which something waits."""
+        return set(self.waiting) | set(self.dots)
+
+    def is_empty(self) -> bool:
+        return not self.waiting and not self.dots
+
+    def forget(self, key: Key) -> None:
+        """Drop what waits for a (workshop, question) that no longer exists."""
+        self.waiting.pop(key, None)
+        self.dots.pop(key, None)
+
     def take(self, workshop_id: int, question_id: int) -> list[str]:
         """Remove and return a question's waiting texts (for a batch about to be written).
 
         Inside `restoring()`, they are put back if the transaction writing them fails.
         """
-        texts = self.waiting.pop((workshop_id, question_id), [])
-        if self._taken is not None and texts:
-            self._taken.append((workshop_id, question_id, texts))
-        return texts
+        return self._take(self.waiting, (workshop_id, question_id))
+
+    def take_dots(self, workshop_id: int, question_id: int) -> list[str]:
+        """Remove and return a question's waiting dots (note ids), as `take` does for texts."""
+        return self._take(self.dots, (workshop_id, question_id))
+
+    def drop(self, workshop_id: int, question_id: int, text: str) -> None:
+        """Forget one waiting text (its post failed and its author was told so)."""
+        self._drop_one(self.waiting, (workshop_id, question_id), text)
+
+    def drop_dot(self, workshop_id: int, question_id: int, note_id: str) -> None:
+        """Forget one waiting dot (its giving failed and the phone was told so)."""
+        self._drop_one(self.dots, (workshop_id, question_id), note_id)
+
+    def move_dots(self, workshop_id: int, question_id: int, from_ids: set[str], to_id: str) -> None:
+        """Waiting dots on `from_ids` now count for `to_id` (a merge), at the same positions."""
+        pen = self.dots.get((workshop_id, question_id))
+        if pen:
+            pen[:] = [to_id if nid in from_ids else nid for nid in pen]
 
     @contextmanager
     def restoring(self) -> Iterator[None]:
-        """Notes taken inside this block wait on if the block fails (nothing is lost to a
-        transaction that did not commit). Call with the lock held."""
+        """Notes and dots taken inside this block wait on if the block fails (nothing is lost
+        to a transaction that did not commit). Call with the lock held."""
         self._taken = []
         try:
             yield
         except BaseException:
-            for workshop_id, question_id, texts in self._taken:
-                for t in texts:
-                    self.add(workshop_id, question_id, t)
+            for pens, key, items in self._taken:
+                for item in items:
+                    self._put(pens, key, item)
             raise
         finally:
             self._taken = None
@@ -116,7 +186,7 @@ class NoteMixer:
                 with suppress(Exception):
                     sweep(target)
                 with self.lock:
-                    if not self.waiting:
+                    if self.is_empty():
                         self._sweeper = None
                         return
                 del target
@@ -174,6 +244,32 @@ def insert_batch(session: Session, question_id: int, texts: Sequence[str]) -> in
     return len(rows)
 
 
+def apply_dots(session: Session, question_id: int, note_ids: Sequence[str]) -> int:
+    """Add the waiting dots (one note id per dot) of one question: one guarded UPDATE per
+    distinct note, `dots = dots + count`, notes in random order; returns how many dots landed.
+
+    The guard re-checks the note at write time: a note hidden, merged away or gone since its
+    dots were given silently loses them (it is not on the wall any more).
+    """
+    counts = list(Counter(note_ids).items())
+    _RANDOM.shuffle(counts)
+    applied = 0
+    for note_id, n in counts:
+        result = session.execute(
+            update(Note)
+            .where(
+                Note.id == note_id,
+                Note.question_id == question_id,
+                Note.is_hidden.is_(False),
+                Note.is_published.is_(True),
+            )
+            .values(dots=Note.dots + n)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            applied += n
+    return applied
+
+
 def publish_legacy(session: Session, question_ids: Sequence[int]) -> int:
     """Publish rows an older version left waiting in the table (before 0004_notes_batches)."""
     if not question_ids:
@@ -197,14 +293,23 @@ def legacy_waiting(session: Session, question_id: int) -> int:
     )
 
 
-def _write_left_behind(session: Session, mixer: NoteMixer, w: Workshop) -> int:
+def write_waiting(session: Session, mixer: NoteMixer, workshop_id: int, question_id: int) -> int:
+    """Inside a transaction (caller holds the mixer lock): write a question's waiting notes
+    as one shuffled batch and add its waiting dots; returns how many notes were written."""
+    apply_dots(session, question_id, mixer.take_dots(workshop_id, question_id))
+    return insert_batch(session, question_id, mixer.take(workshop_id, question_id))
+
+
+def _write_left_behind(session: Session, mixer: NoteMixer, w: Workshop) -> bool:
     """Inside a transaction holding `w` and (caller) the mixer lock: write the waiting notes
-    of every question of `w` the room is no longer on, one shuffled batch per question."""
-    written = 0
+    and dots of every question of `w` the room is no longer on, one batch per question;
+    returns whether anything was written."""
+    wrote = False
     for q in w.questions:
-        if not is_batching(w, q):
-            written += insert_batch(session, q.id, mixer.take(w.id, q.id))
-    return written
+        if not is_batching(w, q) and mixer.holds((w.id, q.id)):
+            write_waiting(session, mixer, w.id, q.id)
+            wrote = True
+    return wrote
 
 
 def release_waiting_notes(session: Session, w: Workshop) -> int:
@@ -222,7 +327,7 @@ def stage_change(db: Database) -> Iterator[Callable[[Session, Workshop], int]]:
     """Wrap a stage change's transaction: takes this process's mixer lock BEFORE the
     transaction begins (the lock order of every path), and yields the function to call
     inside the transaction once the new stage is set. It writes this process's waiting
-    notes of every question the room left (the remainder, < k, as one shuffled batch per
+    notes and dots of every question the room left (the remainder, < k, as one batch per
     question) and publishes legacy waiting rows, in the same transaction as the move.
     """
     mixer = mixer_for(db)
@@ -230,9 +335,8 @@ def stage_change(db: Database) -> Iterator[Callable[[Session, Workshop], int]]:
 
     def on_move(session: Session, w: Workshop) -> int:
         nonlocal wrote
-        n = _write_left_behind(session, mixer, w)
-        wrote = wrote or n > 0
-        return n + release_waiting_notes(session, w)
+        wrote = _write_left_behind(session, mixer, w) or wrote
+        return release_waiting_notes(session, w)
 
     with mixer.lock, mixer.restoring():
         yield on_move
@@ -241,17 +345,17 @@ def stage_change(db: Database) -> Iterator[Callable[[Session, Workshop], int]]:
 
 
 def sweep(db: Database) -> int:
-    """Write this process's waiting notes of every question the room has left (a move made
-    by another server process); returns how many notes were written.
+    """Write this process's waiting notes and dots of every question the room has left (a
+    move made by another server process); returns how many notes were written.
 
     Called on each console release and by the sweeper thread while anything waits; a post
-    does the same for its own workshop. One read when nothing is left behind.
+    or a dot does the same for its own workshop. One read when nothing is left behind.
     """
     mixer = mixer_for(db)
     with mixer.lock:
-        if not mixer.waiting:
+        if mixer.is_empty():
             return 0
-        workshop_ids = sorted({wid for wid, _ in mixer.waiting})
+        workshop_ids = sorted({wid for wid, _ in mixer.waiting_keys()})
         with db.read.begin() as session:
             rows = session.execute(
                 select(Question.id, Question.position, Workshop.stage, Workshop.current_question)
@@ -262,13 +366,13 @@ def sweep(db: Database) -> int:
             int(qid): StagePosition(stage, current).question_on_screen == position
             for qid, position, stage, current in rows
         }
-        left: list[tuple[int, int]] = []
-        for key in list(mixer.waiting):
+        left: list[Key] = []
+        for key in sorted(mixer.waiting_keys()):
             qid = key[1]
             if qid not in on_screen:
-                # The workshop or the question is gone: nothing to file these notes under.
-                # They were never acknowledged as saved (see docs/threat-model.md).
-                mixer.waiting.pop(key)
+                # The workshop or the question is gone: nothing to file these notes (or dots)
+                # under. They were never acknowledged as stored (see docs/threat-model.md).
+                mixer.forget(key)
                 continue
             if not on_screen[qid]:
                 left.append(key)
@@ -280,13 +384,29 @@ def sweep(db: Database) -> int:
     return written
 
 
-def write_batches(db: Database, mixer: NoteMixer, keys: Sequence[tuple[int, int]]) -> int:
+def _lock_workshops(session: Session, workshop_ids: Sequence[int]) -> None:
+    # Batches of one workshop from several processes then queue instead of updating the same
+    # notes in different (random) orders, which PostgreSQL could end as a deadlock.
+    for wid in sorted(set(workshop_ids)):
+        session.execute(select(Workshop.id).where(Workshop.id == wid).with_for_update())
+
+
+def write_batches(db: Database, mixer: NoteMixer, keys: Sequence[Key]) -> int:
     """One transaction writing each (workshop, question)'s waiting notes as one shuffled
-    batch; the caller holds the mixer lock and checkpoints afterwards."""
+    batch and adding its waiting dots; the caller holds the mixer lock and checkpoints
+    afterwards. Returns how many notes were written."""
     written = 0
     with mixer.restoring(), db.write.begin() as session:
-        for wid in sorted({wid for wid, _ in keys}):
-            session.execute(select(Workshop.id).where(Workshop.id == wid).with_for_update())
+        _lock_workshops(session, [wid for wid, _ in keys])
         for wid, qid in keys:
-            written += insert_batch(session, qid, mixer.take(wid, qid))
+            written += write_waiting(session, mixer, wid, qid)
     return written
+
+
+def write_dot_batch(db: Database, mixer: NoteMixer, workshop_id: int, question_id: int) -> int:
+    """One transaction adding a question's waiting dots (a full batch, or what the
+    facilitator releases); the caller holds the mixer lock and checkpoints afterwards.
+    Returns how many dots landed."""
+    with mixer.restoring(), db.write.begin() as session:
+        _lock_workshops(session, [workshop_id])
+        return apply_dots(session, question_id, mixer.take_dots(workshop_id, question_id))

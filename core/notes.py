@@ -2,12 +2,13 @@
 
 This module must never store who wrote or dotted a note, from which device or session, or
 when; never show or store notes in the order they were written (the wall sorts by dots, then
-by the random id); and never let one new note reach the wall -- or the database -- on its
-own. A note waits in the memory of the server process that received it until k notes (the
-workshop's anonymity k) wait for its question; then the whole batch is written in one
-transaction, shuffled, and appears at once (core.note_batches). No database file, page or
-WAL record ever holds a waiting note (tests/integration/test_notes_storage.py reads them as
-an adversary would). The facilitator's tools build on this module: core.note_moderation,
+by the random id); and never let one new note, nor one new dot, reach the wall -- or the
+database -- on its own. A note waits in the memory of the server process that received it
+until k notes (the workshop's anonymity k) wait for its question; then the whole batch is
+written in one transaction, shuffled, and appears at once. Dots wait the same way, k per
+question, and are added in one transaction (core.note_batches). No database file, page or
+WAL record ever holds a waiting note or dot (tests/integration/test_notes_storage.py reads
+them as an adversary would). The facilitator's tools build on this module: core.note_moderation,
 core.note_themes, core.note_summary.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from core import note_batches
@@ -76,6 +77,27 @@ class NotePosted:
 
 
 @dataclass(frozen=True)
+class DotStatus:
+    """What the phone may truthfully say after a dot.
+
+    `is_counted` is true only once the batch holding this dot is committed (the wall shows it);
+    until then the dot waits in server memory for `waiting_for` more dots on the question.
+    """
+
+    is_counted: bool
+    waiting_for: int
+
+
+@dataclass(frozen=True)
+class DotGiven:
+    """A dot given from a browser session: the allowance it keeps, and the dot's status."""
+
+    allowance: DotAllowance
+    is_counted: bool
+    waiting_for: int
+
+
+@dataclass(frozen=True)
 class NoteView:
     id: NoteId
     text: str
@@ -108,7 +130,11 @@ class DotAllowance:
         return max(self.per_question - used, 0)
 
     def can_dot(self, question: int, note_id: NoteId) -> bool:
-        return self.remaining(question) > 0 and (question, note_id) not in self.spent
+        return self.remaining(question) > 0 and not self.has_dotted(question, note_id)
+
+    def has_dotted(self, question: int, note_id: NoteId) -> bool:
+        """Whether this session gave `note_id` its dot (counted on the wall or still waiting)."""
+        return (question, note_id) in self.spent
 
     def spend(self, question: int, note_id: NoteId) -> DotAllowance:
         """The allowance after one more dot on `note_id` of `question`; `NoDotsLeft` if none
@@ -191,9 +217,7 @@ def post_note(db: Database, code: WorkshopCode, text: str, question: int) -> Not
             w = _load_questions(session, code)
         # The room may have moved on in another process: what this process still holds for
         # the questions it left is written first (one batch each), refused post or not.
-        left = [(w.id, q.id) for q in w.questions if not note_batches.is_batching(w, q)]
-        if any(mixer.count(*key) for key in left):
-            note_batches.write_batches(db, mixer, left)
+        _write_left_behind(db, mixer, w)
         q = _accepting(w, question)
         workshop_id, question_id, k = w.id, q.id, w.anonymity_k
         waiting = mixer.add(workshop_id, question_id, cleaned)
@@ -207,14 +231,20 @@ def post_note(db: Database, code: WorkshopCode, text: str, question: int) -> Not
                 note_batches.publish_legacy(session, [question_id])
         except BaseException:
             # The poster is told it failed (the page keeps the text); the others wait on.
-            pen = mixer.waiting.get((workshop_id, question_id), [])
-            pen.remove(cleaned)
-            if not pen:
-                mixer.waiting.pop((workshop_id, question_id), None)
+            mixer.drop(workshop_id, question_id, cleaned)
             raise
     # Outside the lock: the checkpoint may wait for readers; other posts need not wait.
     note_batches.checkpoint(db)
     return NotePosted(is_stored=True, waiting_for=0)
+
+
+def _write_left_behind(db: Database, mixer: note_batches.NoteMixer, w: Workshop) -> None:
+    """The room may have moved on in another process: what this process still holds for the
+    questions it left is written first (one batch each). Call with the mixer lock held."""
+    left = [(w.id, q.id) for q in w.questions if not note_batches.is_batching(w, q)]
+    if any(mixer.holds(key) for key in left):
+        note_batches.write_batches(db, mixer, left)
+        note_batches.checkpoint(db)
 
 
 def _accepting(w: Workshop, question: int) -> Question:
@@ -286,42 +316,53 @@ def wall(
         ]
 
 
-def add_dot(db: Database, code: WorkshopCode, note_id: NoteId) -> None:
-    """One more dot on a note the wall shows for the question on screen (atomic increment)."""
-    with db.write.begin() as session:
-        w = load_workshop(session, code)
-        if not w.stage.accepts_notes:
-            raise NotesClosed("dots are closed", stage=w.stage)
-        q = question_at(w, w.current_question)
-        note = note_in(session, w, note_id)
-        if note.question_id != q.id or note.is_hidden or not note.is_published:
-            raise DotRefused("note not on the wall", note_id=note_id)
-        # The guarded UPDATE counts concurrent dots exactly and re-checks visibility, so a
-        # note hidden a moment ago cannot still gain one.
-        result = session.execute(
-            update(Note)
-            .where(
-                Note.id == note_id,
-                Note.is_hidden.is_(False),
-                Note.is_published.is_(True),
-            )
-            .values(dots=Note.dots + 1)
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            raise DotRefused("note not on the wall", note_id=note_id)
+def add_dot(db: Database, code: WorkshopCode, note_id: NoteId) -> DotStatus:
+    """One more dot on a note the wall shows for the question on screen.
+
+    Checked now (`NotesClosed`, `NoteNotFound`, `DotRefused`), counted later: the dot waits in
+    this process's memory until k dots wait for the question, then the k-th dot adds them
+    all in one transaction (`note_batches.apply_dots`). A note hidden before that loses its
+    waiting dots. Nothing records who gave the dot, nor when.
+    """
+    mixer = note_batches.mixer_for(db)
+    with mixer.lock:
+        with db.read.begin() as session:
+            w = _load_questions(session, code)
+            if not w.stage.accepts_notes:
+                raise NotesClosed("dots are closed", stage=w.stage)
+            q = question_at(w, w.current_question)
+            note = note_in(session, w, note_id)
+            if note.question_id != q.id or note.is_hidden or not note.is_published:
+                raise DotRefused("note not on the wall", note_id=note_id)
+            workshop_id, question_id, k = w.id, q.id, w.anonymity_k
+        _write_left_behind(db, mixer, w)
+        waiting = mixer.add_dot(workshop_id, question_id, note_id)
+        if waiting < k:
+            mixer.start_sweeper(db)
+            return DotStatus(is_counted=False, waiting_for=k - waiting)
+        try:
+            note_batches.write_dot_batch(db, mixer, workshop_id, question_id)
+        except BaseException:
+            # The giver is told it failed (its allowance is not spent); the others wait on.
+            mixer.drop_dot(workshop_id, question_id, note_id)
+            raise
+    # Outside the lock: the checkpoint may wait for readers; other dots need not wait.
+    note_batches.checkpoint(db)
+    return DotStatus(is_counted=True, waiting_for=0)
 
 
 def give_dot(
     db: Database, code: WorkshopCode, question: int, note_id: NoteId, allowance: DotAllowance
-) -> DotAllowance:
-    """One dot from a browser session within its `allowance`; returns the allowance to keep.
+) -> DotGiven:
+    """One dot from a browser session within its `allowance`: the allowance to keep, and
+    whether the dot is counted on the wall now or waits for its batch (and for how many).
 
-    Refused (`NoDotsLeft`, `DotRefused`) before anything is written; if `add_dot` refuses, the
-    session keeps its old allowance, as no dot was given.
+    Refused (`NoDotsLeft`, `DotRefused`) before anything is held; if `add_dot` refuses or its
+    batch fails, the session keeps its old allowance, as no dot was given.
     """
     spent = allowance.spend(question, note_id)
-    add_dot(db, code, note_id)
-    return spent
+    status = add_dot(db, code, note_id)
+    return DotGiven(spent, status.is_counted, status.waiting_for)
 
 
 def participation(db: Database, code: WorkshopCode) -> Participation:

@@ -228,6 +228,9 @@ def questions_stage() -> None:
                 per_question=allowance.per_question,
             )
         )
+        if flash := st.session_state.pop(state.DOT_FLASH, None):
+            kind, message = flash
+            {"success": st.success}.get(kind, st.info)(message)
         items = live.wall(w.code, w.current_question)
         if not items:
             st.info(tr("join.wall_empty"))
@@ -235,15 +238,26 @@ def questions_stage() -> None:
             row = st.container(border=True, horizontal=True, vertical_alignment="center")
             row.markdown(md_plain(note.text))
             row.markdown(f"**● {note.dots}**")
+            if allowance.has_dotted(q.position, note.id):
+                # This phone's own dot shows as given, counted on the wall or still waiting.
+                row.caption(tr("join.dot_yours"))
+                continue
             disabled = not allowance.can_dot(q.position, note.id)
             if row.button("＋●", key=f"dot_{note.id}", disabled=disabled, help=tr("join.give_dot")):
                 try:
-                    spent = notes.give_dot(inst.db, w.code, q.position, note.id, allowance)
+                    given = notes.give_dot(inst.db, w.code, q.position, note.id, allowance)
                 except BeiduiError as err:
                     st.error(error_text(err))
                 else:
-                    st.session_state[dots_key] = spent
-                    live.wall.clear()
+                    st.session_state[dots_key] = given.allowance
+                    if given.is_counted:
+                        live.wall.clear()  # the batch this dot completed shows at once
+                        st.session_state[state.DOT_FLASH] = ("success", tr("join.dot_counted"))
+                    else:
+                        st.session_state[state.DOT_FLASH] = (
+                            "info",
+                            tr("join.dot_waiting", n=given.waiting_for),
+                        )
                     st.rerun()
 
     the_wall()

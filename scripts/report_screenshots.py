@@ -133,6 +133,8 @@ def seed(db: Database) -> str:
                 if theme not in themes:
                     themes[theme] = note_themes.create_theme(unlocked, question, theme)
                 note_themes.assign_note(unlocked, wall[text], themes[theme])
+        # Dots are counted k at a time: count the last few before a note is hidden.
+        note_moderation.flush_pending(unlocked, question)
         note_summary.set_summary_points(unlocked, question, SUMMARIES[question])
         if question in HIDDEN:
             note_moderation.hide_note(unlocked, wall[HIDDEN[question]], True)

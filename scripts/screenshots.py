@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core import notes
+from core import note_moderation, notes
 from core.cards import issue_cards
 from core.casting import submit_ballot
 from core.closing import close_voting
@@ -116,6 +116,8 @@ def main() -> int:
         for note in notes.wall(db, code, QUESTION):
             for _ in range(DOTS[NOTES.index(note.text)]):
                 notes.add_dot(db, code, note.id)
+        # Dots are counted k at a time; this process holds the last few: show them now.
+        note_moderation.flush_pending(open_console(db, key, code, grant), QUESTION)
 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

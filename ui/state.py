@@ -54,6 +54,8 @@ DOWNLOADS = "downloads"
 
 # (kind, text) telling the participant what became of the note just posted
 NOTE_FLASH = "note_flash"
+# (kind, text) telling the participant what became of the dot just given
+DOT_FLASH = "dot_flash"
 # one random nonce per browser session, inside every ballot page token it mints
 BALLOT_NONCE = "_ballot_nonce"
 

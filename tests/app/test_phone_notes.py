@@ -4,6 +4,8 @@
 2. A 10,000-character paste is "too long (max 280)", and the text stays in the box.
 3. A note posted after the room moved on is refused, the phone shows the new question, and
    the typed text is still in the box (one box for every question).
+4. A dot that waits for its batch is "given — shows with the next N dots", the phone marks
+   its own dot as given, and the wall's count does not move until the batch is counted.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ def _room(inst: Instance) -> tuple[str, str]:
     return code, grant
 
 
-def _phone(code: str) -> AppTest:
-    phone = make_app({"lang": "en", "w": code}).run()
+def _phone(code: str, lang: str = "en") -> AppTest:
+    phone = make_app({"lang": lang, "w": code}).run()
     phone.switch_page("pages/join.py").run()
     assert not phone.exception
     return phone
@@ -90,3 +92,19 @@ def test_a_note_posted_after_the_room_moved_on_is_refused_and_kept_for_the_new_q
     for db in (app_env.db, instance().db):
         assert [notes.pending_count(db, code, q) for q in (0, 1)] == [0, 0]
     assert notes.wall(app_env.db, code, 0) == notes.wall(app_env.db, code, 1) == []
+
+
+def test_a_waiting_dot_is_given_not_counted_and_the_phone_says_so_in_chinese(
+    app_env: Instance,
+) -> None:
+    code, _ = _room(app_env)
+    for text in ("资助灵活", "同伴交流", "行动研究"):
+        notes.post_note(app_env.db, code, text, 0)
+    note = next(n for n in notes.wall(app_env.db, code, 0) if n.text == "同伴交流")
+    phone = _phone(code, "zh")
+    phone.button(key=f"dot_{note.id}").click().run()
+    assert not phone.exception
+    assert "你的点赞会和接下来的 2 个点赞一起出现在墙上" in phone.info[0].value
+    assert any(c.value == "✓ 你已点赞" for c in phone.caption)
+    assert not any(b.key == f"dot_{note.id}" for b in phone.button)
+    assert {n.text: n.dots for n in notes.wall(app_env.db, code, 0)}["同伴交流"] == 0

@@ -10,7 +10,8 @@ Chromium: a facilitator laptop, eight phones and a projector, each its own brows
    it stays open.
 2. The projector shows the workshop; the facilitator presses "next" to question 1.
 3. Eight phones open /join with nothing after it (the printed address), TYPE the code and
-   post a note each; the first batch of k=5 reaches the wall; every phone dots one note, and
+   post a note each; the first batch of k=5 reaches the wall; every phone dots one note: the
+   first five dots are counted together (the rest wait for their batch or the move), and
    the projector shows the notes and the dots. One phone types a note while the facilitator
    moves on, and posts it after the move: no error box, and the note is not lost.
 4. The facilitator opens voting (confirming, it cannot be undone); each phone taps method
@@ -375,11 +376,11 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
             row.get_by_role("button", name="＋●").first.click()
         for phone in phones[1:]:
             expect(phone.get_by_text("You can give 2 more dots")).to_be_visible()
+            expect(phone.get_by_text("Dot given", exact=False)).to_be_visible()
+        # Dots are counted k=5 at a time: of the seven or eight given so far, one batch.
         dotted = next(n for n in notes.wall(db, code, 0) if n.text == DOTTED_NOTE)
-        assert dotted.dots == len(phones)
-        expect(projector.locator(".bd-note").filter(has_text=DOTTED_NOTE)).to_contain_text(
-            f"● {len(phones)}"
-        )
+        assert dotted.dots == 5
+        expect(projector.locator(".bd-note").filter(has_text=DOTTED_NOTE)).to_contain_text("● 5")
         expect(projector.locator(".bd-note")).to_have_count(5)
         shot(phones[1], artifacts, "03-phone-wall-dotted")
         shot(projector, artifacts, "04-projector-question")
@@ -414,8 +415,11 @@ def test_a_room_of_phones_runs_a_workshop_in_real_browsers(
         next_step(console, "Voting")
         reload(console)
         expect(projector.get_by_text("Secret ballot in progress")).to_be_visible()
-        # Leaving question 1 wrote its three waiting notes as one batch (the stated remainder).
+        # Leaving question 1 wrote its three waiting notes as one batch (the stated remainder),
+        # and counted its three waiting dots.
         assert sorted(n.text for n in notes.wall(db, code, 0)) == sorted(NOTE_TEXTS)
+        dotted = next(n for n in notes.wall(db, code, 0) if n.text == DOTTED_NOTE)
+        assert dotted.dots == len(phones)
         expect(projector.locator(".bd-count")).to_have_text("0")
         shot(projector, artifacts, "07a-projector-voting-empty")
         reload(zh_phone)

@@ -36,6 +36,7 @@ from core.notes import (
     MAX_NOTE_LENGTH,
     DotAllowance,
     DotRefused,
+    DotStatus,
     EmptyNote,
     NoDotsLeft,
     NoteNotFound,
@@ -95,6 +96,18 @@ class Room:
 
     def texts(self, question: int = 0, **kwargs: bool) -> list[str]:
         return [n.text for n in wall(self.db, self.code, question, **kwargs)]
+
+    def question_key(self, question: int) -> tuple[int, int]:
+        """(workshop id, question id): the key a server's waiting notes and dots go under."""
+        with self.db.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT w.id, q.id FROM workshops w JOIN questions q ON q.workshop_id = w.id"
+                    " WHERE w.code = :c AND q.position = :p"
+                ),
+                {"c": self.code, "p": question},
+            ).one()
+        return int(row[0]), int(row[1])
 
     def note_id(self, note_text: str, question: int = 0) -> str:
         notes = wall(self.db, self.code, question, include_hidden=True, include_pending=True)
@@ -363,7 +376,115 @@ def test_dots_given_at_the_same_time_are_all_counted(room: Room) -> None:
     target = room.note_id("a")
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda _: add_dot(room.db, room.code, target), range(40)))
+    # k = 3: thirteen whole batches are counted, the fortieth dot waits for its batch...
+    assert wall(room.db, room.code, 0)[0].dots == 39
+    room.move(Stage.QUESTIONS, 1)  # ...and is counted when the room moves on
     assert wall(room.db, room.code, 0)[0].dots == 40
+
+
+def dots(db: Database, code: str, question: int = 0) -> dict[str, int]:
+    return {n.text: n.dots for n in wall(db, code, question, include_hidden=True)}
+
+
+def test_a_dot_waits_until_k_dots_wait_for_the_question_then_all_are_counted_at_once(
+    room: Room,
+) -> None:
+    # Issue: one transaction per dot let a watcher of the room and of the wall (or of the
+    # database's WAL) see which note a person dotted the moment they looked at their phone.
+    room.post("a", "b", "c")
+    a, b = room.note_id("a"), room.note_id("b")
+    first = add_dot(room.db, room.code, a)
+    second = add_dot(room.db, room.code, b)
+    assert (first, second) == (DotStatus(False, 2), DotStatus(False, 1))
+    assert dots(room.db, room.code) == {"a": 0, "b": 0, "c": 0}
+    assert add_dot(room.db, room.code, a) == DotStatus(True, 0)
+    assert dots(room.db, room.code) == {"a": 2, "b": 1, "c": 0}
+    assert add_dot(room.db, room.code, b) == DotStatus(False, 2)  # the next batch starts empty
+
+
+def test_waiting_dots_are_counted_when_the_room_moves_on_or_the_facilitator_shows_them(
+    room: Room,
+) -> None:
+    room.post("a", "b", "c")
+    add_dot(room.db, room.code, room.note_id("a"))
+    assert flush_pending(room.console, 0) == 0  # no note waited; the dot is counted all the same
+    assert dots(room.db, room.code)["a"] == 1
+    add_dot(room.db, room.code, room.note_id("b"))
+    add_dot(room.db, room.code, room.note_id("c"))
+    room.move(Stage.QUESTIONS, 1)
+    assert dots(room.db, room.code) == {"a": 1, "b": 1, "c": 1}
+
+
+def test_a_dot_on_a_note_hidden_meanwhile_is_dropped_and_no_other_dot_is_lost(room: Room) -> None:
+    room.post("a", "b", "c")
+    a, b, c = room.note_id("a"), room.note_id("b"), room.note_id("c")
+    add_dot(room.db, room.code, a)
+    add_dot(room.db, room.code, b)
+    hide_note(room.console, a, True)
+    assert add_dot(room.db, room.code, c).is_counted
+    assert dots(room.db, room.code) == {"a": 0, "b": 1, "c": 1}
+
+
+def test_a_merge_moves_the_waiting_dots_of_its_duplicates_to_the_kept_note(room: Room) -> None:
+    room.post("more money", "更多的钱", "other")
+    keep, duplicate = room.note_id("more money"), room.note_id("更多的钱")
+    add_dot(room.db, room.code, duplicate)
+    add_dot(room.db, room.code, duplicate)
+    merge_notes(room.console, keep, [duplicate])
+    add_dot(room.db, room.code, room.note_id("other"))
+    assert dots(room.db, room.code) == {"more money": 2, "更多的钱": 0, "other": 1}
+
+
+def test_a_failed_dot_batch_refuses_the_last_dot_and_keeps_the_others_waiting(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room.post("a", "b", "c")
+    a, b, c = room.note_id("a"), room.note_id("b"), room.note_id("c")
+    allowance = give_dot(room.db, room.code, 0, a, DotAllowance()).allowance
+    allowance = give_dot(room.db, room.code, 0, b, allowance).allowance
+
+    def broken(*_args: object) -> int:
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(note_batches, "apply_dots", broken)
+    with pytest.raises(RuntimeError):
+        give_dot(room.db, room.code, 0, c, allowance)  # the session keeps its allowance
+    assert note_batches.mixer_for(room.db).count_dots(*room.question_key(0)) == 2
+    monkeypatch.undo()
+    assert give_dot(room.db, room.code, 0, c, allowance).is_counted
+    assert dots(room.db, room.code) == {"a": 1, "b": 1, "c": 1}
+
+
+def test_a_failed_move_keeps_the_waiting_dots_for_the_next_one(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room.post("a", "b", "c")
+    add_dot(room.db, room.code, room.note_id("a"))
+
+    def broken(*_args: object) -> int:
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(note_batches, "release_waiting_notes", broken)
+    with pytest.raises(RuntimeError):
+        room.move(Stage.QUESTIONS, 1)
+    assert dots(room.db, room.code)["a"] == 0
+    monkeypatch.undo()
+    room.move(Stage.QUESTIONS, 1)
+    assert dots(room.db, room.code)["a"] == 1
+
+
+def test_a_second_server_counts_its_waiting_dots_once_it_sees_the_room_moved_on(
+    db_factory: DbFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(note_batches, "SWEEP_INTERVAL_S", 3600)  # the test sweeps by hand
+    first, second = db_factory(), db_factory()
+    room = Room(first, k=3)
+    room.post("a", "b", "c")
+    add_dot(second, room.code, room.note_id("a"))
+    room.move(Stage.QUESTIONS, 1)  # through the first server: the second still holds its dot
+    assert dots(first, room.code)["a"] == 0
+    note_batches.sweep(second)  # its sweeper thread's next tick, or its next request
+    assert dots(first, room.code)["a"] == 1
 
 
 def test_a_browser_session_has_three_dots_per_question() -> None:
@@ -388,7 +509,9 @@ def test_a_browser_session_gives_one_dot_per_note() -> None:
 def test_a_dot_given_from_a_session_is_counted_and_spends_its_allowance(room: Room) -> None:
     room.post("a", "b", "c")
     a = room.note_id("a")
-    allowance = give_dot(room.db, room.code, 0, a, DotAllowance())
+    given = give_dot(room.db, room.code, 0, a, DotAllowance())
+    assert (given.is_counted, given.waiting_for) == (False, 2)
+    allowance = given.allowance
     assert allowance.remaining(0) == DOTS_PER_QUESTION - 1
     with pytest.raises(DotRefused):
         give_dot(room.db, room.code, 0, a, allowance)
@@ -418,6 +541,7 @@ def test_themes_group_notes_and_count_their_notes_and_dots(room: Room) -> None:
     for note in ("a", "b"):
         assign_note(room.console, room.note_id(note), growth)
     add_dot(room.db, room.code, room.note_id("a"))
+    flush_pending(room.console, 0)  # the facilitator shows the one waiting dot now
     views = themes(room.db, room.code, 0)
     assert [(t.name, t.note_count, t.dots) for t in views] == [("成长", 2, 1), ("Other", 0, 0)]
     assert {n.text: n.theme_name for n in wall(room.db, room.code, 0)} == {

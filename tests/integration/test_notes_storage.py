@@ -9,7 +9,10 @@ Steps, as a room lives them:
 3. the k-th note writes the batch: the reader now finds it, proving it reads what it should;
 4. grouped by the transactions that wrote them, notes come k or more at a time (the
    remainder at a stage change is the one stated exception, docs/threat-model.md), and
-   inside a batch the storage order is not the posting order.
+   inside a batch the storage order is not the posting order;
+5. people dot the notes on the wall: fewer than k dots change no row, no file byte and no
+   WAL record; the k-th dot adds them all in one transaction, and every transaction that
+   adds dots carries k or more of them (the remainder at a stage change excepted).
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from core import note_batches
 from core.db import Database
 from core.domain import Stage
-from core.notes import post_note
+from core.notes import add_dot, post_note, wall
 from tests import storage_reader as sr
 from tests.conftest import PG_URL, DbFactory
 from tests.integration.test_notes import Room
@@ -119,6 +122,62 @@ class Storage:
             assert len(by_xid.get(xid, [])) == n, (xid, n, by_xid.get(xid))
         return [by_xid[xid] for xid in sorted(by_xid)]
 
+    # -- dots ------------------------------------------------------------------------------
+
+    def mark(self) -> None:
+        """Start the dot phase here: later reads see only what was written after this."""
+        if self.db.is_sqlite:
+            _, frames = sr.read_wal(self.wal_path)
+            self.commits_before = len(sr.wal_commits(frames))
+            self.files_before = self.stored_bytes()
+        else:
+            with self.db.engine.connect() as conn:
+                self.mark_lsn = sr.current_lsn(conn)
+                self.items_before = sr.heap_items(conn, "notes")
+
+    def stored_bytes(self) -> dict[str, bytes]:
+        """SQLite's main file and -wal (the -shm is a shared-memory index readers touch)."""
+        files = sr.database_files(self.path)
+        return {name: blob for name, blob in files.items() if not name.endswith("-shm")}
+
+    def unchanged_since_mark(self) -> bool:
+        if self.db.is_sqlite:
+            return self.stored_bytes() == self.files_before
+        with self.db.engine.connect() as conn:
+            records = [
+                r for r in self._records_since_mark(conn) if r.resource_manager != "Transaction"
+            ]
+            return records == [] and sr.heap_items(conn, "notes") == self.items_before
+
+    def _records_since_mark(self, conn: Connection) -> list[sr.WalRecord]:
+        """WAL records on the notes heap since `mark` (none if no WAL was written at all)."""
+        if sr.current_lsn(conn) == self.mark_lsn:
+            return []
+        return sr.wal_records(conn, self.mark_lsn, [sr.relfilenode_tag(conn, "notes")])
+
+    def commits_since_mark(self) -> int:
+        """SQLite: how many transactions the -wal gained since `mark`."""
+        _, frames = sr.read_wal(self.wal_path)
+        return len(sr.wal_commits(frames)) - self.commits_before
+
+    def dots_per_transaction(self) -> dict[int, int]:
+        """PostgreSQL: for every xid whose WAL records update the notes heap since `mark`,
+        how many dots it added (new row versions' dots minus the versions they replaced)."""
+        with self.db.engine.connect() as conn:
+            xids = {
+                r.xid
+                for r in self._records_since_mark(conn)
+                if r.resource_manager.startswith("Heap") and "UPDATE" in r.record_type
+            }
+            versions = note_versions(conn)
+        added: dict[int, int] = {}
+        for xid in xids:
+            new = {note: dots for note, xmin, _xmax, dots in versions if xmin == xid}
+            old = {note: dots for note, _xmin, xmax, dots in versions if xmax == xid}
+            assert set(new) == set(old), (xid, new, old)  # nothing pruned, nothing inserted
+            added[xid] = sum(new[n] - old[n] for n in new)
+        return added
+
     def xids_touching(self, relation: str) -> set[int]:
         with self.db.engine.connect() as conn:
             tag = sr.relfilenode_tag(conn, relation)
@@ -127,6 +186,35 @@ class Storage:
                 for r in sr.wal_records(conn, self.start_lsn, [tag])
                 if r.resource_manager == "Heap"
             }
+
+
+def note_versions(conn: Connection) -> list[tuple[bytes, int, int, int]]:
+    """(note id bytes, xmin, xmax, dots) of every row version in the notes heap, dead ones
+    included, decoded with pageinspect's `tuple_data_split`."""
+    attnums = dict(
+        conn.execute(
+            text(
+                "SELECT attname, attnum FROM pg_attribute WHERE attrelid = CAST('notes' AS"
+                " regclass) AND attnum > 0 AND NOT attisdropped"
+            )
+        ).all()
+    )
+    split = sr.ext_schema(conn, "pageinspect")
+    out: list[tuple[bytes, int, int, int]] = []
+    for _blk, page in sr.relation_pages(conn, "notes"):
+        rows = conn.execute(
+            text(
+                f"SELECT t_xmin, t_xmax, {split}.tuple_data_split(CAST('notes' AS regclass),"
+                f" t_data, t_infomask, t_infomask2, t_bits)"
+                f" FROM {split}.heap_page_items(:p) WHERE t_data IS NOT NULL"
+            ),
+            {"p": page},
+        ).all()
+        for xmin, xmax, columns in rows:
+            note_id = bytes(columns[attnums["id"] - 1])
+            dots = int.from_bytes(bytes(columns[attnums["dots"] - 1]), "little", signed=True)
+            out.append((note_id, int(xmin), int(xmax), dots))
+    return out
 
 
 @pytest.fixture
@@ -254,3 +342,72 @@ def test_the_sqlite_wal_is_emptied_after_every_batch(db: Database) -> None:
     assert frames == []
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM notes")).scalar_one() == 6
+
+
+# --- 5. Dots reach storage k or more at a time, like notes --------------------------------
+
+
+def give(room: Room, note_ids: list[str]) -> None:
+    for note_id in note_ids:
+        add_dot(room.db, room.code, note_id)
+
+
+def wall_dots(room: Room) -> dict[str, int]:
+    return {n.id: n.dots for n in wall(room.db, room.code, room.question)}
+
+
+def test_fewer_than_k_dots_change_no_row_file_byte_or_wal_record_and_the_kth_writes_them_all(
+    db: Database,
+) -> None:
+    # Issue: each dot was its own UPDATE transaction, so the wall, the WAL (xid, commit time,
+    # the note's block) and the -wal told a watcher of the room which note a person dotted.
+    room = Room(db, k=3)
+    storage = Storage(db)
+    post(room, unique_texts(3))
+    a, b, _c = sorted(wall_dots(room))
+    storage.mark()
+    give(room, [a, b])
+    assert wall_dots(room) == {n: 0 for n in wall_dots(room)}
+    assert storage.unchanged_since_mark()
+    give(room, [a])  # the k-th dot adds all three at once
+    assert sorted(wall_dots(room).values()) == [0, 1, 2]
+    assert not storage.unchanged_since_mark()
+
+
+def test_every_transaction_that_adds_dots_carries_a_whole_batch(
+    db: Database, no_checkpoint: None
+) -> None:
+    room = Room(db, k=3)
+    storage = Storage(db)
+    post(room, unique_texts(6))
+    notes = sorted(wall_dots(room))
+    storage.mark()
+    given = [notes[i] for i in (0, 1, 2, 0, 3, 4, 5, 5, 1)]  # nine dots, some notes twice
+    give(room, given)
+    assert sorted(wall_dots(room).values()) == [1, 1, 1, 2, 2, 2]
+    if db.is_sqlite:
+        assert storage.commits_since_mark() == 3  # one -wal commit per batch of 3
+    else:
+        assert sorted(storage.dots_per_transaction().values()) == [3, 3, 3]
+
+
+def test_waiting_dots_are_written_in_the_stage_change_and_nowhere_before(
+    db: Database, no_checkpoint: None
+) -> None:
+    room = Room(db, k=3)
+    storage = Storage(db)
+    post(room, unique_texts(3))
+    a, b, _c = sorted(wall_dots(room))
+    storage.mark()
+    give(room, [a, b])
+    assert storage.unchanged_since_mark()
+    room.move(Stage.QUESTIONS, 1)
+    room.question = 0
+    assert sorted(wall_dots(room).values()) == [0, 1, 1]
+    if db.is_sqlite:
+        assert storage.commits_since_mark() == 1  # the move's own commit, nothing else
+    else:
+        # The stated residual: fewer than k dots added together, in the move's transaction.
+        added = storage.dots_per_transaction()
+        assert list(added.values()) == [2]
+        assert set(added) <= storage.xids_touching("workshops")
