@@ -131,17 +131,18 @@ def _client(client_key: str) -> str:
 _LAST_PRUNE: list[float] = [0.0]
 
 
+def _expired(pending: Pending, now: float) -> bool:
+    """Written or refused more than `TICKET_TTL_SECONDS` ago (a waiting ballot never expires)."""
+    return pending.done_at is not None and now - pending.done_at > TICKET_TTL_SECONDS
+
+
 def _register(pending: Pending) -> str:
     now = time.monotonic()
     ticket_id = secrets.token_urlsafe(18)
     with _TICKETS_GUARD:
         if now - _LAST_PRUNE[0] > 10:  # a full scan at most every 10 s, not per ballot
             _LAST_PRUNE[0] = now
-            expired = [
-                t
-                for t, p in _TICKETS.items()
-                if p.done_at is not None and now - p.done_at > TICKET_TTL_SECONDS
-            ]
+            expired = [t for t, p in _TICKETS.items() if _expired(p, now)]
             for t in expired:
                 del _TICKETS[t]
         _TICKETS[ticket_id] = pending
@@ -339,6 +340,9 @@ def _pending_for(ticket_id: str, workshop: WorkshopCode | None = None) -> Pendin
     (a page token is for one workshop: it must not learn another workshop's ballots)."""
     with _TICKETS_GUARD:
         pending = _TICKETS.get(ticket_id) if isinstance(ticket_id, str) else None
+        if pending is not None and _expired(pending, time.monotonic()):
+            del _TICKETS[ticket_id]  # exact to the second, whether or not a cast pruned yet
+            pending = None
     if pending is None or (workshop is not None and pending.box.code != workshop):
         raise UnknownTicket("no such ticket here")
     return pending
@@ -354,7 +358,7 @@ def _status_of(pending: Pending, waiting_for: int) -> BallotStatus:
 
 def ballot_status(ticket_id: str, *, workshop: WorkshopCode | None = None) -> BallotStatus:
     """The state of a submitted ballot (memory only: no database read). `UnknownTicket` once
-    it expired (`TICKET_TTL_SECONDS` after it was written), after a restart, or when
+    it expired (`TICKET_TTL_SECONDS` after it was written or refused), after a restart, or when
     `workshop` is given and the ticket is not that workshop's."""
     pending = _pending_for(ticket_id, workshop)
     # Written or refused: no queue to look through (a burst asks this twice per ballot).

@@ -10,7 +10,7 @@ Clients are keyed by what a new browser session cannot change: pages pass
 `ui.doors.client_key()` (the client's IP address, falling back to the session only when the
 server cannot see one), and the limiter keeps only an HMAC of it. Every secret a person types
 has its limiter: cards (`cards.CARD_LIMITER`), facilitator passphrases
-(`workshops.PASSPHRASE_LIMITER`), the admin password (`instance.ADMIN_LIMITER`).
+(`console_access.PASSPHRASE_LIMITER`), the admin password (`instance.ADMIN_LIMITER`).
 
 Usage from a page:
 

@@ -44,7 +44,7 @@ def test_the_sizes_the_threat_model_quotes_are_the_codes() -> None:
 
 def test_the_lifetimes_the_threat_model_quotes_are_the_codes() -> None:
     minutes = casting.TICKET_TTL_SECONDS // 60
-    assert f"on that server {minutes} minutes or more after its batch" in DOC
+    assert f"expires {minutes} minutes after its batch was written or refused" in DOC
     hours = CONSOLE_SESSION_LIFETIME.total_seconds() / 3600
     assert f"an expiry ({_n(hours)} h)" in DOC
 
