@@ -78,7 +78,8 @@ class Scrub(StrEnum):
 SNAPSHOT_WAIT_SECONDS = 5.0
 _POLL_SECONDS = 0.1
 _LOG = logging.getLogger("beidui.storage")
-_UNSCRUBBED: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
+# Per database: each table whose last scrub left old row versions, with what that scrub got.
+_UNSCRUBBED: weakref.WeakKeyDictionary[Database, dict[str, Scrub]] = weakref.WeakKeyDictionary()
 _UNSCRUBBED_GUARD = threading.Lock()
 
 # Snapshots and transactions of other sessions that began before `:horizon` (the first xid
@@ -99,8 +100,14 @@ _OLDER_SNAPSHOTS = text(
 
 def unscrubbed_tables(db: Database) -> frozenset[str]:
     """Tables whose last scrub left old row versions in the files (residual; see below)."""
+    return frozenset(unscrubbed(db))
+
+
+def unscrubbed(db: Database) -> dict[str, Scrub]:
+    """`unscrubbed_tables`, each with why: `SNAPSHOT_HELD` (another session's older snapshot
+    kept the versions) or `FAILED` (the database refused the rewrite: a privilege, a lock)."""
     with _UNSCRUBBED_GUARD:
-        return frozenset(_UNSCRUBBED.get(db, ()))
+        return dict(_UNSCRUBBED.get(db, {}))
 
 
 def scrub_storage(db: Database, tables: Sequence[str], *, rewrite: bool = True) -> Scrub:
@@ -127,11 +134,12 @@ def scrub_storage(db: Database, tables: Sequence[str], *, rewrite: bool = True) 
         outcome = Scrub.FAILED
     if tables:
         with _UNSCRUBBED_GUARD:
-            left = _UNSCRUBBED.setdefault(db, set())
-            if outcome is Scrub.DONE:
-                left.difference_update(tables)
-            else:
-                left.update(tables)
+            left = _UNSCRUBBED.setdefault(db, {})
+            for table in tables:
+                if outcome is Scrub.DONE:
+                    left.pop(table, None)
+                else:
+                    left[table] = outcome
     return outcome
 
 

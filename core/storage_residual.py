@@ -9,19 +9,32 @@ that residual and offers the one remedy: rewrite again once that session has end
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.console_access import Console
-from core.mix import Scrub, scrub_storage, unscrubbed_tables
+from core.mix import Scrub, scrub_storage, unscrubbed
 
 
-def storage_residual(console: Console) -> tuple[str, ...]:
-    """The tables whose last rewrite in this process left old row versions (sorted; empty
-    when the files hold only live rows). Needs an unlocked console."""
+@dataclass(frozen=True)
+class StorageResidual:
+    """What the table files still hold, and why."""
+
+    tables: tuple[str, ...]
+    """Sorted; empty when the files hold only live rows."""
+    refused: bool = False
+    """True when the database refused a rewrite (a privilege, a lock); otherwise another
+    session's older snapshot kept the old row versions."""
+
+
+def storage_residual(console: Console) -> StorageResidual:
+    """The tables whose last rewrite in this process left old row versions, and why. Needs
+    an unlocked console."""
     console.check()
-    return tuple(sorted(unscrubbed_tables(console.db)))
+    left = unscrubbed(console.db)
+    return StorageResidual(tuple(sorted(left)), Scrub.FAILED in left.values())
 
 
 def scrub_again(console: Console) -> Scrub:
     """Rewrite the tables `storage_residual` names; `Scrub.DONE` once none is left."""
-    console.check()
-    tables = storage_residual(console)
+    tables = storage_residual(console).tables
     return scrub_storage(console.db, tables) if tables else Scrub.DONE

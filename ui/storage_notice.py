@@ -16,10 +16,15 @@ from ui.i18n import tr
 
 def storage_notice(unlocked: Console) -> None:
     """Nothing while storage is clean; otherwise what is left, why, and one button to retry."""
-    tables = storage_residual(unlocked)
-    if not tables:
+    residual = storage_residual(unlocked)
+    if not residual.tables:
         return
-    st.warning(tr("facilitator.storage_residual", tables=", ".join(tables)))
+    key = (
+        "facilitator.storage_residual_refused"
+        if residual.refused
+        else "facilitator.storage_residual"
+    )
+    st.warning(tr(key, tables=", ".join(residual.tables)))
     if st.button(tr("facilitator.scrub_again"), key="scrub_again"):
         outcome = scrub_again(unlocked)
         if outcome is Scrub.DONE:

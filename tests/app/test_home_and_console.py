@@ -105,6 +105,8 @@ def test_the_console_says_when_storage_kept_old_row_versions_and_rewrites_on_req
     at.run()
     [notice] = [w.value for w in at.warning if "old row versions" in w.value]
     assert "cards, sealed_ballots" in notice
+    # The cause it names is the one that happened: a refusal, not another session's snapshot.
+    assert "refused to rewrite them" in notice and "snapshot" not in notice
     at.button(key="scrub_again").click().run()  # still refused: said so, notice stays
     assert any("refused the rewrite" in e.value for e in at.error)
     monkeypatch.setattr(mix, "checkpoint_wal", working)

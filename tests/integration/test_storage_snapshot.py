@@ -187,11 +187,12 @@ def test_a_snapshot_held_past_the_wait_is_reported_and_the_next_scrub_is_clean(
     assert any(blob[:32] in _files(db, ("sealed_ballots",)) for blob in sealed)
     console = open_console(db, room.key, room.code, room.grant)
     # The facilitator is told (core.storage_residual: the console's notice) ...
-    assert storage_residual(console) == tuple(sorted({*CLOSE_TABLES, *REVEAL_TABLES}))
+    assert storage_residual(console).tables == tuple(sorted({*CLOSE_TABLES, *REVEAL_TABLES}))
+    assert not storage_residual(console).refused
     assert scrub_again(console) is mix.Scrub.SNAPSHOT_HELD  # ... while it is still open
     held.end()
     assert scrub_again(console) is mix.Scrub.DONE  # ... and rewrites once it has ended
-    assert storage_residual(console) == ()
+    assert storage_residual(console).tables == ()
     assert mix.unscrubbed_tables(db) == frozenset()
     _assert_only_live_versions(db, CLOSE_TABLES + REVEAL_TABLES, "after the next scrub")
     files = _files(db, CLOSE_TABLES + REVEAL_TABLES)

@@ -47,6 +47,7 @@ from core.crypto import human_codes, sealed_box
 from core.instance import Instance
 from core.models import random_id
 from core.reveal import reveal
+from core.storage_residual import storage_residual
 from tests.casting import receipts_of
 from tests.conftest import DbFactory
 from tests.integration.test_adversary import dump
@@ -290,6 +291,7 @@ def test_a_rewrite_the_database_refuses_never_undoes_a_close_or_a_reveal_that_co
     close_voting(room.console)
     assert len(receipts_of(tickets)) == 3
     assert mix.unscrubbed_tables(room.db) == {"sealed_ballots", "cards"}
+    assert storage_residual(room.console).refused, "the console would blame a snapshot"
     reveal(room.console, PASS)
     assert len(results.opened_rankings(room.db, room.code)) == 3
     assert mix.unscrubbed_tables(room.db) >= {"sealed_ballots", "workshop_secrets"}
