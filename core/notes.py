@@ -261,17 +261,33 @@ def _accepting(w: Workshop, question: int) -> Question:
     return q
 
 
-def pending_count(db: Database, code: WorkshopCode, question: int) -> int:
-    """How many notes wait for the next batch on `question` in this server process (0 once
-    the room moved on). Another process may hold more: each batches its own posts."""
+@dataclass(frozen=True)
+class Waiting:
+    """What waits for its batch on one question in this server process (counts only)."""
+
+    notes: int
+    dots: int
+
+
+def waiting_on(db: Database, code: WorkshopCode, question: int) -> Waiting:
+    """How many notes and dots wait for their batch on `question` in this server process
+    (none once the room moved on). Another process may hold more: each batches its own."""
     with db.read.begin() as session:
         w = load_workshop(session, code)
         q = question_at(w, question)
         if not note_batches.is_batching(w, q):
-            return 0
+            return Waiting(0, 0)
         legacy = note_batches.legacy_waiting(session, q.id)
         workshop_id, question_id = w.id, q.id
-    return legacy + note_batches.mixer_for(db).count(workshop_id, question_id)
+    mixer = note_batches.mixer_for(db)
+    return Waiting(
+        legacy + mixer.count(workshop_id, question_id), mixer.count_dots(workshop_id, question_id)
+    )
+
+
+def pending_count(db: Database, code: WorkshopCode, question: int) -> int:
+    """How many notes wait for the next batch on `question` in this server process."""
+    return waiting_on(db, code, question).notes
 
 
 def wall(

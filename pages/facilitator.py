@@ -12,7 +12,7 @@ named domain errors shown in the reader's language (ui/guard.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 import streamlit as st
 
@@ -42,15 +42,27 @@ app_settings = settings()
 L = lang()
 
 
-def run(action: Callable[[], Any], success: str | None = None) -> Any:
+T = TypeVar("T")
+
+
+def _call(action: Callable[[], T], success: str | None) -> tuple[bool, T | None]:
     """Call one core service; show its error in the reader's language, or note a success."""
     ok, result = attempt(action)
-    if not ok:
-        return None
-    if success:
-        st.session_state[state.FLASH] = success
-    live.forget_cached_reads()
-    return result if result is not None else True
+    if ok:
+        if success:
+            st.session_state[state.FLASH] = success
+        live.forget_cached_reads()
+    return ok, result
+
+
+def run(action: Callable[[], object], success: str | None = None) -> bool:
+    """True when the service succeeded, whatever it answered (0 notes written is a success)."""
+    return _call(action, success)[0]
+
+
+def result_of(action: Callable[[], T], success: str | None = None) -> T | None:
+    """The answer of a service the page shows (a code, cards, a count); None after an error."""
+    return _call(action, success)[1]
 
 
 def stage_label(pos: StagePosition, n_questions: int) -> str:
@@ -94,7 +106,7 @@ def new_workshop_form() -> None:
                 if phrase != phrase2:
                     st.error(tr("facilitator.passphrase_mismatch"))
                 else:
-                    code = run(
+                    code = result_of(
                         lambda: create_workshop(
                             signed_in,
                             templates[tpl_key],
@@ -232,7 +244,7 @@ def cards_tab(w: WorkshopView, unlocked: Console) -> None:
             tr("facilitator.cards_generate"), type="primary", key="cards_generate"
         )
     if generate:
-        codes = run(lambda: issue_cards(unlocked, int(how_many)))
+        codes = result_of(lambda: issue_cards(unlocked, int(how_many)))
         if codes:
             # Shown once: the codes live only in this browser session until it is closed.
             st.session_state[state.FRESH_CARDS] = (w.code, codes)
@@ -263,7 +275,7 @@ def cards_tab(w: WorkshopView, unlocked: Console) -> None:
     with st.expander(tr("facilitator.cards_void_title")):
         sure = st.checkbox(tr("facilitator.cards_void_confirm"), key="void_confirm")
         if st.button(tr("facilitator.cards_void_button"), disabled=not sure, key="cards_void"):
-            n = run(lambda: void_unused_cards(unlocked))
+            n = result_of(lambda: void_unused_cards(unlocked))
             if n is not None:
                 st.session_state[state.FLASH] = tr("facilitator.cards_voided", n=n)
                 st.rerun()
@@ -331,9 +343,14 @@ def notes_list(code: str, question: int, unlocked: Console) -> None:
     """The notes as they arrive (waiting ones marked), with the facilitator's tools."""
     w = live.workshop(code)
     items = live.console_wall(code, question)
-    # Waiting notes live in server memory, not in the wall: only their count is shown.
-    waiting = live.pending_notes(code, question)
-    flush = waiting and st.button(tr("facilitator.notes_flush", n=waiting), key="notes_flush")
+    # Waiting notes and dots live in server memory, not in the wall: only counts are shown.
+    waiting = live.waiting_on(code, question)
+    label = (
+        tr("facilitator.notes_flush", n=waiting.notes)
+        if waiting.notes
+        else tr("facilitator.dots_flush", n=waiting.dots)
+    )
+    flush = (waiting.notes or waiting.dots) and st.button(label, key="notes_flush")
     if flush and run(lambda: note_moderation.flush_pending(unlocked, question)):
         st.rerun()
     theme_list = live.themes(code, question)

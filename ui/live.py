@@ -43,9 +43,10 @@ def console_wall(code: str, question: int) -> list[notes.NoteView]:
 
 
 @st.cache_data(ttl=1, show_spinner=False)
-def pending_notes(code: str, question: int) -> int:
-    """How many notes wait for their batch in this process (their text is never shown)."""
-    return notes.pending_count(instance().db, code, question)
+def waiting_on(code: str, question: int) -> notes.Waiting:
+    """How many notes and dots wait for their batch in this process (a note's text and a
+    dot's note are never shown)."""
+    return notes.waiting_on(instance().db, code, question)
 
 
 @st.cache_data(ttl=1, show_spinner=False)
@@ -108,7 +109,7 @@ def forget_cached_reads() -> None:
         ballot_count,
         wall,
         console_wall,
-        pending_notes,
+        waiting_on,
         card_counts,
         participation,
         summary_points,

@@ -108,3 +108,27 @@ def test_a_waiting_dot_is_given_not_counted_and_the_phone_says_so_in_chinese(
     assert any(c.value == "✓ 你已点赞" for c in phone.caption)
     assert not any(b.key == f"dot_{note.id}" for b in phone.button)
     assert {n.text: n.dots for n in notes.wall(app_env.db, code, 0)}["同伴交流"] == 0
+
+
+def test_the_console_offers_to_show_dots_that_wait_alone_and_then_the_wall_counts_them(
+    app_env: Instance,
+) -> None:
+    """Dots waiting on their own (no note waits) get the facilitator's "show now" button too,
+    in the console's language; pressing it counts them on the wall."""
+    from tests.app.conftest import unlock_console as unlock_at
+
+    code, _ = _room(app_env)
+    for text in ("资助灵活", "同伴交流", "行动研究"):
+        notes.post_note(app_env.db, code, text, 0)
+    note = next(n for n in notes.wall(app_env.db, code, 0) if n.text == "行动研究")
+    for _ in range(2):  # two phones, k = 3: both dots wait
+        _phone(code, "zh").button(key=f"dot_{note.id}").click().run()
+    console = make_app({"lang": "zh"}).run()
+    console.switch_page("pages/facilitator.py").run()
+    unlock_at(console, code, PASS)
+    assert not console.exception
+    assert console.button(key="notes_flush").label == "立即显示等待中的 2 个点赞"
+    console.button(key="notes_flush").click().run()
+    assert not console.exception
+    assert {n.text: n.dots for n in notes.wall(app_env.db, code, 0)}["行动研究"] == 2
+    assert not any(b.key == "notes_flush" for b in console.button)
