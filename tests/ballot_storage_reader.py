@@ -266,6 +266,8 @@ class StorageView:
     """SQLite: the -wal's pages only."""
     wal_commits: int = 0
     """SQLite: how many committed transactions the -wal holds."""
+    page_size: int = PG_PAGE
+    """`ballot_pages` is whole pages of this size (see `page_positions`)."""
 
 
 def read_storage(
@@ -279,7 +281,7 @@ def read_storage(
         wal = b"".join(f.page for f in frames)
         main = path.read_bytes()
         commits = sum(1 for f in frames if f.commit_size)
-        return StorageView(main + wal, main + wal, wal, commits)
+        return StorageView(main + wal, main + wal, wal, commits, sqlite_page_size(main))
     pages = pg_pages(db, tables)
     return StorageView(
         b"".join(b"".join(p) for p in pages.values()), b"".join(pages[ballots_table])
@@ -297,6 +299,24 @@ def first_positions(blob: bytes, needles: dict[str, bytes]) -> dict[str, int]:
         if at >= 0:
             out[name] = at
     return out
+
+
+def sqlite_page_size(main_file: bytes) -> int:
+    """The page size in a SQLite main file's header (1 stands for 65,536)."""
+    size = int(struct.unpack(">H", main_file[16:18])[0])
+    return 65536 if size == 1 else size
+
+
+def page_positions(blob: bytes, needles: dict[str, bytes], page_size: int) -> dict[str, int]:
+    """`first_positions` as a storage order over whole pages (`blob` is pages end to end):
+    page by page, and inside a page from its end. Both SQLite (a leaf's cell area) and
+    PostgreSQL (a heap page's tuples) fill a page from its end, so a row written later sits
+    at a LOWER offset of its page; raw byte offsets would rank a batch that ends on the next
+    page as if its order were scrambled. Dead and stale bytes are ranked the same way."""
+    return {
+        name: (at // page_size) * page_size + (page_size - 1 - at % page_size)
+        for name, at in first_positions(blob, needles).items()
+    }
 
 
 def rank(values: Sequence[float]) -> list[float]:

@@ -421,7 +421,7 @@ def test_after_the_close_and_the_reveal_storage_order_is_not_casting_order(room:
     sent = {str(c.index): c.sent_at for c in room.casts}
     for label in ("after the close", "after the reveal"):
         snap = next(s for s in room.snapshots if s.label == label)
-        positions = sr.first_positions(snap.view.ballot_pages, needles)
+        positions = sr.page_positions(snap.view.ballot_pages, needles, snap.view.page_size)
         assert len(positions) == len(needles), f"{label}: the reader lost ballots"
         names = sorted(positions)
         rho = sr.spearman([positions[n] for n in names], [sent[n] for n in names])

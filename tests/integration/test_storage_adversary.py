@@ -4,15 +4,18 @@ Read with tests/ballot_storage_reader.py.
 
 A scripted room on each backend, sealed and live: 60 cards cast one after another in a known
 order (k = 5, so twelve batches), then 3 late ballots that wait for the close, then the close
-and the reveal. After every submit, after the close and after the reveal the reader takes what
+and the reveal. The same room once more (sealed) with the casts handed over in groups as the
+ballot route does (`submit_ballots`): groups below k, of exactly k and above k, so batches
+of 5 to 13. After every submit, after the close and after the reveal the reader takes what
 a disk reader or a superuser sees: SQLite's main file and parsed `-wal`; PostgreSQL's raw heap
 pages (`get_raw_page`) and its WAL records for our relations (`pg_walinspect`, from an LSN
 taken at the start). The rules:
-1. no card <-> ballot link: a ballot queued in memory is in no file; the -wal never holds more
-   than the last batch; no PostgreSQL transaction writes fewer than k ballots or spends fewer
-   than k cards;
-2. no casting order beyond the batch: storage position vs casting order is random within each
-   batch while voting, and random over the whole box after the close and after the reveal;
+1. no card <-> ballot link: a ballot queued in memory is in no file; while voting, two looks
+   at the files differ by no ballot or by at least k; the -wal never holds more than the last
+   batch; no PostgreSQL transaction writes fewer than k ballots or spends fewer than k cards;
+2. no casting order beyond the batch: storage position (page by page, and inside a page from
+   its end, as both backends fill a page) vs casting order is random within each batch while
+   voting, and random over the whole box after the close and after the reveal;
 3. no erased bytes: after the reveal no ciphertext is in any page or file, and the box's
    private key (the live-results key) is in none at any time, nor (PostgreSQL) in the WAL,
    which does keep the erased ciphertexts (the stated residual).
@@ -28,7 +31,14 @@ from sqlalchemy import text
 
 from core import mix
 from core.cards import issue_cards
-from core.casting import BallotState, ballot_status, submit_ballot
+from core.casting import (
+    BallotRequest,
+    BallotState,
+    Ticket,
+    ballot_status,
+    submit_ballot,
+    submit_ballots,
+)
 from core.closing import close_voting
 from core.console_access import open_console
 from core.crypto import key_wrap, sealed_box
@@ -47,6 +57,10 @@ N_LATE = 3  # fewer than k: written by the close
 # shuffle, the whole-box rho over 63 sd ≈ 0.13: |rho| ≥ 0.7 is a 4.7-sigma event, while any
 # order kept from casting gives 1.0.
 MAX_ABS_RHO = 0.7
+# The grouped room's groups: the 60 on time leave the queue empty (2+3 | 7 | 1+1+1+1+1 |
+# 4+4 | 6 | 3+3 | 10 | 13), then the 3 late ones arrive together.
+GROUPS = (2, 3, 7, 1, 1, 1, 1, 1, 4, 4, 6, 3, 3, 10, 13, N_LATE)
+assert sum(GROUPS) == N_ON_TIME + N_LATE
 TABLES = ("sealed_ballots", "cards", "workshop_secrets", "opened_ballots", "result_publications")
 
 
@@ -60,6 +74,7 @@ class Snapshot:
     wal_blob: bytes = b""  # SQLite: the -wal's pages only
     written: frozenset[int] = frozenset()  # indexes of ballots stored at this moment
     last_batch: frozenset[int] = frozenset()
+    page_size: int = sr.PG_PAGE  # `ballot_pages` is whole pages of this size
 
 
 @dataclass
@@ -84,11 +99,12 @@ def _take(r10: Room10, label: str, written: set[int], last: set[int]) -> None:
             view.wal_pages,
             frozenset(written),
             frozenset(last),
+            view.page_size,
         )
     )
 
 
-def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
+def scripted_room(instance: Instance, *, is_live: bool, grouped: bool = False) -> Iterator[Room10]:
     room = open_room(instance, anonymity_k=K, is_live_results=is_live)
     db = room.db
     r10 = Room10(room)
@@ -110,12 +126,22 @@ def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
     n = N_ON_TIME + N_LATE
     cards = issue_cards(open_console(db, room.key, room.code, room.grant), n)
     rankings = distinct_rankings(room, n)
-    tickets = []
+    tickets: list[Ticket] = []
     written: set[int] = set()
     batch = 0
-    for i in range(n):
-        role = room.roles[i % len(room.roles)]
-        tickets.append(submit_ballot(db, room.key, room.code, cards[i], rankings[i], role))
+    cast = 0
+    for size in GROUPS if grouped else (1,) * n:
+        casts = range(cast, cast + size)
+        cast += size
+        roles = {i: room.roles[i % len(room.roles)] for i in casts}
+        if grouped:
+            group = [BallotRequest(cards[i], rankings[i], roles[i]) for i in casts]
+            results = submit_ballots(db, room.key, room.code, group)
+            assert all(isinstance(t, Ticket) for t in results), results
+            tickets += [t for t in results if isinstance(t, Ticket)]
+        else:
+            (i,) = casts
+            tickets.append(submit_ballot(db, room.key, room.code, cards[i], rankings[i], roles[i]))
         newly = {
             j
             for j, t in enumerate(tickets)
@@ -129,7 +155,7 @@ def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
             written |= newly
             if is_live:
                 refresh_live_results(db, room.key, room.code)
-        _take(r10, f"voting, after ballot {i + 1}", written, newly or set())
+        _take(r10, f"voting, after ballot {cast}", written, newly or set())
     with db.engine.connect() as conn:
         by_receipt = {
             str(rc): bytes(s)
@@ -166,7 +192,9 @@ def scripted_room(instance: Instance, *, is_live: bool) -> Iterator[Room10]:
     yield r10
 
 
-@pytest.fixture(params=[False, True], ids=["sealed", "live"])
+@pytest.fixture(
+    params=[(False, False), (True, False), (False, True)], ids=["sealed", "live", "grouped"]
+)
 def room10(
     request: pytest.FixtureRequest, instance: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Room10]:
@@ -174,7 +202,12 @@ def room10(
     # for a moment: the rewrite waits them out rather than report them as a residual
     # (test_storage_snapshot.py holds one on purpose).
     monkeypatch.setattr(mix, "SNAPSHOT_WAIT_SECONDS", 60.0)
-    yield from scripted_room(instance, is_live=bool(request.param))
+    is_live, grouped = request.param
+    yield from scripted_room(instance, is_live=is_live, grouped=grouped)
+
+
+def _positions(snap: Snapshot, needles: dict[str, bytes]) -> dict[str, int]:
+    return sr.page_positions(snap.ballot_pages, needles, snap.page_size)
 
 
 def _receipt_bytes(r10: Room10, j: int) -> bytes:
@@ -183,7 +216,14 @@ def _receipt_bytes(r10: Room10, j: int) -> bytes:
 
 def test_no_file_or_wal_record_links_a_card_to_its_ballot(room10: Room10) -> None:
     r10 = room10
+    before: set[int] = set()
     for snap in r10.snapshots:
+        if snap.label.startswith("voting"):
+            # Two looks at the files, however close, never tell fewer than k ballots apart.
+            present = {j for j in r10.receipts if _receipt_bytes(r10, j) in snap.files}
+            new = present - before
+            assert not new or len(new) >= K, f"{snap.label}: {len(new)} new ballots in storage"
+            before = present
         for j in r10.receipts:
             present = _receipt_bytes(r10, j) in snap.files
             if j not in snap.written:
@@ -211,13 +251,13 @@ def test_storage_position_keeps_the_casting_order_only_at_batch_granularity(
     cast_index = {str(j): j for j in r10.receipts}
     batch_of = {str(j): b for j, b in r10.batch_of.items()}
     voting = next(s for s in r10.snapshots if s.label == f"voting, after ballot {N_ON_TIME}")
-    positions = sr.first_positions(voting.ballot_pages, needles)
+    positions = _positions(voting, needles)
     assert len(positions) >= N_ON_TIME - K, "the reader lost the ballots"
     rho = sr.within_batch_rho(positions, batch_of, cast_index)
     assert abs(rho) < MAX_ABS_RHO, f"while voting, within batches: rho = {rho:.2f}"
     for label in ("after the close", "after the reveal"):
         snap = next(s for s in r10.snapshots if s.label == label)
-        positions = sr.first_positions(snap.ballot_pages, needles)
+        positions = _positions(snap, needles)
         assert len(positions) == len(needles), f"{label}: the reader lost the ballots"
         names = sorted(positions)
         rho = sr.spearman([positions[n] for n in names], [cast_index[n] for n in names])
