@@ -192,10 +192,12 @@ def _anonymity_lines(data: ExportData, lang: str) -> list[str]:
     roles = data.role_labels(lang)
     sep = t("tally.list_separator", lang)
     merged_text = sep.join(roles.get(r, r) for r in merged) or t("export.anonymity.none", lang)
+    live = [t("export.anonymity.live", lang, k=w.anonymity_k)] if w.is_live_results else []
     return [
-        t("export.anonymity.cards", lang),
+        t("export.anonymity.cards", lang, k=w.anonymity_k),
         t("export.anonymity.sealing", lang),
         t("export.anonymity.batching", lang, k=w.anonymity_k),
+        *live,
         t("export.anonymity.threshold", lang, k=w.anonymity_k),
         t("export.anonymity.suppressed", lang, hidden=hidden, merged=merged_text),
         t("export.anonymity.no_order", lang),

@@ -841,3 +841,49 @@ def test_every_chart_ships_in_both_languages_as_2x_png_and_standalone_svg_titled
             assert "@font-face" in text and "data:font/ttf;base64," in text
             width, _ = Image.open(png).size
             assert width >= 1600, (kind, lang, width)  # drawn at 2x, for a 1920 px slide
+
+
+# --- the report's account of anonymity --------------------------------------------------------
+
+
+@pytest.mark.parametrize("is_live", [False, True])
+def test_the_reports_anonymity_section_says_what_this_workshop_did(
+    db: Database, is_live: bool
+) -> None:
+    """Ballots in batches of k, notes and dots in batches with their last few together at the
+    move (not "never published"), and the live results' hold-back only where they were live."""
+    from core.export_report import Bullets, report_blocks
+    from core.live_key import unlock_live_results
+
+    secret_key = secrets.token_bytes(32)
+    code = create_workshop(
+        Admin.trusted(db),
+        available_templates()["default"],
+        "W",
+        PASS,
+        anonymity_k=K,
+        is_live_results=is_live,
+    )
+    console = unlock_console(db, secret_key, code, PASS)
+    cards = issue_cards(console, K + 1)
+    move_to(console, StagePosition(Stage.VOTING))
+    if is_live:
+        unlock_live_results(console, PASS)
+    for card in cards:
+        submit_ballot(db, secret_key, code, card, ("action_research",), None)
+    close_voting(console)
+    reveal(console, PASS)
+    data = export_collect.collect(db, code)
+    for lang, batches, held in (
+        ("en", f"in batches of at least {K}", "no result, this final one included"),
+        ("zh", f"至少凑满 {K} 个才一起上墙", "包括这份最终结果"),
+    ):
+        [bullets] = [
+            b.items
+            for b in report_blocks(data, lang, "FP", None)
+            if isinstance(b, Bullets) and any("k = " in i for i in b.items)
+        ]
+        text = "\n".join(bullets)
+        assert batches in text
+        assert "never published" not in text and "从未公布" not in text
+        assert (held in text) is is_live
