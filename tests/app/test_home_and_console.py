@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from core.domain import Stage
@@ -115,3 +118,41 @@ def test_the_console_says_when_storage_kept_old_row_versions_and_rewrites_on_req
     assert any("only the current rows" in s.value for s in at.success)
     assert not [w for w in at.warning if "old row versions" in w.value]
     assert mix.unscrubbed_tables(page_db) == frozenset()
+
+
+def test_the_passphrase_is_not_kept_or_shown_once_the_console_is_unlocked(
+    app_env: Instance,
+) -> None:
+    """Threat model: the passphrase never reaches the browser after it is typed. After the
+    unlock and the next refresh, no element the page sends, no URL parameter and no value in
+    the browser session's state holds it."""
+    from core.templates import available_templates
+    from core.workshops import create_workshop
+
+    phrase = "a distinctive passphrase 4711"
+    code = create_workshop(
+        Admin.trusted(app_env.db), available_templates()["default"], "Kept", phrase
+    )
+    at = make_app({"lang": "zh"}).run()
+    at.switch_page("pages/facilitator.py").run()
+    unlock_console(at, code, phrase)
+    at.run()
+    assert not at.exception
+    assert "console" in at.query_params  # unlocked: the console token, not the passphrase
+    shown = [*_everything_shown(at.main), *_everything_shown(at.sidebar)]
+    assert len(shown) > 20, "the walk found the page's elements"
+    assert not [s for s in shown if phrase in s]
+    assert not [v for v in at.query_params.values() if phrase in str(v)]
+    assert not [k for k, v in at.session_state.to_dict().items() if phrase in repr(v)]
+
+
+def _everything_shown(node: Any) -> Iterator[str]:
+    """Every element under `node`, nested blocks included: its repr and its value."""
+    children = getattr(node, "children", None)
+    if isinstance(children, dict):
+        for child in children.values():
+            yield from _everything_shown(child)
+        return
+    yield repr(node)
+    if (value := getattr(node, "value", None)) is not None:
+        yield str(value)
