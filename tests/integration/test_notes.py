@@ -256,6 +256,24 @@ def test_two_servers_batch_their_own_notes_and_a_move_on_one_reaches_the_other(
     assert pending_count(first, room.code, 1) == 1
 
 
+def test_show_waiting_notes_now_reaches_only_the_console_servers_notes(
+    db_factory: DbFactory,
+) -> None:
+    """The threat model's residual: the facilitator's "show now" writes what waits in the
+    process serving the console; notes waiting in another process wait on for their batch
+    or the move."""
+    first, second = db_factory(), db_factory()
+    room = Room(first, k=3)
+    post_note(first, room.code, "on the console's server", 0)
+    post_note(second, room.code, "on the other server", 0)
+    assert flush_pending(open_console(first, room.secret_key, room.code, room.grant), 0) == 1
+    assert room.texts(0) == ["on the console's server"]
+    assert pending_count(second, room.code, 0) == 1
+    room.move(Stage.QUESTIONS, 1)
+    post_note(second, room.code, "next question", 1)  # its next request writes the remainder
+    assert sorted(room.texts(0)) == ["on the console's server", "on the other server"]
+
+
 def test_the_sweeper_thread_writes_what_another_server_left_behind(
     db_factory: DbFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
