@@ -323,8 +323,22 @@ def _check(page: Any, shot: Path) -> list[str]:
             charts.nth(i).screenshot(
                 path=str(shot.with_name(f"{shot.stem}-chart{i}.png")), timeout=5_000
             )
-    problems = [p for report in page.evaluate(_MEASURE) for p in chart_problems(report)]
+    problems = [p for report in _stable_measure(page) for p in chart_problems(report)]
     return [f"{shot.name}: {p}" for p in problems]
+
+
+def _stable_measure(page: Any, tries: int = 40) -> list[dict[str, Any]]:
+    """What the browser drew, once two looks 250 ms apart agree: Vega re-lays a chart out when
+    its container's width settles, which on a busy machine can come after any fixed wait (a
+    full suite under load once measured a bar's number mid-resize, outside its chart)."""
+    last = page.evaluate(_MEASURE)
+    for _ in range(tries):
+        page.wait_for_timeout(250)
+        now = page.evaluate(_MEASURE)
+        if now == last:
+            return list(now)
+        last = now
+    return list(last)  # still moving after 10 s: judge what is there
 
 
 # What this test found on its first runs, fixed since in core/charts_*.py: Vega hid every
